@@ -1,0 +1,447 @@
+/* venuegw capture plugin for mosquitto 2.0 (plugin API version 5).
+ *
+ * On every message on venue/v1/<device>/events, on the broker's only thread
+ * and before the broker acknowledges the publisher (DESIGN.md §2):
+ *   decode → validate → tokenize → COMMIT to buffer.db → replace the payload
+ *   with the tokenized form, clear retain → return success (PUBACK).
+ * A store failure returns an error: the broker sends no PUBACK and
+ * disconnects the device, which reconnects and resends.  Never
+ * MOSQ_ERR_ACL_DENIED, which an MQTT 3.1.1 client would take for success.
+ *
+ * Configured by `plugin_opt_config <path to venuegw.conf>`. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "digest.h"
+#include "err.h"
+#include "ingest.h"
+#include "keys.h"
+#include "log.h"
+#include "store.h"
+
+#define RATE_SLOTS 256
+#define HIST_BUCKETS (24 * 16)
+
+struct rate_slot {
+	char device[65];
+	double tokens;
+	int64_t last_ms;
+};
+
+struct capture {
+	mosquitto_plugin_id_t *id;
+	struct vg_config cfg;
+	struct vg_keyring keys;
+	struct vg_store *store;       /* NULL until buffer.db can be opened */
+	char db_path[300];
+	int64_t next_open_try_ms;
+	int clock_synced;
+	int64_t clock_checked_ms;
+	struct rate_slot rate[RATE_SLOTS];
+	/* counters, reported at shutdown (and by the daemon's metrics later) */
+	unsigned long long stored, duplicates, quarantined, overflowed, store_failures;
+	unsigned long long hist[HIST_BUCKETS]; /* callback time, log-linear µs buckets */
+};
+
+/* The plugin is built with hidden visibility; only these three are exported. */
+#define EXPORT __attribute__((visibility("default")))
+EXPORT int mosquitto_plugin_version(int supported_version_count, const int *supported_versions);
+EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
+                          struct mosquitto_opt *options, int option_count);
+EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int option_count);
+
+static int64_t clock_ms(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void log_sink(enum vg_log_level level, const char *msgid, const char *text)
+{
+	static const int map[] = { MOSQ_LOG_ERR, MOSQ_LOG_WARNING, MOSQ_LOG_NOTICE, MOSQ_LOG_DEBUG };
+	mosquitto_log_printf(map[level], "venuegw %s: %s", msgid, text);
+}
+
+/* Histogram of µs with 16 linear sub-buckets per power of two. */
+static int hist_bucket(uint64_t us)
+{
+	if (us < 16)
+		return (int)us;
+	int msb = 63 - __builtin_clzll(us);
+	int b = (msb - 3) * 16 + (int)((us >> (msb - 4)) & 15);
+	return b < HIST_BUCKETS ? b : HIST_BUCKETS - 1;
+}
+
+static uint64_t hist_value(int b)
+{
+	if (b < 16)
+		return (uint64_t)b;
+	int msb = b / 16 + 3;
+	return ((uint64_t)16 + (uint64_t)(b % 16)) << (msb - 4);
+}
+
+static uint64_t hist_quantile(const struct capture *c, double q)
+{
+	unsigned long long total = 0, seen = 0;
+	for (int i = 0; i < HIST_BUCKETS; i++)
+		total += c->hist[i];
+	if (!total)
+		return 0;
+	unsigned long long want = (unsigned long long)(q * (double)total);
+	for (int i = 0; i < HIST_BUCKETS; i++) {
+		seen += c->hist[i];
+		if (seen > want)
+			return hist_value(i);
+	}
+	return hist_value(HIST_BUCKETS - 1);
+}
+
+/* "venue/v1/<device>/events" → device (1..64 of [A-Za-z0-9._-]).
+ * Returns 1 for our topic with a valid device, 0 for topics that are not
+ * ours, -1 for our topic shape with an invalid device id. */
+static int parse_topic(const char *topic, char device[65])
+{
+	static const char pre[] = "venue/v1/";
+	if (strncmp(topic, pre, sizeof pre - 1) != 0)
+		return 0;
+	const char *dev = topic + sizeof pre - 1;
+	const char *slash = strchr(dev, '/');
+	if (!slash || strcmp(slash, "/events") != 0)
+		return 0;
+	size_t n = (size_t)(slash - dev);
+	if (n == 0 || n > 64)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char ch = dev[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		      ch == '.' || ch == '_' || ch == '-'))
+			return -1;
+	}
+	memcpy(device, dev, n);
+	device[n] = '\0';
+	return 1;
+}
+
+static struct vg_store *store(struct capture *c, int64_t now_ms)
+{
+	if (c->store || now_ms < c->next_open_try_ms)
+		return c->store;
+	char err[512];
+	struct vg_store_cfg scfg = {
+		.path = c->db_path,
+		.owner = 0,
+		.durability_full = c->cfg.durability == VG_DURABILITY_FULL,
+		.busy_timeout_ms = 100,
+	};
+	if (vg_store_open(&c->store, &scfg, err, sizeof err) != VG_OK) {
+		vg_log(VG_LOG_ERR, "capture.store", "%s; not acknowledging events until it opens", err);
+		c->next_open_try_ms = now_ms + 1000;
+	}
+	return c->store;
+}
+
+/* Token bucket per device for quarantine rows.  1: store the row. */
+static int quarantine_allowed(struct capture *c, const char *device, int64_t now_ms)
+{
+	uint8_t h[32];
+	vg_sha256(device, strlen(device), h);
+	struct rate_slot *s = &c->rate[(h[0] | (h[1] << 8)) % RATE_SLOTS];
+	double burst = c->cfg.quarantine_burst;
+	if (strcmp(s->device, device) != 0) {
+		snprintf(s->device, sizeof s->device, "%s", device);
+		s->tokens = burst;
+		s->last_ms = now_ms;
+	}
+	double rate_per_ms = c->cfg.quarantine_rate_per_min / 60000.0;
+	s->tokens += (double)(now_ms - s->last_ms) * rate_per_ms;
+	if (s->tokens > burst)
+		s->tokens = burst;
+	s->last_ms = now_ms;
+	if (s->tokens < 1.0)
+		return 0;
+	s->tokens -= 1.0;
+	return 1;
+}
+
+/* Commit the outcome.  VG_OK once durable, else an error (no ack). */
+static int commit(struct capture *c, struct vg_store *st, const char *device, const char *topic,
+                  size_t size, const struct vg_ingest_out *out, int64_t now_ms)
+{
+	int rc = vg_store_begin(st);
+	if (rc)
+		return rc;
+	if (!out->quarantined) {
+		struct vg_store_event ev = {
+			.event_key = out->event_key,
+			.device_id = device,
+			.type = out->type,
+			.priority = out->priority,
+			.flags = out->flags,
+			.received_at_ms = now_ms,
+			.body = out->body,
+			.body_len = out->body_len,
+		};
+		rc = vg_store_put_event(st, &ev);
+		if (rc == 1) {
+			c->duplicates++;
+			rc = VG_OK;
+		} else if (rc == VG_OK) {
+			c->stored++;
+		}
+	} else if (quarantine_allowed(c, device, now_ms)) {
+		struct vg_store_quarantine q = {
+			.received_at_ms = now_ms,
+			.device_id = device,
+			.topic = topic,
+			.size = size,
+			.reason = vg_reject_name(out->rej.reason),
+			.field = out->rej.field,
+			.detail = out->rej.detail,
+			.error_offset = out->rej.offset,
+			.digest = out->digest,
+			.event_key = out->event_key,
+			.body = out->body,
+			.body_len = out->body_len,
+		};
+		rc = vg_store_put_quarantine(st, &q);
+		c->quarantined++;
+	} else {
+		rc = vg_store_count_quarantine_overflow(st, device, vg_reject_name(out->rej.reason), now_ms);
+		c->overflowed++;
+	}
+	if (rc) {
+		vg_store_rollback(st);
+		return rc;
+	}
+	return vg_store_commit(st);
+}
+
+/* Tell the device why its message was quarantined, on venue/v1/<device>/rejected. */
+static void notify_rejection(const char *device, const struct vg_ingest_out *out)
+{
+	cJSON *n = cJSON_CreateObject();
+	if (!n)
+		return;
+	cJSON_AddStringToObject(n, "reason", vg_reject_name(out->rej.reason));
+	if (out->rej.field[0])
+		cJSON_AddStringToObject(n, "field", out->rej.field);
+	cJSON_AddStringToObject(n, "detail", out->rej.detail);
+	if (out->rej.offset >= 0)
+		cJSON_AddNumberToObject(n, "offset", (double)out->rej.offset);
+	if (out->device_event_id[0])
+		cJSON_AddStringToObject(n, "id", out->device_event_id);
+	if (out->event_key[0])
+		cJSON_AddStringToObject(n, "event_key", out->event_key);
+	char *text = cJSON_PrintUnformatted(n);
+	cJSON_Delete(n);
+	if (!text)
+		return;
+	char topic[128];
+	snprintf(topic, sizeof topic, "venue/v1/%s/rejected", device);
+	mosquitto_broker_publish_copy(NULL, topic, (int)strlen(text), text, 1, false, NULL);
+	cJSON_free(text);
+}
+
+/* Replace the message's payload with what may travel on inside the broker:
+ * the tokenized form, or for input that did not decode a short stub.  The raw
+ * bytes are wiped; the broker frees them. */
+static int replace_payload(struct mosquitto_evt_message *m, const struct vg_ingest_out *out)
+{
+	char stub[96];
+	const char *text = out->body;
+	size_t n = out->body_len;
+	if (!text) {
+		n = (size_t)snprintf(stub, sizeof stub, "{\"venuegw\":\"quarantined\",\"reason\":\"%s\"}",
+		                     vg_reject_name(out->rej.reason));
+		text = stub;
+	}
+	char *p = mosquitto_malloc(n + 1);
+	if (!p)
+		return MOSQ_ERR_NOMEM;
+	memcpy(p, text, n);
+	p[n] = '\0';
+	if (m->payload)
+		vg_wipe(m->payload, m->payloadlen);
+	m->payload = p;
+	m->payloadlen = (uint32_t)n;
+	m->retain = false;
+	return MOSQ_ERR_SUCCESS;
+}
+
+static int on_message(int event, void *event_data, void *userdata)
+{
+	(void)event;
+	struct capture *c = userdata;
+	struct mosquitto_evt_message *m = event_data;
+	char topic_device[65];
+	int t = parse_topic(m->topic, topic_device);
+	if (t == 0)
+		return MOSQ_ERR_SUCCESS; /* not an event topic: not ours */
+
+	int64_t t0 = mono_ns();
+	int64_t now_ms = clock_ms(CLOCK_REALTIME);
+	int64_t mono_ms = t0 / 1000000;
+	if (mono_ms - c->clock_checked_ms > 1000 || c->clock_checked_ms == 0) {
+		c->clock_synced = vg_clock_synced();
+		c->clock_checked_ms = mono_ms;
+	}
+	const char *username = mosquitto_client_username(m->client);
+	const char *device = username ? username : (t > 0 ? topic_device : "unknown");
+
+	const struct vg_key *key = vg_keyring_current(&c->keys, now_ms / 1000);
+	if (!key) {
+		vg_log(VG_LOG_ERR, "capture.keys", "no token key is active yet; not acknowledging");
+		if (m->payload)
+			vg_wipe(m->payload, m->payloadlen);
+		return MOSQ_ERR_UNKNOWN;
+	}
+	struct vg_ingest_cfg icfg = {
+		.venue_id = c->cfg.venue_id,
+		.key = key,
+		.default_country_code = c->cfg.default_country_code,
+		.has_timezone = c->cfg.timezone[0] != '\0',
+		.max_future_skew_s = c->cfg.max_future_skew_s,
+		.max_past_age_d = c->cfg.max_past_age_d,
+	};
+	vg_pii_policy_default(&icfg.policy);
+
+	struct vg_ingest_out out;
+	int rc = vg_ingest(&icfg, t > 0 ? topic_device : device, m->payload, m->payloadlen, now_ms,
+	                   c->clock_synced, &out);
+	if (rc) {
+		/* Out of memory costs this event (unacknowledged, resent), never the broker. */
+		vg_log(VG_LOG_ERR, "capture.ingest", "device %s: %s; not acknowledging", device, vg_strerror(rc));
+		if (m->payload)
+			vg_wipe(m->payload, m->payloadlen);
+		return MOSQ_ERR_NOMEM;
+	}
+	if (t < 0)
+		vg_ingest_reject(&out, VG_REJ_BAD_TOPIC, "the topic's device id is not 1-64 of A-Z a-z 0-9 . _ -");
+	else if (!username || strcmp(username, topic_device) != 0)
+		vg_ingest_reject(&out, VG_REJ_DEVICE_MISMATCH,
+		                 "the topic names another device than the one that is connected");
+
+	struct vg_store *st = store(c, now_ms);
+	rc = st ? commit(c, st, device, m->topic, m->payloadlen, &out, now_ms) : VG_ERR_IO;
+	if (rc) {
+		c->store_failures++;
+		if (rc == VG_ERR_SCHEMA)
+			vg_log(VG_LOG_ERR, "capture.store", "buffer.db schema is not version %d (has the daemon"
+			       " migrated it?); not acknowledging", VG_STORE_SCHEMA);
+		else
+			vg_log(VG_LOG_ERR, "capture.store", "device %s event %s: commit failed (%s: %s);"
+			       " not acknowledging, the device will resend", device, out.event_key,
+			       vg_strerror(rc), st ? vg_store_errmsg(st) : "not open");
+		if (m->payload)
+			vg_wipe(m->payload, m->payloadlen);
+		vg_ingest_out_free(&out);
+		return MOSQ_ERR_UNKNOWN;
+	}
+	/* Durable: from here on the event is ours to deliver. */
+	rc = replace_payload(m, &out);
+	if (rc == MOSQ_ERR_SUCCESS && out.quarantined)
+		notify_rejection(device, &out);
+	vg_ingest_out_free(&out);
+	c->hist[hist_bucket((uint64_t)(mono_ns() - t0) / 1000)]++;
+	if (rc != MOSQ_ERR_SUCCESS) {
+		/* Stored, but the sanitized copy could not be made: drop the raw bytes
+		 * in place so nothing raw travels on. */
+		if (m->payload)
+			vg_wipe(m->payload, m->payloadlen);
+		m->payloadlen = 0;
+		m->retain = false;
+	}
+	return MOSQ_ERR_SUCCESS;
+}
+
+int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
+{
+	for (int i = 0; i < supported_version_count; i++)
+		if (supported_versions[i] == 5)
+			return 5;
+	return -1;
+}
+
+int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
+                          struct mosquitto_opt *options, int option_count)
+{
+	vg_log_set_sink(log_sink);
+	const char *path = NULL;
+	for (int i = 0; i < option_count; i++) {
+		if (strcmp(options[i].key, "config") == 0) {
+			path = options[i].value;
+		} else {
+			vg_log(VG_LOG_ERR, "capture.init", "unknown option plugin_opt_%s (only plugin_opt_config)",
+			       options[i].key);
+			return MOSQ_ERR_INVAL;
+		}
+	}
+	if (!path)
+		path = VG_CONFIG_DEFAULT_PATH;
+	struct capture *c = calloc(1, sizeof *c);
+	if (!c)
+		return MOSQ_ERR_NOMEM;
+	char err[512];
+	if (vg_config_load(&c->cfg, path, err, sizeof err) != VG_OK) {
+		vg_log(VG_LOG_ERR, "capture.init", "%s", err);
+		goto fail;
+	}
+	if (vg_keyring_load(&c->keys, c->cfg.key_file, err, sizeof err) != VG_OK) {
+		vg_log(VG_LOG_ERR, "capture.init", "%s", err);
+		goto fail;
+	}
+	vg_config_db_path(&c->cfg, c->db_path, sizeof c->db_path);
+	c->id = identifier;
+	store(c, clock_ms(CLOCK_REALTIME));
+	if (mosquitto_callback_register(identifier, MOSQ_EVT_MESSAGE, on_message, NULL, c) != MOSQ_ERR_SUCCESS) {
+		vg_log(VG_LOG_ERR, "capture.init", "cannot register the message callback");
+		goto fail;
+	}
+	vg_log(VG_LOG_INFO, "capture.init", "venue %s, buffer %s, durability %s", c->cfg.venue_id,
+	       c->db_path, c->cfg.durability == VG_DURABILITY_FULL ? "full" : "os");
+	*userdata = c;
+	return MOSQ_ERR_SUCCESS;
+fail:
+	vg_keyring_wipe(&c->keys);
+	vg_store_close(c->store);
+	free(c);
+	return MOSQ_ERR_INVAL;
+}
+
+int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int option_count)
+{
+	(void)options;
+	(void)option_count;
+	struct capture *c = userdata;
+	if (!c)
+		return MOSQ_ERR_SUCCESS;
+	mosquitto_callback_unregister(c->id, MOSQ_EVT_MESSAGE, on_message, NULL);
+	vg_log(VG_LOG_INFO, "capture.stats",
+	       "stored=%llu duplicates=%llu quarantined=%llu quarantine_overflow=%llu store_failures=%llu"
+	       " callback_us_p50=%llu callback_us_p99=%llu callback_us_p999=%llu",
+	       c->stored, c->duplicates, c->quarantined, c->overflowed, c->store_failures,
+	       (unsigned long long)hist_quantile(c, 0.50), (unsigned long long)hist_quantile(c, 0.99),
+	       (unsigned long long)hist_quantile(c, 0.999));
+	vg_keyring_wipe(&c->keys);
+	vg_store_close(c->store);
+	free(c);
+	return MOSQ_ERR_SUCCESS;
+}

@@ -1,0 +1,358 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "err.h"
+
+enum ktype { K_STR, K_INT, K_ENUM, K_ID, K_PATH, K_URL };
+
+struct key {
+	const char *section;
+	const char *name;
+	enum ktype type;
+	size_t offset;
+	size_t size;            /* strings: buffer size */
+	long min, max;          /* ints */
+	const char *def;        /* default as text; NULL = required */
+	const char *const *choices; /* enums: NULL-terminated, index = value */
+	int reloadable;         /* SIGHUP may change it */
+	const char *doc;
+};
+
+static const char *const durability_names[] = { "full", "os", NULL };
+static const char *const on_full_names[] = { "backpressure", "drop_oldest", NULL };
+
+#define S(sec, k, t, field, def, rl, doc) \
+	{ sec, #field, t, offsetof(struct vg_config, field), \
+	  sizeof(((struct vg_config *)0)->field), 0, 0, def, NULL, rl, doc }
+#define I(sec, field, lo, hi, def, rl, doc) \
+	{ sec, #field, K_INT, offsetof(struct vg_config, field), 0, lo, hi, def, NULL, rl, doc }
+#define E(sec, field, names, def, rl, doc) \
+	{ sec, #field, K_ENUM, offsetof(struct vg_config, field), 0, 0, 0, def, names, rl, doc }
+
+static const struct key keys[] = {
+	S("gateway", venue_id, K_ID, venue_id, NULL, 0,
+	  "the venue's stable id ([A-Za-z0-9._-], at most 64); never changes after provisioning"),
+	S("gateway", gateway_id, K_ID, gateway_id, "", 0,
+	  "this gateway's id in context.venuegw (default: <venue_id>-gw)"),
+	S("gateway", data_dir, K_PATH, data_dir, "/var/lib/venuegw", 0,
+	  "absolute directory holding buffer.db"),
+	E("gateway", durability, durability_names, "full", 0,
+	  "full: an ack survives power loss (fsync per commit); os: survives process crashes only"),
+	I("gateway", default_country_code, 0, 999, "0", 0,
+	  "calling code for phone numbers without one (49 = Germany); 0: such numbers are dropped"),
+	S("gateway", timezone, K_STR, timezone, "", 0,
+	  "IANA zone for device timestamps without an offset; empty: such timestamps are rejected"),
+	I("gateway", max_future_skew_s, 0, 86400, "300", 1,
+	  "device times further ahead than this are replaced by the receive time (clock synced only)"),
+	I("gateway", max_past_age_d, 1, 3650, "30", 1,
+	  "device times older than this many days are replaced by the receive time (clock synced only)"),
+	I("gateway", dedup_retention_h, 1, 24 * 365, "168", 1,
+	  "hours the keys of forwarded events are kept to recognise late retransmissions"),
+	I("gateway", max_buffer_mb, 16, 1024 * 1024, "1024", 1,
+	  "disk cap for buffer.db in MiB"),
+	E("gateway", on_full, on_full_names, "backpressure", 1,
+	  "at the cap: backpressure (stop acknowledging) or drop_oldest (counted; never consent or erasure)"),
+	I("gateway", checkpoint_interval_ms, 100, 600000, "1000", 1,
+	  "how often the daemon checkpoints buffer.db's WAL (passive)"),
+	I("capture", quarantine_rate_per_min, 1, 100000, "60", 1,
+	  "quarantine rows stored per device per minute; beyond this a flood is counted, not stored"),
+	I("capture", quarantine_burst, 1, 100000, "30", 1,
+	  "quarantine rows a device may store in a burst before the rate applies"),
+	S("cdp", endpoint, K_URL, endpoint, "", 1,
+	  "the CDP base URL; batches go to <endpoint>/v1/batch (https, or http on loopback only)"),
+	S("cdp", write_key_file, K_PATH, write_key_file, "/etc/venuegw/write_key", 1,
+	  "file whose first line is the CDP write key"),
+	S("cdp", ca_file, K_STR, ca_file, "", 1,
+	  "CA bundle to verify the CDP with; empty: the system's CA store"),
+	I("cdp", max_backoff_s, 1, 86400, "300", 1,
+	  "longest wait between retries of a batch"),
+	I("cdp", timeout_s, 1, 600, "30", 1,
+	  "time limit of one request to the CDP"),
+	I("cdp", max_batch_events, 1, 2500, "2500", 1,
+	  "events per batch at most"),
+	I("cdp", flush_interval_ms, 10, 600000, "1000", 1,
+	  "how long a partial batch may wait for more events"),
+	S("tokens", key_file, K_PATH, key_file, "/etc/venuegw/token_keys", 0,
+	  "token key file: '<version> <64 hex> [activate_at=<ISO 8601>]' per line"),
+	S("metrics", listen, K_STR, listen, "127.0.0.1:9478", 0,
+	  "address:port of the metrics and status server"),
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+struct parse_state {
+	struct vg_config *cfg;
+	const char *name;
+	char *err;
+	size_t errsz;
+	int failed;
+	char msg[384];
+	unsigned char seen[NKEYS];
+};
+
+/* Record the first error.  inih (as Debian builds it) does not pass line
+ * numbers to the handler; it returns the first failing line, which
+ * finish() puts in front of the message. */
+__attribute__((format(printf, 4, 5)))
+static void fail(struct parse_state *st, const char *section, const char *key, const char *fmt, ...)
+{
+	if (st->failed)
+		return;
+	st->failed = 1;
+	char what[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	if (key)
+		snprintf(st->msg, sizeof st->msg, "[%s] %s: %s", section, key, what);
+	else
+		snprintf(st->msg, sizeof st->msg, "%s", what);
+}
+
+static int valid_id(const char *v)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n > 64)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = v[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static int loopback_host(const char *h, size_t n)
+{
+	if (n == 9 && strncmp(h, "localhost", 9) == 0)
+		return 1;
+	if (n == 5 && strncmp(h, "[::1]", 5) == 0)
+		return 1;
+	if (n >= 4 && strncmp(h, "127.", 4) == 0) {
+		for (size_t i = 4; i < n; i++)
+			if (!((h[i] >= '0' && h[i] <= '9') || h[i] == '.'))
+				return 0;
+		return 1;
+	}
+	return 0;
+}
+
+/* "" or https://host[:port][/path] or http://<loopback>[:port][/path]. */
+static const char *check_url(const char *v)
+{
+	if (!*v)
+		return NULL;
+	const char *host;
+	int https = 0;
+	if (strncmp(v, "https://", 8) == 0) {
+		host = v + 8;
+		https = 1;
+	} else if (strncmp(v, "http://", 7) == 0) {
+		host = v + 7;
+	} else {
+		return "must start with https:// (or http:// for a loopback address)";
+	}
+	size_t n;
+	if (*host == '[') {
+		const char *close = strchr(host, ']');
+		if (!close)
+			return "unterminated IPv6 address";
+		n = (size_t)(close - host) + 1;
+	} else {
+		n = strcspn(host, ":/?#");
+	}
+	if (n == 0)
+		return "has no host";
+	for (const char *p = v; *p; p++)
+		if (*p <= ' ' || *p == 0x7f)
+			return "contains spaces or control characters";
+	if (!https && !loopback_host(host, n))
+		return "plain http:// is accepted only for loopback addresses (127.0.0.0/8, ::1, localhost); use https://";
+	return NULL;
+}
+
+static int set_value(struct parse_state *st, const struct key *k, const char *value)
+{
+	char *base = (char *)st->cfg;
+	switch (k->type) {
+	case K_STR:
+	case K_ID:
+	case K_PATH:
+	case K_URL: {
+		size_t n = strlen(value);
+		if (n >= k->size) {
+			char lim[32];
+			snprintf(lim, sizeof lim, "%zu", k->size - 1);
+			fail(st, k->section, k->name, "value longer than %s bytes", lim);
+			return 0;
+		}
+		if (k->type == K_ID && n > 0 && !valid_id(value)) {
+			fail(st, k->section, k->name,
+			     "%s", "must be 1-64 characters of A-Z a-z 0-9 . _ -");
+			return 0;
+		}
+		if (k->type == K_PATH && n > 0 && value[0] != '/') {
+			fail(st, k->section, k->name, "%s", "must be an absolute path");
+			return 0;
+		}
+		if (k->type == K_URL) {
+			const char *why = check_url(value);
+			if (why) {
+				fail(st, k->section, k->name, "%s", why);
+				return 0;
+			}
+		}
+		memcpy(base + k->offset, value, n + 1);
+		return 1;
+	}
+	case K_INT: {
+		char *end;
+		errno = 0;
+		long v = strtol(value, &end, 10);
+		if (errno || end == value || *end || v < k->min || v > k->max) {
+			char range[64];
+			snprintf(range, sizeof range, "%ld..%ld", k->min, k->max);
+			fail(st, k->section, k->name, "must be a whole number in %s", range);
+			return 0;
+		}
+		*(int *)(base + k->offset) = (int)v;
+		return 1;
+	}
+	case K_ENUM:
+		for (int i = 0; k->choices[i]; i++) {
+			if (strcmp(value, k->choices[i]) == 0) {
+				*(int *)(base + k->offset) = i;
+				return 1;
+			}
+		}
+		{
+			char list[128] = "";
+			for (int i = 0; k->choices[i]; i++) {
+				if (i)
+					strncat(list, " | ", sizeof list - strlen(list) - 1);
+				strncat(list, k->choices[i], sizeof list - strlen(list) - 1);
+			}
+			fail(st, k->section, k->name, "must be one of: %s", list);
+		}
+		return 0;
+	}
+	return 0;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_state *st = user;
+	int section_known = 0;
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].section, section) != 0)
+			continue;
+		section_known = 1;
+		if (strcmp(keys[i].name, name) != 0)
+			continue;
+		if (st->seen[i]) {
+			fail(st, section, name, "%s", "set twice");
+			return 0;
+		}
+		st->seen[i] = 1;
+		return set_value(st, &keys[i], value);
+	}
+	if (!*section)
+		fail(st, "", name, "%s", "key outside any section");
+	else if (!section_known)
+		fail(st, section, name, "unknown section [%s]", section);
+	else
+		fail(st, section, name, "%s", "unknown key");
+	return 0;
+}
+
+void vg_config_defaults(struct vg_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	struct parse_state st = { .cfg = cfg, .name = "(defaults)" };
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].def)
+			set_value(&st, &keys[i], keys[i].def);
+}
+
+static int finish(struct parse_state *st, int rc)
+{
+	struct vg_config *cfg = st->cfg;
+	if (rc != 0 && !st->failed)
+		fail(st, "", NULL, "%s", rc > 0 ? "syntax error (expected [section] or key = value)"
+		                                 : "cannot read the file");
+	if (st->failed) {
+		if (rc > 0)
+			snprintf(st->err, st->errsz, "%s:%d: %s", st->name, rc, st->msg);
+		else
+			snprintf(st->err, st->errsz, "%s: %s", st->name, st->msg);
+		return VG_ERR_CONFIG;
+	}
+	for (size_t i = 0; !st->failed && i < NKEYS; i++) {
+		if (!keys[i].def && !st->seen[i]) {
+			snprintf(st->err, st->errsz, "%s: [%s] %s is required (%s)", st->name,
+			         keys[i].section, keys[i].name, keys[i].doc);
+			st->failed = 1;
+		}
+	}
+	if (st->failed)
+		return VG_ERR_CONFIG;
+	if (!cfg->gateway_id[0])
+		snprintf(cfg->gateway_id, sizeof cfg->gateway_id, "%.61s-gw", cfg->venue_id);
+	return VG_OK;
+}
+
+int vg_config_parse(struct vg_config *cfg, const char *text, const char *name, char *err, size_t errsz)
+{
+	vg_config_defaults(cfg);
+	snprintf(cfg->path, sizeof cfg->path, "%s", name);
+	struct parse_state st = { .cfg = cfg, .name = name, .err = err, .errsz = errsz };
+	int rc = ini_parse_string(text, handler, &st);
+	return finish(&st, rc);
+}
+
+int vg_config_load(struct vg_config *cfg, const char *path, char *err, size_t errsz)
+{
+	vg_config_defaults(cfg);
+	snprintf(cfg->path, sizeof cfg->path, "%s", path);
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errsz, "%s: cannot open: %s", path, strerror(errno));
+		return VG_ERR_IO;
+	}
+	struct parse_state st = { .cfg = cfg, .name = path, .err = err, .errsz = errsz };
+	int rc = ini_parse_file(f, handler, &st);
+	fclose(f);
+	return finish(&st, rc);
+}
+
+void vg_config_describe(void *fp)
+{
+	FILE *f = fp;
+	const char *section = "";
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+		if (strcmp(section, k->section) != 0) {
+			section = k->section;
+			fprintf(f, "%s[%s]\n", i ? "\n" : "", section);
+		}
+		fprintf(f, "; %s%s\n", k->doc, k->reloadable ? " (SIGHUP reloads)" : "");
+		if (!k->def)
+			fprintf(f, "%s =                 ; required\n", k->name);
+		else
+			fprintf(f, "%s = %s\n", k->name, k->def);
+	}
+}
+
+void vg_config_db_path(const struct vg_config *cfg, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "%s/buffer.db", cfg->data_dir);
+}

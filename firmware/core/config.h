@@ -1,0 +1,76 @@
+/* venuegw — the configuration file (DESIGN.md §9).
+ *
+ * One INI file, read by the daemon and by the capture plugin.  Every key is a
+ * row of one table in config.c (section, key, type, default, limits, whether
+ * SIGHUP may change it, one line of documentation).  Unknown sections and
+ * keys, bad values and missing required keys are errors that name the file
+ * and line. */
+#ifndef VG_CONFIG_H
+#define VG_CONFIG_H
+
+#include <stddef.h>
+
+#define VG_CONFIG_DEFAULT_PATH "/etc/venuegw/venuegw.conf"
+
+enum vg_durability { VG_DURABILITY_FULL = 0, VG_DURABILITY_OS = 1 };
+enum vg_on_full { VG_ON_FULL_BACKPRESSURE = 0, VG_ON_FULL_DROP_OLDEST = 1 };
+
+/* Plain data. Strings are NUL-terminated and empty when unset. */
+struct vg_config {
+	char path[256];            /* the file this came from */
+
+	/* [gateway] */
+	char venue_id[65];
+	char gateway_id[65];
+	char data_dir[256];
+	int durability;            /* enum vg_durability */
+	int default_country_code;  /* 0: none configured */
+	char timezone[64];
+	int max_future_skew_s;
+	int max_past_age_d;
+	int dedup_retention_h;
+	int max_buffer_mb;
+	int on_full;               /* enum vg_on_full */
+	int checkpoint_interval_ms;
+
+	/* [capture] */
+	int quarantine_rate_per_min;
+	int quarantine_burst;
+
+	/* [cdp] */
+	char endpoint[256];
+	char write_key_file[256];
+	char ca_file[256];
+	int max_backoff_s;
+	int timeout_s;
+	int max_batch_events;
+	int flush_interval_ms;
+
+	/* [tokens] */
+	char key_file[256];
+
+	/* [metrics] */
+	char listen[64];
+};
+
+/* Fill cfg with the defaults of every key (required keys stay empty). */
+void vg_config_defaults(struct vg_config *cfg);
+
+/* Load path over the defaults.  Returns VG_OK, VG_ERR_IO (cannot open:
+ * err says why), or VG_ERR_CONFIG with "path:line: [section] key: what is
+ * wrong" in err (the first error; values of secret-bearing keys are never
+ * echoed). */
+int vg_config_load(struct vg_config *cfg, const char *path, char *err, size_t errsz);
+
+/* Same, from text in memory (name stands for the file in messages). */
+int vg_config_parse(struct vg_config *cfg, const char *text, const char *name,
+                    char *err, size_t errsz);
+
+/* Write an annotated description of every key (section, key, default, doc)
+ * to the FILE* f — for --help and the example config. */
+void vg_config_describe(void *f);
+
+/* buffer.db's path under data_dir into out. */
+void vg_config_db_path(const struct vg_config *cfg, char *out, size_t outsz);
+
+#endif

@@ -1,0 +1,178 @@
+#include "ingest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timex.h>
+
+#include "digest.h"
+#include "err.h"
+
+static const char *const flag_names[VG_FLAG__COUNT] = {
+	"timestamp_assumed_tz", "timestamp_future_replaced", "timestamp_past_replaced",
+	"gateway_clock_unsynced", "timestamp_missing", "pii_dropped",
+};
+
+const char *vg_flag_name(int bit)
+{
+	return bit >= 0 && bit < VG_FLAG__COUNT ? flag_names[bit] : NULL;
+}
+
+static void keyed_digest(const struct vg_key *key, const void *payload, size_t len, char out[23])
+{
+	static const char label[] = "venuegw-quarantine-v1";
+	const void *parts[2] = { label, payload };
+	size_t lens[2] = { sizeof label, len }; /* the label's NUL separates it */
+	uint8_t mac[32];
+	vg_hmac_sha256(key->bytes, sizeof key->bytes, parts, lens, 2, mac);
+	vg_b64url(mac, 16, out);
+}
+
+static void reject(struct vg_ingest_out *out, enum vg_reject_reason r, const char *field,
+                   const char *detail)
+{
+	out->quarantined = 1;
+	out->rej.reason = r;
+	out->rej.offset = -1;
+	snprintf(out->rej.field, sizeof out->rej.field, "%s", field);
+	snprintf(out->rej.detail, sizeof out->rej.detail, "%s", detail);
+}
+
+void vg_ingest_reject(struct vg_ingest_out *out, enum vg_reject_reason reason, const char *detail)
+{
+	reject(out, reason, "", detail);
+}
+
+/* occurred_at: parse, check against the receive time, rewrite when needed.
+ * Returns VG_OK, VG_ERR_INVAL (quarantine: out->rej set), VG_ERR_NOMEM. */
+static int check_time(const struct vg_ingest_cfg *cfg, cJSON *ev, int64_t now_ms, int synced,
+                      struct vg_ingest_out *out)
+{
+	if (!synced)
+		out->flags |= VG_FLAG_CLOCK_UNSYNCED;
+	cJSON *at = cJSON_GetObjectItemCaseSensitive(ev, "occurred_at");
+	char now_text[25];
+	vg_time_format(now_ms, now_text);
+	if (!at) {
+		/* Only types whose contract does not require it get here. */
+		out->flags |= VG_FLAG_TS_MISSING;
+		return cJSON_AddStringToObject(ev, "occurred_at", now_text) ? VG_OK : VG_ERR_NOMEM;
+	}
+	int64_t t;
+	int has_offset;
+	if (!cJSON_IsString(at) || vg_time_parse(at->valuestring, &t, &has_offset) != VG_OK) {
+		reject(out, VG_REJ_BAD_TIME, "occurred_at",
+		       "not an ISO 8601 date-time (YYYY-MM-DDTHH:MM:SS[.fff]+HH:MM)");
+		return VG_ERR_INVAL;
+	}
+	if (!has_offset) {
+		if (!cfg->has_timezone) {
+			reject(out, VG_REJ_BAD_TIME, "occurred_at",
+			       "no UTC offset, and the gateway has no [gateway] timezone to assume");
+			return VG_ERR_INVAL;
+		}
+		/* The daemon converts it; the broker's process never changes its zone. */
+		out->flags |= VG_FLAG_TS_ASSUMED_TZ;
+		return VG_OK;
+	}
+	if (!synced)
+		return VG_OK;
+	unsigned replaced = 0;
+	if (t > now_ms + (int64_t)cfg->max_future_skew_s * 1000)
+		replaced = VG_FLAG_TS_FUTURE;
+	else if (t < now_ms - (int64_t)cfg->max_past_age_d * 86400000)
+		replaced = VG_FLAG_TS_PAST;
+	if (!replaced)
+		return VG_OK;
+	out->flags |= replaced;
+	/* Keep what the device said, for reconciliation with its logs. */
+	cJSON *orig = cJSON_CreateString(at->valuestring);
+	cJSON *now_item = cJSON_CreateString(now_text);
+	if (!orig || !now_item) {
+		cJSON_Delete(orig);
+		cJSON_Delete(now_item);
+		return VG_ERR_NOMEM;
+	}
+	cJSON_AddItemToObject(ev, "device_occurred_at", orig);
+	cJSON_ReplaceItemInObjectCaseSensitive(ev, "occurred_at", now_item);
+	return VG_OK;
+}
+
+int vg_ingest(const struct vg_ingest_cfg *cfg, const char *device_id, const void *payload,
+              size_t len, int64_t now_ms, int clock_synced, struct vg_ingest_out *out)
+{
+	memset(out, 0, sizeof *out);
+	out->priority = VG_PRIO_NORMAL;
+	if (!cfg->key)
+		return VG_ERR_INVAL;
+	keyed_digest(cfg->key, payload, len, out->digest);
+
+	cJSON *ev = NULL;
+	if (vg_event_decode(payload, len, &ev, &out->rej) != VG_OK) {
+		out->quarantined = 1;
+		return VG_OK;
+	}
+
+	/* The key comes from the raw input, before anything is rewritten. */
+	cJSON *id = cJSON_GetObjectItemCaseSensitive(ev, "id");
+	if (cJSON_IsString(id) && id->valuestring[0] && strlen(id->valuestring) <= VG_EVENT_ID_MAX) {
+		vg_event_key(cfg->venue_id, device_id, "id", id->valuestring, strlen(id->valuestring),
+		             out->event_key);
+	} else {
+		uint8_t h[32];
+		vg_sha256(payload, len, h);
+		vg_event_key(cfg->venue_id, device_id, "body", h, sizeof h, out->event_key);
+	}
+	cJSON *type = cJSON_GetObjectItemCaseSensitive(ev, "type");
+	if (cJSON_IsString(type)) {
+		snprintf(out->type, sizeof out->type, "%s", type->valuestring);
+		out->priority = vg_contract_priority(type->valuestring);
+	}
+
+	int rc = VG_OK;
+	if (vg_contract_check(ev, &out->rej) != VG_OK)
+		out->quarantined = 1;
+	else if ((rc = check_time(cfg, ev, now_ms, clock_synced, out)) == VG_ERR_INVAL)
+		rc = VG_OK; /* quarantined */
+	if (rc)
+		goto done;
+
+	struct vg_pii_ctx pctx = { .key = cfg->key, .default_cc = cfg->default_country_code,
+	                           .policy = cfg->policy };
+	if ((rc = vg_pii_scrub_event(ev, &pctx, &out->pii)))
+		goto done;
+	if (out->pii.fields_dropped || out->pii.phones_dropped || out->pii.emails_dropped)
+		out->flags |= VG_FLAG_PII_DROPPED;
+
+	id = cJSON_GetObjectItemCaseSensitive(ev, "id");
+	if (cJSON_IsString(id))
+		snprintf(out->device_event_id, sizeof out->device_event_id, "%s", id->valuestring);
+	out->body = cJSON_PrintUnformatted(ev);
+	if (!out->body) {
+		rc = VG_ERR_NOMEM;
+		goto done;
+	}
+	out->body_len = strlen(out->body);
+done:
+	vg_json_wipe_delete(ev);
+	if (rc)
+		vg_ingest_out_free(out);
+	return rc;
+}
+
+void vg_ingest_out_free(struct vg_ingest_out *out)
+{
+	if (out->body) {
+		vg_wipe(out->body, out->body_len);
+		cJSON_free(out->body);
+	}
+	out->body = NULL;
+	out->body_len = 0;
+}
+
+int vg_clock_synced(void)
+{
+	struct timex tx = { 0 };
+	int state = adjtimex(&tx);
+	return state != TIME_ERROR && !(tx.status & STA_UNSYNC);
+}

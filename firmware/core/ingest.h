@@ -1,0 +1,73 @@
+/* venuegw — one pipeline for every input path (DESIGN.md §2):
+ * decode → validate → tokenize, producing either an event ready to COMMIT or
+ * a quarantine record.  Pure: no I/O, no clock (the caller passes the time and
+ * whether the clock is synchronised), no globals.  Used by the capture
+ * plugin, the daemon's serial path and `venuegw validate`. */
+#ifndef VG_INGEST_H
+#define VG_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "contract.h"
+#include "event.h"
+#include "keys.h"
+#include "pii.h"
+
+/* Event flags (stored with the event, forwarded in context.venuegw.flags). */
+enum vg_event_flag {
+	VG_FLAG_TS_ASSUMED_TZ = 1 << 0,     /* "timestamp_assumed_tz": no offset; [gateway] timezone applies */
+	VG_FLAG_TS_FUTURE = 1 << 1,         /* "timestamp_future_replaced" */
+	VG_FLAG_TS_PAST = 1 << 2,           /* "timestamp_past_replaced" */
+	VG_FLAG_CLOCK_UNSYNCED = 1 << 3,    /* "gateway_clock_unsynced" */
+	VG_FLAG_TS_MISSING = 1 << 4,        /* "timestamp_missing": receive time used */
+	VG_FLAG_PII_DROPPED = 1 << 5,       /* "pii_dropped": personal fields were dropped */
+};
+#define VG_FLAG__COUNT 6
+
+/* The stable name of flag bit i (0..VG_FLAG__COUNT-1). */
+const char *vg_flag_name(int bit);
+
+struct vg_ingest_cfg {
+	const char *venue_id;
+	const struct vg_key *key;        /* current token key; borrowed */
+	int default_country_code;
+	struct vg_pii_policy policy;
+	int has_timezone;                /* [gateway] timezone is set */
+	int max_future_skew_s;
+	int max_past_age_d;
+};
+
+struct vg_ingest_out {
+	int quarantined;                 /* 0: an event to store; 1: quarantine */
+	struct vg_reject rej;            /* why, when quarantined */
+	char event_key[VG_EVENT_KEY_LEN + 1];   /* "" when the input did not decode */
+	char type[48];                   /* "" when unknown; truncated if longer */
+	char device_event_id[VG_EVENT_ID_MAX + 1]; /* scrubbed; "" when absent */
+	enum vg_priority priority;
+	unsigned flags;                  /* VG_FLAG_* */
+	char digest[VG_EVENT_KEY_LEN + 1];      /* keyed digest of the raw payload */
+	char *body;                      /* tokenized JSON, malloc'd; NULL if it did not decode */
+	size_t body_len;
+	struct vg_pii_stats pii;
+};
+
+/* Run the pipeline over one raw payload from device_id (authenticated).
+ * now_ms is the receive time (UTC ms); clock_synced says whether it can be
+ * trusted to correct device times.  Fills *out (free with
+ * vg_ingest_out_free) and returns VG_OK — for a quarantine too —, or
+ * VG_ERR_NOMEM / VG_ERR_INVAL (no key): then nothing may be acknowledged. */
+int vg_ingest(const struct vg_ingest_cfg *cfg, const char *device_id, const void *payload,
+              size_t len, int64_t now_ms, int clock_synced, struct vg_ingest_out *out);
+
+/* Turn an accepted result into a quarantine (the topic named another device,
+ * for instance), keeping its tokenized body. */
+void vg_ingest_reject(struct vg_ingest_out *out, enum vg_reject_reason reason, const char *detail);
+
+/* Free out->body (wiped first). */
+void vg_ingest_out_free(struct vg_ingest_out *out);
+
+/* 1 if the system clock is synchronised (adjtimex: no STA_UNSYNC), else 0. */
+int vg_clock_synced(void);
+
+#endif

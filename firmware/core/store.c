@@ -1,0 +1,456 @@
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "err.h"
+#include "log.h"
+
+enum stmt_id {
+	ST_PUT_EVENT,
+	ST_PUT_QUARANTINE,
+	ST_OVERFLOW,
+	ST_USER_VERSION,
+	ST__COUNT
+};
+
+static const char *const stmt_sql[ST__COUNT] = {
+	[ST_PUT_EVENT] =
+		"INSERT INTO events(event_key, device_id, type, priority, state, received_at_ms, flags, body)"
+		" VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7) ON CONFLICT(event_key) DO NOTHING",
+	[ST_PUT_QUARANTINE] =
+		"INSERT INTO quarantine(received_at_ms, device_id, topic, size, reason, field, detail,"
+		" error_offset, digest, event_key, state, body)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	[ST_OVERFLOW] =
+		"INSERT INTO quarantine_overflow(device_id, reason, count, first_ms, last_ms)"
+		" VALUES (?1, ?2, 1, ?3, ?3) ON CONFLICT(device_id, reason)"
+		" DO UPDATE SET count = count + 1, last_ms = excluded.last_ms",
+	[ST_USER_VERSION] = "PRAGMA user_version",
+};
+
+struct vg_store {
+	sqlite3 *db;
+	int owner;
+	int in_txn;
+	sqlite3_stmt *stmt[ST__COUNT];
+};
+
+/* Schema version 1.  Each migration takes the schema from version i to i+1;
+ * only the owner (the daemon) runs them. */
+static const char *const migrations[] = {
+	/* 0 → 1 */
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  event_key TEXT NOT NULL UNIQUE,"      /* §4: the de-duplication key and messageId */
+	"  device_id TEXT NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  priority INTEGER NOT NULL,"           /* 0 consent/erasure lane, 1 normal, 2 low */
+	"  state INTEGER NOT NULL DEFAULT 0,"    /* 0 pending, 1 in a batch, 2 forwarded (key retained) */
+	"  received_at_ms INTEGER NOT NULL,"
+	"  flags INTEGER NOT NULL DEFAULT 0,"
+	"  batch_id INTEGER,"
+	"  forwarded_at_ms INTEGER,"
+	"  body TEXT"                            /* tokenized wire form; NULL once forwarded */
+	");"
+	"CREATE INDEX events_pending ON events(priority, id) WHERE state = 0;"
+	"CREATE INDEX events_forwarded ON events(forwarded_at_ms) WHERE state = 2;"
+	"CREATE TABLE batches ("
+	"  id INTEGER PRIMARY KEY,"
+	"  idempotency_key TEXT NOT NULL,"
+	"  created_at_ms INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt_ms INTEGER NOT NULL DEFAULT 0,"
+	"  last_status INTEGER,"
+	"  last_error TEXT"
+	");"
+	"CREATE TABLE quarantine ("
+	"  id INTEGER PRIMARY KEY,"
+	"  received_at_ms INTEGER NOT NULL,"
+	"  device_id TEXT NOT NULL,"
+	"  topic TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  reason TEXT NOT NULL,"
+	"  field TEXT NOT NULL,"
+	"  detail TEXT NOT NULL,"
+	"  error_offset INTEGER NOT NULL,"
+	"  digest TEXT NOT NULL,"                /* keyed digest of the raw bytes, never the bytes */
+	"  event_key TEXT NOT NULL,"
+	"  state TEXT NOT NULL,"                 /* held (tokenized body kept) | metadata */
+	"  body TEXT"
+	");"
+	"CREATE INDEX quarantine_device ON quarantine(device_id, received_at_ms);"
+	"CREATE TABLE quarantine_overflow ("
+	"  device_id TEXT NOT NULL,"
+	"  reason TEXT NOT NULL,"
+	"  count INTEGER NOT NULL,"
+	"  first_ms INTEGER NOT NULL,"
+	"  last_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (device_id, reason)"
+	");"
+	"CREATE TABLE device_state ("
+	"  device_id TEXT PRIMARY KEY,"
+	"  last_seq INTEGER,"
+	"  last_seen_ms INTEGER,"
+	"  serial_epoch INTEGER NOT NULL DEFAULT 0,"
+	"  serial_seq INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE TABLE tombstones ("
+	"  id INTEGER PRIMARY KEY,"
+	"  digest TEXT NOT NULL,"
+	"  created_at_ms INTEGER NOT NULL,"
+	"  rows_purged INTEGER NOT NULL"
+	");"
+	"CREATE TABLE suppressions ("
+	"  token TEXT PRIMARY KEY,"
+	"  created_at_ms INTEGER NOT NULL"
+	");",
+};
+#define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+_Static_assert(sizeof migrations / sizeof migrations[0] == VG_STORE_SCHEMA,
+               "one migration per schema version");
+
+static int map_rc(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return VG_OK;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return VG_ERR_BUSY;
+	case SQLITE_NOMEM:
+		return VG_ERR_NOMEM;
+	case SQLITE_FULL:
+		return VG_ERR_FULL;
+	default:
+		return VG_ERR_IO;
+	}
+}
+
+static int exec(struct vg_store *s, const char *sql)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		vg_log(VG_LOG_ERR, "store", "%s: %s", sql[0] == 'C' ? "migration" : sql,
+		       msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+	}
+	return map_rc(rc);
+}
+
+static int int_query(struct vg_store *s, const char *sql, long long *out)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return map_rc(rc);
+}
+
+static int migrate(struct vg_store *s, char *err, size_t errsz)
+{
+	long long version = 0;
+	int rc = int_query(s, "PRAGMA user_version", &version);
+	if (rc)
+		goto fail;
+	if (version > VG_STORE_SCHEMA) {
+		snprintf(err, errsz, "buffer.db has schema version %lld, newer than this venuegw's %d;"
+		         " install the newer venuegw again", version, VG_STORE_SCHEMA);
+		return VG_ERR_SCHEMA;
+	}
+	while (version < VG_STORE_SCHEMA) {
+		char sql[64];
+		if ((rc = exec(s, "BEGIN IMMEDIATE")))
+			goto fail;
+		if ((rc = exec(s, migrations[version]))) {
+			exec(s, "ROLLBACK");
+			goto fail;
+		}
+		snprintf(sql, sizeof sql, "PRAGMA user_version = %lld", version + 1);
+		if ((rc = exec(s, sql)) || (rc = exec(s, "COMMIT"))) {
+			exec(s, "ROLLBACK");
+			goto fail;
+		}
+		vg_log(VG_LOG_INFO, "store.migrate", "buffer.db schema %lld -> %lld", version, version + 1);
+		version++;
+	}
+	return VG_OK;
+fail:
+	snprintf(err, errsz, "cannot migrate buffer.db: %s", sqlite3_errmsg(s->db));
+	return rc;
+}
+
+int vg_store_open(struct vg_store **out, const struct vg_store_cfg *cfg, char *err, size_t errsz)
+{
+	*out = NULL;
+	struct vg_store *s = calloc(1, sizeof *s);
+	if (!s) {
+		snprintf(err, errsz, "out of memory");
+		return VG_ERR_NOMEM;
+	}
+	s->owner = cfg->owner;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (cfg->owner ? SQLITE_OPEN_CREATE : 0);
+	int rc = sqlite3_open_v2(cfg->path, &s->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errsz, "cannot open %s: %s%s", cfg->path,
+		         s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc),
+		         cfg->owner ? "" : " (the daemon creates it: is venuegw running?)");
+		rc = VG_ERR_IO;
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	int busy = cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : 100;
+	sqlite3_busy_timeout(s->db, busy);
+
+	char pragmas[256];
+	snprintf(pragmas, sizeof pragmas,
+	         "PRAGMA synchronous = %s; PRAGMA foreign_keys = OFF; PRAGMA secure_delete = ON;%s",
+	         cfg->durability_full ? "FULL" : "NORMAL",
+	         cfg->owner ? " PRAGMA journal_size_limit = 67108864;" : " PRAGMA wal_autocheckpoint = 0;");
+	if ((rc = exec(s, pragmas))) {
+		snprintf(err, errsz, "cannot configure %s: %s", cfg->path, sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	if (cfg->owner) {
+		sqlite3_stmt *st;
+		rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			rc = sqlite3_step(st);
+			const char *mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+			rc = mode && strcmp(mode, "wal") == 0 ? SQLITE_OK : SQLITE_ERROR;
+			sqlite3_finalize(st);
+		}
+		if (rc != SQLITE_OK) {
+			snprintf(err, errsz, "cannot put %s in WAL mode: %s", cfg->path, sqlite3_errmsg(s->db));
+			rc = map_rc(rc);
+			goto fail;
+		}
+		if ((rc = migrate(s, err, errsz)))
+			goto fail;
+	}
+	/* Capture handles prepare lazily: the tables may not exist yet. */
+	*out = s;
+	return VG_OK;
+fail:
+	vg_store_close(s);
+	return rc ? rc : VG_ERR_IO;
+}
+
+void vg_store_close(struct vg_store *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < ST__COUNT; i++)
+		sqlite3_finalize(s->stmt[i]);
+	if (s->in_txn)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+const char *vg_store_errmsg(const struct vg_store *s)
+{
+	return s && s->db ? sqlite3_errmsg(s->db) : "no database";
+}
+
+static sqlite3_stmt *stmt(struct vg_store *s, enum stmt_id id)
+{
+	if (!s->stmt[id] &&
+	    sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[id], NULL) != SQLITE_OK) {
+		vg_log(VG_LOG_ERR, "store", "prepare: %s", sqlite3_errmsg(s->db));
+		return NULL;
+	}
+	return s->stmt[id];
+}
+
+/* Step a prepared statement to completion; reset it either way. */
+static int run(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? VG_OK : map_rc(rc);
+}
+
+int vg_store_begin(struct vg_store *s)
+{
+	int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	s->in_txn = 1;
+	if (!s->owner) {
+		sqlite3_stmt *st = stmt(s, ST_USER_VERSION);
+		long long version = -1;
+		if (st && sqlite3_step(st) == SQLITE_ROW)
+			version = sqlite3_column_int64(st, 0);
+		if (st)
+			sqlite3_reset(st);
+		if (version != VG_STORE_SCHEMA) {
+			vg_store_rollback(s);
+			return VG_ERR_SCHEMA;
+		}
+	}
+	return VG_OK;
+}
+
+int vg_store_commit(struct vg_store *s)
+{
+	int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		int err = map_rc(rc);
+		vg_log(VG_LOG_ERR, "store.commit", "commit failed: %s", sqlite3_errmsg(s->db));
+		vg_store_rollback(s);
+		return err == VG_OK ? VG_ERR_IO : err;
+	}
+	s->in_txn = 0;
+	return VG_OK;
+}
+
+void vg_store_rollback(struct vg_store *s)
+{
+	if (sqlite3_get_autocommit(s->db) == 0)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	s->in_txn = 0;
+}
+
+int vg_store_put_event(struct vg_store *s, const struct vg_store_event *ev)
+{
+	sqlite3_stmt *st = stmt(s, ST_PUT_EVENT);
+	if (!st)
+		return VG_ERR_IO;
+	sqlite3_bind_text(st, 1, ev->event_key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ev->device_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, ev->type, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, ev->priority);
+	sqlite3_bind_int64(st, 5, ev->received_at_ms);
+	sqlite3_bind_int64(st, 6, ev->flags);
+	sqlite3_bind_text(st, 7, ev->body, (int)ev->body_len, SQLITE_STATIC);
+	int rc = run(st);
+	if (rc)
+		return rc;
+	return sqlite3_changes(s->db) == 0 ? 1 : VG_OK;
+}
+
+int vg_store_put_quarantine(struct vg_store *s, const struct vg_store_quarantine *q)
+{
+	sqlite3_stmt *st = stmt(s, ST_PUT_QUARANTINE);
+	if (!st)
+		return VG_ERR_IO;
+	sqlite3_bind_int64(st, 1, q->received_at_ms);
+	sqlite3_bind_text(st, 2, q->device_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, q->topic ? q->topic : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)q->size);
+	sqlite3_bind_text(st, 5, q->reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, q->field ? q->field : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, q->detail ? q->detail : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, q->error_offset);
+	sqlite3_bind_text(st, 9, q->digest ? q->digest : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 10, q->event_key ? q->event_key : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 11, q->body ? "held" : "metadata", -1, SQLITE_STATIC);
+	if (q->body)
+		sqlite3_bind_text(st, 12, q->body, (int)q->body_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 12);
+	return run(st);
+}
+
+int vg_store_count_quarantine_overflow(struct vg_store *s, const char *device_id,
+                                       const char *reason, int64_t now_ms)
+{
+	sqlite3_stmt *st = stmt(s, ST_OVERFLOW);
+	if (!st)
+		return VG_ERR_IO;
+	sqlite3_bind_text(st, 1, device_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now_ms);
+	return run(st);
+}
+
+int vg_store_checkpoint(struct vg_store *s)
+{
+	int log_frames = 0, done = 0;
+	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done);
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+		vg_log(VG_LOG_WARN, "store.checkpoint", "checkpoint: %s", sqlite3_errmsg(s->db));
+	return rc == SQLITE_BUSY ? VG_OK : map_rc(rc);
+}
+
+int vg_store_counts(struct vg_store *s, struct vg_store_counts *c)
+{
+	memset(c, 0, sizeof *c);
+	static const char sql[] =
+		"SELECT (SELECT count(*) FROM events WHERE state = 0),"
+		" (SELECT count(*) FROM events WHERE state = 1),"
+		" (SELECT count(*) FROM events WHERE state = 2),"
+		" (SELECT count(*) FROM quarantine WHERE state = 'held'),"
+		" (SELECT count(*) FROM quarantine WHERE state = 'metadata'),"
+		" (SELECT coalesce(sum(count), 0) FROM quarantine_overflow)";
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		c->pending = sqlite3_column_int64(st, 0);
+		c->inflight = sqlite3_column_int64(st, 1);
+		c->forwarded = sqlite3_column_int64(st, 2);
+		c->quarantine_held = sqlite3_column_int64(st, 3);
+		c->quarantine_metadata = sqlite3_column_int64(st, 4);
+		c->quarantine_overflow = sqlite3_column_int64(st, 5);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return map_rc(rc);
+}
+
+static const char *col(sqlite3_stmt *st, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+	return t ? t : "";
+}
+
+int vg_store_quarantine_each(struct vg_store *s, int limit, vg_store_quarantine_cb cb, void *ud)
+{
+	static const char sql[] =
+		"SELECT id, received_at_ms, device_id, topic, size, reason, field, detail, error_offset,"
+		" digest, event_key, state, body FROM quarantine ORDER BY id DESC LIMIT ?1";
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	sqlite3_bind_int(st, 1, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct vg_store_quarantine q = {
+			.received_at_ms = sqlite3_column_int64(st, 1),
+			.device_id = col(st, 2),
+			.topic = col(st, 3),
+			.size = (size_t)sqlite3_column_int64(st, 4),
+			.reason = col(st, 5),
+			.field = col(st, 6),
+			.detail = col(st, 7),
+			.error_offset = (long)sqlite3_column_int64(st, 8),
+			.digest = col(st, 9),
+			.event_key = col(st, 10),
+			.body = (const char *)sqlite3_column_text(st, 12),
+			.body_len = (size_t)sqlite3_column_bytes(st, 12),
+		};
+		if (cb(ud, sqlite3_column_int64(st, 0), &q, col(st, 11))) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? VG_OK : map_rc(rc);
+}

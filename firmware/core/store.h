@@ -1,0 +1,109 @@
+/* venuegw — buffer.db (DESIGN.md §6).
+ *
+ * The only module that owns a database handle.  Two kinds of opener:
+ *  - the owner (the daemon): creates the file, sets WAL, migrates the schema,
+ *    checkpoints;
+ *  - capture (the broker plugin, and later the serial path): opens an
+ *    existing file, never migrates or checkpoints (wal_autocheckpoint=0), a
+ *    busy timeout of at most 100 ms, and refuses to store while the schema
+ *    version differs from VG_STORE_SCHEMA.
+ * Write transactions are explicit: vg_store_begin(), puts, vg_store_commit().
+ * A commit under durability=full is fsync'd (synchronous=FULL).
+ * Not thread-safe: one struct vg_store per thread. */
+#ifndef VG_STORE_H
+#define VG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define VG_STORE_SCHEMA 1
+
+struct vg_store;
+
+struct vg_store_cfg {
+	const char *path;
+	int owner;            /* 1: create, migrate, checkpoint (the daemon) */
+	int durability_full;  /* synchronous=FULL (else NORMAL) */
+	int busy_timeout_ms;  /* capture: at most 100 */
+};
+
+/* Open buffer.db.  On success *out is a new handle (vg_store_close).
+ * Errors: VG_ERR_IO (cannot open or create; err says why), VG_ERR_SCHEMA
+ * (owner: the file is from a newer venuegw), VG_ERR_NOMEM. */
+int vg_store_open(struct vg_store **out, const struct vg_store_cfg *cfg, char *err, size_t errsz);
+void vg_store_close(struct vg_store *s);
+
+/* The last SQLite error text of this handle (borrowed, valid until the next call). */
+const char *vg_store_errmsg(const struct vg_store *s);
+
+/* Begin a write transaction (BEGIN IMMEDIATE).  Capture handles check the
+ * schema version inside it: VG_ERR_SCHEMA if it differs (no transaction is
+ * left open).  VG_ERR_BUSY if the lock was not had within the busy timeout,
+ * VG_ERR_IO otherwise. */
+int vg_store_begin(struct vg_store *s);
+/* Commit: VG_OK once durable per the durability mode, else VG_ERR_IO /
+ * VG_ERR_BUSY and the transaction is rolled back (nothing of it stored). */
+int vg_store_commit(struct vg_store *s);
+void vg_store_rollback(struct vg_store *s);
+
+enum vg_event_state { VG_STATE_PENDING = 0, VG_STATE_INFLIGHT = 1, VG_STATE_FORWARDED = 2 };
+
+/* One event in its tokenized wire form.  All fields borrowed for the call. */
+struct vg_store_event {
+	const char *event_key;   /* 22 characters, unique */
+	const char *device_id;
+	const char *type;
+	int priority;            /* enum vg_priority */
+	unsigned flags;          /* VG_FLAG_* (ingest.h) */
+	int64_t received_at_ms;
+	const char *body;        /* tokenized JSON */
+	size_t body_len;
+};
+
+/* Insert inside a transaction.  Returns VG_OK (stored), 1 (a duplicate of an
+ * event already held or forwarded within dedup_retention_h: not stored), or
+ * an error. */
+int vg_store_put_event(struct vg_store *s, const struct vg_store_event *ev);
+
+/* One quarantined input.  body is the tokenized form for decoded input that
+ * violates a contract (state "held"), or NULL for input that did not decode
+ * (state "metadata": only what is here, never the bytes). */
+struct vg_store_quarantine {
+	int64_t received_at_ms;
+	const char *device_id;   /* the authenticated device */
+	const char *topic;       /* may be "" (serial) */
+	size_t size;             /* payload bytes */
+	const char *reason;      /* vg_reject_name() */
+	const char *field;       /* may be "" */
+	const char *detail;      /* no input values */
+	long error_offset;       /* -1 when unknown */
+	const char *digest;      /* keyed digest of the raw payload */
+	const char *event_key;   /* may be "" */
+	const char *body;        /* may be NULL */
+	size_t body_len;
+};
+
+/* Insert inside a transaction.  VG_OK or an error. */
+int vg_store_put_quarantine(struct vg_store *s, const struct vg_store_quarantine *q);
+
+/* Count a quarantined input that the per-device rate cap kept out of the
+ * quarantine table (one row per device and reason, a counter). */
+int vg_store_count_quarantine_overflow(struct vg_store *s, const char *device_id,
+                                       const char *reason, int64_t now_ms);
+
+/* Owner only: a passive checkpoint.  Returns VG_OK or an error. */
+int vg_store_checkpoint(struct vg_store *s);
+
+struct vg_store_counts {
+	long long pending, inflight, forwarded;
+	long long quarantine_held, quarantine_metadata, quarantine_overflow;
+};
+int vg_store_counts(struct vg_store *s, struct vg_store_counts *c);
+
+/* Walk the quarantine, newest first, at most limit rows.  cb gets each row
+ * (borrowed for the call); a non-zero return stops the walk. */
+typedef int (*vg_store_quarantine_cb)(void *ud, long long id, const struct vg_store_quarantine *q,
+                                      const char *state);
+int vg_store_quarantine_each(struct vg_store *s, int limit, vg_store_quarantine_cb cb, void *ud);
+
+#endif

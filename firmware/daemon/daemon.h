@@ -1,0 +1,23 @@
+/* venuegw daemon — the verbs of the venuegw binary (DESIGN.md §9). */
+#ifndef VG_DAEMON_H
+#define VG_DAEMON_H
+
+#include "config.h"
+
+/* Exit codes, documented in --help, the README and the man page. */
+enum vg_exit {
+	VG_EXIT_OK = 0,        /* success */
+	VG_EXIT_FAIL = 1,      /* operational failure: the database, a file, the network */
+	VG_EXIT_USAGE = 2,     /* bad command line or bad configuration */
+	VG_EXIT_REJECTED = 3,  /* validate: the event would be quarantined */
+};
+
+/* `venuegw run`: the daemon.  Returns an exit code. */
+int vg_cmd_run(const struct vg_config *cfg);
+
+/* The admin verbs; argv starts after the verb. Each returns an exit code. */
+int vg_cmd_status(const struct vg_config *cfg, int argc, char **argv);
+int vg_cmd_quarantine(const struct vg_config *cfg, int argc, char **argv);
+int vg_cmd_validate(const struct vg_config *cfg, int have_config, int argc, char **argv);
+
+#endif

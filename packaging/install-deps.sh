@@ -1,0 +1,34 @@
+#!/bin/sh
+# Install what venuegw needs to build, run and test, from Debian 12's
+# repositories.  Idempotent; run as root.  Both README commands call it first.
+#   packaging/install-deps.sh          build and run
+#   packaging/install-deps.sh --tests  also what the tests need
+set -eu
+
+PKGS="build-essential cmake pkg-config
+      libmosquitto-dev mosquitto mosquitto-clients mosquitto-dev
+      libsqlite3-dev sqlite3 libmbedtls-dev libcurl4-openssl-dev libcjson-dev zlib1g-dev
+      libinih-dev libmicrohttpd-dev libsystemd-dev python3"
+if [ "${1:-}" = "--tests" ]; then
+	PKGS="$PKGS libcmocka-dev clang procps"
+fi
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "install-deps: these Debian packages are missing:$missing" >&2
+		echo "install-deps: run this script as root to install them" >&2
+		exit 1
+	fi
+	echo "install-deps: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+# The Debian mosquitto package starts the system broker; venuegw runs its own
+# instance and does not need that one (it is left alone).
+exit 0

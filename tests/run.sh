@@ -1,0 +1,34 @@
+#!/bin/sh
+# Install what the tests need, build, and run every test: the unit tests
+# (cmocka), the integration tests (a real mosquitto with our plugin on
+# loopback, the daemon, real SQLite files), and an ASan+UBSan build of the
+# unit tests.  Run as root on Debian 12 (it installs packages with apt-get).
+#   tests/run.sh             everything
+#   tests/run.sh -L unit     only what ctest selects (arguments go to ctest)
+set -eu
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+packaging/install-deps.sh --tests
+
+jobs=$(nproc 2>/dev/null || echo 2)
+werror=ON
+
+echo "== build (RelWithDebInfo, warnings as errors)"
+cmake -S . -B build -DVG_WERROR=$werror >/dev/null
+cmake --build build -j "$jobs"
+
+echo "== build (ASan+UBSan) of the unit tests"
+cmake -S . -B build-asan -DVG_WERROR=$werror -DVG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-asan -j "$jobs"
+
+status=0
+echo "== tests"
+(cd build && ctest --output-on-failure --timeout 600 "$@") || status=1
+
+echo "== unit tests under ASan+UBSan"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ctest --output-on-failure -L unit) || status=1
+
+[ $status -eq 0 ] && echo "tests/run.sh: all passed" || echo "tests/run.sh: FAILURES (see above)"
+exit $status

@@ -1,0 +1,264 @@
+"""Test harness: a real venuegw gateway on loopback, made of real parts.
+
+Gateway(tmpdir) writes a venuegw.conf, a token key file, a mosquitto password
+file and ACL, and a broker config from packaging/broker/venuegw-broker.conf.in;
+it starts the daemon (`venuegw run`, which creates and migrates buffer.db) and
+our mosquitto instance with the capture plugin on a free 127.0.0.1 port, as
+children of the test, and can SIGKILL and restart them.
+
+Paths come from the environment CTest sets: VG_BUILD_DIR, VG_SOURCE_DIR.
+"""
+import base64
+import hashlib
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+
+BUILD = os.environ.get("VG_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+SOURCE = os.environ.get("VG_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+MOSQUITTO = os.environ.get("VG_MOSQUITTO", "/usr/sbin/mosquitto")
+VENUE = "berlin-mitte-01"
+# DESIGN.md §5's K1: bytes 0x00..0x1f, so tests can compute expected tokens.
+KEY1_HEX = bytes(range(32)).hex()
+
+
+def build_path(*parts):
+    for sub in ("", "tests/support", "firmware", "tests/bench"):
+        p = os.path.join(BUILD, sub, *parts)
+        if os.path.exists(p):
+            return p
+    raise FileNotFoundError(os.path.join(BUILD, *parts))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def lp(b):
+    if isinstance(b, str):
+        b = b.encode()
+    return len(b).to_bytes(4, "big") + b
+
+
+def b64url(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def event_key(device, event_id, venue=VENUE):
+    """DESIGN.md §4, computed independently of the C code."""
+    h = hashlib.sha256(lp("venuegw-event-v1") + lp(venue) + lp(device) + lp("id") + lp(event_id))
+    return b64url(h.digest()[:16])
+
+
+def token(kind, normalized, key=bytes(range(32)), version=1):
+    """DESIGN.md §5, computed independently of the C code."""
+    import hmac
+    mac = hmac.new(key, b"venuegw-token-v1\0" + kind.encode() + b"\0" + normalized.encode(), hashlib.sha256)
+    return "v%d.%s.%s" % (version, kind, b64url(mac.digest()[:16]))
+
+
+def wait_port(port, proc=None, deadline_s=10.0):
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("process exited with %s before listening on %d" % (proc.returncode, port))
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError("nothing listening on 127.0.0.1:%d after %.0fs" % (port, deadline_s))
+
+
+class Gateway:
+    DEVICES = {"pos-1": "pw-pos-1", "pos-2": "pw-pos-2", "kiosk-1": "pw-kiosk-1",
+               "scanner-1": "pw-scanner-1", "venuegw-admin": "pw-admin", "venuegw": "pw-gw"}
+
+    def __init__(self, tmpdir, durability="full", plugin=True, extra_conf="", broker_env=None,
+                 devices=None):
+        self.dir = tmpdir
+        self.port = free_port()
+        self.durability = durability
+        self.plugin = plugin
+        self.broker_env = broker_env or {}
+        self.data_dir = os.path.join(tmpdir, "data")
+        os.makedirs(self.data_dir, exist_ok=True)
+        self.conf = os.path.join(tmpdir, "venuegw.conf")
+        self.keys = os.path.join(tmpdir, "token_keys")
+        self.passwd = os.path.join(tmpdir, "passwd")
+        self.acl = os.path.join(SOURCE, "packaging", "broker", "acl")
+        self.broker_conf = os.path.join(tmpdir, "broker.conf")
+        self.broker_log = os.path.join(tmpdir, "broker.log")
+        self.daemon_log = os.path.join(tmpdir, "daemon.log")
+        self.devices = dict(devices or self.DEVICES)
+        self.broker = None
+        self.daemon = None
+        with open(self.keys, "w") as f:
+            f.write("# test key: DESIGN.md §5's K1\n1 %s\n" % KEY1_HEX)
+        with open(self.conf, "w") as f:
+            f.write("[gateway]\nvenue_id = %s\ndata_dir = %s\ndurability = %s\n"
+                    "default_country_code = 49\n%s\n[tokens]\nkey_file = %s\n"
+                    % (VENUE, self.data_dir, durability, extra_conf, self.keys))
+        open(self.passwd, "w").close()
+        for user, pw in self.devices.items():
+            subprocess.run(["mosquitto_passwd", "-b", self.passwd, user, pw], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.write_broker_conf()
+
+    def write_broker_conf(self):
+        with open(os.path.join(SOURCE, "packaging", "broker", "venuegw-broker.conf.in")) as f:
+            text = f.read()
+        extra = "user root\n" if os.geteuid() == 0 else ""
+        text = (text.replace("@PASSWD@", self.passwd).replace("@ACL@", self.acl)
+                .replace("@PLUGIN@", build_path("venuegw_capture.so"))
+                .replace("@CONFIG@", self.conf).replace("@PORT@", str(self.port))
+                .replace("@EXTRA@", extra))
+        if not self.plugin:
+            text = "\n".join(l for l in text.splitlines() if not l.startswith("plugin"))
+        with open(self.broker_conf, "w") as f:
+            f.write(text + "\n")
+
+    # --- processes -------------------------------------------------------------
+    def venuegw(self, *args, input=None, check=False):
+        return subprocess.run([build_path("venuegw"), "--config", self.conf, *args], input=input,
+                              capture_output=True, text=True, check=check, timeout=60)
+
+    def start_daemon(self):
+        log = open(self.daemon_log, "a")
+        self.daemon = subprocess.Popen([build_path("venuegw"), "--config", self.conf, "run"],
+                                       stdout=log, stderr=log)
+        db = os.path.join(self.data_dir, "buffer.db")
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            if self.daemon.poll() is not None:
+                raise RuntimeError("venuegw run exited: " + open(self.daemon_log).read())
+            if os.path.exists(db) and self.schema_version() == 1:
+                return
+            time.sleep(0.05)
+        raise TimeoutError("the daemon did not create buffer.db")
+
+    def schema_version(self):
+        try:
+            with sqlite3.connect("file:%s?mode=ro" % self.db_path(), uri=True, timeout=5) as c:
+                return c.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error:
+            return None
+
+    def start_broker(self):
+        log = open(self.broker_log, "a")
+        env = dict(os.environ, **self.broker_env)
+        self.broker = subprocess.Popen([MOSQUITTO, "-c", self.broker_conf], stdout=log, stderr=log, env=env)
+        wait_port(self.port, self.broker)
+
+    def start(self):
+        self.start_daemon()
+        self.start_broker()
+        return self
+
+    def kill_broker(self):
+        if self.broker and self.broker.poll() is None:
+            self.broker.send_signal(signal.SIGKILL)
+            self.broker.wait()
+
+    def stop_broker(self):
+        """SIGTERM: the plugin's cleanup logs its figures."""
+        if self.broker and self.broker.poll() is None:
+            self.broker.send_signal(signal.SIGTERM)
+            try:
+                self.broker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.broker.kill()
+                self.broker.wait()
+
+    def kill_daemon(self):
+        if self.daemon and self.daemon.poll() is None:
+            self.daemon.send_signal(signal.SIGKILL)
+            self.daemon.wait()
+
+    def stop_daemon(self):
+        if self.daemon and self.daemon.poll() is None:
+            self.daemon.send_signal(signal.SIGTERM)
+            self.daemon.wait(timeout=10)
+
+    def stop(self):
+        self.stop_broker()
+        self.stop_daemon()
+
+    def broker_alive(self):
+        return self.broker is not None and self.broker.poll() is None
+
+    # --- clients ---------------------------------------------------------------
+    def publisher(self, device, count, prefix, acked, inflight=20, rate=0, deadline=120,
+                  topic_device=None, user=None):
+        user = user or device
+        cmd = [build_path("vg_pub"), "--port", str(self.port), "--user", user,
+               "--password", self.devices[user], "--device", device, "--count", str(count),
+               "--prefix", prefix, "--acked", acked, "--inflight", str(inflight),
+               "--deadline", str(deadline)]
+        if rate:
+            cmd += ["--rate", str(rate)]
+        if topic_device:
+            cmd += ["--topic-device", topic_device]
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def mosquitto_pub(self, user, topic, payload=None, payload_file=None, timeout=10):
+        cmd = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port), "-u", user,
+               "-P", self.devices[user], "-q", "1", "-t", topic, "-i", "%s-pub-%d" % (user, time.monotonic_ns())]
+        if payload_file:
+            cmd += ["-f", payload_file]
+        else:
+            cmd += ["-m", payload]
+        return subprocess.run(cmd, capture_output=True, timeout=timeout)
+
+    def subscriber(self, user, topic, count=None, wait_s=None):
+        cmd = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.port), "-u", user,
+               "-P", self.devices[user], "-q", "1", "-v", "-t", topic, "-i", "%s-sub-%d" % (user, time.monotonic_ns())]
+        if count:
+            cmd += ["-C", str(count)]
+        if wait_s:
+            cmd += ["-W", str(wait_s)]
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def wait_subscribed(self, sub, settle_s=0.5):
+        """mosquitto_sub has no 'subscribed' signal; give it a moment, checking it lives."""
+        time.sleep(settle_s)
+        if sub.poll() is not None:
+            raise RuntimeError("mosquitto_sub exited: %s" % sub.stderr.read())
+
+    # --- buffer.db -------------------------------------------------------------
+    def db_path(self):
+        return os.path.join(self.data_dir, "buffer.db")
+
+    def query(self, sql, *args):
+        with sqlite3.connect("file:%s?mode=ro" % self.db_path(), uri=True, timeout=10) as c:
+            return c.execute(sql, args).fetchall()
+
+
+def read_lines(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [l.strip() for l in f if l.strip()]
+
+
+def files_containing(root, needles):
+    """Every (file, needle) where needle's bytes occur in a file under root."""
+    hits = []
+    for dirpath, _, names in os.walk(root):
+        for n in names:
+            p = os.path.join(dirpath, n)
+            try:
+                with open(p, "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            for needle in needles:
+                b = needle.encode() if isinstance(needle, str) else needle
+                if b in data:
+                    hits.append((p, needle))
+    return hits
