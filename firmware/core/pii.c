@@ -612,7 +612,9 @@ static int scrub_text(cJSON *item, const struct vg_pii_ctx *ctx, struct vg_pii_s
 			cst = find_card(s, n, from, &cs, &ce, dig, &nd) ? 1 : 2;
 		if (est == 2 && cst == 2)
 			break;
-		if (cst == 1 && (est == 2 || ce <= es)) {
+		/* The match that starts first wins; on a tie the email address
+		 * (it holds the digits whole, so no part of a number is left). */
+		if (cst == 1 && (est == 2 || cs < es)) {
 			char rep[5 + 4 + 1 + VG_TOKEN_MAX];
 			int tl = vg_token_make(ctx->key, VG_TK_PAN, dig, nd, tok);
 			if (tl < 0) {

@@ -129,14 +129,14 @@ class Gateway:
                               capture_output=True, text=True, check=check, timeout=60)
 
     def start_daemon(self):
-        log = open(self.daemon_log, "a")
-        self.daemon = subprocess.Popen([build_path("venuegw"), "--config", self.conf, "run"],
-                                       stdout=log, stderr=log)
+        with open(self.daemon_log, "a") as log:
+            self.daemon = subprocess.Popen([build_path("venuegw"), "--config", self.conf, "run"],
+                                           stdout=log, stderr=log)
         db = os.path.join(self.data_dir, "buffer.db")
         end = time.monotonic() + 10
         while time.monotonic() < end:
             if self.daemon.poll() is not None:
-                raise RuntimeError("venuegw run exited: " + open(self.daemon_log).read())
+                raise RuntimeError("venuegw run exited: " + read_text(self.daemon_log))
             if os.path.exists(db) and self.schema_version() == 1:
                 return
             time.sleep(0.05)
@@ -150,9 +150,10 @@ class Gateway:
             return None
 
     def start_broker(self):
-        log = open(self.broker_log, "a")
         env = dict(os.environ, **self.broker_env)
-        self.broker = subprocess.Popen([MOSQUITTO, "-c", self.broker_conf], stdout=log, stderr=log, env=env)
+        with open(self.broker_log, "a") as log:
+            self.broker = subprocess.Popen([MOSQUITTO, "-c", self.broker_conf], stdout=log, stderr=log,
+                                           env=env)
         wait_port(self.port, self.broker)
 
     def start(self):
@@ -237,6 +238,11 @@ class Gateway:
     def query(self, sql, *args):
         with sqlite3.connect("file:%s?mode=ro" % self.db_path(), uri=True, timeout=10) as c:
             return c.execute(sql, args).fetchall()
+
+
+def read_text(path, mode="r"):
+    with open(path, mode) as f:
+        return f.read()
 
 
 def read_lines(path):

@@ -86,11 +86,19 @@ static void test_token_kinds_and_limits(void **state)
 	assert_int_equal(n, (int)strlen("v999999.pan.") + 22);
 	assert_int_equal(strncmp(out, "v999999.pan.", 12), 0);
 	assert_true(n < VG_TOKEN_MAX);
-	/* A different version is a different token. */
+	/* The version only names the key; other key bytes, another token. */
 	k.version = 2;
 	vg_token_make(&k, VG_TK_PAN, "4111111111111111", 16, out);
+	assert_string_equal(out, "v2.pan.Sj9xq6vOGGY6eizHq-dwbA");
+	k.bytes[31] ^= 1;
+	vg_token_make(&k, VG_TK_PAN, "4111111111111111", 16, out);
 	assert_int_equal(strncmp(out, "v2.pan.", 7), 0);
-	assert_string_not_equal(out + 7, TOK_PAN + 7);
+	assert_string_not_equal(out + 7, &TOK_PAN[7]);
+	/* The kind is part of the MAC input. */
+	k = k1();
+	vg_token_make(&k, VG_TK_LOYALTY, "MB-88121", 8, out);
+	assert_int_equal(strncmp(out, "v1.lo.", 6), 0);
+	assert_string_not_equal(out + 6, &TOK_CU[6]);
 }
 
 /* ---- normalization ------------------------------------------------------ */
@@ -471,6 +479,10 @@ static void test_scrub_free_text(void **state)
 		&st);
 	assert_int_equal(st.emails_in_text, 2);
 	assert_int_equal(st.cards_masked, 3);
+
+	/* Overlaps: the match that starts first wins, no digits are left. */
+	scrub_expect(&ctx, "{\"s\":\"4111 1111 1111 1111.Ana.Lopez@example.com\"}",
+	             "{\"s\":\"card-1111:" TOK_PAN "." TOK_EM "\"}", &st);
 
 	/* A customer_id that is kept is still scanned. */
 	memset(&st, 0, sizeof(st));
