@@ -30,10 +30,12 @@ static const char *const durability_names[] = { "full", "os", NULL };
 static const char *const on_full_names[] = { "backpressure", "drop_oldest", NULL };
 
 #define S(sec, k, t, field, def, rl, doc) \
-	{ sec, #field, t, offsetof(struct vg_config, field), \
+	{ sec, #k, t, offsetof(struct vg_config, field), \
 	  sizeof(((struct vg_config *)0)->field), 0, 0, def, NULL, rl, doc }
 #define I(sec, field, lo, hi, def, rl, doc) \
 	{ sec, #field, K_INT, offsetof(struct vg_config, field), 0, lo, hi, def, NULL, rl, doc }
+#define IK(sec, k, field, lo, hi, def, rl, doc) \
+	{ sec, #k, K_INT, offsetof(struct vg_config, field), 0, lo, hi, def, NULL, rl, doc }
 #define E(sec, field, names, def, rl, doc) \
 	{ sec, #field, K_ENUM, offsetof(struct vg_config, field), 0, 0, 0, def, names, rl, doc }
 
@@ -80,6 +82,16 @@ static const struct key keys[] = {
 	  "events per batch at most"),
 	I("cdp", flush_interval_ms, 10, 600000, "1000", 1,
 	  "how long a partial batch may wait for more events"),
+	S("mqtt", host, K_STR, mqtt_host, "127.0.0.1", 0,
+	  "our broker, for the daemon's gateway status (venue/v1/_gateway/status)"),
+	IK("mqtt", port, mqtt_port, 1, 65535, "1883", 0,
+	  "our broker's port"),
+	S("mqtt", username, K_ID, mqtt_username, "venuegw", 0,
+	  "the daemon's MQTT user name"),
+	S("mqtt", password_file, K_PATH, mqtt_password_file, "", 0,
+	  "file whose first line is the daemon's MQTT password; empty: none"),
+	IK("mqtt", status_interval_s, status_interval_s, 1, 3600, "30", 1,
+	  "how often the daemon republishes its retained status"),
 	S("tokens", key_file, K_PATH, key_file, "/etc/venuegw/token_keys", 0,
 	  "token key file: '<version> <64 hex> [activate_at=<ISO 8601>]' per line"),
 	S("metrics", listen, K_STR, listen, "127.0.0.1:9478", 0,

@@ -46,6 +46,13 @@ struct vg_config {
 	int max_batch_events;
 	int flush_interval_ms;
 
+	/* [mqtt]: the daemon's own connection to our broker */
+	char mqtt_host[64];
+	int mqtt_port;
+	char mqtt_username[65];
+	char mqtt_password_file[256];
+	int status_interval_s;
+
 	/* [tokens] */
 	char key_file[256];
 

@@ -60,7 +60,7 @@ static const char *const migrations[] = {
 	"CREATE INDEX events_forwarded ON events(forwarded_at_ms) WHERE state = 2;"
 	"CREATE TABLE batches ("
 	"  id INTEGER PRIMARY KEY,"
-	"  idempotency_key TEXT NOT NULL,"
+	"  idempotency_key TEXT,"                /* set once the set is known; a function of it */
 	"  created_at_ms INTEGER NOT NULL,"
 	"  attempts INTEGER NOT NULL DEFAULT 0,"
 	"  next_attempt_ms INTEGER NOT NULL DEFAULT 0,"
@@ -453,4 +453,235 @@ int vg_store_quarantine_each(struct vg_store *s, int limit, vg_store_quarantine_
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? VG_OK : map_rc(rc);
+}
+
+/* ---- forwarding ------------------------------------------------------------ */
+
+static const char row_cols[] =
+	"SELECT id, event_key, device_id, type, priority, flags, received_at_ms, body FROM events";
+
+static void fill_row(sqlite3_stmt *st, struct vg_store_row *r)
+{
+	r->id = sqlite3_column_int64(st, 0);
+	r->event_key = col(st, 1);
+	r->device_id = col(st, 2);
+	r->type = col(st, 3);
+	r->priority = sqlite3_column_int(st, 4);
+	r->flags = (unsigned)sqlite3_column_int64(st, 5);
+	r->received_at_ms = sqlite3_column_int64(st, 6);
+	r->body = col(st, 7);
+	r->body_len = (size_t)sqlite3_column_bytes(st, 7);
+}
+
+int vg_store_batch_unfinished(struct vg_store *s, long long *batch_id, int *attempts)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT id, attempts FROM batches ORDER BY id LIMIT 1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*batch_id = sqlite3_column_int64(st, 0);
+		*attempts = sqlite3_column_int(st, 1);
+		rc = VG_OK;
+	} else {
+		rc = rc == SQLITE_DONE ? VG_ERR_NOTFOUND : map_rc(rc);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int vg_store_batch_rows(struct vg_store *s, long long batch_id, vg_store_row_cb cb, void *ud)
+{
+	char sql[160];
+	snprintf(sql, sizeof sql, "%s WHERE batch_id = ?1 AND state = 1 ORDER BY id", row_cols);
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	sqlite3_bind_int64(st, 1, batch_id);
+	int err = VG_OK;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct vg_store_row r;
+		fill_row(st, &r);
+		int c = cb(ud, &r);
+		if (c < 0) {
+			err = c;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	if (err)
+		return err;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? VG_OK : map_rc(rc);
+}
+
+int vg_store_batch_claim(struct vg_store *s, int max_events, int64_t now_ms,
+                         vg_store_row_cb cb, void *ud, long long *batch_id)
+{
+	*batch_id = 0;
+	int rc = vg_store_begin(s);
+	if (rc)
+		return rc;
+	sqlite3_stmt *sel = NULL, *upd = NULL;
+	char sql[200];
+	snprintf(sql, sizeof sql, "%s WHERE state = 0 ORDER BY priority, id LIMIT ?1", row_cols);
+	rc = sqlite3_prepare_v2(s->db, sql, -1, &sel, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db, "UPDATE events SET state = 1, batch_id = ?1 WHERE id = ?2", -1, &upd, NULL);
+	if (rc != SQLITE_OK) {
+		rc = map_rc(rc);
+		goto fail;
+	}
+	rc = exec(s, "INSERT INTO batches(created_at_ms) VALUES (0)");
+	if (rc)
+		goto fail;
+	long long id = sqlite3_last_insert_rowid(s->db);
+	int taken = 0;
+	sqlite3_bind_int(sel, 1, max_events);
+	int step;
+	while ((step = sqlite3_step(sel)) == SQLITE_ROW) {
+		struct vg_store_row r;
+		fill_row(sel, &r);
+		int c = cb(ud, &r);
+		if (c < 0) {
+			rc = c;
+			goto fail;
+		}
+		if (c == 1)
+			break;
+		if (c == 2)
+			continue;
+		sqlite3_bind_int64(upd, 1, id);
+		sqlite3_bind_int64(upd, 2, r.id);
+		if ((rc = run(upd)))
+			goto fail;
+		taken++;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE) {
+		rc = map_rc(step);
+		goto fail;
+	}
+	sqlite3_finalize(sel);
+	sqlite3_finalize(upd);
+	sel = upd = NULL;
+	if (!taken) {
+		vg_store_rollback(s);
+		return VG_OK;
+	}
+	char set[96];
+	snprintf(set, sizeof set, "UPDATE batches SET created_at_ms = %lld WHERE id = %lld", (long long)now_ms, id);
+	if ((rc = exec(s, set)))
+		goto fail;
+	if ((rc = vg_store_commit(s)))
+		return rc;
+	*batch_id = id;
+	return VG_OK;
+fail:
+	sqlite3_finalize(sel);
+	sqlite3_finalize(upd);
+	vg_store_rollback(s);
+	return rc ? rc : VG_ERR_IO;
+}
+
+int vg_store_batch_attempt(struct vg_store *s, long long batch_id, const char *idempotency_key,
+                           int status, const char *error)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db,
+		"UPDATE batches SET attempts = attempts + 1, idempotency_key = ?2, last_status = ?3,"
+		" last_error = ?4 WHERE id = ?1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	sqlite3_bind_int64(st, 1, batch_id);
+	sqlite3_bind_text(st, 2, idempotency_key, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, status);
+	sqlite3_bind_text(st, 4, error ? error : "", -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? VG_OK : map_rc(rc);
+}
+
+/* Run sql with ?1 = a and, if the statement has it, ?2 = b. */
+static int exec_bound2(struct vg_store *s, const char *sql, long long a, long long b)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	sqlite3_bind_int64(st, 1, a);
+	if (sqlite3_bind_parameter_count(st) >= 2)
+		sqlite3_bind_int64(st, 2, b);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? VG_OK : map_rc(rc);
+}
+
+int vg_store_batch_done(struct vg_store *s, long long batch_id, int64_t now_ms)
+{
+	int rc = vg_store_begin(s);
+	if (rc)
+		return rc;
+	if ((rc = exec_bound2(s, "UPDATE events SET state = 2, forwarded_at_ms = ?2, body = NULL"
+	                         " WHERE batch_id = ?1 AND state = 1", batch_id, now_ms)) ||
+	    (rc = exec_bound2(s, "DELETE FROM batches WHERE id = ?1", batch_id, 0))) {
+		vg_store_rollback(s);
+		return rc;
+	}
+	return vg_store_commit(s);
+}
+
+int vg_store_quarantine_event(struct vg_store *s, long long event_id, const char *reason,
+                              const char *detail, int64_t now_ms)
+{
+	int rc = vg_store_begin(s);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st;
+	rc = sqlite3_prepare_v2(s->db,
+		"INSERT INTO quarantine(received_at_ms, device_id, topic, size, reason, field, detail,"
+		" error_offset, digest, event_key, state, body)"
+		" SELECT ?2, device_id, '', length(body), ?3, '', ?4, -1, '', event_key, 'held', body"
+		" FROM events WHERE id = ?1 AND state IN (0, 1)", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, event_id);
+		sqlite3_bind_int64(st, 2, now_ms);
+		sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, detail ? detail : "", -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		rc = rc == SQLITE_DONE ? VG_OK : map_rc(rc);
+	} else {
+		rc = map_rc(rc);
+	}
+	if (!rc)
+		rc = exec_bound2(s, "DELETE FROM events WHERE id = ?1", event_id, 0);
+	if (rc) {
+		vg_store_rollback(s);
+		return rc;
+	}
+	return vg_store_commit(s);
+}
+
+int vg_store_purge_forwarded(struct vg_store *s, int64_t before_ms, int limit)
+{
+	int rc = vg_store_begin(s);
+	if (rc)
+		return rc;
+	rc = exec_bound2(s, "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE state = 2"
+	                    " AND forwarded_at_ms < ?1 LIMIT ?2)", before_ms, limit);
+	int n = sqlite3_changes(s->db);
+	if (rc) {
+		vg_store_rollback(s);
+		return rc;
+	}
+	rc = vg_store_commit(s);
+	return rc ? rc : n;
+}
+
+int vg_store_has_pending(struct vg_store *s)
+{
+	long long one = 0;
+	int rc = int_query(s, "SELECT count(*) FROM (SELECT 1 FROM events WHERE state = 0 LIMIT 1)", &one);
+	return rc ? rc : one > 0;
 }

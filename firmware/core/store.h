@@ -94,6 +94,59 @@ int vg_store_count_quarantine_overflow(struct vg_store *s, const char *device_id
 /* Owner only: a passive checkpoint.  Returns VG_OK or an error. */
 int vg_store_checkpoint(struct vg_store *s);
 
+/* ---- forwarding (the daemon) ------------------------------------------- */
+
+/* One event row handed to the forwarder.  Borrowed for the callback only. */
+struct vg_store_row {
+	long long id;
+	const char *event_key;
+	const char *device_id;
+	const char *type;
+	int priority;
+	unsigned flags;
+	int64_t received_at_ms;
+	const char *body;
+	size_t body_len;
+};
+/* Return 0 to take the row and continue, 1 to stop before this row (it is
+ * not taken), 2 to pass over this row and continue (it stays pending), or a
+ * negative error to abort. */
+typedef int (*vg_store_row_cb)(void *ud, const struct vg_store_row *row);
+
+/* The oldest batch that was claimed but not finished (a restart, a failed
+ * attempt): its id and attempts so far.  VG_ERR_NOTFOUND when there is none. */
+int vg_store_batch_unfinished(struct vg_store *s, long long *batch_id, int *attempts);
+
+/* The events of a batch, in id order, through cb. */
+int vg_store_batch_rows(struct vg_store *s, long long batch_id, vg_store_row_cb cb, void *ud);
+
+/* In one short transaction: offer pending events (priority lane first, then
+ * in commit order) to cb until it stops or max_events were taken, then
+ * record the taken ones as a new batch.  *batch_id is 0 when nothing was
+ * pending.  VG_OK or an error (then nothing was claimed). */
+int vg_store_batch_claim(struct vg_store *s, int max_events, int64_t now_ms,
+                         vg_store_row_cb cb, void *ud, long long *batch_id);
+
+/* Record an attempt's outcome (HTTP status or 0 for a network error). */
+int vg_store_batch_attempt(struct vg_store *s, long long batch_id, const char *idempotency_key,
+                           int status, const char *error);
+
+/* The CDP accepted the batch: its events become forwarded (the key is kept for
+ * dedup_retention_h, the body is cleared) and the batch is removed. */
+int vg_store_batch_done(struct vg_store *s, long long batch_id, int64_t now_ms);
+
+/* Move one event (pending or in a batch) to the quarantine with reason and
+ * detail, keeping its tokenized body (state held). */
+int vg_store_quarantine_event(struct vg_store *s, long long event_id, const char *reason,
+                              const char *detail, int64_t now_ms);
+
+/* Delete up to limit forwarded rows older than before_ms.  Returns the number
+ * deleted (≥ 0) or an error. */
+int vg_store_purge_forwarded(struct vg_store *s, int64_t before_ms, int limit);
+
+/* 1 when pending events exist, 0 when not, or an error.  Cheap. */
+int vg_store_has_pending(struct vg_store *s);
+
 struct vg_store_counts {
 	long long pending, inflight, forwarded;
 	long long quarantine_held, quarantine_metadata, quarantine_overflow;

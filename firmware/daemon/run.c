@@ -1,51 +1,104 @@
-/* venuegw run — the daemon's loop.
+/* venuegw run — the daemon.
  *
- * One thread, poll(2), monotonic time; the poll timeout is the earliest
- * timer.  Signals arrive through a signalfd and are handled in the loop.
- * The daemon owns buffer.db's housekeeping: it creates and migrates the
- * schema (the capture plugin never does) and runs timed passive checkpoints
- * (the plugin runs with wal_autocheckpoint=0 so the broker thread never
- * pays for one). */
+ * One thread and one poll loop (loop.c): signals through a signalfd, timed
+ * passive checkpoints of buffer.db, the forwarder (libcurl multi) and the
+ * gateway's MQTT status (libmosquitto).  The daemon owns buffer.db's
+ * housekeeping: it creates and migrates the schema (the capture plugin never
+ * does) and checkpoints it (the plugin runs with wal_autocheckpoint=0 so the
+ * broker thread never pays for one). */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "daemon.h"
 #include "err.h"
+#include "forward.h"
 #include "log.h"
+#include "loop.h"
+#include "status.h"
 #include "store.h"
 
-static int64_t mono_ms(void)
+struct daemon {
+	struct vg_loop loop;
+	const struct vg_config *cfg;
+	struct vg_store *store;
+	struct vg_forwarder *fwd;
+	struct vg_status *status;
+	struct vg_watch sig;
+	struct vg_timer checkpoint;
+	int sfd;
+};
+
+#define OF(type, member, p) ((type *)((char *)(p) - offsetof(type, member)))
+
+static void on_signal(struct vg_watch *w, short revents)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	(void)revents;
+	struct daemon *d = OF(struct daemon, sig, w);
+	struct signalfd_siginfo si;
+	while (read(d->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if (si.ssi_signo == SIGHUP) {
+			vg_log(VG_LOG_INFO, "run", "SIGHUP: re-reading the write key; other changes need a restart");
+			vg_forwarder_reload(d->fwd);
+		} else {
+			vg_log(VG_LOG_INFO, "run", "signal %u: shutting down", si.ssi_signo);
+			vg_loop_stop(&d->loop);
+		}
+	}
+}
+
+static void on_checkpoint(struct vg_timer *t)
+{
+	struct daemon *d = OF(struct daemon, checkpoint, t);
+	vg_store_checkpoint(d->store);
+	vg_loop_timer(&d->loop, t, vg_now_ms() + d->cfg->checkpoint_interval_ms);
 }
 
 int vg_cmd_run(const struct vg_config *cfg)
 {
+	struct daemon d = { .cfg = cfg, .sfd = -1 };
 	char path[300], err[600];
+	int code = VG_EXIT_FAIL;
+
+	/* Offset-less device times are local to [gateway] timezone; only the
+	 * daemon converts them (never the broker's process). */
+	if (cfg->timezone[0]) {
+		char tz[128];
+		snprintf(tz, sizeof tz, "/usr/share/zoneinfo/%s", cfg->timezone);
+		if (access(tz, R_OK) != 0) {
+			vg_log(VG_LOG_ERR, "run", "[gateway] timezone %s: no such zone (%s)", cfg->timezone, tz);
+			return VG_EXIT_USAGE;
+		}
+		setenv("TZ", cfg->timezone, 1);
+		tzset();
+	}
 	vg_config_db_path(cfg, path, sizeof path);
 	if (mkdir(cfg->data_dir, 0750) != 0 && errno != EEXIST) {
 		vg_log(VG_LOG_ERR, "run", "cannot create data_dir %s: %s", cfg->data_dir, strerror(errno));
 		return VG_EXIT_FAIL;
 	}
-	struct vg_store *st = NULL;
 	struct vg_store_cfg scfg = {
 		.path = path,
 		.owner = 1,
 		.durability_full = cfg->durability == VG_DURABILITY_FULL,
 		.busy_timeout_ms = 1000,
 	};
-	if (vg_store_open(&st, &scfg, err, sizeof err) != VG_OK) {
+	if (vg_store_open(&d.store, &scfg, err, sizeof err) != VG_OK) {
 		vg_log(VG_LOG_ERR, "run", "%s", err);
 		return VG_EXIT_FAIL;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		vg_log(VG_LOG_ERR, "run", "cannot initialise libcurl");
+		goto out;
 	}
 
 	sigset_t mask;
@@ -55,46 +108,36 @@ int vg_cmd_run(const struct vg_config *cfg)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0) {
+	d.sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (d.sfd < 0) {
 		vg_log(VG_LOG_ERR, "run", "signalfd: %s", strerror(errno));
-		vg_store_close(st);
-		return VG_EXIT_FAIL;
+		goto out;
+	}
+	d.sig.cb = on_signal;
+	vg_loop_watch(&d.loop, &d.sig, d.sfd, POLLIN);
+	d.checkpoint.cb = on_checkpoint;
+	vg_loop_timer(&d.loop, &d.checkpoint, vg_now_ms() + cfg->checkpoint_interval_ms);
+
+	if (vg_forwarder_open(&d.fwd, &d.loop, cfg, d.store, err, sizeof err) != VG_OK) {
+		vg_log(VG_LOG_ERR, "run", "%s", err);
+		goto out;
+	}
+	if (vg_status_open(&d.status, &d.loop, cfg, d.store, d.fwd) != VG_OK) {
+		vg_log(VG_LOG_ERR, "run", "cannot start the status publisher: out of memory");
+		goto out;
 	}
 	vg_log(VG_LOG_INFO, "run", "venuegw %s running: venue %s, buffer %s (schema %d)", VG_VERSION,
 	       cfg->venue_id, path, VG_STORE_SCHEMA);
-
-	int64_t next_checkpoint = mono_ms() + cfg->checkpoint_interval_ms;
-	int running = 1;
-	while (running) {
-		int64_t now = mono_ms();
-		int timeout = next_checkpoint > now ? (int)(next_checkpoint - now) : 0;
-		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
-		int n = poll(&pfd, 1, timeout);
-		if (n < 0 && errno != EINTR) {
-			vg_log(VG_LOG_ERR, "run", "poll: %s", strerror(errno));
-			break;
-		}
-		if (n > 0 && (pfd.revents & POLLIN)) {
-			struct signalfd_siginfo si;
-			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-				if (si.ssi_signo == SIGHUP) {
-					vg_log(VG_LOG_INFO, "run", "SIGHUP: nothing to reload yet");
-				} else {
-					vg_log(VG_LOG_INFO, "run", "signal %u: shutting down", si.ssi_signo);
-					running = 0;
-				}
-			}
-		}
-		now = mono_ms();
-		if (now >= next_checkpoint) {
-			vg_store_checkpoint(st);
-			next_checkpoint = now + cfg->checkpoint_interval_ms;
-		}
-	}
-	vg_store_checkpoint(st);
-	vg_store_close(st);
-	close(sfd);
+	code = vg_loop_run(&d.loop) == 0 ? VG_EXIT_OK : VG_EXIT_FAIL;
+out:
+	vg_status_close(d.status);
+	vg_forwarder_close(d.fwd);
+	if (d.store)
+		vg_store_checkpoint(d.store);
+	vg_store_close(d.store);
+	if (d.sfd >= 0)
+		close(d.sfd);
+	curl_global_cleanup();
 	vg_log(VG_LOG_INFO, "run", "stopped");
-	return VG_EXIT_OK;
+	return code;
 }

@@ -80,7 +80,7 @@ class Gateway:
                "scanner-1": "pw-scanner-1", "venuegw-admin": "pw-admin", "venuegw": "pw-gw"}
 
     def __init__(self, tmpdir, durability="full", plugin=True, extra_conf="", broker_env=None,
-                 devices=None):
+                 devices=None, cdp=None):
         self.dir = tmpdir
         self.port = free_port()
         self.durability = durability
@@ -100,10 +100,21 @@ class Gateway:
         self.daemon = None
         with open(self.keys, "w") as f:
             f.write("# test key: DESIGN.md §5's K1\n1 %s\n" % KEY1_HEX)
+        self.mqtt_password = os.path.join(tmpdir, "mqtt_password")
+        with open(self.mqtt_password, "w") as f:
+            f.write(self.devices["venuegw"] + "\n")
+        self.write_key = os.path.join(tmpdir, "write_key")
+        cdp_conf = ""
+        if cdp is not None:  # a cdp_client.StandIn
+            with open(self.write_key, "w") as f:
+                f.write(cdp.write_key + "\n")
+            cdp_conf = "[cdp]\nendpoint = %s\nwrite_key_file = %s\n" % (cdp.url, self.write_key)
         with open(self.conf, "w") as f:
             f.write("[gateway]\nvenue_id = %s\ndata_dir = %s\ndurability = %s\n"
-                    "default_country_code = 49\n%s\n[tokens]\nkey_file = %s\n"
-                    % (VENUE, self.data_dir, durability, extra_conf, self.keys))
+                    "default_country_code = 49\n%s\n%s\n[tokens]\nkey_file = %s\n"
+                    "[mqtt]\nport = %d\npassword_file = %s\nstatus_interval_s = 1\n"
+                    % (VENUE, self.data_dir, durability, extra_conf, cdp_conf, self.keys,
+                       self.port, self.mqtt_password))
         open(self.passwd, "w").close()
         for user, pw in self.devices.items():
             subprocess.run(["mosquitto_passwd", "-b", self.passwd, user, pw], check=True,

@@ -1,0 +1,507 @@
+/* venuegw — the wire format to the CDP (DESIGN.md §8).
+ *
+ * One stored event (the tokenized body from buffer.db) becomes one Segment
+ * message:
+ *
+ *   {"type":"track","messageId":<event key>,"event":<type>,
+ *    "userId"|"anonymousId":…,"timestamp":"…Z","properties":{…},
+ *    "context":{"externalIds":[…],"venuegw":{…},"library":{…}}}
+ *
+ * consent.updated becomes {"type":"identify",…,"traits":{},
+ * "context":{"consent":{"categoryPreferences":{…},"source":…},…}}.
+ *
+ * Identifiers are read from the stored person object, which the ingest
+ * pipeline has already tokenized: this module never sees a raw value unless a
+ * tenant chose the "keep" policy.  The only non-pure step is mktime() for an
+ * occurred_at without offset, which reads the process's time zone.
+ */
+#include "encode.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <zlib.h>
+
+#include "digest.h"
+#include "err.h"
+#include "event.h"
+#include "ingest.h"
+
+#define CONSENT_TYPE "consent.updated"
+
+/* ---- identifiers -------------------------------------------------------- */
+
+/* 1 if s is "v<digits>.<kind>.<22 base64url chars>". */
+static int is_token(const char *s, const char *kind)
+{
+	if (s[0] != 'v' || s[1] < '0' || s[1] > '9')
+		return 0;
+	s++;
+	while (*s >= '0' && *s <= '9')
+		s++;
+	if (*s++ != '.')
+		return 0;
+	size_t kl = strlen(kind);
+	if (strncmp(s, kind, kl) != 0 || s[kl] != '.')
+		return 0;
+	s += kl + 1;
+	size_t n = 0;
+	for (; s[n]; n++) {
+		char c = s[n];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_'))
+			return 0;
+	}
+	return n == VG_EVENT_KEY_LEN;
+}
+
+/* 1 if s is 64 lowercase hex digits (the "sha256" policy). */
+static int is_sha256_hex(const char *s)
+{
+	size_t n = 0;
+	for (; s[n]; n++)
+		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+			return 0;
+	return n == 64;
+}
+
+/* How a contact field (email, phone) is labelled in externalIds. */
+struct contact_types {
+	const char *kind;     /* token kind: "em", "ph" */
+	const char *token;    /* "email_token" */
+	const char *sha256;   /* "email_sha256" */
+	const char *plain;    /* "email": kept normalized (explicit "keep" policy) */
+};
+
+static const struct contact_types email_types = { "em", "email_token", "email_sha256", "email" };
+static const struct contact_types phone_types = { "ph", "phone_token", "phone_sha256", "phone" };
+
+/* One person field and its externalIds type.  contact is set for fields
+ * whose type depends on the form of the value; else type is fixed.
+ * anon_rank: order for anonymousId (1 first), 0 = never used. */
+struct id_field {
+	const char *name;
+	const struct contact_types *contact;
+	const char *type;
+	int anon_rank;
+};
+
+static const struct id_field id_fields[] = {
+	{ "customer_id", NULL, "customer_id", 0 },      /* the userId */
+	{ "email", &email_types, NULL, 1 },
+	{ "phone", &phone_types, NULL, 2 },
+	{ "loyalty_id", NULL, "loyalty_id", 3 },
+	{ "member_code", NULL, "member_code", 4 },
+	{ "payment_customer_id", NULL, "payment_customer_token", 0 }, /* never an identity */
+};
+#define N_ID_FIELDS (sizeof id_fields / sizeof id_fields[0])
+
+static const char *id_type(const struct id_field *f, const char *value)
+{
+	if (!f->contact)
+		return f->type;
+	if (is_token(value, f->contact->kind))
+		return f->contact->token;
+	if (is_sha256_hex(value))
+		return f->contact->sha256;
+	return f->contact->plain;
+}
+
+/* The person field's value when it is a non-empty string, else NULL. */
+static const char *person_value(const cJSON *person, const char *name)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(person, name);
+	if (!cJSON_IsString(it) || !it->valuestring || !it->valuestring[0])
+		return NULL;
+	return it->valuestring;
+}
+
+/* Add userId or anonymousId to msg and one externalIds entry per identifier
+ * to ctxo.  Returns VG_OK or VG_ERR_NOMEM. */
+static int add_identity(cJSON *msg, cJSON *ctxo, const cJSON *person, const char *venue_id,
+                        const char *device_id)
+{
+	cJSON *ext = cJSON_AddArrayToObject(ctxo, "externalIds");
+	if (!ext)
+		return VG_ERR_NOMEM;
+	const char *anon = NULL;
+	int anon_rank = 0;
+	for (size_t i = 0; i < N_ID_FIELDS; i++) {
+		const struct id_field *f = &id_fields[i];
+		const char *v = cJSON_IsObject(person) ? person_value(person, f->name) : NULL;
+		if (!v)
+			continue;
+		cJSON *e = cJSON_CreateObject();
+		if (!e)
+			return VG_ERR_NOMEM;
+		cJSON_AddItemToArray(ext, e);
+		if (!cJSON_AddStringToObject(e, "id", v) ||
+		    !cJSON_AddStringToObject(e, "type", id_type(f, v)) ||
+		    !cJSON_AddStringToObject(e, "collection", "users") ||
+		    !cJSON_AddStringToObject(e, "encoding", "none"))
+			return VG_ERR_NOMEM;
+		if (f->anon_rank && (!anon || f->anon_rank < anon_rank)) {
+			anon = v;
+			anon_rank = f->anon_rank;
+		}
+	}
+
+	const char *user = cJSON_IsObject(person) ? person_value(person, "customer_id") : NULL;
+	if (user)
+		return cJSON_AddStringToObject(msg, "userId", user) ? VG_OK : VG_ERR_NOMEM;
+	if (anon)
+		return cJSON_AddStringToObject(msg, "anonymousId", anon) ? VG_OK : VG_ERR_NOMEM;
+
+	/* Never neither: a device-scoped anonymous id. */
+	size_t n = strlen("device:") + strlen(venue_id) + 1 + strlen(device_id) + 1;
+	char *dev = malloc(n);
+	if (!dev)
+		return VG_ERR_NOMEM;
+	strcpy(dev, "device:");
+	strcat(dev, venue_id);
+	strcat(dev, ":");
+	strcat(dev, device_id);
+	cJSON *s = cJSON_AddStringToObject(msg, "anonymousId", dev);
+	free(dev);
+	return s ? VG_OK : VG_ERR_NOMEM;
+}
+
+/* ---- time --------------------------------------------------------------- */
+
+/* Split ms into seconds and a 0..999 remainder (floor, also for < 0). */
+static void split_ms(int64_t ms, int64_t *sec, int *rem)
+{
+	int64_t s = ms / 1000, r = ms % 1000;
+	if (r < 0) {
+		r += 1000;
+		s -= 1;
+	}
+	*sec = s;
+	*rem = (int)r;
+}
+
+/* Convert a wall-clock time read as if it were UTC to real UTC, using the
+ * process's local time zone (TZ).  Returns 0, or -1 if mktime fails. */
+static int local_to_utc(int64_t wall_ms, int64_t *utc_ms)
+{
+	int64_t sec;
+	int ms;
+	split_ms(wall_ms, &sec, &ms);
+	time_t t = (time_t)sec;
+	struct tm tm;
+	if (!gmtime_r(&t, &tm))
+		return -1;
+	tm.tm_isdst = -1; /* let the zone's rules decide */
+	time_t u = mktime(&tm);
+	if (u == (time_t)-1)
+		return -1;
+	*utc_ms = (int64_t)u * 1000 + ms;
+	return 0;
+}
+
+/* The message timestamp: occurred_at in UTC, or received_at when the body
+ * has none that can be read. */
+static int64_t event_time(const cJSON *body, int64_t received_at_ms)
+{
+	const cJSON *at = cJSON_GetObjectItemCaseSensitive(body, "occurred_at");
+	int64_t t;
+	int has_offset;
+	if (!cJSON_IsString(at) || !at->valuestring ||
+	    vg_time_parse(at->valuestring, &t, &has_offset) != VG_OK)
+		return received_at_ms;
+	if (has_offset)
+		return t;
+	int64_t u;
+	return local_to_utc(t, &u) == 0 ? u : received_at_ms;
+}
+
+static cJSON *add_time(cJSON *obj, const char *name, int64_t ms)
+{
+	char buf[25];
+	vg_time_format(ms, buf);
+	return cJSON_AddStringToObject(obj, name, buf);
+}
+
+/* ---- context ------------------------------------------------------------ */
+
+static int add_venuegw(cJSON *ctxo, const struct vg_encode_ctx *ctx,
+                       const struct vg_encode_event *ev, const cJSON *body)
+{
+	cJSON *vg = cJSON_AddObjectToObject(ctxo, "venuegw");
+	if (!vg || !cJSON_AddNumberToObject(vg, "schema", VG_WIRE_SCHEMA) ||
+	    !cJSON_AddStringToObject(vg, "venue_id", ctx->venue_id) ||
+	    !cJSON_AddStringToObject(vg, "gateway_id", ctx->gateway_id) ||
+	    !cJSON_AddStringToObject(vg, "device_id", ev->device_id))
+		return VG_ERR_NOMEM;
+
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(body, "id");
+	cJSON *r = cJSON_IsString(id) && id->valuestring && id->valuestring[0]
+	               ? cJSON_AddStringToObject(vg, "device_event_id", id->valuestring)
+	               : cJSON_AddNullToObject(vg, "device_event_id");
+	if (!r)
+		return VG_ERR_NOMEM;
+
+	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(body, "seq");
+	r = cJSON_IsNumber(seq) ? cJSON_AddNumberToObject(vg, "device_seq", seq->valuedouble)
+	                        : cJSON_AddNullToObject(vg, "device_seq");
+	if (!r || !add_time(vg, "received_at", ev->received_at_ms))
+		return VG_ERR_NOMEM;
+
+	cJSON *flags = cJSON_AddArrayToObject(vg, "flags");
+	if (!flags)
+		return VG_ERR_NOMEM;
+	for (int bit = 0; bit < VG_FLAG__COUNT; bit++) {
+		if (!(ev->flags & (1u << bit)))
+			continue;
+		const char *name = vg_flag_name(bit);
+		cJSON *s = cJSON_CreateString(name ? name : "unknown");
+		if (!s)
+			return VG_ERR_NOMEM;
+		cJSON_AddItemToArray(flags, s);
+	}
+	return VG_OK;
+}
+
+static int add_library(cJSON *ctxo, const struct vg_encode_ctx *ctx)
+{
+	cJSON *lib = cJSON_AddObjectToObject(ctxo, "library");
+	if (!lib || !cJSON_AddStringToObject(lib, "name", "venuegw") ||
+	    !cJSON_AddStringToObject(lib, "version", ctx->library_version))
+		return VG_ERR_NOMEM;
+	return VG_OK;
+}
+
+/* context.consent = {"categoryPreferences": {scope: bool…}, "source": …}. */
+static int add_consent(cJSON *ctxo, const cJSON *body)
+{
+	const cJSON *consent = cJSON_GetObjectItemCaseSensitive(body, "consent");
+	cJSON *co = cJSON_AddObjectToObject(ctxo, "consent");
+	cJSON *prefs = co ? cJSON_AddObjectToObject(co, "categoryPreferences") : NULL;
+	if (!prefs)
+		return VG_ERR_NOMEM;
+	if (!cJSON_IsObject(consent))
+		return VG_OK;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, consent) {
+		if (!cJSON_IsBool(it) || !it->string)
+			continue;
+		if (!cJSON_AddBoolToObject(prefs, it->string, cJSON_IsTrue(it)))
+			return VG_ERR_NOMEM;
+	}
+	const cJSON *src = cJSON_GetObjectItemCaseSensitive(consent, "source");
+	if (cJSON_IsString(src) && src->valuestring &&
+	    !cJSON_AddStringToObject(co, "source", src->valuestring))
+		return VG_ERR_NOMEM;
+	return VG_OK;
+}
+
+/* properties = a copy of the event's properties, plus device_occurred_at. */
+static int add_properties(cJSON *msg, const cJSON *body)
+{
+	const cJSON *props = cJSON_GetObjectItemCaseSensitive(body, "properties");
+	cJSON *p = cJSON_IsObject(props) ? cJSON_Duplicate(props, 1) : cJSON_CreateObject();
+	if (!p)
+		return VG_ERR_NOMEM;
+	if (!cJSON_AddItemToObject(msg, "properties", p)) {
+		cJSON_Delete(p);
+		return VG_ERR_NOMEM;
+	}
+	const cJSON *dev_at = cJSON_GetObjectItemCaseSensitive(body, "device_occurred_at");
+	if (cJSON_IsString(dev_at) && dev_at->valuestring) {
+		/* The gateway's own field wins over a device property of that name. */
+		cJSON_DeleteItemFromObjectCaseSensitive(p, "device_occurred_at");
+		if (!cJSON_AddStringToObject(p, "device_occurred_at", dev_at->valuestring))
+			return VG_ERR_NOMEM;
+	}
+	return VG_OK;
+}
+
+/* ---- messages ----------------------------------------------------------- */
+
+int vg_encode_message(const struct vg_encode_ctx *ctx, const struct vg_encode_event *ev, cJSON **out)
+{
+	*out = NULL;
+	if (!ctx || !ev || !ctx->venue_id || !ctx->gateway_id || !ctx->library_version ||
+	    !ev->event_key || !ev->device_id || !ev->body)
+		return VG_ERR_INVAL;
+
+	cJSON *body = cJSON_ParseWithLength(ev->body, ev->body_len);
+	if (!body)
+		return VG_ERR_INVAL; /* cJSON cannot tell bad JSON from no memory */
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(body, "type");
+	if (!cJSON_IsObject(body) || !cJSON_IsString(type) || !type->valuestring ||
+	    !type->valuestring[0]) {
+		cJSON_Delete(body);
+		return VG_ERR_INVAL;
+	}
+	int identify = strcmp(type->valuestring, CONSENT_TYPE) == 0;
+	const cJSON *person = cJSON_GetObjectItemCaseSensitive(body, "person");
+
+	cJSON *ctxo = NULL; /* owned here until attached to msg */
+	cJSON *msg = cJSON_CreateObject();
+	if (!msg || !cJSON_AddStringToObject(msg, "type", identify ? "identify" : "track") ||
+	    !cJSON_AddStringToObject(msg, "messageId", ev->event_key))
+		goto fail;
+	if (!identify && !cJSON_AddStringToObject(msg, "event", type->valuestring))
+		goto fail;
+	if (!add_time(msg, "timestamp", event_time(body, ev->received_at_ms)))
+		goto fail;
+	/* userId/anonymousId go into msg, externalIds into context, in one pass. */
+	ctxo = cJSON_CreateObject();
+	if (!ctxo || add_identity(msg, ctxo, person, ctx->venue_id, ev->device_id) != VG_OK)
+		goto fail;
+	if (identify) {
+		if (!cJSON_AddObjectToObject(msg, "traits") || add_consent(ctxo, body) != VG_OK)
+			goto fail;
+	} else if (add_properties(msg, body) != VG_OK) {
+		goto fail;
+	}
+	if (add_venuegw(ctxo, ctx, ev, body) != VG_OK || add_library(ctxo, ctx) != VG_OK)
+		goto fail;
+	if (!cJSON_AddItemToObject(msg, "context", ctxo))
+		goto fail;
+
+	cJSON_Delete(body);
+	*out = msg;
+	return VG_OK;
+
+fail:
+	cJSON_Delete(ctxo);
+	cJSON_Delete(msg);
+	cJSON_Delete(body);
+	return VG_ERR_NOMEM;
+}
+
+/* ---- batches ------------------------------------------------------------ */
+
+char *vg_encode_batch(const cJSON *messages, int64_t sent_at_ms, size_t *len)
+{
+	if (!cJSON_IsArray(messages))
+		return NULL;
+	/* Print the borrowed array as it is and wrap it: no copy of the tree. */
+	char *arr = cJSON_PrintUnformatted(messages);
+	if (!arr)
+		return NULL;
+	static const char head[] = "{\"batch\":";
+	static const char sent[] = ",\"sentAt\":\"";
+	char at[25] = "";
+	if (sent_at_ms >= 0)
+		vg_time_format(sent_at_ms, at);
+	size_t alen = strlen(arr);
+	size_t total = (sizeof head - 1) + alen + (sent_at_ms >= 0 ? (sizeof sent - 1) + strlen(at) + 1 : 0) + 1;
+	char *text = cJSON_malloc(total + 1);
+	if (!text) {
+		cJSON_free(arr);
+		return NULL;
+	}
+	char *p = text;
+	memcpy(p, head, sizeof head - 1);
+	p += sizeof head - 1;
+	memcpy(p, arr, alen);
+	p += alen;
+	if (sent_at_ms >= 0) {
+		memcpy(p, sent, sizeof sent - 1);
+		p += sizeof sent - 1;
+		size_t n = strlen(at);
+		memcpy(p, at, n);
+		p += n;
+		*p++ = '"';
+	}
+	*p++ = '}';
+	*p = '\0';
+	cJSON_free(arr);
+	if (len)
+		*len = (size_t)(p - text);
+	return text;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int vg_idempotency_key(const char *const *message_ids, size_t n, char out[23])
+{
+	const char **sorted = NULL;
+	if (n) {
+		sorted = malloc(n * sizeof *sorted);
+		if (!sorted)
+			return VG_ERR_NOMEM;
+		memcpy(sorted, message_ids, n * sizeof *sorted);
+		qsort(sorted, n, sizeof *sorted, cmp_str); /* strcmp: unsigned bytes */
+	}
+	struct vg_lphash h;
+	vg_lphash_start(&h);
+	vg_lphash_add_str(&h, "venuegw-batch-v1");
+	for (size_t i = 0; i < n; i++)
+		vg_lphash_add_str(&h, sorted[i]);
+	uint8_t d[32];
+	vg_lphash_finish(&h, d);
+	vg_b64url(d, 16, out);
+	free(sorted);
+	return VG_OK;
+}
+
+/* ---- gzip --------------------------------------------------------------- */
+
+int vg_gzip(const void *in, size_t n, uint8_t **out, size_t *outlen)
+{
+	*out = NULL;
+	*outlen = 0;
+	z_stream zs;
+	memset(&zs, 0, sizeof zs);
+	int zr = deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+	if (zr != Z_OK)
+		return zr == Z_MEM_ERROR ? VG_ERR_NOMEM : VG_ERR_INVAL;
+
+	/* deflateBound is exact enough for one Z_FINISH pass; the loop below
+	 * still copes if it were not, by growing the buffer. */
+	size_t cap = deflateBound(&zs, (uLong)n);
+	uint8_t *buf = malloc(cap ? cap : 64);
+	if (!buf) {
+		deflateEnd(&zs);
+		return VG_ERR_NOMEM;
+	}
+	const uint8_t *src = in;
+	size_t left = n, done = 0;
+	int rc = VG_ERR_INVAL;
+	for (;;) {
+		if (zs.avail_in == 0 && left) {
+			uInt chunk = left > UINT_MAX ? UINT_MAX : (uInt)left;
+			zs.next_in = (Bytef *)(uintptr_t)src; /* zlib does not write it */
+			zs.avail_in = chunk;
+			src += chunk;
+			left -= chunk;
+		}
+		if (done == cap) {
+			uint8_t *nb = realloc(buf, cap * 2);
+			if (!nb) {
+				rc = VG_ERR_NOMEM;
+				goto fail;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		size_t room = cap - done;
+		zs.next_out = buf + done;
+		zs.avail_out = room > UINT_MAX ? UINT_MAX : (uInt)room;
+		uInt before = zs.avail_out;
+		zr = deflate(&zs, left ? Z_NO_FLUSH : Z_FINISH);
+		done += before - zs.avail_out;
+		if (zr == Z_STREAM_END)
+			break;
+		if (zr != Z_OK && zr != Z_BUF_ERROR)
+			goto fail;
+	}
+	deflateEnd(&zs);
+	*out = buf;
+	*outlen = done;
+	return VG_OK;
+
+fail:
+	deflateEnd(&zs);
+	free(buf);
+	return rc;
+}

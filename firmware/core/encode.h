@@ -1,0 +1,73 @@
+/* venuegw — the wire format to the CDP (DESIGN.md §8): Segment HTTP Tracking
+ * API batches, which RudderStack also accepts, versioned by
+ * context.venuegw.schema = 1.  Pure: no I/O (but see the time zone note). */
+#ifndef VG_ENCODE_H
+#define VG_ENCODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#define VG_WIRE_SCHEMA 1
+#define VG_BATCH_MAX_EVENTS 2500
+#define VG_BATCH_MAX_BYTES 500000   /* uncompressed */
+#define VG_MESSAGE_MAX_BYTES 32000  /* one message, encoded */
+
+struct vg_encode_ctx {
+	const char *venue_id;
+	const char *gateway_id;
+	const char *library_version;   /* VG_VERSION */
+};
+
+/* One stored event (borrowed for the call). */
+struct vg_encode_event {
+	const char *event_key;         /* → messageId */
+	const char *device_id;
+	const char *body;              /* the tokenized event JSON from buffer.db */
+	size_t body_len;
+	unsigned flags;                /* VG_FLAG_* (ingest.h) → context.venuegw.flags (names) */
+	int64_t received_at_ms;        /* → context.venuegw.received_at */
+};
+
+/* Build the Segment message for one event:
+ *  - "track" with "event" = type; consent.updated → "identify" with the
+ *    consent object in context.consent ({"categoryPreferences": {scope: bool},
+ *    "source": …});
+ *  - messageId = event key; timestamp = occurred_at in UTC, always
+ *    ("YYYY-MM-DDTHH:MM:SS.mmmZ"); an occurred_at without offset (flag
+ *    timestamp_assumed_tz) is read as local time in the process's TZ, which
+ *    the daemon sets from [gateway] timezone at start-up;
+ *  - userId = person.customer_id (kept or tokenized, per policy) when present;
+ *    else anonymousId = the best other identifier (email token, phone token,
+ *    loyalty_id, member_code, in that order); else
+ *    anonymousId = "device:<venue_id>:<device_id>" — never neither;
+ *    payment_customer_id is never the userId;
+ *  - context.externalIds: one {id, type, collection: "users", encoding: "none"}
+ *    per person identifier (types: customer_id, email_token, phone_token,
+ *    loyalty_id, member_code, payment_customer_token, and *_sha256 for the
+ *    sha256 policy);
+ *  - context.venuegw = {schema, venue_id, gateway_id, device_id,
+ *    device_event_id (or null), device_seq (or null), received_at, flags: [names]};
+ *  - context.library = {name: "venuegw", version};
+ *  - properties = the event's properties (track), plus device_occurred_at when
+ *    the gateway replaced the device's time.
+ * On success *out is a new object (cJSON_Delete) and VG_OK is returned; on a
+ * body that is not a JSON object or lacks a type: VG_ERR_INVAL; VG_ERR_NOMEM. */
+int vg_encode_message(const struct vg_encode_ctx *ctx, const struct vg_encode_event *ev, cJSON **out);
+
+/* Serialize {"batch": messages, "sentAt": …} (sentAt omitted when
+ * sent_at_ms < 0, i.e. while the clock is not synchronised).  messages is
+ * borrowed (an array of vg_encode_message results).  Returns malloc'd text
+ * (cJSON_free) and its length in *len, or NULL on out of memory. */
+char *vg_encode_batch(const cJSON *messages, int64_t sent_at_ms, size_t *len);
+
+/* Idempotency-Key of a batch: base64url_nopad(SHA-256(lp("venuegw-batch-v1")
+ * ‖ lp(messageId)… in sorted (byte-wise) order)[0..16]).  The ids are not
+ * modified (a sorted copy of the pointers is made); VG_ERR_NOMEM possible. */
+int vg_idempotency_key(const char *const *message_ids, size_t n, char out[23]);
+
+/* gzip (RFC 1952) in[0..n) into a new buffer *out (free()) of *outlen bytes. */
+int vg_gzip(const void *in, size_t n, uint8_t **out, size_t *outlen);
+
+#endif

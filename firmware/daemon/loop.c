@@ -1,0 +1,139 @@
+#include "loop.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+#define MAX_FDS 64
+
+int64_t vg_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t vg_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void vg_loop_watch(struct vg_loop *l, struct vg_watch *w, int fd, short events)
+{
+	w->fd = fd;
+	w->events = events;
+	if (!w->added) {
+		w->next = l->watches;
+		l->watches = w;
+		w->added = 1;
+	}
+}
+
+void vg_loop_unwatch(struct vg_loop *l, struct vg_watch *w)
+{
+	if (!w->added)
+		return;
+	for (struct vg_watch **p = &l->watches; *p; p = &(*p)->next) {
+		if (*p == w) {
+			*p = w->next;
+			break;
+		}
+	}
+	w->added = 0;
+	w->next = NULL;
+	l->removals++;
+}
+
+static int present(const struct vg_loop *l, const struct vg_watch *w)
+{
+	for (const struct vg_watch *p = l->watches; p; p = p->next)
+		if (p == w)
+			return 1;
+	return 0;
+}
+
+void vg_loop_cancel(struct vg_loop *l, struct vg_timer *t)
+{
+	if (!t->armed)
+		return;
+	for (struct vg_timer **p = &l->timers; *p; p = &(*p)->next) {
+		if (*p == t) {
+			*p = t->next;
+			break;
+		}
+	}
+	t->armed = 0;
+	t->next = NULL;
+}
+
+void vg_loop_timer(struct vg_loop *l, struct vg_timer *t, int64_t at_ms)
+{
+	vg_loop_cancel(l, t);
+	t->at_ms = at_ms;
+	t->next = l->timers;
+	l->timers = t;
+	t->armed = 1;
+}
+
+void vg_loop_stop(struct vg_loop *l)
+{
+	l->stop = 1;
+}
+
+int vg_loop_run(struct vg_loop *l)
+{
+	struct pollfd pfd[MAX_FDS];
+	struct vg_watch *who[MAX_FDS];
+	while (!l->stop) {
+		int64_t now = vg_now_ms();
+		int64_t next = now + 60000;
+		for (struct vg_timer *t = l->timers; t; t = t->next)
+			if (t->at_ms < next)
+				next = t->at_ms;
+		int n = 0;
+		for (struct vg_watch *w = l->watches; w && n < MAX_FDS; w = w->next) {
+			if (w->fd < 0 || !w->events)
+				continue;
+			pfd[n].fd = w->fd;
+			pfd[n].events = w->events;
+			pfd[n].revents = 0;
+			who[n++] = w;
+		}
+		int timeout = next > now ? (int)(next - now) : 0;
+		int r = poll(pfd, (nfds_t)n, timeout);
+		if (r < 0 && errno != EINTR) {
+			vg_log(VG_LOG_ERR, "loop", "poll: %s", strerror(errno));
+			return -1;
+		}
+		unsigned removals = l->removals;
+		for (int i = 0; r > 0 && i < n && !l->stop; i++) {
+			if (!pfd[i].revents)
+				continue;
+			/* A callback may have removed (and its owner freed) a watcher:
+			 * after any removal, check by address before touching one. */
+			if (l->removals != removals && !present(l, who[i]))
+				continue;
+			if (who[i]->fd == pfd[i].fd)
+				who[i]->cb(who[i], pfd[i].revents);
+		}
+		now = vg_now_ms();
+		/* Fire due timers one at a time: callbacks may re-arm or cancel any. */
+		for (int fired = 1; fired && !l->stop;) {
+			fired = 0;
+			for (struct vg_timer *t = l->timers; t; t = t->next) {
+				if (t->at_ms <= now) {
+					vg_loop_cancel(l, t);
+					t->cb(t);
+					fired = 1;
+					break;
+				}
+			}
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,50 @@
+/* venuegw daemon — the event loop: one thread, poll(2), monotonic time.
+ *
+ * Watchers and timers live in the caller's structs; the loop never
+ * allocates (after libubox's uloop).  The poll timeout is the earliest
+ * armed timer. */
+#ifndef VG_LOOP_H
+#define VG_LOOP_H
+
+#include <stdint.h>
+
+struct vg_loop;
+
+struct vg_watch {
+	int fd;
+	short events;                 /* POLLIN | POLLOUT */
+	void (*cb)(struct vg_watch *w, short revents);
+	struct vg_watch *next;        /* owned by the loop while added */
+	int added;
+};
+
+struct vg_timer {
+	int64_t at_ms;                /* monotonic */
+	void (*cb)(struct vg_timer *t);
+	struct vg_timer *next;
+	int armed;
+};
+
+struct vg_loop {
+	struct vg_watch *watches;
+	struct vg_timer *timers;
+	unsigned removals;            /* bumped by vg_loop_unwatch */
+	int stop;
+};
+
+int64_t vg_now_ms(void);          /* CLOCK_MONOTONIC */
+int64_t vg_wall_ms(void);         /* CLOCK_REALTIME */
+
+/* Add or update a watcher (fd, events); remove it. */
+void vg_loop_watch(struct vg_loop *l, struct vg_watch *w, int fd, short events);
+void vg_loop_unwatch(struct vg_loop *l, struct vg_watch *w);
+
+/* Arm t to fire at monotonic at_ms (re-arming moves it); cancel it. */
+void vg_loop_timer(struct vg_loop *l, struct vg_timer *t, int64_t at_ms);
+void vg_loop_cancel(struct vg_loop *l, struct vg_timer *t);
+
+/* Run until vg_loop_stop().  Returns 0, or -1 if poll failed. */
+int vg_loop_run(struct vg_loop *l);
+void vg_loop_stop(struct vg_loop *l);
+
+#endif
