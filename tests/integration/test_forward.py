@@ -1,0 +1,241 @@
+"""The forwarder, end to end: real mosquitto + capture plugin, the daemon, and
+a stand-in CDP over real HTTP on 127.0.0.1 (DESIGN.md §8, §3 promises 1–3)."""
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+
+from cdp_client import StandIn
+from harness import Gateway, b64url, event_key, files_containing, lp, read_lines, read_text, token, VENUE
+
+
+def batch_key(message_ids):
+    """DESIGN.md §8's Idempotency-Key, computed independently of the C code."""
+    h = hashlib.sha256(lp("venuegw-batch-v1") + b"".join(lp(m) for m in sorted(m.encode() for m in message_ids)))
+    return b64url(h.digest()[:16])
+
+
+ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+class ForwardCase(unittest.TestCase):
+    extra_conf = ""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="vg-fw-")
+        self.cdp = StandIn(self.tmp)
+        self.gw = Gateway(self.tmp, cdp=self.cdp, extra_conf=self.extra_conf)
+        self.gw.start()
+
+    def tearDown(self):
+        self.gw.kill_broker()
+        self.gw.kill_daemon()
+        self.cdp.kill()
+        if os.environ.get("VG_KEEP_TMP"):
+            print("kept", self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def acked(self, name):
+        return read_lines(os.path.join(self.tmp, name + ".acked"))
+
+    def run_publishers(self, devices, n, tag, **kw):
+        procs = {d: self.gw.publisher(d, n, "%s-%s" % (tag, d), os.path.join(self.tmp, "%s-%s.acked" % (tag, d)), **kw)
+                 for d in devices}
+        for d, p in procs.items():
+            out, err = p.communicate(timeout=300)
+            self.assertEqual(p.returncode, 0, "publisher %s: %s %s" % (d, out, err))
+        return {d: self.acked("%s-%s" % (tag, d)) for d in devices}
+
+    def expected_keys(self, acked):
+        return {event_key(d, i) for d, ids in acked.items() for i in ids}
+
+    def assert_keys_consistent(self):
+        """Every request's key is the §8 key of its set: retries of one set keep one key."""
+        by_set = {}
+        for r in self.cdp.requests():
+            if not r.get("message_ids") or r.get("idempotency_key") is None:
+                continue
+            s = frozenset(r["message_ids"])
+            self.assertEqual(r["idempotency_key"], batch_key(r["message_ids"]),
+                             "Idempotency-Key is not the key of the batch's set")
+            by_set.setdefault(s, set()).add(r["idempotency_key"])
+        self.assertTrue(all(len(k) == 1 for k in by_set.values()))
+        return by_set
+
+
+class HappyPathTest(ForwardCase):
+    extra_conf = "timezone = Europe/Berlin\n"
+
+    def test_events_arrive_once_in_the_wire_format(self):
+        acked = self.run_publishers(["pos-1", "pos-2", "kiosk-1", "scanner-1"], 800, "h")
+        # An offset-less device time, read in [gateway] timezone by the daemon.
+        r = self.gw.mosquitto_pub("pos-1", "venue/v1/pos-1/events", json.dumps({
+            "id": "local-1", "type": "kiosk.session.started", "occurred_at": "2026-07-01T12:00:00.250"}))
+        self.assertEqual(r.returncode, 0)
+        want = self.expected_keys(acked) | {event_key("pos-1", "local-1")}
+        self.cdp.wait_messages(len(want), timeout=60)
+        msgs = {m["messageId"]: m for m in self.cdp.messages()}
+        self.assertEqual(set(msgs), want)
+        st = self.cdp.stats()
+        self.assertEqual(st["duplicates"], 0)
+        self.assertEqual(st["by_status"], {"200": st["requests"]})
+        self.assert_keys_consistent()
+        for r in self.cdp.requests():
+            self.assertTrue(r["auth_ok"])
+            self.assertEqual(r["encoding"], "gzip")
+        # Field by field (§8) for one event of each shape vg_pub sends.
+        m = msgs[event_key("pos-1", "h-pos-1-0")]   # checkin.scanned with customer_id, email, phone
+        self.assertEqual((m["type"], m["event"]), ("track", "checkin.scanned"))
+        self.assertRegex(m["timestamp"], ISO_UTC)
+        self.assertEqual(m["userId"], "MB-0")
+        ext = {(e["type"], e["id"]) for e in m["context"]["externalIds"]}
+        self.assertIn(("email_token", token("em", "guest0.h-pos-1@example.com")), ext)
+        self.assertIn(("phone_token", token("ph", "+49301000000")), ext)
+        self.assertIn(("customer_id", "MB-0"), ext)
+        self.assertTrue(all(e["collection"] == "users" and e["encoding"] == "none"
+                            for e in m["context"]["externalIds"]))
+        v = m["context"]["venuegw"]
+        self.assertEqual((v["schema"], v["venue_id"], v["device_id"], v["device_event_id"], v["device_seq"]),
+                         (1, VENUE, "pos-1", "h-pos-1-0", 0))
+        self.assertRegex(v["received_at"], ISO_UTC)
+        self.assertIsInstance(v["flags"], list)
+        self.assertEqual(m["context"]["library"]["name"], "venuegw")
+        m = msgs[event_key("pos-2", "h-pos-2-1")]   # payment.succeeded, phone only → anonymousId
+        self.assertNotIn("userId", m)
+        self.assertTrue(m["anonymousId"].startswith("v1.ph."))
+        self.assertEqual(m["properties"]["currency"], "EUR")
+        self.assertIn("card-1111:v1.pan.", m["properties"]["note"])
+        m = msgs[event_key("pos-1", "local-1")]
+        self.assertEqual(m["timestamp"], "2026-07-01T10:00:00.250Z")   # CEST = UTC+2
+        self.assertIn("timestamp_assumed_tz", m["context"]["venuegw"]["flags"])
+        # Forwarded rows keep only their key (for dedup_retention_h), not their body.
+        self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE state = 2 AND body IS NULL")[0][0],
+                         len(want))
+
+    def test_status_on_mqtt_with_last_will(self):
+        sub = self.gw.subscriber("venuegw-admin", "venue/v1/_gateway/status")
+        self.gw.wait_subscribed(sub, 1.5)
+        self.gw.kill_daemon()   # SIGKILL: the broker publishes the daemon's last will
+        time.sleep(1.0)
+        sub.terminate()
+        out, _ = sub.communicate(timeout=10)
+        states = [json.loads(l.split(b" ", 1)[1])["state"] for l in out.splitlines() if l.strip()]
+        self.assertIn("up", states)
+        self.assertEqual(states[-1], "down")
+        up = [json.loads(l.split(b" ", 1)[1]) for l in out.splitlines() if b'"up"' in l][0]
+        self.assertIn("backlog", up)
+        self.assertIn("cdp", up)
+
+    def test_sigterm_shuts_down_cleanly(self):
+        self.cdp.control(delay_s=2)
+        self.run_publishers(["pos-1"], 50, "t")
+        time.sleep(0.5)                                # a request is now in flight
+        t0 = time.monotonic()
+        self.gw.daemon.terminate()
+        self.assertEqual(self.gw.daemon.wait(timeout=10), 0)
+        self.assertLess(time.monotonic() - t0, 10)
+        self.assertIn("stopped", read_text(self.gw.daemon_log))
+
+
+class CrashTest(ForwardCase):
+    def test_sigkill_broker_and_daemon_under_503s(self):
+        self.cdp.control(status=503, status_ratio=0.3, seed=3, retry_after="0")
+        devices = ["pos-1", "pos-2", "kiosk-1"]
+        n = 2500
+        procs = {d: self.gw.publisher(d, n, "x-" + d, os.path.join(self.tmp, "x-%s.acked" % d),
+                                      rate=800, deadline=240) for d in devices}
+        rng = random.Random(11)
+        kills = 0
+        while any(p.poll() is None for p in procs.values()) and kills < 10:
+            time.sleep(rng.uniform(0.3, 0.8))
+            if kills % 2 == 0:
+                self.gw.kill_broker()
+                time.sleep(rng.uniform(0.05, 0.2))
+                self.gw.start_broker()
+            else:
+                self.gw.kill_daemon()
+                time.sleep(rng.uniform(0.05, 0.2))
+                self.gw.start_daemon()
+            kills += 1
+        for d, p in procs.items():
+            out, err = p.communicate(timeout=300)
+            self.assertEqual(p.returncode, 0, "%s: %s %s" % (d, out, err))
+        self.assertGreaterEqual(kills, 6)
+        self.cdp.control(reset=True)
+        acked = {d: self.acked("x-" + d) for d in devices}
+        want = self.expected_keys(acked)
+        self.assertEqual(len(want), n * len(devices))
+        self.cdp.wait(lambda s: s["unique_message_ids"] >= len(want), timeout=120)
+        got = {m["messageId"] for m in self.cdp.messages()}
+        self.assertEqual(want - got, set(), "acknowledged events never reached the CDP")
+        self.assertEqual(got - want, set())
+        by_status = self.cdp.stats()["by_status"]
+        self.assertIn("503", by_status, "the fault injection did not happen")
+        sets = self.assert_keys_consistent()
+        retried = [s for s in sets if sum(1 for r in self.cdp.requests() if frozenset(r.get("message_ids") or []) == s) > 1]
+        self.assertTrue(retried, "no batch was retried, so key stability was not exercised")
+
+
+class OutageTest(ForwardCase):
+    def test_cdp_down_then_up_everything_arrives(self):
+        self.cdp.kill()
+        acked = self.run_publishers(["pos-1", "kiosk-1"], 1500, "o")
+        time.sleep(2)   # the daemon retries against a closed port meanwhile
+        self.assertGreater(self.gw.query("SELECT count(*) FROM events WHERE state IN (0, 1)")[0][0], 0)
+        self.cdp.restart()
+        want = self.expected_keys(acked)
+        self.cdp.wait(lambda s: s["unique_message_ids"] >= len(want), timeout=120)
+        self.assertEqual({m["messageId"] for m in self.cdp.messages()}, want)
+        self.assert_keys_consistent()
+
+    def test_retry_after_is_honoured(self):
+        self.cdp.control(status=429, count=1, retry_after="3")
+        self.run_publishers(["pos-1"], 20, "r")
+        self.cdp.wait(lambda s: s["unique_message_ids"] >= 20, timeout=30)
+        reqs = [r for r in self.cdp.requests() if r["path"] == "/v1/batch"]
+        self.assertEqual(reqs[0]["status"], 429)
+        self.assertGreaterEqual(reqs[1]["t"] - reqs[0]["t"], 2.9, "retried before Retry-After elapsed")
+        self.assertEqual(reqs[1]["idempotency_key"], reqs[0]["idempotency_key"])
+
+    def test_restart_resends_the_same_set_with_the_same_key(self):
+        self.cdp.control(status=503, count=-1, retry_after="1")
+        self.run_publishers(["pos-1"], 30, "k")
+        self.cdp.wait(lambda s: s["requests"] >= 2, timeout=30)
+        self.gw.kill_daemon()
+        self.cdp.control(reset=True)
+        self.gw.start_daemon()
+        self.cdp.wait(lambda s: s["unique_message_ids"] >= 30, timeout=30)
+        reqs = [r for r in self.cdp.requests() if r["path"] == "/v1/batch"]
+        failed = [r for r in reqs if r["status"] == 503]
+        ok = [r for r in reqs if r["status"] == 200]
+        self.assertTrue(failed and ok)
+        self.assertEqual(ok[0]["idempotency_key"], failed[0]["idempotency_key"])
+        self.assertEqual(set(ok[0]["message_ids"]), set(failed[0]["message_ids"]))
+
+
+class PrivacyTest(ForwardCase):
+    def test_no_raw_personal_data_in_any_request(self):
+        acked = self.run_publishers(["pos-1", "kiosk-1"], 400, "p")
+        self.cdp.wait(lambda s: s["unique_message_ids"] >= 800, timeout=60)
+        bodies = "\n".join(r["body"] or "" for r in self.cdp.requests())
+        self.assertIn("v1.em.", bodies)
+        needles = []
+        for d in ("pos-1", "kiosk-1"):
+            for i in range(0, 400, 4):
+                needles += ["Guest%d.p-%s@Example.com" % (i, d), "guest%d.p-%s@example.com" % (i, d),
+                            "+4930%07d" % (1000000 + i), "+49 30 %07d" % (1000000 + i), "Ana Lopez %d" % i]
+        needles += ["4111 1111 1111 1111", "4111111111111111", "5555-5555-5555-4444", "5555555555554444",
+                    "Calle Mayor", "1990-01-02", "+34 612", "+34612"]
+        self.assertEqual([x for x in needles if x in bodies], [])
+        self.assertEqual(files_containing(self.tmp, [n for n in needles if "@" in n and "Guest" in n]), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
