@@ -105,19 +105,24 @@ struct parse_state {
 	char *err;
 	size_t errsz;
 	int failed;
+	int line;               /* the line inih is on (counted by our reader) */
+	int err_line;           /* the line of the first recorded error */
 	char msg[384];
+	/* the input: a FILE or a string */
+	FILE *file;
+	const char *text;
 	unsigned char seen[NKEYS];
 };
 
-/* Record the first error.  inih (as Debian builds it) does not pass line
- * numbers to the handler; it returns the first failing line, which
- * finish() puts in front of the message. */
+/* Record the first error with the line it is on.  inih (as Debian builds
+ * it) does not pass line numbers to the handler, so our reader counts lines. */
 __attribute__((format(printf, 4, 5)))
 static void fail(struct parse_state *st, const char *section, const char *key, const char *fmt, ...)
 {
 	if (st->failed)
 		return;
 	st->failed = 1;
+	st->err_line = st->line;
 	char what[256];
 	va_list ap;
 	va_start(ap, fmt);
@@ -286,6 +291,65 @@ static int handler(void *user, const char *section, const char *name, const char
 	return 0;
 }
 
+/* inih's reader: one line per call, counted.  inih (as Debian builds it)
+ * has a 200-byte line buffer and would read a longer line as two lines,
+ * silently cutting a value.  So whole lines are read here: comment lines and
+ * inline comments of any length are dropped before inih sees them, and a
+ * line still too long is an error at its own line, never a cut value. */
+static char *reader(char *buf, int size, void *stream)
+{
+	struct parse_state *st = stream;
+	char line[4096];
+	size_t n = 0;
+	int c = 0, overflow = 0;
+	for (;;) {
+		if (st->file) {
+			c = fgetc(st->file);
+			if (c == EOF)
+				break;
+		} else {
+			c = (unsigned char)*st->text;
+			if (!c)
+				break;
+			st->text++;
+		}
+		if (c == '\n')
+			break;
+		if (n < sizeof line - 1)
+			line[n++] = (char)c;
+		else
+			overflow = 1;
+	}
+	if (n == 0 && c != '\n' && !overflow)
+		return NULL; /* end of input */
+	st->line++;
+	line[n] = '\0';
+	size_t lead = strspn(line, " \t");
+	if (line[lead] == ';' || line[lead] == '#') {
+		n = 0; /* a comment line */
+	} else {
+		/* An inline comment starts at ';' after white space (inih's rule). */
+		for (size_t i = 1; i < n; i++) {
+			if (line[i] == ';' && (line[i - 1] == ' ' || line[i - 1] == '\t')) {
+				n = i;
+				break;
+			}
+		}
+		while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t' || line[n - 1] == '\r'))
+			n--;
+	}
+	if (overflow || n + 2 > (size_t)size) {
+		char lim[16];
+		snprintf(lim, sizeof lim, "%d", size - 2);
+		fail(st, "", NULL, "line longer than %s bytes (not counting comments)", lim);
+		n = 0;
+	}
+	memcpy(buf, line, n);
+	buf[n] = '\n';
+	buf[n + 1] = '\0';
+	return buf;
+}
+
 void vg_config_defaults(struct vg_config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
@@ -298,18 +362,25 @@ void vg_config_defaults(struct vg_config *cfg)
 static int finish(struct parse_state *st, int rc)
 {
 	struct vg_config *cfg = st->cfg;
-	if (rc != 0 && !st->failed)
-		fail(st, "", NULL, "%s", rc > 0 ? "syntax error (expected [section] or key = value)"
-		                                 : "cannot read the file");
+	/* inih returns the first failing line: a syntax error of its own when
+	 * no error of ours came earlier. */
+	if (rc > 0 && (!st->failed || rc < st->err_line)) {
+		st->failed = 0;
+		st->line = rc;
+		fail(st, "", NULL, "%s", "syntax error (expected [section] or key = value)");
+	} else if (rc < 0 && !st->failed) {
+		fail(st, "", NULL, "%s", "cannot read the file");
+	}
 	if (st->failed) {
-		if (rc > 0)
-			snprintf(st->err, st->errsz, "%s:%d: %s", st->name, rc, st->msg);
+		if (st->err_line > 0)
+			snprintf(st->err, st->errsz, "%s:%d: %s", st->name, st->err_line, st->msg);
 		else
 			snprintf(st->err, st->errsz, "%s: %s", st->name, st->msg);
 		return VG_ERR_CONFIG;
 	}
 	for (size_t i = 0; !st->failed && i < NKEYS; i++) {
-		if (!keys[i].def && !st->seen[i]) {
+		const char *v = (const char *)cfg + keys[i].offset;
+		if (!keys[i].def && (!st->seen[i] || (keys[i].type != K_INT && keys[i].type != K_ENUM && !*v))) {
 			snprintf(st->err, st->errsz, "%s: [%s] %s is required (%s)", st->name,
 			         keys[i].section, keys[i].name, keys[i].doc);
 			st->failed = 1;
@@ -326,8 +397,8 @@ int vg_config_parse(struct vg_config *cfg, const char *text, const char *name, c
 {
 	vg_config_defaults(cfg);
 	snprintf(cfg->path, sizeof cfg->path, "%s", name);
-	struct parse_state st = { .cfg = cfg, .name = name, .err = err, .errsz = errsz };
-	int rc = ini_parse_string(text, handler, &st);
+	struct parse_state st = { .cfg = cfg, .name = name, .err = err, .errsz = errsz, .text = text };
+	int rc = ini_parse_stream(reader, &st, handler, &st);
 	return finish(&st, rc);
 }
 
@@ -340,8 +411,8 @@ int vg_config_load(struct vg_config *cfg, const char *path, char *err, size_t er
 		snprintf(err, errsz, "%s: cannot open: %s", path, strerror(errno));
 		return VG_ERR_IO;
 	}
-	struct parse_state st = { .cfg = cfg, .name = path, .err = err, .errsz = errsz };
-	int rc = ini_parse_file(f, handler, &st);
+	struct parse_state st = { .cfg = cfg, .name = path, .err = err, .errsz = errsz, .file = f };
+	int rc = ini_parse_stream(reader, &st, handler, &st);
 	fclose(f);
 	return finish(&st, rc);
 }

@@ -14,6 +14,7 @@
  */
 #include "event.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "digest.h"
@@ -164,6 +165,45 @@ static int is_json_space(uint8_t c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* 1 if any object in the tree repeats a member name, 0 if none, -1 on out of
+ * memory.  cJSON keeps both members and lookups find the first, while the
+ * CDP's parser may take the last: such input is refused, not guessed at.
+ * Sorting the names keeps this O(n log n) for objects of many members. */
+static int has_duplicate_member(const cJSON *item)
+{
+	if (cJSON_IsObject(item)) {
+		size_t n = 0;
+		for (const cJSON *c = item->child; c; c = c->next)
+			n++;
+		if (n > 1) {
+			const char **names = malloc(n * sizeof *names);
+			if (!names)
+				return -1;
+			size_t i = 0;
+			for (const cJSON *c = item->child; c; c = c->next)
+				names[i++] = c->string;
+			qsort(names, n, sizeof *names, cmp_name);
+			int dup = 0;
+			for (i = 1; i < n && !dup; i++)
+				dup = strcmp(names[i - 1], names[i]) == 0;
+			free(names);
+			if (dup)
+				return 1;
+		}
+	}
+	for (const cJSON *c = item->child; c; c = c->next) {
+		int r = has_duplicate_member(c);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 int vg_event_decode(const void *buf, size_t len, cJSON **out, struct vg_reject *rej)
 {
 	const uint8_t *p = buf;
@@ -217,6 +257,13 @@ int vg_event_decode(const void *buf, size_t len, cJSON **out, struct vg_reject *
 			at++;
 		reject(rej, VG_REJ_NOT_OBJECT, at, "top level is not a JSON object");
 		return VG_ERR_INVAL;
+	}
+	int dup = has_duplicate_member(root);
+	if (dup) {
+		cJSON_Delete(root);
+		reject(rej, VG_REJ_BAD_JSON, -1,
+		       dup < 0 ? "out of memory checking member names" : "an object repeats a member name");
+		return dup < 0 ? VG_ERR_NOMEM : VG_ERR_INVAL;
 	}
 	*out = root;
 	return VG_OK;

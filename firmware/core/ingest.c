@@ -93,6 +93,7 @@ static int check_time(const struct vg_ingest_cfg *cfg, cJSON *ev, int64_t now_ms
 		cJSON_Delete(now_item);
 		return VG_ERR_NOMEM;
 	}
+	cJSON_DeleteItemFromObjectCaseSensitive(ev, "device_occurred_at");
 	cJSON_AddItemToObject(ev, "device_occurred_at", orig);
 	cJSON_ReplaceItemInObjectCaseSensitive(ev, "occurred_at", now_item);
 	return VG_OK;
@@ -108,7 +109,10 @@ int vg_ingest(const struct vg_ingest_cfg *cfg, const char *device_id, const void
 	keyed_digest(cfg->key, payload, len, out->digest);
 
 	cJSON *ev = NULL;
-	if (vg_event_decode(payload, len, &ev, &out->rej) != VG_OK) {
+	int drc = vg_event_decode(payload, len, &ev, &out->rej);
+	if (drc == VG_ERR_NOMEM)
+		return drc;
+	if (drc != VG_OK) {
 		out->quarantined = 1;
 		return VG_OK;
 	}

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -35,6 +36,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 struct vg_store {
 	sqlite3 *db;
 	int owner;
+	int busy_timeout_ms;
+	int64_t busy_since_ns;
 	int in_txn;
 	sqlite3_stmt *stmt[ST__COUNT];
 };
@@ -112,6 +115,30 @@ static const char *const migrations[] = {
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof migrations / sizeof migrations[0] == VG_STORE_SCHEMA,
                "one migration per schema version");
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* SQLite's own busy handler sleeps 1, 2, 5, 10 … 100 ms between tries, so a
+ * writer that just missed the lock waits long after it was freed.  The
+ * broker thread and the daemon take turns with transactions of a few ms:
+ * retry every 100 µs at first, then every ms, until the timeout. */
+static int busy_handler(void *ud, int count)
+{
+	struct vg_store *s = ud;
+	int64_t now = mono_ns();
+	if (count == 0)
+		s->busy_since_ns = now;
+	if (now - s->busy_since_ns >= (int64_t)s->busy_timeout_ms * 1000000)
+		return 0;
+	struct timespec d = { 0, count < 20 ? 100000 : 1000000 };
+	nanosleep(&d, NULL);
+	return 1;
+}
 
 static int map_rc(int rc)
 {
@@ -211,8 +238,8 @@ int vg_store_open(struct vg_store **out, const struct vg_store_cfg *cfg, char *e
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
-	int busy = cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : 100;
-	sqlite3_busy_timeout(s->db, busy);
+	s->busy_timeout_ms = cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : 100;
+	sqlite3_busy_handler(s->db, busy_handler, s);
 
 	char pragmas[256];
 	snprintf(pragmas, sizeof pragmas,

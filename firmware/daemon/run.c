@@ -89,7 +89,13 @@ int vg_cmd_run(const struct vg_config *cfg)
 	struct vg_store_cfg scfg = {
 		.path = path,
 		.owner = 1,
-		.durability_full = cfg->durability == VG_DURABILITY_FULL,
+		/* The daemon's own writes (claiming batches, marking them forwarded,
+		 * purging) need no fsync of their own: lost on power failure, they
+		 * only undo bookkeeping — events go back to pending and are resent,
+		 * and the CDP de-duplicates on messageId.  What must survive power
+		 * loss is each capture commit, which the plugin fsyncs (and which
+		 * syncs every WAL frame before it).  Checkpoints still sync. */
+		.durability_full = 0,
 		.busy_timeout_ms = 1000,
 	};
 	if (vg_store_open(&d.store, &scfg, err, sizeof err) != VG_OK) {

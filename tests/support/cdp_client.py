@@ -46,6 +46,7 @@ class StandIn:
         """Start the stand-in (on self.port if it had one, else a free port)."""
         if self.alive():
             raise RuntimeError("the stand-in CDP is already running")
+        self._reap()
         port = self.port if port is None else port
         cmd = [sys.executable, STANDIN, "--port", str(port), "--write-key", self.write_key,
                "--record", self.record]
@@ -78,8 +79,11 @@ class StandIn:
         return self.proc is not None and self.proc.poll() is None
 
     def _reap(self):
-        if self.proc is not None and self.proc.stdout:
-            self.proc.stdout.close()
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                return
+            if self.proc.stdout and not self.proc.stdout.closed:
+                self.proc.stdout.close()
 
     def stop(self, timeout=10):
         """SIGTERM and wait (SIGKILL if it does not go)."""

@@ -627,6 +627,12 @@ class Server(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def handle_error(self, request, client_address):
+        """One line, not a traceback: failed TLS handshakes and vanished clients are expected."""
+        e = sys.exc_info()[1]
+        sys.stderr.write("cdp-standin: %s:%d: %s: %s\n" % (client_address[0], client_address[1],
+                                                           type(e).__name__, e))
+
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Stand-in CDP: Segment-style /v1/batch receiver")

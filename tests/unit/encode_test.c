@@ -1,0 +1,645 @@
+/* Unit tests for firmware/core/encode.c: the Segment batch wire format
+ * (DESIGN.md §8), checked field by field, the Idempotency-Key and gzip. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <zlib.h>
+
+#include "encode.h"
+#include "err.h"
+#include "event.h"
+#include "ingest.h"
+
+#define VENUE "berlin-mitte-01"
+#define GATEWAY "gw-berlin-1"
+#define DEVICE "pos-1"
+#define KEY "oGhTCF87acP04DyyngmX1A"
+#define EM_TOKEN "v1.em.ggFwkcOp_kspYS3h19Ieyg"
+#define PH_TOKEN "v1.ph.c1hpTZSettsaO3x_XM_6tA"
+#define PC_TOKEN "v1.pc.jMGSdfAIJv0Xfbe-dxVBUw"
+#define EM_SHA256 "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+/* 2026-11-28T19:00:00.500Z */
+#define RECEIVED_MS INT64_C(1795892400500)
+#define RECEIVED_TEXT "2026-11-28T19:00:00.500Z"
+
+static const struct vg_encode_ctx ctx = {
+	.venue_id = VENUE,
+	.gateway_id = GATEWAY,
+	.library_version = "0.1.0",
+};
+
+/* Encode body (from an exact-size heap copy, not NUL-terminated, so ASan
+ * catches reads past body_len) and return the message; fails the test on
+ * an error. */
+static cJSON *encode_flags(const char *body, unsigned flags)
+{
+	size_t n = strlen(body);
+	char *copy = malloc(n ? n : 1);
+	assert_non_null(copy);
+	memcpy(copy, body, n);
+	struct vg_encode_event ev = {
+		.event_key = KEY,
+		.device_id = DEVICE,
+		.body = copy,
+		.body_len = n,
+		.flags = flags,
+		.received_at_ms = RECEIVED_MS,
+	};
+	cJSON *msg = NULL;
+	int rc = vg_encode_message(&ctx, &ev, &msg);
+	free(copy);
+	assert_int_equal(rc, VG_OK);
+	assert_non_null(msg);
+	return msg;
+}
+
+static cJSON *encode(const char *body)
+{
+	return encode_flags(body, 0);
+}
+
+static const cJSON *get(const cJSON *obj, const char *name)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+	if (!it)
+		fail_msg("no member \"%s\"", name);
+	return it;
+}
+
+static void assert_str_member(const cJSON *obj, const char *name, const char *want)
+{
+	const cJSON *it = get(obj, name);
+	if (!cJSON_IsString(it))
+		fail_msg("\"%s\" is not a string", name);
+	assert_string_equal(it->valuestring, want);
+}
+
+static void assert_absent(const cJSON *obj, const char *name)
+{
+	if (cJSON_GetObjectItemCaseSensitive(obj, name))
+		fail_msg("unexpected member \"%s\"", name);
+}
+
+/* context.externalIds[i] == {id, type, "users", "none"}, exactly 4 members. */
+static void assert_external_id(const cJSON *msg, int i, const char *id, const char *type)
+{
+	const cJSON *ext = get(get(msg, "context"), "externalIds");
+	assert_true(cJSON_IsArray(ext));
+	const cJSON *e = cJSON_GetArrayItem(ext, i);
+	if (!e)
+		fail_msg("no externalIds[%d]", i);
+	assert_int_equal(cJSON_GetArraySize(e), 4);
+	assert_str_member(e, "id", id);
+	assert_str_member(e, "type", type);
+	assert_str_member(e, "collection", "users");
+	assert_str_member(e, "encoding", "none");
+}
+
+static int external_id_count(const cJSON *msg)
+{
+	const cJSON *ext = get(get(msg, "context"), "externalIds");
+	assert_true(cJSON_IsArray(ext));
+	return cJSON_GetArraySize(ext);
+}
+
+/* ---- track messages ----------------------------------------------------- */
+
+static void test_checkin_full(void **state)
+{
+	(void)state;
+	cJSON *msg = encode_flags(
+	        "{\"id\":\"0f8c6a52-5d1e-4a53-9a43-3e2f51a0c9d7\",\"type\":\"checkin.scanned\","
+	        "\"occurred_at\":\"2026-11-28T18:03:12.123+01:00\",\"seq\":1842,"
+	        "\"person\":{\"email\":\"" EM_TOKEN "\",\"phone\":\"" PH_TOKEN "\","
+	        "\"customer_id\":\"MB-88121\",\"loyalty_id\":\"L-4410\"},"
+	        "\"properties\":{\"class_id\":\"spin-0900\",\"location\":\"studio-b\"}}",
+	        VG_FLAG_CLOCK_UNSYNCED | VG_FLAG_PII_DROPPED);
+
+	assert_str_member(msg, "type", "track");
+	assert_str_member(msg, "messageId", KEY);
+	assert_str_member(msg, "event", "checkin.scanned");
+	assert_str_member(msg, "userId", "MB-88121");
+	assert_absent(msg, "anonymousId");
+	assert_str_member(msg, "timestamp", "2026-11-28T17:03:12.123Z");
+	assert_absent(msg, "traits");
+
+	const cJSON *props = get(msg, "properties");
+	assert_int_equal(cJSON_GetArraySize(props), 2);
+	assert_str_member(props, "class_id", "spin-0900");
+	assert_str_member(props, "location", "studio-b");
+	assert_absent(props, "device_occurred_at");
+
+	/* Every identifier, in the order of the person fields table. */
+	assert_int_equal(external_id_count(msg), 4);
+	assert_external_id(msg, 0, "MB-88121", "customer_id");
+	assert_external_id(msg, 1, EM_TOKEN, "email_token");
+	assert_external_id(msg, 2, PH_TOKEN, "phone_token");
+	assert_external_id(msg, 3, "L-4410", "loyalty_id");
+
+	const cJSON *c = get(msg, "context");
+	assert_absent(c, "consent");
+	const cJSON *vg = get(c, "venuegw");
+	assert_int_equal(cJSON_GetArraySize(vg), 8);
+	assert_true(cJSON_IsNumber(get(vg, "schema")));
+	assert_int_equal(get(vg, "schema")->valueint, 1);
+	assert_str_member(vg, "venue_id", VENUE);
+	assert_str_member(vg, "gateway_id", GATEWAY);
+	assert_str_member(vg, "device_id", DEVICE);
+	assert_str_member(vg, "device_event_id", "0f8c6a52-5d1e-4a53-9a43-3e2f51a0c9d7");
+	assert_true(cJSON_IsNumber(get(vg, "device_seq")));
+	assert_true(get(vg, "device_seq")->valuedouble == 1842.0);
+	assert_str_member(vg, "received_at", RECEIVED_TEXT);
+	const cJSON *flags = get(vg, "flags");
+	assert_true(cJSON_IsArray(flags));
+	assert_int_equal(cJSON_GetArraySize(flags), 2);
+	assert_string_equal(cJSON_GetArrayItem(flags, 0)->valuestring, "gateway_clock_unsynced");
+	assert_string_equal(cJSON_GetArrayItem(flags, 1)->valuestring, "pii_dropped");
+
+	const cJSON *lib = get(c, "library");
+	assert_int_equal(cJSON_GetArraySize(lib), 2);
+	assert_str_member(lib, "name", "venuegw");
+	assert_str_member(lib, "version", "0.1.0");
+
+	/* One message stays under the per-event limit and prints as JSON. */
+	char *text = cJSON_PrintUnformatted(msg);
+	assert_non_null(text);
+	assert_true(strlen(text) < VG_MESSAGE_MAX_BYTES);
+	cJSON_free(text);
+	cJSON_Delete(msg);
+}
+
+/* The sample body buffer.db stores (ids are tokens, customer_id kept). */
+static void test_stored_sample(void **state)
+{
+	(void)state;
+	cJSON *msg = encode(
+	        "{\"id\":\"pos1-0\",\"type\":\"checkin.scanned\","
+	        "\"occurred_at\":\"2026-11-28T20:28:35.156Z\",\"seq\":0,"
+	        "\"person\":{\"email\":\"v1.em.Y7uZJCBARXtPSv_EY6odSw\","
+	        "\"phone\":\"v1.ph.jMGSdfAIJv0Xfbe-dxVBUw\",\"customer_id\":\"MB-0\"},"
+	        "\"properties\":{\"location\":\"door-1\"}}");
+	assert_str_member(msg, "userId", "MB-0");
+	assert_str_member(msg, "timestamp", "2026-11-28T20:28:35.156Z");
+	const cJSON *vg = get(get(msg, "context"), "venuegw");
+	assert_str_member(vg, "device_event_id", "pos1-0");
+	assert_true(cJSON_IsNumber(get(vg, "device_seq")));
+	assert_true(get(vg, "device_seq")->valuedouble == 0.0);
+	assert_int_equal(cJSON_GetArraySize(get(vg, "flags")), 0);
+	assert_int_equal(external_id_count(msg), 3);
+	cJSON_Delete(msg);
+}
+
+static void test_email_only(void **state)
+{
+	(void)state;
+	cJSON *msg = encode("{\"type\":\"checkin.scanned\",\"occurred_at\":\"2026-11-28T18:03:12Z\","
+	                    "\"person\":{\"email\":\"" EM_TOKEN "\"}}");
+	assert_str_member(msg, "anonymousId", EM_TOKEN);
+	assert_absent(msg, "userId");
+	assert_str_member(msg, "timestamp", "2026-11-28T18:03:12.000Z");
+	assert_int_equal(external_id_count(msg), 1);
+	assert_external_id(msg, 0, EM_TOKEN, "email_token");
+	/* No id and no seq on the device's side. */
+	const cJSON *vg = get(get(msg, "context"), "venuegw");
+	assert_true(cJSON_IsNull(get(vg, "device_event_id")));
+	assert_true(cJSON_IsNull(get(vg, "device_seq")));
+	/* No properties in the event: an empty object. */
+	const cJSON *props = get(msg, "properties");
+	assert_true(cJSON_IsObject(props));
+	assert_int_equal(cJSON_GetArraySize(props), 0);
+	cJSON_Delete(msg);
+}
+
+static void test_no_person(void **state)
+{
+	(void)state;
+	/* device.status: no person, no occurred_at → the receive time. */
+	cJSON *msg = encode("{\"type\":\"device.status\",\"properties\":{\"battery\":81}}");
+	assert_str_member(msg, "type", "track");
+	assert_str_member(msg, "event", "device.status");
+	assert_str_member(msg, "anonymousId", "device:" VENUE ":" DEVICE);
+	assert_absent(msg, "userId");
+	assert_str_member(msg, "timestamp", RECEIVED_TEXT);
+	assert_int_equal(external_id_count(msg), 0);
+	assert_int_equal(get(get(msg, "properties"), "battery")->valueint, 81);
+	cJSON_Delete(msg);
+
+	/* An empty person object and empty or non-string values count as none. */
+	msg = encode("{\"type\":\"kiosk.session.started\",\"occurred_at\":\"2026-11-28T18:03:12Z\","
+	             "\"person\":{\"customer_id\":\"\",\"email\":7}}");
+	assert_str_member(msg, "anonymousId", "device:" VENUE ":" DEVICE);
+	assert_absent(msg, "userId");
+	assert_int_equal(external_id_count(msg), 0);
+	cJSON_Delete(msg);
+}
+
+static void test_payment_customer_never_user(void **state)
+{
+	(void)state;
+	cJSON *msg = encode("{\"type\":\"payment.succeeded\",\"occurred_at\":\"2026-11-28T18:03:12Z\","
+	                    "\"person\":{\"payment_customer_id\":\"" PC_TOKEN "\"},"
+	                    "\"properties\":{\"amount_minor\":1500,\"currency\":\"EUR\"}}");
+	assert_absent(msg, "userId");
+	assert_str_member(msg, "anonymousId", "device:" VENUE ":" DEVICE);
+	assert_int_equal(external_id_count(msg), 1);
+	assert_external_id(msg, 0, PC_TOKEN, "payment_customer_token");
+	cJSON_Delete(msg);
+}
+
+/* anonymousId: email, phone, loyalty_id, member_code, in that order. */
+static void test_anonymous_id_order(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *person;
+		const char *want;
+	} cases[] = {
+		{ "{\"member_code\":\"M-1\",\"loyalty_id\":\"L-1\",\"phone\":\"" PH_TOKEN "\","
+		  "\"email\":\"" EM_TOKEN "\"}", EM_TOKEN },
+		{ "{\"member_code\":\"M-1\",\"loyalty_id\":\"L-1\",\"phone\":\"" PH_TOKEN "\"}", PH_TOKEN },
+		{ "{\"member_code\":\"M-1\",\"loyalty_id\":\"L-1\"}", "L-1" },
+		{ "{\"member_code\":\"M-1\",\"payment_customer_id\":\"" PC_TOKEN "\"}", "M-1" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char body[512];
+		snprintf(body, sizeof body,
+		         "{\"type\":\"checkin.scanned\",\"occurred_at\":\"2026-11-28T18:03:12Z\","
+		         "\"person\":%s}", cases[i].person);
+		cJSON *msg = encode(body);
+		assert_absent(msg, "userId");
+		assert_str_member(msg, "anonymousId", cases[i].want);
+		cJSON_Delete(msg);
+	}
+}
+
+/* The "sha256" policy: 64 lowercase hex digits → *_sha256. */
+static void test_sha256_policy(void **state)
+{
+	(void)state;
+	cJSON *msg = encode("{\"type\":\"checkin.scanned\",\"occurred_at\":\"2026-11-28T18:03:12Z\","
+	                    "\"person\":{\"email\":\"" EM_SHA256 "\",\"phone\":\"" EM_SHA256 "\","
+	                    "\"member_code\":\"M-7\"}}");
+	assert_int_equal(external_id_count(msg), 3);
+	assert_external_id(msg, 0, EM_SHA256, "email_sha256");
+	assert_external_id(msg, 1, EM_SHA256, "phone_sha256");
+	assert_external_id(msg, 2, "M-7", "member_code");
+	assert_str_member(msg, "anonymousId", EM_SHA256);
+	cJSON_Delete(msg);
+
+	/* An explicit "keep" policy: neither a token nor a digest, so it is not
+	 * labelled as one. */
+	msg = encode("{\"type\":\"checkin.scanned\",\"occurred_at\":\"2026-11-28T18:03:12Z\","
+	             "\"person\":{\"email\":\"ana.lopez@example.com\",\"phone\":\"+34612345678\"}}");
+	assert_external_id(msg, 0, "ana.lopez@example.com", "email");
+	assert_external_id(msg, 1, "+34612345678", "phone");
+	cJSON_Delete(msg);
+}
+
+static void test_device_occurred_at(void **state)
+{
+	(void)state;
+	cJSON *msg = encode_flags(
+	        "{\"id\":\"e-1\",\"type\":\"class.attended\","
+	        "\"occurred_at\":\"2026-11-28T19:00:00.500Z\","
+	        "\"device_occurred_at\":\"2031-01-01T00:00:00+01:00\","
+	        "\"properties\":{\"class_id\":\"spin-0900\"}}",
+	        VG_FLAG_TS_FUTURE);
+	assert_str_member(msg, "timestamp", "2026-11-28T19:00:00.500Z");
+	const cJSON *props = get(msg, "properties");
+	assert_int_equal(cJSON_GetArraySize(props), 2);
+	assert_str_member(props, "class_id", "spin-0900");
+	assert_str_member(props, "device_occurred_at", "2031-01-01T00:00:00+01:00");
+	const cJSON *flags = get(get(get(msg, "context"), "venuegw"), "flags");
+	assert_int_equal(cJSON_GetArraySize(flags), 1);
+	assert_string_equal(cJSON_GetArrayItem(flags, 0)->valuestring, "timestamp_future_replaced");
+	cJSON_Delete(msg);
+}
+
+/* ---- identify ----------------------------------------------------------- */
+
+static void test_consent_identify(void **state)
+{
+	(void)state;
+	cJSON *msg = encode(
+	        "{\"id\":\"c-9\",\"type\":\"consent.updated\","
+	        "\"occurred_at\":\"2026-11-28T18:03:12.123+01:00\",\"seq\":7,"
+	        "\"person\":{\"email\":\"" EM_TOKEN "\",\"customer_id\":\"MB-88121\"},"
+	        "\"consent\":{\"marketing_email\":true,\"marketing_sms\":false,"
+	        "\"source\":\"kiosk-2\",\"note\":3},"
+	        "\"properties\":{\"screen\":\"k2\"}}");
+	assert_str_member(msg, "type", "identify");
+	assert_str_member(msg, "messageId", KEY);
+	assert_absent(msg, "event");
+	assert_absent(msg, "properties");
+	assert_str_member(msg, "userId", "MB-88121");
+	assert_absent(msg, "anonymousId");
+	assert_str_member(msg, "timestamp", "2026-11-28T17:03:12.123Z");
+	const cJSON *traits = get(msg, "traits");
+	assert_true(cJSON_IsObject(traits));
+	assert_int_equal(cJSON_GetArraySize(traits), 0);
+
+	const cJSON *c = get(msg, "context");
+	const cJSON *consent = get(c, "consent");
+	assert_int_equal(cJSON_GetArraySize(consent), 2);
+	assert_str_member(consent, "source", "kiosk-2");
+	const cJSON *prefs = get(consent, "categoryPreferences");
+	assert_int_equal(cJSON_GetArraySize(prefs), 2);
+	assert_true(cJSON_IsTrue(get(prefs, "marketing_email")));
+	assert_true(cJSON_IsFalse(get(prefs, "marketing_sms")));
+
+	assert_int_equal(external_id_count(msg), 2);
+	assert_external_id(msg, 0, "MB-88121", "customer_id");
+	assert_external_id(msg, 1, EM_TOKEN, "email_token");
+	const cJSON *vg = get(c, "venuegw");
+	assert_str_member(vg, "device_event_id", "c-9");
+	assert_int_equal(get(vg, "device_seq")->valueint, 7);
+	assert_str_member(get(c, "library"), "name", "venuegw");
+	cJSON_Delete(msg);
+
+	/* Without a source, and with only a phone token. */
+	msg = encode("{\"type\":\"consent.updated\",\"occurred_at\":\"2026-11-28T18:03:12Z\","
+	             "\"person\":{\"phone\":\"" PH_TOKEN "\"},\"consent\":{\"marketing_sms\":true}}");
+	assert_str_member(msg, "anonymousId", PH_TOKEN);
+	consent = get(get(msg, "context"), "consent");
+	assert_absent(consent, "source");
+	assert_true(cJSON_IsTrue(get(get(consent, "categoryPreferences"), "marketing_sms")));
+	cJSON_Delete(msg);
+}
+
+/* ---- time ---------------------------------------------------------------- */
+
+static void test_assumed_tz(void **state)
+{
+	(void)state;
+	assert_int_equal(setenv("TZ", "Europe/Berlin", 1), 0);
+	tzset();
+
+	/* Winter: CET, UTC+1. */
+	cJSON *msg = encode_flags("{\"type\":\"checkin.scanned\","
+	                          "\"occurred_at\":\"2026-11-28T18:03:12.123\","
+	                          "\"person\":{\"customer_id\":\"MB-1\"}}",
+	                          VG_FLAG_TS_ASSUMED_TZ);
+	assert_str_member(msg, "timestamp", "2026-11-28T17:03:12.123Z");
+	const cJSON *flags = get(get(get(msg, "context"), "venuegw"), "flags");
+	assert_int_equal(cJSON_GetArraySize(flags), 1);
+	assert_string_equal(cJSON_GetArrayItem(flags, 0)->valuestring, "timestamp_assumed_tz");
+	cJSON_Delete(msg);
+
+	/* Summer: CEST, UTC+2; the milliseconds are kept. */
+	msg = encode_flags("{\"type\":\"checkin.scanned\","
+	                   "\"occurred_at\":\"2026-07-15T18:03:12.987\","
+	                   "\"person\":{\"customer_id\":\"MB-1\"}}",
+	                   VG_FLAG_TS_ASSUMED_TZ);
+	assert_str_member(msg, "timestamp", "2026-07-15T16:03:12.987Z");
+	cJSON_Delete(msg);
+
+	/* An explicit offset is never touched by the process's zone. */
+	msg = encode("{\"type\":\"checkin.scanned\",\"occurred_at\":\"2026-07-15T18:03:12.987-05:00\","
+	             "\"person\":{\"customer_id\":\"MB-1\"}}");
+	assert_str_member(msg, "timestamp", "2026-07-15T23:03:12.987Z");
+	cJSON_Delete(msg);
+
+	/* An unreadable occurred_at falls back to the receive time. */
+	msg = encode("{\"type\":\"checkin.scanned\",\"occurred_at\":\"yesterday\","
+	             "\"person\":{\"customer_id\":\"MB-1\"}}");
+	assert_str_member(msg, "timestamp", RECEIVED_TEXT);
+	cJSON_Delete(msg);
+
+	assert_int_equal(setenv("TZ", "UTC", 1), 0);
+	tzset();
+}
+
+/* ---- invalid input ------------------------------------------------------- */
+
+static void test_invalid_body(void **state)
+{
+	(void)state;
+	static const char *const bodies[] = {
+		"", "{", "not json", "[]", "\"type\"", "{}", "{\"type\":3}", "{\"type\":\"\"}",
+		"{\"type\":null,\"person\":{}}",
+	};
+	for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+		struct vg_encode_event ev = {
+			.event_key = KEY,
+			.device_id = DEVICE,
+			.body = bodies[i],
+			.body_len = strlen(bodies[i]),
+			.received_at_ms = RECEIVED_MS,
+		};
+		cJSON *msg = (cJSON *)1;
+		int rc = vg_encode_message(&ctx, &ev, &msg);
+		if (rc != VG_ERR_INVAL)
+			fail_msg("body %zu: got %d, want VG_ERR_INVAL", i, rc);
+		assert_null(msg);
+	}
+}
+
+/* ---- batches ------------------------------------------------------------- */
+
+static void test_batch(void **state)
+{
+	(void)state;
+	cJSON *msgs = cJSON_CreateArray();
+	assert_non_null(msgs);
+	cJSON_AddItemToArray(msgs, encode("{\"type\":\"device.status\"}"));
+	cJSON_AddItemToArray(msgs, encode("{\"type\":\"checkin.scanned\","
+	                                  "\"occurred_at\":\"2026-11-28T18:03:12Z\","
+	                                  "\"person\":{\"customer_id\":\"MB-1\"}}"));
+	char *before = cJSON_PrintUnformatted(msgs);
+	assert_non_null(before);
+
+	size_t len = 0;
+	char *text = vg_encode_batch(msgs, RECEIVED_MS + 1, &len);
+	assert_non_null(text);
+	assert_int_equal(len, strlen(text));
+	assert_true(strncmp(text, "{\"batch\":[", 10) == 0);
+	cJSON *root = cJSON_Parse(text);
+	assert_non_null(root);
+	assert_int_equal(cJSON_GetArraySize(root), 2);
+	assert_int_equal(cJSON_GetArraySize(get(root, "batch")), 2);
+	assert_str_member(root, "sentAt", "2026-11-28T19:00:00.501Z");
+	assert_str_member(cJSON_GetArrayItem(get(root, "batch"), 1), "userId", "MB-1");
+	/* Unformatted: no newlines or indentation. */
+	assert_null(strchr(text, '\n'));
+	assert_null(strchr(text, '\t'));
+	cJSON_Delete(root);
+	cJSON_free(text);
+
+	/* Clock not synchronised: no sentAt. */
+	text = vg_encode_batch(msgs, -1, &len);
+	assert_non_null(text);
+	assert_int_equal(len, strlen(text));
+	root = cJSON_Parse(text);
+	assert_non_null(root);
+	assert_int_equal(cJSON_GetArraySize(root), 1);
+	assert_absent(root, "sentAt");
+	assert_int_equal(cJSON_GetArraySize(get(root, "batch")), 2);
+	cJSON_Delete(root);
+	cJSON_free(text);
+
+	/* The messages were borrowed, not changed. */
+	char *after = cJSON_PrintUnformatted(msgs);
+	assert_non_null(after);
+	assert_string_equal(before, after);
+	cJSON_free(before);
+	cJSON_free(after);
+	cJSON_Delete(msgs);
+
+	/* An empty batch is still well-formed. */
+	cJSON *empty = cJSON_CreateArray();
+	text = vg_encode_batch(empty, -1, &len);
+	assert_non_null(text);
+	assert_string_equal(text, "{\"batch\":[]}");
+	assert_int_equal(len, 12);
+	cJSON_free(text);
+	cJSON_Delete(empty);
+}
+
+/* ---- Idempotency-Key ----------------------------------------------------- */
+
+static void test_idempotency_key(void **state)
+{
+	(void)state;
+	/* Computed independently:
+	 * python3 -c 'import hashlib,base64,struct
+	 * lp=lambda b: struct.pack(">I",len(b))+b
+	 * d=hashlib.sha256(lp(b"venuegw-batch-v1")+lp(b"a")+lp(b"b")).digest()[:16]
+	 * print(base64.urlsafe_b64encode(d).rstrip(b"=").decode())' */
+	const char *ab[] = { "a", "b" };
+	const char *ba[] = { "b", "a" };
+	char k1[23], k2[23];
+	assert_int_equal(vg_idempotency_key(ab, 2, k1), VG_OK);
+	assert_string_equal(k1, "90sAq75Kt2nXjsNGITsm8A");
+	assert_int_equal(vg_idempotency_key(ba, 2, k2), VG_OK);
+	assert_string_equal(k1, k2);
+	/* The caller's array is not reordered. */
+	assert_string_equal(ba[0], "b");
+	assert_string_equal(ba[1], "a");
+
+	/* Same set, other order → same key; another set → another key. */
+	const char *s1[] = { KEY, "X4PaaMTzvIzL67_LlrJ2mg", "Zz-0", "_a", "-b" };
+	const char *s2[] = { "-b", "Zz-0", "_a", KEY, "X4PaaMTzvIzL67_LlrJ2mg" };
+	const char *s3[] = { "-b", "Zz-0", "_a", KEY };
+	const char *s4[] = { "-b", "Zz-0", "_a", KEY, "X4PaaMTzvIzL67_LlrJ2mh" };
+	char k3[23], k4[23];
+	assert_int_equal(vg_idempotency_key(s1, 5, k1), VG_OK);
+	assert_int_equal(vg_idempotency_key(s2, 5, k2), VG_OK);
+	assert_int_equal(vg_idempotency_key(s3, 4, k3), VG_OK);
+	assert_int_equal(vg_idempotency_key(s4, 5, k4), VG_OK);
+	assert_int_equal(strlen(k1), 22);
+	assert_string_equal(k1, k2);
+	assert_string_not_equal(k1, k3);
+	assert_string_not_equal(k1, k4);
+	assert_string_not_equal(k3, k4);
+
+	/* Length prefixes: {"ab"} differs from {"a","b"}. */
+	const char *joined[] = { "ab" };
+	assert_int_equal(vg_idempotency_key(joined, 1, k3), VG_OK);
+	assert_int_equal(vg_idempotency_key(ab, 2, k4), VG_OK);
+	assert_string_not_equal(k3, k4);
+
+	/* No ids at all is not an error. */
+	assert_int_equal(vg_idempotency_key(NULL, 0, k3), VG_OK);
+	assert_int_equal(strlen(k3), 22);
+}
+
+/* ---- gzip ---------------------------------------------------------------- */
+
+/* Inflate a gzip stream with zlib (windowBits 15+16: gzip only). */
+static uint8_t *gunzip(const uint8_t *in, size_t n, size_t expect)
+{
+	uint8_t *out = malloc(expect + 1);
+	assert_non_null(out);
+	z_stream zs;
+	memset(&zs, 0, sizeof zs);
+	assert_int_equal(inflateInit2(&zs, 15 + 16), Z_OK);
+	zs.next_in = (Bytef *)(uintptr_t)in;
+	zs.avail_in = (uInt)n;
+	zs.next_out = out;
+	zs.avail_out = (uInt)expect + 1;
+	assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
+	assert_int_equal(zs.total_out, expect);
+	assert_int_equal(zs.avail_in, 0);
+	inflateEnd(&zs);
+	return out;
+}
+
+static void test_gzip(void **state)
+{
+	(void)state;
+	/* Something batch-like and compressible, plus some noise. */
+	size_t n = 200000;
+	char *in = malloc(n);
+	assert_non_null(in);
+	uint32_t x = 12345;
+	for (size_t i = 0; i < n; i++) {
+		x = x * 1103515245u + 12345u;
+		in[i] = (i % 97 < 80) ? "{\"type\":\"track\",\"messageId\":"[i % 28] : (char)(x >> 24);
+	}
+	uint8_t *gz = NULL;
+	size_t gzlen = 0;
+	assert_int_equal(vg_gzip(in, n, &gz, &gzlen), VG_OK);
+	assert_non_null(gz);
+	assert_true(gzlen > 18 && gzlen < n);
+	assert_int_equal(gz[0], 0x1f);
+	assert_int_equal(gz[1], 0x8b);
+	assert_int_equal(gz[2], 8); /* deflate */
+	uint8_t *back = gunzip(gz, gzlen, n);
+	assert_memory_equal(back, in, n);
+	free(back);
+	free(gz);
+	free(in);
+
+	/* Empty input: a valid, empty gzip member. */
+	assert_int_equal(vg_gzip("", 0, &gz, &gzlen), VG_OK);
+	assert_int_equal(gz[0], 0x1f);
+	assert_int_equal(gz[1], 0x8b);
+	back = gunzip(gz, gzlen, 0);
+	free(back);
+	free(gz);
+
+	/* A real batch. */
+	cJSON *msgs = cJSON_CreateArray();
+	cJSON_AddItemToArray(msgs, encode("{\"type\":\"device.status\"}"));
+	size_t len;
+	char *text = vg_encode_batch(msgs, RECEIVED_MS, &len);
+	assert_non_null(text);
+	assert_int_equal(vg_gzip(text, len, &gz, &gzlen), VG_OK);
+	back = gunzip(gz, gzlen, len);
+	assert_memory_equal(back, text, len);
+	free(back);
+	free(gz);
+	cJSON_free(text);
+	cJSON_Delete(msgs);
+}
+
+int main(void)
+{
+	setenv("TZ", "UTC", 1);
+	tzset();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_checkin_full),
+		cmocka_unit_test(test_stored_sample),
+		cmocka_unit_test(test_email_only),
+		cmocka_unit_test(test_no_person),
+		cmocka_unit_test(test_payment_customer_never_user),
+		cmocka_unit_test(test_anonymous_id_order),
+		cmocka_unit_test(test_sha256_policy),
+		cmocka_unit_test(test_device_occurred_at),
+		cmocka_unit_test(test_consent_identify),
+		cmocka_unit_test(test_assumed_tz),
+		cmocka_unit_test(test_invalid_body),
+		cmocka_unit_test(test_batch),
+		cmocka_unit_test(test_idempotency_key),
+		cmocka_unit_test(test_gzip),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,670 @@
+/* Unit tests for firmware/core/store.c: buffer.db on real SQLite files in a
+ * temporary directory — creation and migration, the capture opener's schema
+ * check, de-duplication, the quarantine, locking between the daemon and the
+ * plugin, checkpoints (DESIGN.md §6). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "contract.h"
+#include "err.h"
+#include "log.h"
+#include "store.h"
+
+/* Per test: a fresh directory holding buffer.db. */
+struct fixture {
+	char dir[64];
+	char db[128];
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/vg_store_test_XXXXXX");
+	if (!mkdtemp(f->dir)) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->db, sizeof(f->db), "%s/buffer.db", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const suffix[] = { "", "-wal", "-shm", "-journal" };
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		char p[160];
+		snprintf(p, sizeof(p), "%s%s", f->db, suffix[i]);
+		unlink(p);
+	}
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static struct vg_store *open_store(const char *path, int owner, int busy_ms)
+{
+	struct vg_store_cfg cfg = { .path = path, .owner = owner, .durability_full = 1,
+	                            .busy_timeout_ms = busy_ms };
+	struct vg_store *s = NULL;
+	char err[256] = "";
+	int rc = vg_store_open(&s, &cfg, err, sizeof(err));
+	if (rc != VG_OK)
+		fail_msg("vg_store_open(%s, owner=%d): %d %s", path, owner, rc, err);
+	assert_non_null(s);
+	return s;
+}
+
+/* A raw connection, for looking at the file from outside the store. */
+static sqlite3 *raw_open(const char *path)
+{
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	return db;
+}
+
+static long long raw_int(const char *path, const char *sql)
+{
+	sqlite3 *db = raw_open(path);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	long long v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void raw_text(const char *path, const char *sql, char *out, size_t outsz)
+{
+	sqlite3 *db = raw_open(path);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	const char *t = (const char *)sqlite3_column_text(st, 0);
+	snprintf(out, outsz, "%s", t ? t : "(null)");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static void raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db = raw_open(path);
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg ? msg : "?");
+	sqlite3_close(db);
+}
+
+static struct vg_store_event event(const char *key, const char *body)
+{
+	struct vg_store_event ev = {
+		.event_key = key,
+		.device_id = "pos-1",
+		.type = "checkin.scanned",
+		.priority = VG_PRIO_NORMAL,
+		.flags = 0,
+		.received_at_ms = 1795885392123,
+		.body = body,
+		.body_len = strlen(body),
+	};
+	return ev;
+}
+
+/* Make buffer.db with the owner, then close it. */
+static void create_db(const char *path)
+{
+	vg_store_close(open_store(path, 1, 0));
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
+static void test_owner_creates_and_migrates(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_store *s = open_store(f->db, 1, 0);
+	struct stat sb;
+	assert_int_equal(stat(f->db, &sb), 0);
+
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), VG_STORE_SCHEMA);
+	char mode[16];
+	raw_text(f->db, "PRAGMA journal_mode", mode, sizeof(mode));
+	assert_string_equal(mode, "wal");
+	static const char *const tables[] = { "events", "batches", "quarantine",
+	                                      "quarantine_overflow", "device_state",
+	                                      "tombstones", "suppressions" };
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		char sql[128];
+		snprintf(sql, sizeof(sql),
+		         "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '%s'",
+		         tables[i]);
+		if (raw_int(f->db, sql) != 1)
+			fail_msg("table %s missing", tables[i]);
+	}
+
+	struct vg_store_counts c;
+	memset(&c, 0xff, sizeof(c));
+	assert_int_equal(vg_store_counts(s, &c), VG_OK);
+	assert_int_equal(c.pending + c.inflight + c.forwarded, 0);
+	assert_int_equal(c.quarantine_held + c.quarantine_metadata + c.quarantine_overflow, 0);
+	assert_int_equal(vg_store_has_pending(s), 0);
+	vg_store_close(s);
+
+	/* Opening again: nothing to migrate, the data stays. */
+	s = open_store(f->db, 1, 0);
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	struct vg_store_event ev = event("AAAAAAAAAAAAAAAAAAAAAA", "{}");
+	assert_int_equal(vg_store_put_event(s, &ev), VG_OK);
+	assert_int_equal(vg_store_commit(s), VG_OK);
+	vg_store_close(s);
+	s = open_store(f->db, 1, 0);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), VG_STORE_SCHEMA);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events"), 1);
+	assert_int_equal(vg_store_has_pending(s), 1);
+	vg_store_close(s);
+
+	vg_store_close(NULL);
+	assert_string_equal(vg_store_errmsg(NULL), "no database");
+}
+
+static void test_capture_missing_file(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_store_cfg cfg = { .path = f->db, .owner = 0, .busy_timeout_ms = 50 };
+	struct vg_store *s = (struct vg_store *)1;
+	char err[512] = "";
+	assert_int_equal(vg_store_open(&s, &cfg, err, sizeof(err)), VG_ERR_IO);
+	assert_null(s);
+	assert_non_null(strstr(err, f->db));
+	/* Capture never creates the file. */
+	struct stat sb;
+	assert_int_equal(stat(f->db, &sb), -1);
+
+	/* The owner cannot create a file in a directory that does not exist. */
+	char path[160];
+	snprintf(path, sizeof(path), "%s/no/such/dir/buffer.db", f->dir);
+	cfg.path = path;
+	cfg.owner = 1;
+	s = (struct vg_store *)1;
+	assert_int_equal(vg_store_open(&s, &cfg, err, sizeof(err)), VG_ERR_IO);
+	assert_null(s);
+}
+
+static void test_capture_stores(void **state)
+{
+	struct fixture *f = *state;
+	create_db(f->db);
+	struct vg_store *s = open_store(f->db, 0, 50);
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	struct vg_store_event ev = event("BBBBBBBBBBBBBBBBBBBBBB", "{\"type\":\"checkin.scanned\"}");
+	assert_int_equal(vg_store_put_event(s, &ev), VG_OK);
+	assert_int_equal(vg_store_commit(s), VG_OK);
+	vg_store_close(s);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE state = 0"), 1);
+	/* Capture does not migrate. */
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), VG_STORE_SCHEMA);
+}
+
+static void test_capture_schema_mismatch(void **state)
+{
+	struct fixture *f = *state;
+	create_db(f->db);
+	raw_exec(f->db, "PRAGMA user_version = 99");
+
+	struct vg_store *s = open_store(f->db, 0, 50);
+	assert_int_equal(vg_store_begin(s), VG_ERR_SCHEMA);
+	/* No transaction was left open: a second begin says the same (not
+	 * "cannot start a transaction within a transaction"), and another
+	 * connection can take the write lock at once. */
+	assert_int_equal(vg_store_begin(s), VG_ERR_SCHEMA);
+	sqlite3 *db = raw_open(f->db);
+	sqlite3_busy_timeout(db, 0);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events"), 0);
+
+	/* Back to the version it was built for: it stores again. */
+	raw_exec(f->db, "PRAGMA user_version = 1");
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	vg_store_rollback(s);
+	/* An older one (0: never migrated) is refused too. */
+	raw_exec(f->db, "PRAGMA user_version = 0");
+	assert_int_equal(vg_store_begin(s), VG_ERR_SCHEMA);
+	vg_store_close(s);
+}
+
+static void test_owner_newer_schema(void **state)
+{
+	struct fixture *f = *state;
+	create_db(f->db);
+	raw_exec(f->db, "PRAGMA user_version = 99");
+	struct vg_store_cfg cfg = { .path = f->db, .owner = 1, .durability_full = 1 };
+	struct vg_store *s = (struct vg_store *)1;
+	char err[512] = "";
+	assert_int_equal(vg_store_open(&s, &cfg, err, sizeof(err)), VG_ERR_SCHEMA);
+	assert_null(s);
+	assert_non_null(strstr(err, "99"));
+	assert_non_null(strstr(err, "newer"));
+	/* Left as it was. */
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 99);
+}
+
+/* ---- events ---------------------------------------------------------------- */
+
+static void test_put_event_duplicate(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_store *s = open_store(f->db, 1, 0);
+	struct vg_store_event a = event("oGhTCF87acP04DyyngmX1A", "{\"n\":1}");
+	struct vg_store_event b = event("oGhTCF87acP04DyyngmX1A", "{\"n\":2}");
+	struct vg_store_event c = event("X4PaaMTzvIzL67_LlrJ2mg", "{\"n\":3}");
+
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	assert_int_equal(vg_store_put_event(s, &a), VG_OK);
+	assert_int_equal(vg_store_put_event(s, &b), 1);
+	assert_int_equal(vg_store_put_event(s, &c), VG_OK);
+	assert_int_equal(vg_store_commit(s), VG_OK);
+
+	/* In a later transaction, and through a capture handle, still a duplicate. */
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	assert_int_equal(vg_store_put_event(s, &b), 1);
+	assert_int_equal(vg_store_commit(s), VG_OK);
+	struct vg_store *cap = open_store(f->db, 0, 50);
+	assert_int_equal(vg_store_begin(cap), VG_OK);
+	assert_int_equal(vg_store_put_event(cap, &a), 1);
+	assert_int_equal(vg_store_commit(cap), VG_OK);
+	vg_store_close(cap);
+
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE event_key = "
+	                                "'oGhTCF87acP04DyyngmX1A'"), 1);
+	char body[64];
+	raw_text(f->db, "SELECT body FROM events WHERE event_key = 'oGhTCF87acP04DyyngmX1A'", body,
+	         sizeof(body));
+	assert_string_equal(body, "{\"n\":1}");
+	struct vg_store_counts cnt;
+	assert_int_equal(vg_store_counts(s, &cnt), VG_OK);
+	assert_int_equal(cnt.pending, 2);
+
+	/* The row as given. */
+	char row[256];
+	raw_text(f->db, "SELECT device_id || '|' || type || '|' || priority || '|' || flags || '|' ||"
+	                " received_at_ms || '|' || state FROM events WHERE event_key ="
+	                " 'X4PaaMTzvIzL67_LlrJ2mg'", row, sizeof(row));
+	assert_string_equal(row, "pos-1|checkin.scanned|1|0|1795885392123|0");
+	vg_store_close(s);
+}
+
+static void test_rollback_discards(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_store *s = open_store(f->db, 1, 0);
+	struct vg_store_event a = event("CCCCCCCCCCCCCCCCCCCCCC", "{}");
+	struct vg_store_quarantine q = { .received_at_ms = 1, .device_id = "pos-1", .topic = "t",
+	                                 .size = 3, .reason = "bad_json", .error_offset = 2,
+	                                 .digest = "d", .event_key = "" };
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	assert_int_equal(vg_store_put_event(s, &a), VG_OK);
+	assert_int_equal(vg_store_put_quarantine(s, &q), VG_OK);
+	assert_int_equal(vg_store_count_quarantine_overflow(s, "pos-1", "bad_json", 1), VG_OK);
+	vg_store_rollback(s);
+
+	struct vg_store_counts c;
+	assert_int_equal(vg_store_counts(s, &c), VG_OK);
+	assert_int_equal(c.pending, 0);
+	assert_int_equal(c.quarantine_metadata, 0);
+	assert_int_equal(c.quarantine_overflow, 0);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events"), 0);
+
+	/* The key is free again: not a duplicate. */
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	assert_int_equal(vg_store_put_event(s, &a), VG_OK);
+	assert_int_equal(vg_store_commit(s), VG_OK);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events"), 1);
+
+	/* Closing with a transaction open rolls it back. */
+	struct vg_store_event b = event("DDDDDDDDDDDDDDDDDDDDDD", "{}");
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	assert_int_equal(vg_store_put_event(s, &b), VG_OK);
+	vg_store_close(s);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events"), 1);
+}
+
+/* ---- quarantine -------------------------------------------------------- */
+
+struct seen_row {
+	long long id;
+	char device[32], topic[64], reason[32], field[48], detail[64], digest[32], key[32];
+	char state[16];
+	int64_t received_at_ms;
+	size_t size;
+	long error_offset;
+	int has_body;
+	char body[128];
+	size_t body_len;
+};
+
+struct walk {
+	struct seen_row rows[8];
+	int n;
+	int stop_after;   /* 0: never */
+};
+
+static int collect(void *ud, long long id, const struct vg_store_quarantine *q, const char *st)
+{
+	struct walk *w = ud;
+	assert_true(w->n < 8);
+	struct seen_row *r = &w->rows[w->n++];
+	r->id = id;
+	snprintf(r->device, sizeof(r->device), "%s", q->device_id);
+	snprintf(r->topic, sizeof(r->topic), "%s", q->topic);
+	snprintf(r->reason, sizeof(r->reason), "%s", q->reason);
+	snprintf(r->field, sizeof(r->field), "%s", q->field);
+	snprintf(r->detail, sizeof(r->detail), "%s", q->detail);
+	snprintf(r->digest, sizeof(r->digest), "%s", q->digest);
+	snprintf(r->key, sizeof(r->key), "%s", q->event_key);
+	snprintf(r->state, sizeof(r->state), "%s", st);
+	r->received_at_ms = q->received_at_ms;
+	r->size = q->size;
+	r->error_offset = q->error_offset;
+	r->has_body = q->body != NULL;
+	if (q->body)
+		snprintf(r->body, sizeof(r->body), "%.*s", (int)q->body_len, q->body);
+	r->body_len = q->body_len;
+	return w->stop_after && w->n >= w->stop_after;
+}
+
+static void test_quarantine_roundtrip(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_store *s = open_store(f->db, 1, 0);
+	static const char held_body[] = "{\"type\":\"class.attended\",\"person\":{\"email\":\"v1.em.x\"}}";
+	struct vg_store_quarantine meta = {
+		.received_at_ms = 1000, .device_id = "pos-1", .topic = "venue/v1/pos-1/events",
+		.size = 17, .reason = "bad_json", .field = "", .detail = "expected a value",
+		.error_offset = 9, .digest = "ZGlnZXN0LW9mLWJ5dGVzAA", .event_key = "", .body = NULL,
+	};
+	struct vg_store_quarantine held = {
+		.received_at_ms = 2000, .device_id = "kiosk-2", .topic = "venue/v1/kiosk-2/events",
+		.size = 120, .reason = "contract", .field = "properties.class_id",
+		.detail = "required string is missing", .error_offset = -1,
+		.digest = "aGVsZC1kaWdlc3QtZGlnZQ", .event_key = "oGhTCF87acP04DyyngmX1A",
+		.body = held_body, .body_len = sizeof(held_body) - 1,
+	};
+	/* Optional strings may be NULL: stored as "". */
+	struct vg_store_quarantine bare = {
+		.received_at_ms = 3000, .device_id = "scanner-1", .topic = NULL, .size = 70000,
+		.reason = "too_large", .field = NULL, .detail = NULL, .error_offset = -1,
+		.digest = NULL, .event_key = NULL, .body = NULL,
+	};
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	assert_int_equal(vg_store_put_quarantine(s, &meta), VG_OK);
+	assert_int_equal(vg_store_put_quarantine(s, &held), VG_OK);
+	assert_int_equal(vg_store_put_quarantine(s, &bare), VG_OK);
+	assert_int_equal(vg_store_commit(s), VG_OK);
+
+	struct walk w = { .n = 0 };
+	assert_int_equal(vg_store_quarantine_each(s, 10, collect, &w), VG_OK);
+	assert_int_equal(w.n, 3);
+	/* Newest first. */
+	assert_true(w.rows[0].id > w.rows[1].id && w.rows[1].id > w.rows[2].id);
+
+	struct seen_row *r = &w.rows[2];
+	assert_string_equal(r->state, "metadata");
+	assert_false(r->has_body);
+	assert_int_equal(r->body_len, 0);
+	assert_string_equal(r->device, "pos-1");
+	assert_string_equal(r->topic, "venue/v1/pos-1/events");
+	assert_int_equal(r->size, 17);
+	assert_string_equal(r->reason, "bad_json");
+	assert_string_equal(r->field, "");
+	assert_string_equal(r->detail, "expected a value");
+	assert_int_equal(r->error_offset, 9);
+	assert_string_equal(r->digest, "ZGlnZXN0LW9mLWJ5dGVzAA");
+	assert_string_equal(r->key, "");
+	assert_int_equal(r->received_at_ms, 1000);
+
+	r = &w.rows[1];
+	assert_string_equal(r->state, "held");
+	assert_true(r->has_body);
+	assert_string_equal(r->body, held_body);
+	assert_int_equal(r->body_len, sizeof(held_body) - 1);
+	assert_string_equal(r->device, "kiosk-2");
+	assert_string_equal(r->reason, "contract");
+	assert_string_equal(r->field, "properties.class_id");
+	assert_int_equal(r->error_offset, -1);
+	assert_string_equal(r->key, "oGhTCF87acP04DyyngmX1A");
+	assert_int_equal(r->size, 120);
+	assert_int_equal(r->received_at_ms, 2000);
+
+	r = &w.rows[0];
+	assert_string_equal(r->state, "metadata");
+	assert_false(r->has_body);
+	assert_string_equal(r->device, "scanner-1");
+	assert_string_equal(r->topic, "");
+	assert_string_equal(r->field, "");
+	assert_string_equal(r->detail, "");
+	assert_string_equal(r->digest, "");
+	assert_string_equal(r->key, "");
+	assert_int_equal(r->size, 70000);
+
+	/* The limit is respected. */
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(vg_store_quarantine_each(s, 2, collect, &w), VG_OK);
+	assert_int_equal(w.n, 2);
+	assert_string_equal(w.rows[0].device, "scanner-1");
+	assert_string_equal(w.rows[1].device, "kiosk-2");
+	/* A non-zero return stops the walk. */
+	memset(&w, 0, sizeof(w));
+	w.stop_after = 1;
+	assert_int_equal(vg_store_quarantine_each(s, 10, collect, &w), VG_OK);
+	assert_int_equal(w.n, 1);
+
+	struct vg_store_counts c;
+	assert_int_equal(vg_store_counts(s, &c), VG_OK);
+	assert_int_equal(c.quarantine_held, 1);
+	assert_int_equal(c.quarantine_metadata, 2);
+	assert_int_equal(c.quarantine_overflow, 0);
+	assert_int_equal(c.pending, 0);
+	vg_store_close(s);
+}
+
+static void test_quarantine_overflow(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_store *s = open_store(f->db, 1, 0);
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(vg_store_count_quarantine_overflow(s, "pos-1", "bad_json", 100 + i),
+		                 VG_OK);
+	assert_int_equal(vg_store_count_quarantine_overflow(s, "pos-1", "contract", 200), VG_OK);
+	assert_int_equal(vg_store_commit(s), VG_OK);
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	assert_int_equal(vg_store_count_quarantine_overflow(s, "pos-2", "bad_json", 300), VG_OK);
+	assert_int_equal(vg_store_count_quarantine_overflow(s, "pos-2", "bad_json", 301), VG_OK);
+	assert_int_equal(vg_store_commit(s), VG_OK);
+
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM quarantine_overflow"), 3);
+	assert_int_equal(raw_int(f->db, "SELECT count FROM quarantine_overflow"
+	                                " WHERE device_id = 'pos-1' AND reason = 'bad_json'"), 3);
+	assert_int_equal(raw_int(f->db, "SELECT count FROM quarantine_overflow"
+	                                " WHERE device_id = 'pos-1' AND reason = 'contract'"), 1);
+	assert_int_equal(raw_int(f->db, "SELECT count FROM quarantine_overflow"
+	                                " WHERE device_id = 'pos-2' AND reason = 'bad_json'"), 2);
+	/* First and last time seen. */
+	assert_int_equal(raw_int(f->db, "SELECT first_ms FROM quarantine_overflow"
+	                                " WHERE device_id = 'pos-1' AND reason = 'bad_json'"), 100);
+	assert_int_equal(raw_int(f->db, "SELECT last_ms FROM quarantine_overflow"
+	                                " WHERE device_id = 'pos-1' AND reason = 'bad_json'"), 102);
+	/* Not stored row by row. */
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM quarantine"), 0);
+
+	struct vg_store_counts c;
+	assert_int_equal(vg_store_counts(s, &c), VG_OK);
+	assert_int_equal(c.quarantine_overflow, 6);
+	assert_int_equal(c.quarantine_held + c.quarantine_metadata, 0);
+	vg_store_close(s);
+}
+
+/* ---- counts across the states ---------------------------------------------- */
+
+static int take_all(void *ud, const struct vg_store_row *row)
+{
+	(void)row;
+	(*(int *)ud)++;
+	return 0;
+}
+
+static void test_counts(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_store *s = open_store(f->db, 1, 0);
+	static const char *const keys[] = { "k000000000000000000000", "k111111111111111111111",
+	                                    "k222222222222222222222", "k333333333333333333333" };
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	for (int i = 0; i < 4; i++) {
+		struct vg_store_event ev = event(keys[i], "{}");
+		assert_int_equal(vg_store_put_event(s, &ev), VG_OK);
+	}
+	assert_int_equal(vg_store_commit(s), VG_OK);
+
+	struct vg_store_counts c;
+	assert_int_equal(vg_store_counts(s, &c), VG_OK);
+	assert_int_equal(c.pending, 4);
+	assert_int_equal(c.inflight, 0);
+	assert_int_equal(c.forwarded, 0);
+
+	int taken = 0;
+	long long batch = 0;
+	assert_int_equal(vg_store_batch_claim(s, 3, 5000, take_all, &taken, &batch), VG_OK);
+	assert_int_equal(taken, 3);
+	assert_true(batch > 0);
+	assert_int_equal(vg_store_counts(s, &c), VG_OK);
+	assert_int_equal(c.pending, 1);
+	assert_int_equal(c.inflight, 3);
+	assert_int_equal(c.forwarded, 0);
+
+	assert_int_equal(vg_store_batch_done(s, batch, 6000), VG_OK);
+	assert_int_equal(vg_store_counts(s, &c), VG_OK);
+	assert_int_equal(c.pending, 1);
+	assert_int_equal(c.inflight, 0);
+	assert_int_equal(c.forwarded, 3);
+
+	/* A forwarded key is still a duplicate. */
+	struct vg_store_event again = event(keys[0], "{}");
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	assert_int_equal(vg_store_put_event(s, &again), 1);
+	assert_int_equal(vg_store_commit(s), VG_OK);
+	vg_store_close(s);
+}
+
+/* ---- two handles ------------------------------------------------------------ */
+
+static void test_busy_between_handles(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_store *owner = open_store(f->db, 1, 0);
+	struct vg_store *cap = open_store(f->db, 0, 50);
+
+	assert_int_equal(vg_store_begin(owner), VG_OK);
+	struct vg_store_event a = event("EEEEEEEEEEEEEEEEEEEEEE", "{}");
+	assert_int_equal(vg_store_put_event(owner, &a), VG_OK);
+
+	/* The owner holds the write lock: the capture handle gives up after its
+	 * busy timeout (50 ms) instead of waiting. */
+	assert_int_equal(vg_store_begin(cap), VG_ERR_BUSY);
+	/* And is not left in a transaction. */
+	assert_int_equal(vg_store_begin(cap), VG_ERR_BUSY);
+
+	assert_int_equal(vg_store_commit(owner), VG_OK);
+
+	/* Now it can write, and sees the owner's event as a duplicate. */
+	assert_int_equal(vg_store_begin(cap), VG_OK);
+	assert_int_equal(vg_store_put_event(cap, &a), 1);
+	struct vg_store_event b = event("FFFFFFFFFFFFFFFFFFFFFF", "{}");
+	assert_int_equal(vg_store_put_event(cap, &b), VG_OK);
+	/* The other way round: the owner waits at most its timeout too. */
+	assert_int_equal(vg_store_begin(owner), VG_ERR_BUSY);
+	assert_int_equal(vg_store_commit(cap), VG_OK);
+
+	struct vg_store_counts c;
+	assert_int_equal(vg_store_counts(owner, &c), VG_OK);
+	assert_int_equal(c.pending, 2);
+	vg_store_close(cap);
+	vg_store_close(owner);
+}
+
+/* ---- checkpoint ------------------------------------------------------------ */
+
+static void test_checkpoint(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_store *s = open_store(f->db, 1, 0);
+	char body[2048];
+	memset(body, 'x', sizeof(body) - 1);
+	body[sizeof(body) - 1] = '\0';
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	for (int i = 0; i < 50; i++) {
+		char key[23];
+		snprintf(key, sizeof(key), "key%019d", i);
+		struct vg_store_event ev = event(key, body);
+		assert_int_equal(vg_store_put_event(s, &ev), VG_OK);
+	}
+	assert_int_equal(vg_store_commit(s), VG_OK);
+
+	char wal[160];
+	snprintf(wal, sizeof(wal), "%s-wal", f->db);
+	struct stat db_before, wal_sb;
+	assert_int_equal(stat(f->db, &db_before), 0);
+	assert_int_equal(stat(wal, &wal_sb), 0);
+	assert_true(wal_sb.st_size > 50 * 2048);
+
+	assert_int_equal(vg_store_checkpoint(s), VG_OK);
+	/* The pages went from the WAL into the database file. */
+	struct stat db_after;
+	assert_int_equal(stat(f->db, &db_after), 0);
+	assert_true(db_after.st_size > db_before.st_size);
+	assert_true(db_after.st_size >= 50 * 2048);
+
+	/* Nothing left to copy: a second checkpoint is fine too, and the data
+	 * reads back through a fresh connection. */
+	assert_int_equal(vg_store_checkpoint(s), VG_OK);
+	vg_store_close(s);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events"), 50);
+}
+
+int main(void)
+{
+	vg_log_threshold = VG_LOG_WARN;   /* no "schema 0 -> 1" per test */
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_owner_creates_and_migrates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_missing_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_stores, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_schema_mismatch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_owner_newer_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_event_duplicate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollback_discards, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quarantine_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quarantine_overflow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_between_handles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
