@@ -1,9 +1,9 @@
 #!/bin/sh
 # venuegw quickstart: install what is needed, build, start our broker (mosquitto
-# with the capture plugin) and the daemon on loopback, publish a scripted
-# venue's events carrying raw personal data from C publishers (libmosquitto),
-# and show what buffer.db now holds: tokens, no raw contact data, and what was
-# quarantined and why.
+# with the capture plugin), the daemon and a stand-in CDP on loopback, publish
+# a scripted venue's events carrying raw personal data from C publishers
+# (libmosquitto), and show what buffer.db holds (tokens, no raw contact data),
+# what was quarantined and why, and what the CDP received.
 #
 #   packaging/quickstart.sh          run the demo, then stop everything
 #   packaging/quickstart.sh --keep   leave broker and daemon running until Ctrl-C
@@ -17,7 +17,7 @@ keep=0
 case "${1:-}" in
 	--keep) keep=1 ;;
 	"") ;;
-	-h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "quickstart: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 esac
 
@@ -41,6 +41,10 @@ step "Provisioning a demo venue in $dir"
 key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 printf '# demo key, made by quickstart.sh\n1 %s\n' "$key" > "$dir/token_keys"
 chmod 0640 "$dir/token_keys"
+cdp_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+echo "wk-quickstart" > "$dir/write_key"
+echo "pw-venuegw" > "$dir/mqtt_password"
+chmod 0640 "$dir/write_key" "$dir/mqtt_password"
 cat > "$dir/venuegw.conf" <<CONF
 [gateway]
 venue_id = berlin-mitte-01
@@ -48,11 +52,20 @@ data_dir = $dir/data
 durability = full
 default_country_code = 49
 
+[cdp]
+endpoint = http://127.0.0.1:$cdp_port
+write_key_file = $dir/write_key
+
 [tokens]
 key_file = $dir/token_keys
+
+[mqtt]
+port = $port
+password_file = $dir/mqtt_password
+status_interval_s = 5
 CONF
 : > "$dir/passwd"
-for dev in pos-1 kiosk-1 scanner-1 venuegw-admin; do
+for dev in pos-1 kiosk-1 scanner-1 venuegw-admin venuegw; do
 	mosquitto_passwd -b "$dir/passwd" "$dev" "pw-$dev" 2>/dev/null
 done
 user_line=""
@@ -71,7 +84,14 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-step "Starting the daemon (creates and migrates buffer.db) and our broker on 127.0.0.1:$port"
+step "Starting a stand-in CDP on 127.0.0.1:$cdp_port (tests/support/cdp_standin.py)"
+python3 tests/support/cdp_standin.py --port "$cdp_port" --write-key wk-quickstart \
+	--record "$dir/cdp-requests.jsonl" >"$dir/cdp.out" 2>"$dir/cdp.log" &
+pids="$pids $!"
+for _ in $(seq 100); do [ -s "$dir/cdp.out" ] && break; sleep 0.05; done
+cat "$dir/cdp.out"
+
+step "Starting the daemon (creates and migrates buffer.db, forwards) and our broker on 127.0.0.1:$port"
 $vg run >"$dir/daemon.log" 2>&1 &
 pids="$pids $!"
 for _ in $(seq 100); do [ -s "$dir/data/buffer.db" ] && break; sleep 0.05; done
@@ -100,16 +120,40 @@ $mp -u scanner-1 -P pw-scanner-1 -t venue/v1/pos-1/events \
 	-m '{"id":"s-bad-4","type":"device.status"}'
 echo "each was acknowledged (bad input is never fatal) and quarantined with a reason"
 
+step "Waiting for the daemon to deliver every event to the CDP"
+cdp="http://127.0.0.1:$cdp_port"
+want=$(cat "$dir"/*.acked | wc -l)
+for _ in $(seq 300); do
+	got=$(python3 -c "import json,urllib.request; print(json.load(urllib.request.urlopen('$cdp/_stats'))['unique_message_ids'])")
+	[ "$got" -ge "$want" ] && break
+	sleep 0.1
+done
+python3 - "$cdp" <<'PY'
+import json, sys, urllib.request
+cdp = sys.argv[1]
+st = json.load(urllib.request.urlopen(cdp + "/_stats"))
+print("the CDP accepted %d requests holding %d events (%d distinct messageIds, %d duplicates);"
+      " publish -> CDP latency p50 %.0f ms, p99 %.0f ms"
+      % (st["accepted"], st["messages"], st["unique_message_ids"], st["duplicates"],
+         st["latency_ms"]["p50"], st["latency_ms"]["p99"]))
+msgs = json.load(urllib.request.urlopen(cdp + "/_messages?limit=1"))
+print("one message as the CDP received it (Segment /v1/batch, DESIGN.md section 8):")
+print(json.dumps(msgs[0], indent=2))
+PY
+
 step "venuegw status"
 $vg status
 
 step "venuegw quarantine list"
 $vg quarantine list
 
-step "What buffer.db holds (three events, as stored)"
-sqlite3 -readonly "$dir/data/buffer.db" "SELECT body FROM events ORDER BY id LIMIT 3" | while read -r line; do
-	echo "$line" | python3 -m json.tool
-done
+step "What buffer.db holds"
+echo "events (a forwarded event keeps only its key, for de-duplication, dedup_retention_h):"
+sqlite3 -readonly -column -header "$dir/data/buffer.db" \
+	"SELECT event_key, device_id, type, CASE state WHEN 0 THEN 'pending' WHEN 1 THEN 'in batch' ELSE 'forwarded' END AS state FROM events ORDER BY id LIMIT 5"
+echo
+echo "a quarantined event, kept tokenized (state held) so 'quarantine retry' can pass it later:"
+sqlite3 -readonly "$dir/data/buffer.db" "SELECT body FROM quarantine WHERE reason = 'contract'" | python3 -m json.tool
 
 step "Searching every file under $dir/data for the raw personal data that was published"
 found=0
@@ -120,10 +164,18 @@ for needle in "Guest0.pos1@Example.com" "guest0.pos1@example.com" "+49 30 100000
 	fi
 done
 [ $found = 0 ] && echo "none of the raw emails, phones, names or card numbers is in buffer.db, its WAL or its shm"
+for needle in "Guest0.pos1@Example.com" "guest0.pos1@example.com" "+49301000000" "4111111111111111" \
+              "4111 1111 1111 1111" "5555555555554444" "Ana Lopez" "ana.lopez@example.com"; do
+	if grep -qaF -- "$needle" "$dir/cdp-requests.jsonl"; then
+		echo "FOUND raw value in a request to the CDP: $needle"; found=1
+	fi
+done
+[ $found = 0 ] && echo "and none of them is in any request body the CDP received ($dir/cdp-requests.jsonl)"
 
 if [ $keep = 1 ]; then
-	step "Running: broker on 127.0.0.1:$port, daemon; Ctrl-C stops both"
+	step "Running: broker on 127.0.0.1:$port, daemon, stand-in CDP on $cdp; Ctrl-C stops them"
 	echo "try: mosquitto_sub -h 127.0.0.1 -p $port -u venuegw-admin -P pw-venuegw-admin -t '#' -v"
+	echo "     $vg status;  curl -s $cdp/_stats"
 	wait
 fi
 step "Done (files in $dir)"
