@@ -361,7 +361,9 @@ int vg_time_parse(const char *s, int64_t *epoch_ms, int *has_offset)
 			if (n < 3)
 				ms = ms * 10 + (*p - '0'); /* truncate past milliseconds */
 		}
-		if (n == 0)
+		/* At most nanoseconds: a longer digit run is no time a device
+		 * sends, and could read as a card number to the scrubber. */
+		if (n == 0 || n > 9)
 			return VG_ERR_INVAL;
 		for (; n < 3; n++)
 			ms *= 10;

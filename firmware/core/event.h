@@ -57,7 +57,7 @@ int vg_event_decode(const void *buf, size_t len, cJSON **out, struct vg_reject *
 void vg_event_key(const char *venue_id, const char *device_id, const char *kind,
                   const void *value, size_t value_len, char out[VG_EVENT_KEY_LEN + 1]);
 
-/* Parse an ISO 8601 date-time "YYYY-MM-DDTHH:MM:SS[.fff…][Z|±HH:MM|±HHMM]"
+/* Parse an ISO 8601 date-time "YYYY-MM-DDTHH:MM:SS[.f up to 9 digits][Z|±HH:MM|±HHMM]"
  * ('T' or ' ' between date and time).  On success returns VG_OK and sets
  * *has_offset; with an offset, *epoch_ms is UTC milliseconds; without, it is
  * the local wall-clock time read as if it were UTC (the daemon converts it).

@@ -133,11 +133,15 @@ int vg_ingest(const struct vg_ingest_cfg *cfg, const char *device_id, const void
 		out->priority = vg_contract_priority(type->valuestring);
 	}
 
-	int rc = VG_OK;
-	if (vg_contract_check(ev, &out->rej) != VG_OK)
+	int rc = vg_contract_check(ev, &out->rej);
+	if (rc == VG_ERR_NOMEM)
+		goto done;
+	if (rc != VG_OK) {
 		out->quarantined = 1;
-	else if ((rc = check_time(cfg, ev, now_ms, clock_synced, out)) == VG_ERR_INVAL)
+		rc = VG_OK;
+	} else if ((rc = check_time(cfg, ev, now_ms, clock_synced, out)) == VG_ERR_INVAL) {
 		rc = VG_OK; /* quarantined */
+	}
 	if (rc)
 		goto done;
 

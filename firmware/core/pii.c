@@ -219,6 +219,12 @@ static int national_ok(const struct country *c, const char **nat, size_t *nn)
 		*nat += tl;
 		*nn -= tl;
 	}
+	/* A national number of a trunk-dropping country never starts with the
+	 * trunk prefix: a second one ("+49 0 030 …") is not a number, and
+	 * accepting it would give one person two tokens (normalizing the
+	 * output again would strip it). */
+	if (c->drop_trunk && tl && *nn >= tl && memcmp(*nat, c->trunk, tl) == 0)
+		return 0;
 	if (*nn < c->min || *nn > c->max || strlen(c->cc) + *nn > 15)
 		return 0;
 	return 1;

@@ -386,6 +386,9 @@ static void test_time_parse(void **state)
 		{ "2026/11/28T18:03:12Z", 0, 0, NULL },
 		{ "+2026-11-28T18:03:12Z", 0, 0, NULL },
 		{ "2026-1-28T18:03:12Z", 0, 0, NULL },
+		{ "2026-11-28T18:03:12.123456789Z", 1, 1, "2026-11-28T18:03:12.123Z" },
+		/* more than nanoseconds: refused (a card number could hide there) */
+		{ "2026-11-28T18:03:12.4111111111111111Z", 0, 0, NULL },
 		{ "", 0, 0, NULL },
 	};
 	(void)state;

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Build the libFuzzer targets with clang in a build directory of their own and
+# run each one for FUZZ_SECONDS (default 30) over its committed seed corpus
+# (tests/fuzz/corpus/<target>/, never written to).  New inputs go to
+# $BUILD_DIR/tests/fuzz/fuzz-corpus/, crashes to $BUILD_DIR/tests/fuzz/fuzz-artifacts/.
+#   tests/fuzz/run-fuzzers.sh                        all targets, 30 s each
+#   FUZZ_SECONDS=300 tests/fuzz/run-fuzzers.sh       longer
+#   BUILD_DIR=/tmp/bf tests/fuzz/run-fuzzers.sh -R fuzz_time   (arguments go to ctest)
+set -eu
+cd "$(dirname "$0")/../.."
+
+build=${BUILD_DIR:-build-fuzz}
+seconds=${FUZZ_SECONDS:-30}
+targets="fuzz_ingest fuzz_phone fuzz_time"
+jobs=$(nproc 2>/dev/null || echo 2)
+
+cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DVG_TESTS=ON \
+	-DVG_FUZZ_SECONDS="$seconds" >/dev/null
+# shellcheck disable=SC2086 # one word per target
+cmake --build "$build" -j "$jobs" --target $targets
+cd "$build" && ctest -L fuzz --output-on-failure "$@"
