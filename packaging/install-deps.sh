@@ -10,7 +10,7 @@ PKGS="build-essential cmake pkg-config
       libsqlite3-dev sqlite3 libmbedtls-dev libcurl4-openssl-dev libcjson-dev zlib1g-dev
       libinih-dev libmicrohttpd-dev libsystemd-dev python3"
 if [ "${1:-}" = "--tests" ]; then
-	PKGS="$PKGS libcmocka-dev clang procps"
+	PKGS="$PKGS libcmocka-dev clang libclang-rt-14-dev procps"
 fi
 
 missing=""

@@ -5,6 +5,7 @@
 # unit tests.  Run as root on Debian 12 (it installs packages with apt-get).
 #   tests/run.sh             everything
 #   tests/run.sh -L unit     only what ctest selects (arguments go to ctest)
+#   FUZZ_SECONDS=300 tests/run.sh   fuzz each parser longer (default 30 s)
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -29,6 +30,9 @@ echo "== tests"
 echo "== unit tests under ASan+UBSan"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --output-on-failure -L unit) || status=1
+
+echo "== fuzzers (clang, libFuzzer + ASan + UBSan), ${FUZZ_SECONDS:-30} s each"
+FUZZ_SECONDS=${FUZZ_SECONDS:-30} tests/fuzz/run-fuzzers.sh || status=1
 
 [ $status -eq 0 ] && echo "tests/run.sh: all passed" || echo "tests/run.sh: FAILURES (see above)"
 exit $status
