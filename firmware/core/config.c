@@ -52,35 +52,45 @@ static const struct key keys[] = {
 	  "calling code for phone numbers without one (49 = Germany); 0: such numbers are dropped"),
 	S("gateway", timezone, K_STR, timezone, "", 0,
 	  "IANA zone for device timestamps without an offset; empty: such timestamps are rejected"),
-	I("gateway", max_future_skew_s, 0, 86400, "300", 1,
+	I("gateway", max_future_skew_s, 0, 86400, "300", 0,
 	  "device times further ahead than this are replaced by the receive time (clock synced only)"),
-	I("gateway", max_past_age_d, 1, 3650, "30", 1,
+	I("gateway", max_past_age_d, 1, 3650, "30", 0,
 	  "device times older than this many days are replaced by the receive time (clock synced only)"),
-	I("gateway", dedup_retention_h, 1, 24 * 365, "168", 1,
+	I("gateway", dedup_retention_h, 1, 24 * 365, "168", 0,
 	  "hours the keys of forwarded events are kept to recognise late retransmissions"),
-	I("gateway", max_buffer_mb, 16, 1024 * 1024, "1024", 1,
+	I("gateway", max_buffer_mb, 16, 1024 * 1024, "1024", 0,
 	  "disk cap for buffer.db in MiB"),
-	E("gateway", on_full, on_full_names, "backpressure", 1,
+	E("gateway", on_full, on_full_names, "backpressure", 0,
 	  "at the cap: backpressure (stop acknowledging) or drop_oldest (counted; never consent or erasure)"),
-	I("gateway", checkpoint_interval_ms, 100, 600000, "1000", 1,
+	I("gateway", checkpoint_interval_ms, 100, 600000, "1000", 0,
 	  "how often the daemon checkpoints buffer.db's WAL (passive)"),
-	I("capture", quarantine_rate_per_min, 1, 100000, "60", 1,
+	I("capture", quarantine_rate_per_min, 1, 100000, "60", 0,
 	  "quarantine rows stored per device per minute; beyond this a flood is counted, not stored"),
-	I("capture", quarantine_burst, 1, 100000, "30", 1,
+	I("capture", quarantine_burst, 1, 100000, "30", 0,
 	  "quarantine rows a device may store in a burst before the rate applies"),
-	S("cdp", endpoint, K_URL, endpoint, "", 1,
+	S("cdp", endpoint, K_URL, endpoint, "", 0,
 	  "the CDP base URL; batches go to <endpoint>/v1/batch (https, or http on loopback only)"),
-	S("cdp", write_key_file, K_PATH, write_key_file, "/etc/venuegw/write_key", 1,
-	  "file whose first line is the CDP write key"),
-	S("cdp", ca_file, K_STR, ca_file, "", 1,
+	S("cdp", write_key_file, K_PATH, write_key_file, "/etc/venuegw/write_key", 0,
+	  "file whose first line is the CDP write key (re-read on SIGHUP)"),
+	S("cdp", ca_file, K_STR, ca_file, "", 0,
 	  "CA bundle to verify the CDP with; empty: the system's CA store"),
-	I("cdp", max_backoff_s, 1, 86400, "300", 1,
+	S("cdp", client_cert, K_PATH, client_cert, "", 0,
+	  "client certificate (PEM) for mutual TLS with the CDP; empty: none"),
+	S("cdp", client_key, K_PATH, client_key, "", 0,
+	  "the client certificate's private key (PEM)"),
+	S("cdp", proxy, K_STR, proxy, "", 0,
+	  "HTTP(S) proxy for the CDP link (http://host:port); empty: none (proxy variables are ignored)"),
+	I("cdp", max_in_flight, 1, 8, "2", 0,
+	  "batches sent concurrently"),
+	I("cdp", max_batch_kb, 1, 500, "500", 0,
+	  "uncompressed size of a batch at most, in KB"),
+	I("cdp", max_backoff_s, 1, 86400, "300", 0,
 	  "longest wait between retries of a batch"),
-	I("cdp", timeout_s, 1, 600, "30", 1,
+	I("cdp", timeout_s, 1, 600, "30", 0,
 	  "time limit of one request to the CDP"),
-	I("cdp", max_batch_events, 1, 2500, "2500", 1,
+	I("cdp", max_batch_events, 1, 2500, "2500", 0,
 	  "events per batch at most"),
-	I("cdp", flush_interval_ms, 10, 600000, "1000", 1,
+	I("cdp", flush_interval_ms, 10, 600000, "1000", 0,
 	  "how long a partial batch may wait for more events"),
 	S("mqtt", host, K_STR, mqtt_host, "127.0.0.1", 0,
 	  "our broker, for the daemon's gateway status (venue/v1/_gateway/status)"),
@@ -90,7 +100,7 @@ static const struct key keys[] = {
 	  "the daemon's MQTT user name"),
 	S("mqtt", password_file, K_PATH, mqtt_password_file, "", 0,
 	  "file whose first line is the daemon's MQTT password; empty: none"),
-	IK("mqtt", status_interval_s, status_interval_s, 1, 3600, "30", 1,
+	IK("mqtt", status_interval_s, status_interval_s, 1, 3600, "30", 0,
 	  "how often the daemon republishes its retained status"),
 	S("tokens", key_file, K_PATH, key_file, "/etc/venuegw/token_keys", 0,
 	  "token key file: '<version> <64 hex> [activate_at=<ISO 8601>]' per line"),
@@ -388,6 +398,10 @@ static int finish(struct parse_state *st, int rc)
 	}
 	if (st->failed)
 		return VG_ERR_CONFIG;
+	if (!!cfg->client_cert[0] != !!cfg->client_key[0]) {
+		snprintf(st->err, st->errsz, "%s: [cdp] client_cert and client_key go together", st->name);
+		return VG_ERR_CONFIG;
+	}
 	if (!cfg->gateway_id[0])
 		snprintf(cfg->gateway_id, sizeof cfg->gateway_id, "%.61s-gw", cfg->venue_id);
 	return VG_OK;
@@ -427,7 +441,7 @@ void vg_config_describe(void *fp)
 			section = k->section;
 			fprintf(f, "%s[%s]\n", i ? "\n" : "", section);
 		}
-		fprintf(f, "; %s%s\n", k->doc, k->reloadable ? " (SIGHUP reloads)" : "");
+		fprintf(f, "; %s%s\n", k->doc, k->reloadable ? " (SIGHUP applies it)" : "");
 		if (!k->def)
 			fprintf(f, "%s =                 ; required\n", k->name);
 		else

@@ -41,7 +41,12 @@ struct vg_config {
 	char endpoint[256];
 	char write_key_file[256];
 	char ca_file[256];
+	char client_cert[256];
+	char client_key[256];
+	char proxy[256];
 	int max_backoff_s;
+	int max_in_flight;
+	int max_batch_kb;
 	int timeout_s;
 	int max_batch_events;
 	int flush_interval_ms;

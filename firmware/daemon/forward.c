@@ -552,6 +552,12 @@ int vg_forwarder_open(struct vg_forwarder **out, struct vg_loop *loop, const str
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (cfg->ca_file[0])
 		curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_file);
+	if (cfg->client_cert[0]) {
+		curl_easy_setopt(e, CURLOPT_SSLCERT, cfg->client_cert);
+		curl_easy_setopt(e, CURLOPT_SSLKEY, cfg->client_key);
+	}
+	/* Only the configured proxy: never one from the environment. */
+	curl_easy_setopt(e, CURLOPT_PROXY, cfg->proxy);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)cfg->timeout_s);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
