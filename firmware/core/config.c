@@ -64,6 +64,8 @@ static const struct key keys[] = {
 	  "at the cap: backpressure (stop acknowledging) or drop_oldest (counted; never consent or erasure)"),
 	I("gateway", checkpoint_interval_ms, 100, 600000, "1000", 0,
 	  "how often the daemon checkpoints buffer.db's WAL (passive)"),
+	I("gateway", reconciliation_interval_s, 10, 86400, "3600", 0,
+	  "period of the gateway.reconciliation event (per device: committed, forwarded, quarantined, dropped)"),
 	I("capture", quarantine_rate_per_min, 1, 100000, "60", 0,
 	  "quarantine rows stored per device per minute; beyond this a flood is counted, not stored"),
 	I("capture", quarantine_burst, 1, 100000, "30", 0,

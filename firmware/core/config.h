@@ -32,6 +32,7 @@ struct vg_config {
 	int max_buffer_mb;
 	int on_full;               /* enum vg_on_full */
 	int checkpoint_interval_ms;
+	int reconciliation_interval_s;
 
 	/* [capture] */
 	int quarantine_rate_per_min;

@@ -60,6 +60,8 @@ static const char *const migrations[] = {
 	"  body TEXT"                            /* tokenized wire form; NULL once forwarded */
 	");"
 	"CREATE INDEX events_pending ON events(priority, id) WHERE state = 0;"
+	"CREATE INDEX events_pending_age ON events(id) WHERE state = 0;"
+	"CREATE INDEX events_batch ON events(batch_id) WHERE state = 1;"
 	"CREATE INDEX events_forwarded ON events(forwarded_at_ms) WHERE state = 2;"
 	"CREATE TABLE batches ("
 	"  id INTEGER PRIMARY KEY,"
@@ -658,36 +660,165 @@ int vg_store_batch_done(struct vg_store *s, long long batch_id, int64_t now_ms)
 	return vg_store_commit(s);
 }
 
+/* Move the events selected by where (?1 bound to id) to the quarantine. */
+static int quarantine_where(struct vg_store *s, const char *where, long long id, const char *reason,
+                            const char *detail)
+{
+	char sql[512];
+	snprintf(sql, sizeof sql,
+		"INSERT INTO quarantine(received_at_ms, device_id, topic, size, reason, field, detail,"
+		" error_offset, digest, event_key, state, body)"
+		" SELECT received_at_ms, device_id, '', length(body), ?2, '', ?3, -1, '', event_key, 'held', body"
+		" FROM events WHERE %s", where);
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, detail ? detail : "", -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return map_rc(rc);
+	snprintf(sql, sizeof sql, "DELETE FROM events WHERE %s", where);
+	return exec_bound2(s, sql, id, 0);
+}
+
 int vg_store_quarantine_event(struct vg_store *s, long long event_id, const char *reason,
-                              const char *detail, int64_t now_ms)
+                              const char *detail)
 {
 	int rc = vg_store_begin(s);
 	if (rc)
 		return rc;
-	sqlite3_stmt *st;
-	rc = sqlite3_prepare_v2(s->db,
-		"INSERT INTO quarantine(received_at_ms, device_id, topic, size, reason, field, detail,"
-		" error_offset, digest, event_key, state, body)"
-		" SELECT ?2, device_id, '', length(body), ?3, '', ?4, -1, '', event_key, 'held', body"
-		" FROM events WHERE id = ?1 AND state IN (0, 1)", -1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, event_id);
-		sqlite3_bind_int64(st, 2, now_ms);
-		sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, detail ? detail : "", -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		sqlite3_finalize(st);
-		rc = rc == SQLITE_DONE ? VG_OK : map_rc(rc);
-	} else {
-		rc = map_rc(rc);
-	}
-	if (!rc)
-		rc = exec_bound2(s, "DELETE FROM events WHERE id = ?1", event_id, 0);
-	if (rc) {
+	if ((rc = quarantine_where(s, "id = ?1 AND state IN (0, 1)", event_id, reason, detail))) {
 		vg_store_rollback(s);
 		return rc;
 	}
 	return vg_store_commit(s);
+}
+
+int vg_store_batch_quarantine(struct vg_store *s, long long batch_id, const char *reason,
+                              const char *detail)
+{
+	int rc = vg_store_begin(s);
+	if (rc)
+		return rc;
+	if ((rc = quarantine_where(s, "batch_id = ?1 AND state = 1", batch_id, reason, detail)) ||
+	    (rc = exec_bound2(s, "DELETE FROM batches WHERE id = ?1", batch_id, 0))) {
+		vg_store_rollback(s);
+		return rc;
+	}
+	return vg_store_commit(s);
+}
+
+int vg_store_batch_split(struct vg_store *s, long long batch_id, const long long *event_ids, size_t n,
+                         int64_t now_ms, long long *new_batch_id)
+{
+	*new_batch_id = 0;
+	int rc = vg_store_begin(s);
+	if (rc)
+		return rc;
+	sqlite3_stmt *upd = NULL;
+	if ((rc = exec_bound2(s, "INSERT INTO batches(created_at_ms) VALUES (?1)", now_ms, 0)))
+		goto fail;
+	long long id = sqlite3_last_insert_rowid(s->db);
+	rc = sqlite3_prepare_v2(s->db, "UPDATE events SET batch_id = ?1 WHERE id = ?2 AND batch_id = ?3 AND state = 1",
+	                        -1, &upd, NULL);
+	if (rc != SQLITE_OK) {
+		rc = map_rc(rc);
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_int64(upd, 1, id);
+		sqlite3_bind_int64(upd, 2, event_ids[i]);
+		sqlite3_bind_int64(upd, 3, batch_id);
+		if ((rc = run(upd)))
+			goto fail;
+	}
+	sqlite3_finalize(upd);
+	upd = NULL;
+	/* The remaining set is new too: its attempts start again. */
+	if ((rc = exec_bound2(s, "UPDATE batches SET attempts = 0, idempotency_key = NULL WHERE id = ?1",
+	                      batch_id, 0)))
+		goto fail;
+	if ((rc = vg_store_commit(s)))
+		return rc;
+	*new_batch_id = id;
+	return VG_OK;
+fail:
+	sqlite3_finalize(upd);
+	vg_store_rollback(s);
+	return rc ? rc : VG_ERR_IO;
+}
+
+int vg_store_batch_unfinished_list(struct vg_store *s, long long *ids, size_t max, size_t *n)
+{
+	*n = 0;
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT id FROM batches ORDER BY id LIMIT ?1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		ids[(*n)++] = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? VG_OK : map_rc(rc);
+}
+
+int vg_store_pending_info(struct vg_store *s, int cap, int *count, int64_t *oldest_ms)
+{
+	long long c = 0, oldest = 0;
+	char sql[128];
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM (SELECT 1 FROM events WHERE state = 0 LIMIT %d)", cap);
+	int rc = int_query(s, sql, &c);
+	if (!rc && c > 0)
+		rc = int_query(s, "SELECT received_at_ms FROM events WHERE state = 0 ORDER BY id LIMIT 1", &oldest);
+	*count = (int)c;
+	*oldest_ms = oldest;
+	return rc;
+}
+
+int vg_store_put_internal_event(struct vg_store *s, const struct vg_store_event *ev)
+{
+	int rc = vg_store_begin(s);
+	if (rc)
+		return rc;
+	rc = vg_store_put_event(s, ev);
+	if (rc < 0) {
+		vg_store_rollback(s);
+		return rc;
+	}
+	int c = vg_store_commit(s);
+	return c ? c : rc;
+}
+
+int vg_store_reconcile(struct vg_store *s, int64_t from_ms, int64_t to_ms, vg_store_reconcile_cb cb, void *ud)
+{
+	static const char sql[] =
+		"SELECT device_id, sum(c), sum(f), sum(q) FROM ("
+		"  SELECT device_id, 1 AS c, 0 AS f, 0 AS q FROM events"
+		"   WHERE received_at_ms >= ?1 AND received_at_ms < ?2 AND device_id <> '_gateway'"
+		"  UNION ALL SELECT device_id, 0, 1, 0 FROM events"
+		"   WHERE state = 2 AND forwarded_at_ms >= ?1 AND forwarded_at_ms < ?2 AND device_id <> '_gateway'"
+		"  UNION ALL SELECT device_id, 1, 0, 1 FROM quarantine"
+		"   WHERE received_at_ms >= ?1 AND received_at_ms < ?2"
+		") GROUP BY device_id ORDER BY device_id";
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	sqlite3_bind_int64(st, 1, from_ms);
+	sqlite3_bind_int64(st, 2, to_ms);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cb(ud, col(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+		       sqlite3_column_int64(st, 3), 0)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? VG_OK : map_rc(rc);
 }
 
 int vg_store_purge_forwarded(struct vg_store *s, int64_t before_ms, int limit)

@@ -136,9 +136,36 @@ int vg_store_batch_attempt(struct vg_store *s, long long batch_id, const char *i
 int vg_store_batch_done(struct vg_store *s, long long batch_id, int64_t now_ms);
 
 /* Move one event (pending or in a batch) to the quarantine with reason and
- * detail, keeping its tokenized body (state held). */
+ * detail, keeping its tokenized body (state held) and its receive time. */
 int vg_store_quarantine_event(struct vg_store *s, long long event_id, const char *reason,
-                              const char *detail, int64_t now_ms);
+                              const char *detail);
+
+/* Move every event of a batch to the quarantine (as above) and remove the batch. */
+int vg_store_batch_quarantine(struct vg_store *s, long long batch_id, const char *reason,
+                              const char *detail);
+
+/* Split a batch: the events event_ids[0..n) move to a new batch (*new_batch_id);
+ * the rest stay.  Both are new sets: their attempts start from zero. */
+int vg_store_batch_split(struct vg_store *s, long long batch_id, const long long *event_ids, size_t n,
+                         int64_t now_ms, long long *new_batch_id);
+
+/* Up to max unfinished batch ids, oldest first, into ids; *n says how many. */
+int vg_store_batch_unfinished_list(struct vg_store *s, long long *ids, size_t max, size_t *n);
+
+/* Pending events: how many (counted up to cap) and the receive time of the
+ * oldest (0 when none). */
+int vg_store_pending_info(struct vg_store *s, int cap, int *count, int64_t *oldest_ms);
+
+/* Store an event the gateway makes itself (reconciliation), in its own short
+ * transaction: VG_OK, 1 (already stored: the key is its identity), or an error. */
+int vg_store_put_internal_event(struct vg_store *s, const struct vg_store_event *ev);
+
+/* Per device, what happened in [from_ms, to_ms): events committed (stored or
+ * quarantined on receipt), forwarded, quarantined, dropped.  Devices in name
+ * order; a non-zero return from cb stops the walk. */
+typedef int (*vg_store_reconcile_cb)(void *ud, const char *device_id, long long committed,
+                                     long long forwarded, long long quarantined, long long dropped);
+int vg_store_reconcile(struct vg_store *s, int64_t from_ms, int64_t to_ms, vg_store_reconcile_cb cb, void *ud);
 
 /* Delete up to limit forwarded rows older than before_ms.  Returns the number
  * deleted (≥ 0) or an error. */

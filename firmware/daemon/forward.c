@@ -1,3 +1,20 @@
+/* The forwarder: buffer.db → the CDP (DESIGN.md §8).
+ *
+ * Up to max_in_flight batches are in flight, each in a slot with its own
+ * curl easy handle (kept alive between requests).  A batch is recorded in
+ * buffer.db before its first attempt and keeps its set of events until the
+ * CDP answers for it, so every retry — also after a restart — carries the
+ * same messageIds and the same Idempotency-Key.  The response decides:
+ *   2xx                                  forwarded
+ *   408, 429, 5xx (not 501/505), network retry the same set: backoff with full
+ *                                        jitter, Retry-After honoured
+ *   413, 400, 422                        split the set in halves (new sets, new
+ *                                        keys) until the offending event stands
+ *                                        alone; then it is quarantined
+ *   401, 403                             pause everything, alarm; SIGHUP resumes
+ *   501, 505, other 4xx                  quarantine the batch's events
+ * The priority lane (consent, erasure) is claimed first.  Hourly (or every
+ * reconciliation_interval_s) a gateway.reconciliation event is stored. */
 #include "forward.h"
 
 #include <errno.h>
@@ -8,18 +25,23 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
 
 #include "digest.h"
 #include "encode.h"
 #include "err.h"
+#include "event.h"
 #include "ingest.h"
 #include "log.h"
 
 #define TICK_MS 100
 #define PURGE_EVERY_MS 60000
 #define KEY_RETRY_MS 30000
+#define MAX_SLOTS 8
+#define RECON_GRACE_MS 2000
+
+#define OF(type, member, p) ((type *)((char *)(p) - offsetof(type, member)))
 
 struct sockwatch {
 	struct vg_watch w;
@@ -27,16 +49,32 @@ struct sockwatch {
 	curl_socket_t fd;
 };
 
+/* A batch in memory: its encoded messages and what identifies them. */
 struct batch {
-	long long id;                 /* 0: none loaded */
+	long long id;                 /* 0: none */
 	int attempts;
-	cJSON *messages;              /* the encoded messages, reused per attempt */
-	char **ids;                   /* messageIds, for the Idempotency-Key */
+	cJSON *messages;
+	char **ids;                   /* messageIds */
+	long long *rows;              /* events.id of each message */
 	size_t n, cap;
-	size_t bytes;                 /* encoded size so far */
+	size_t bytes;                 /* encoded size */
 	char key[VG_EVENT_KEY_LEN + 1];
-	long long *bad;               /* events that cannot be sent: quarantined after the claim */
-	size_t nbad, capbad;
+};
+
+struct slot {
+	struct vg_forwarder *f;
+	CURL *easy;
+	struct curl_slist *headers;
+	uint8_t *gz;
+	size_t gzlen;
+	char retry_after[64];
+	char errbuf[CURL_ERROR_SIZE];
+	char resp[256];               /* the start of the CDP's answer, for quarantine reasons */
+	size_t resplen;
+	struct batch b;
+	int busy;                     /* a request is in flight */
+	int64_t next_attempt_ms;      /* this batch's own backoff */
+	int64_t sent_mono_ms;
 };
 
 struct vg_forwarder {
@@ -45,29 +83,48 @@ struct vg_forwarder {
 	struct vg_store *store;
 	struct vg_encode_ctx ectx;
 	CURLM *multi;
-	CURL *easy;
-	struct curl_slist *headers;
-	struct vg_timer curl_timer, tick;
+	struct vg_timer curl_timer, tick, recon;
 	char url[320];
 	char write_key[256];
 	int have_key;
 	int64_t key_retry_ms;
-	struct batch b;
-	int busy;                     /* a request is in flight */
-	int64_t next_attempt_ms;
+	struct slot slots[MAX_SLOTS];
+	int nslots;
+	long long *queue;             /* recorded batches waiting for a slot: restart, splits */
+	size_t nqueue, capqueue;
+	long long *bad;               /* events a claim passed over: quarantined after it */
+	size_t nbad, capbad;
+	int64_t hold_until_ms;        /* no new batch before this (outage, 429, auth) */
 	int64_t next_purge_ms;
-	uint8_t *gz;
-	size_t gzlen;
-	char retry_after[64];
-	char errbuf[CURL_ERROR_SIZE];
-	int64_t sent_mono_ms;
+	int64_t recon_boundary_ms;    /* wall clock end of the window the timer is for */
 	struct vg_forward_stats stats;
 	unsigned rng;
 };
 
 static void arm_tick(struct vg_forwarder *f, int64_t at)
 {
-	vg_loop_timer(f->loop, &f->tick, at);
+	if (!f->tick.armed || at < f->tick.at_ms)
+		vg_loop_timer(f->loop, &f->tick, at);
+}
+
+static int push_ll(long long **arr, size_t *n, size_t *cap, long long v, int front)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 16;
+		long long *p = realloc(*arr, c * sizeof *p);
+		if (!p)
+			return VG_ERR_NOMEM;
+		*arr = p;
+		*cap = c;
+	}
+	if (front) {
+		memmove(*arr + 1, *arr, *n * sizeof **arr);
+		(*arr)[0] = v;
+	} else {
+		(*arr)[*n] = v;
+	}
+	(*n)++;
+	return VG_OK;
 }
 
 /* ---- the batch in memory ------------------------------------------------- */
@@ -78,13 +135,20 @@ static void batch_clear(struct batch *b)
 	for (size_t i = 0; i < b->n; i++)
 		free(b->ids[i]);
 	free(b->ids);
-	free(b->bad);
+	free(b->rows);
 	memset(b, 0, sizeof *b);
 }
 
-static int batch_add(struct vg_forwarder *f, const struct vg_store_row *r)
+struct fill {
+	struct vg_forwarder *f;
+	struct batch *b;
+	int whole;                    /* a recorded batch: take every row */
+};
+
+static int batch_add(struct fill *fl, const struct vg_store_row *r)
 {
-	struct batch *b = &f->b;
+	struct vg_forwarder *f = fl->f;
+	struct batch *b = fl->b;
 	struct vg_encode_event ev = {
 		.event_key = r->event_key,
 		.device_id = r->device_id,
@@ -95,6 +159,8 @@ static int batch_add(struct vg_forwarder *f, const struct vg_store_row *r)
 	};
 	cJSON *msg = NULL;
 	int rc = vg_encode_message(&f->ectx, &ev, &msg);
+	if (rc == VG_ERR_NOMEM)
+		return rc;
 	size_t len = 0;
 	if (rc == VG_OK) {
 		char *text = cJSON_PrintUnformatted(msg);
@@ -105,108 +171,100 @@ static int batch_add(struct vg_forwarder *f, const struct vg_store_row *r)
 		len = strlen(text);
 		cJSON_free(text);
 	}
-	if (rc == VG_ERR_NOMEM)
-		return rc;
 	if (rc != VG_OK || len > VG_MESSAGE_MAX_BYTES) {
+		/* Never sent: quarantined once the claim is committed. */
 		cJSON_Delete(msg);
-		if (b->nbad == b->capbad) {
-			size_t cap = b->capbad ? b->capbad * 2 : 16;
-			long long *p = realloc(b->bad, cap * sizeof *p);
-			if (!p)
-				return VG_ERR_NOMEM;
-			b->bad = p;
-			b->capbad = cap;
-		}
-		b->bad[b->nbad++] = r->id;
-		return 2; /* pass over; quarantined after the claim */
+		if (push_ll(&f->bad, &f->nbad, &f->capbad, r->id, 0))
+			return VG_ERR_NOMEM;
+		return 2;
 	}
-	if (b->n > 0 && b->bytes + len + 1 > VG_BATCH_MAX_BYTES - 512) {
+	size_t max_bytes = (size_t)f->cfg->max_batch_kb * 1000 - 256; /* room for the envelope */
+	if (!fl->whole && b->n > 0 && b->bytes + len + 1 > max_bytes) {
 		cJSON_Delete(msg);
 		return 1; /* full */
 	}
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 64;
-		char **p = realloc(b->ids, cap * sizeof *p);
-		if (!p) {
+		char **ids = realloc(b->ids, cap * sizeof *ids);
+		if (ids)
+			b->ids = ids;
+		long long *rows = realloc(b->rows, cap * sizeof *rows);
+		if (rows)
+			b->rows = rows;
+		if (!ids || !rows) {
 			cJSON_Delete(msg);
 			return VG_ERR_NOMEM;
 		}
-		b->ids = p;
 		b->cap = cap;
 	}
-	if (!b->messages && !(b->messages = cJSON_CreateArray())) {
+	if ((!b->messages && !(b->messages = cJSON_CreateArray())) || !(b->ids[b->n] = strdup(r->event_key))) {
 		cJSON_Delete(msg);
 		return VG_ERR_NOMEM;
 	}
-	if (!(b->ids[b->n] = strdup(r->event_key))) {
-		cJSON_Delete(msg);
-		return VG_ERR_NOMEM;
-	}
+	b->rows[b->n] = r->id;
 	cJSON_AddItemToArray(b->messages, msg);
 	b->n++;
 	b->bytes += len + 1;
 	return 0;
 }
 
-static int claim_cb(void *ud, const struct vg_store_row *r)
+static int fill_cb(void *ud, const struct vg_store_row *r)
 {
 	return batch_add(ud, r);
 }
 
-static int reload_cb(void *ud, const struct vg_store_row *r)
+static void quarantine_passed_over(struct vg_forwarder *f)
 {
-	int rc = batch_add(ud, r);
-	return rc == 1 ? 0 : rc; /* a stored batch is resent whole */
+	for (size_t i = 0; i < f->nbad; i++) {
+		if (vg_store_quarantine_event(f->store, f->bad[i], "unsendable",
+		                              "the event cannot be encoded within 32 KB for the CDP") == VG_OK) {
+			f->stats.events_quarantined++;
+			vg_log(VG_LOG_WARN, "forward.quarantine", "event row %lld quarantined: unsendable", f->bad[i]);
+		}
+	}
+	f->nbad = 0;
 }
 
-/* Load the unfinished batch, or claim a new one.  1: a batch is ready;
- * 0: nothing to send; <0: error. */
-static int load_batch(struct vg_forwarder *f)
+/* Fill slot s with the recorded batch id (from the queue).  1: ready;
+ * 0: the batch turned out empty (closed); <0: error. */
+static int load_recorded(struct vg_forwarder *f, struct slot *s, long long id)
 {
-	long long id;
-	int attempts;
-	int rc = vg_store_batch_unfinished(f->store, &id, &attempts);
-	if (rc == VG_OK) {
-		f->b.id = id;
-		f->b.attempts = attempts;
-		rc = vg_store_batch_rows(f->store, id, reload_cb, f);
-		if (rc == VG_OK && f->b.n == 0) {
-			/* Every event of it was quarantined or lost its row: close it. */
-			vg_store_batch_done(f->store, id, vg_wall_ms());
-			batch_clear(&f->b);
-			return 0;
-		}
-		if (rc == VG_OK)
-			vg_log(VG_LOG_INFO, "forward.resume", "resending batch %lld (%zu events, %d attempts so far)",
-			       id, f->b.n, attempts);
-	} else if (rc == VG_ERR_NOTFOUND) {
-		rc = vg_store_batch_claim(f->store, f->cfg->max_batch_events, vg_wall_ms(), claim_cb, f, &id);
-		if (rc == VG_OK)
-			f->b.id = id;
-	}
-	for (size_t i = 0; i < f->b.nbad; i++) {
-		vg_store_quarantine_event(f->store, f->b.bad[i], "unsendable",
-		                          "the event cannot be encoded within 32 KB for the CDP", vg_wall_ms());
-		f->stats.events_quarantined++;
-	}
-	f->b.nbad = 0;
+	struct fill fl = { .f = f, .b = &s->b, .whole = 1 };
+	s->b.id = id;
+	int rc = vg_store_batch_rows(f->store, id, fill_cb, &fl);
+	quarantine_passed_over(f);
 	if (rc) {
-		vg_log(VG_LOG_ERR, "forward.store", "cannot read a batch from buffer.db: %s", vg_strerror(rc));
-		batch_clear(&f->b);
+		batch_clear(&s->b);
 		return rc;
 	}
-	if (!f->b.id || !f->b.n) {
-		batch_clear(&f->b);
+	if (!s->b.n) {
+		vg_store_batch_done(f->store, id, vg_wall_ms());
+		batch_clear(&s->b);
 		return 0;
 	}
-	return vg_idempotency_key((const char *const *)f->b.ids, f->b.n, f->b.key) == VG_OK ? 1 : VG_ERR_NOMEM;
+	return vg_idempotency_key((const char *const *)s->b.ids, s->b.n, s->b.key) == VG_OK ? 1 : VG_ERR_NOMEM;
+}
+
+/* Claim a new batch of pending events into slot s.  1: ready; 0: nothing. */
+static int claim(struct vg_forwarder *f, struct slot *s)
+{
+	struct fill fl = { .f = f, .b = &s->b };
+	long long id = 0;
+	int rc = vg_store_batch_claim(f->store, f->cfg->max_batch_events, vg_wall_ms(), fill_cb, &fl, &id);
+	quarantine_passed_over(f);
+	if (rc || !id) {
+		batch_clear(&s->b);
+		return rc;
+	}
+	s->b.id = id;
+	return vg_idempotency_key((const char *const *)s->b.ids, s->b.n, s->b.key) == VG_OK ? 1 : VG_ERR_NOMEM;
 }
 
 /* ---- requests ------------------------------------------------------------ */
 
 static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 {
-	struct vg_forwarder *f = ud;
+	struct slot *s = ud;
 	size_t len = size * n;
 	static const char name[] = "retry-after:";
 	if (len > sizeof name - 1 && strncasecmp(buf, name, sizeof name - 1) == 0) {
@@ -216,53 +274,61 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 		size_t j = len;
 		while (j > i && (buf[j - 1] == '\r' || buf[j - 1] == '\n' || buf[j - 1] == ' '))
 			j--;
-		snprintf(f->retry_after, sizeof f->retry_after, "%.*s", (int)(j - i), buf + i);
+		snprintf(s->retry_after, sizeof s->retry_after, "%.*s", (int)(j - i), buf + i);
 	}
 	return len;
 }
 
 static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 {
-	(void)buf;
-	(void)ud;
-	return size * n; /* the CDP's answer body is not needed */
+	struct slot *s = ud;
+	size_t len = size * n;
+	for (size_t i = 0; i < len && s->resplen < sizeof s->resp - 1; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		s->resp[s->resplen++] = c >= 0x20 && c < 0x7f ? (char)c : ' ';
+	}
+	s->resp[s->resplen] = '\0';
+	return len;
 }
 
-static int send_batch(struct vg_forwarder *f)
+static int send_batch(struct slot *s)
 {
+	struct vg_forwarder *f = s->f;
 	int64_t sent_at = vg_clock_synced() ? vg_wall_ms() : -1;
 	size_t len;
-	char *json = vg_encode_batch(f->b.messages, sent_at, &len);
+	char *json = vg_encode_batch(s->b.messages, sent_at, &len);
 	if (!json)
 		return VG_ERR_NOMEM;
-	free(f->gz);
-	f->gz = NULL;
-	int rc = vg_gzip(json, len, &f->gz, &f->gzlen);
+	free(s->gz);
+	s->gz = NULL;
+	int rc = vg_gzip(json, len, &s->gz, &s->gzlen);
 	cJSON_free(json);
 	if (rc)
 		return rc;
-	curl_slist_free_all(f->headers);
+	curl_slist_free_all(s->headers);
 	char idem[64];
-	snprintf(idem, sizeof idem, "Idempotency-Key: %s", f->b.key);
-	f->headers = curl_slist_append(NULL, "Content-Type: application/json");
-	f->headers = curl_slist_append(f->headers, "Content-Encoding: gzip");
-	f->headers = curl_slist_append(f->headers, idem);
-	f->headers = curl_slist_append(f->headers, "Expect:");
-	if (!f->headers)
+	snprintf(idem, sizeof idem, "Idempotency-Key: %s", s->b.key);
+	s->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	s->headers = curl_slist_append(s->headers, "Content-Encoding: gzip");
+	s->headers = curl_slist_append(s->headers, idem);
+	s->headers = curl_slist_append(s->headers, "Expect:");
+	if (!s->headers)
 		return VG_ERR_NOMEM;
-	curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, f->headers);
-	curl_easy_setopt(f->easy, CURLOPT_POSTFIELDS, (char *)f->gz);
-	curl_easy_setopt(f->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)f->gzlen);
-	curl_easy_setopt(f->easy, CURLOPT_USERNAME, f->write_key);
-	curl_easy_setopt(f->easy, CURLOPT_PASSWORD, "");
-	f->retry_after[0] = '\0';
-	f->errbuf[0] = '\0';
-	if (curl_multi_add_handle(f->multi, f->easy) != CURLM_OK)
+	curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->headers);
+	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, (char *)s->gz);
+	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->gzlen);
+	curl_easy_setopt(s->easy, CURLOPT_USERNAME, f->write_key);
+	curl_easy_setopt(s->easy, CURLOPT_PASSWORD, "");
+	s->retry_after[0] = '\0';
+	s->errbuf[0] = '\0';
+	s->resplen = 0;
+	s->resp[0] = '\0';
+	if (curl_multi_add_handle(f->multi, s->easy) != CURLM_OK)
 		return VG_ERR_IO;
-	f->busy = 1;
-	f->sent_mono_ms = vg_now_ms();
+	s->busy = 1;
+	s->sent_mono_ms = vg_now_ms();
 	vg_log(VG_LOG_DEBUG, "forward.send", "batch %lld: %zu events, %zu bytes (%zu gzip), key %s, attempt %d",
-	       f->b.id, f->b.n, len, f->gzlen, f->b.key, f->b.attempts + 1);
+	       s->b.id, s->b.n, len, s->gzlen, s->b.key, s->b.attempts + 1);
 	return VG_OK;
 }
 
@@ -273,95 +339,162 @@ static unsigned next_rand(struct vg_forwarder *f)
 }
 
 /* Seconds to wait per Retry-After (delta seconds or an HTTP date), or -1. */
-static long retry_after_s(const struct vg_forwarder *f)
+static long retry_after_s(const struct slot *s)
 {
-	if (!f->retry_after[0])
+	if (!s->retry_after[0])
 		return -1;
 	char *end;
-	long v = strtol(f->retry_after, &end, 10);
-	if (*end == '\0' && v >= 0)
+	long v = strtol(s->retry_after, &end, 10);
+	if (end != s->retry_after && *end == '\0' && v >= 0)
 		return v;
-	time_t t = curl_getdate(f->retry_after, NULL);
+	time_t t = curl_getdate(s->retry_after, NULL);
 	if (t < 0)
 		return -1;
 	long d = (long)(t - (time_t)(vg_wall_ms() / 1000));
 	return d > 0 ? d : 0;
 }
 
-/* Exponential backoff with full jitter, 1 s → max_backoff_s; Retry-After wins
- * when it asks for longer. */
-static int64_t backoff_ms(struct vg_forwarder *f, int attempts)
+/* Exponential backoff with full jitter, 1 s → max_backoff_s; a longer
+ * Retry-After wins (capped at an hour). */
+static int64_t backoff_ms(struct vg_forwarder *f, const struct slot *s)
 {
 	int64_t cap = (int64_t)f->cfg->max_backoff_s * 1000;
 	int64_t ceiling = 1000;
-	for (int i = 1; i < attempts && ceiling < cap; i++)
+	for (int i = 1; i < s->b.attempts && ceiling < cap; i++)
 		ceiling *= 2;
 	if (ceiling > cap)
 		ceiling = cap;
 	int64_t d = (int64_t)(next_rand(f) % (unsigned)(ceiling + 1));
-	long ra = retry_after_s(f);
+	long ra = retry_after_s(s);
 	if (ra >= 0 && ra * 1000 > d)
-		d = ra * 1000 > 3600000 ? 3600000 : ra * 1000;
+		d = ra > 3600 ? 3600000 : ra * 1000;
 	return d;
 }
 
-static void finish(struct vg_forwarder *f, CURLcode result)
+static void release(struct slot *s)
 {
+	batch_clear(&s->b);
+	s->next_attempt_ms = 0;
+}
+
+/* 413/400/422: split the set in halves, both recorded as batches of their
+ * own and queued first; a single event that still fails is quarantined. */
+static void split_or_quarantine(struct vg_forwarder *f, struct slot *s, long status)
+{
+	char reason[16], detail[320];
+	snprintf(reason, sizeof reason, "http_%ld", status);
+	snprintf(detail, sizeof detail, "the CDP answered HTTP %ld%s%s", status, s->resp[0] ? ": " : "", s->resp);
+	if (s->b.n == 1) {
+		int rc = vg_store_batch_quarantine(f->store, s->b.id, reason, detail);
+		if (rc) {
+			vg_log(VG_LOG_ERR, "forward.store", "cannot quarantine event %s: %s", s->b.ids[0], vg_strerror(rc));
+			s->next_attempt_ms = vg_now_ms() + 1000;
+			return;
+		}
+		f->stats.events_quarantined++;
+		vg_log(VG_LOG_WARN, "forward.quarantine", "event %s refused by the CDP (HTTP %ld): quarantined",
+		       s->b.ids[0], status);
+		release(s);
+		return;
+	}
+	size_t half = s->b.n / 2;
+	long long second = 0;
+	int rc = vg_store_batch_split(f->store, s->b.id, s->b.rows + half, s->b.n - half, vg_wall_ms(), &second);
+	if (rc) {
+		vg_log(VG_LOG_ERR, "forward.store", "cannot split batch %lld: %s", s->b.id, vg_strerror(rc));
+		s->next_attempt_ms = vg_now_ms() + 1000;
+		return;
+	}
+	vg_log(VG_LOG_INFO, "forward.split", "batch %lld (%zu events) refused with HTTP %ld: split into %lld"
+	       " (%zu) and %lld (%zu)", s->b.id, s->b.n, status, s->b.id, half, second, s->b.n - half);
+	long long first = s->b.id;
+	release(s);
+	if (push_ll(&f->queue, &f->nqueue, &f->capqueue, second, 1) ||
+	    push_ll(&f->queue, &f->nqueue, &f->capqueue, first, 1))
+		vg_log(VG_LOG_ERR, "forward", "out of memory queueing split batches; they are resent after a restart");
+}
+
+static void finish(struct slot *s, CURLcode result)
+{
+	struct vg_forwarder *f = s->f;
 	long status = 0;
-	curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
-	curl_multi_remove_handle(f->multi, f->easy);
-	f->busy = 0;
+	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_multi_remove_handle(f->multi, s->easy);
+	s->busy = 0;
 	int64_t now = vg_now_ms();
-	char err[160];
+	char err[150];
 	if (result != CURLE_OK)
-		snprintf(err, sizeof err, "%.150s", f->errbuf[0] ? f->errbuf : curl_easy_strerror(result));
+		snprintf(err, sizeof err, "%.140s", s->errbuf[0] ? s->errbuf : curl_easy_strerror(result));
 	else
 		snprintf(err, sizeof err, "HTTP %ld", status);
-	f->b.attempts++;
+	s->b.attempts++;
 	f->stats.last_status = result == CURLE_OK ? (int)status : 0;
+	arm_tick(f, now);
 
 	if (result == CURLE_OK && status >= 200 && status < 300) {
-		int rc = vg_store_batch_done(f->store, f->b.id, vg_wall_ms());
+		int rc = vg_store_batch_done(f->store, s->b.id, vg_wall_ms());
 		if (rc) {
-			/* Sent but not marked: it will be resent with the same key, and
-			 * the CDP de-duplicates on messageId.  Retry the mark soon. */
-			vg_log(VG_LOG_ERR, "forward.store", "batch %lld delivered but not marked: %s", f->b.id,
+			/* Delivered but not marked: resent later with the same key; the
+			 * CDP de-duplicates on messageId. */
+			vg_log(VG_LOG_ERR, "forward.store", "batch %lld delivered but not marked: %s", s->b.id,
 			       vg_strerror(rc));
-			f->next_attempt_ms = now + 1000;
-			arm_tick(f, f->next_attempt_ms);
+			s->next_attempt_ms = now + 1000;
 			return;
 		}
 		vg_log(VG_LOG_DEBUG, "forward.ok", "batch %lld: %zu events delivered in %lld ms (HTTP %ld, key %s)",
-		       f->b.id, f->b.n, (long long)(now - f->sent_mono_ms), status, f->b.key);
+		       s->b.id, s->b.n, (long long)(now - s->sent_mono_ms), status, s->b.key);
 		f->stats.batches_ok++;
-		f->stats.events_forwarded += f->b.n;
+		f->stats.events_forwarded += s->b.n;
 		f->stats.last_error[0] = '\0';
 		f->stats.last_success_wall_ms = vg_wall_ms();
 		f->stats.alarm = NULL;
-		batch_clear(&f->b);
-		f->next_attempt_ms = now;
-		arm_tick(f, now);
+		f->hold_until_ms = 0;
+		release(s);
 		return;
 	}
 
 	f->stats.attempts_failed++;
 	snprintf(f->stats.last_error, sizeof f->stats.last_error, "%s", err);
-	vg_store_batch_attempt(f->store, f->b.id, f->b.key, f->stats.last_status, err);
-	int64_t delay;
+	vg_store_batch_attempt(f->store, s->b.id, s->b.key, f->stats.last_status, err);
+	if (result == CURLE_OK && (status == 413 || status == 400 || status == 422)) {
+		split_or_quarantine(f, s, status);
+		return;
+	}
 	if (result == CURLE_OK && (status == 401 || status == 403)) {
 		f->stats.alarm = "credentials";
-		delay = (int64_t)f->cfg->max_backoff_s * 1000;
+		int64_t pause = (int64_t)f->cfg->max_backoff_s * 1000;
+		s->next_attempt_ms = now + pause;
+		f->hold_until_ms = now + pause;
 		vg_log(VG_LOG_ERR, "forward.auth", "the CDP refused the write key (HTTP %ld): forwarding paused,"
-		       " events keep buffering; fix %s and send SIGHUP", status, f->cfg->write_key_file);
-	} else {
-		delay = backoff_ms(f, f->b.attempts);
-		/* Rate-limit the log while the CDP is down: first failures, then every 10th. */
-		if (f->b.attempts <= 3 || f->b.attempts % 10 == 0)
-			vg_log(VG_LOG_WARN, "forward.retry", "batch %lld (%zu events, key %s): %s; attempt %d, retrying"
-			       " in %lld ms", f->b.id, f->b.n, f->b.key, err, f->b.attempts, (long long)delay);
+		       " events keep buffering; fix %s and send SIGHUP (retrying in %d s)", status,
+		       f->cfg->write_key_file, f->cfg->max_backoff_s);
+		return;
 	}
-	f->next_attempt_ms = now + delay;
-	arm_tick(f, f->next_attempt_ms);
+	int retryable = result != CURLE_OK || status == 408 || status == 429 ||
+	                (status >= 500 && status != 501 && status != 505) || status < 200 || (status >= 300 && status < 400);
+	if (!retryable) {
+		char reason[16], detail[320];
+		snprintf(reason, sizeof reason, "http_%ld", status);
+		snprintf(detail, sizeof detail, "the CDP answered HTTP %ld%s%s", status, s->resp[0] ? ": " : "", s->resp);
+		int rc = vg_store_batch_quarantine(f->store, s->b.id, reason, detail);
+		if (rc) {
+			s->next_attempt_ms = now + 1000;
+			return;
+		}
+		f->stats.events_quarantined += s->b.n;
+		vg_log(VG_LOG_ERR, "forward.quarantine", "batch %lld: the CDP answered HTTP %ld; its %zu events are"
+		       " quarantined (venuegw quarantine list)", s->b.id, status, s->b.n);
+		release(s);
+		return;
+	}
+	int64_t delay = backoff_ms(f, s);
+	s->next_attempt_ms = now + delay;
+	if (f->hold_until_ms < now + delay)
+		f->hold_until_ms = now + delay;
+	/* Rate-limit the log while the CDP is down: first failures, then every 10th. */
+	if (s->b.attempts <= 3 || s->b.attempts % 10 == 0)
+		vg_log(VG_LOG_WARN, "forward.retry", "batch %lld (%zu events, key %s): %s; attempt %d, retrying in %lld ms",
+		       s->b.id, s->b.n, s->b.key, err, s->b.attempts, (long long)delay);
 }
 
 static void check_done(struct vg_forwarder *f)
@@ -369,8 +502,14 @@ static void check_done(struct vg_forwarder *f)
 	CURLMsg *m;
 	int left;
 	while ((m = curl_multi_info_read(f->multi, &left))) {
-		if (m->msg == CURLMSG_DONE && m->easy_handle == f->easy)
-			finish(f, m->data.result);
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		for (int i = 0; i < f->nslots; i++) {
+			if (f->slots[i].easy == m->easy_handle) {
+				finish(&f->slots[i], m->data.result);
+				break;
+			}
+		}
 	}
 }
 
@@ -392,7 +531,7 @@ static void on_sock(struct vg_watch *w, short revents)
 	check_done(f);
 }
 
-static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
 	(void)easy;
 	struct vg_forwarder *f = userp;
@@ -400,7 +539,7 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
 	if (what == CURL_POLL_REMOVE) {
 		if (sw) {
 			vg_loop_unwatch(f->loop, &sw->w);
-			curl_multi_assign(f->multi, s, NULL);
+			curl_multi_assign(f->multi, fd, NULL);
 			free(sw);
 		}
 		return 0;
@@ -410,18 +549,18 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
 		if (!sw)
 			return -1;
 		sw->f = f;
-		sw->fd = s;
+		sw->fd = fd;
 		sw->w.cb = on_sock;
-		curl_multi_assign(f->multi, s, sw);
+		curl_multi_assign(f->multi, fd, sw);
 	}
 	short events = (short)(((what & CURL_POLL_IN) ? POLLIN : 0) | ((what & CURL_POLL_OUT) ? POLLOUT : 0));
-	vg_loop_watch(f->loop, &sw->w, s, events);
+	vg_loop_watch(f->loop, &sw->w, fd, events);
 	return 0;
 }
 
 static void on_curl_timer(struct vg_timer *t)
 {
-	struct vg_forwarder *f = (struct vg_forwarder *)((char *)t - offsetof(struct vg_forwarder, curl_timer));
+	struct vg_forwarder *f = OF(struct vg_forwarder, curl_timer, t);
 	int running;
 	curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	check_done(f);
@@ -436,6 +575,87 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	else
 		vg_loop_timer(f->loop, &f->curl_timer, vg_now_ms() + timeout_ms);
 	return 0;
+}
+
+/* ---- reconciliation ------------------------------------------------------------ */
+
+static int recon_row(void *ud, const char *device, long long committed, long long forwarded,
+                     long long quarantined, long long dropped)
+{
+	cJSON *d = cJSON_CreateObject();
+	if (!d)
+		return 1;
+	cJSON_AddStringToObject(d, "device_id", device);
+	cJSON_AddNumberToObject(d, "committed", (double)committed);
+	cJSON_AddNumberToObject(d, "forwarded", (double)forwarded);
+	cJSON_AddNumberToObject(d, "quarantined", (double)quarantined);
+	cJSON_AddNumberToObject(d, "dropped", (double)dropped);
+	cJSON_AddItemToArray(ud, d);
+	return 0;
+}
+
+/* Store the gateway.reconciliation event for [to − interval, to).  Its key is
+ * made from the window, so a restart never stores one window twice. */
+static void reconcile(struct vg_forwarder *f, int64_t to_ms)
+{
+	int64_t from_ms = to_ms - (int64_t)f->cfg->reconciliation_interval_s * 1000;
+	char from[25], to[25], id[48];
+	vg_time_format(from_ms, from);
+	vg_time_format(to_ms, to);
+	snprintf(id, sizeof id, "reconciliation:%s", from);
+	cJSON *ev = cJSON_CreateObject();
+	cJSON *props = ev ? cJSON_AddObjectToObject(ev, "properties") : NULL;
+	cJSON *devices = props ? cJSON_AddArrayToObject(props, "devices") : NULL;
+	if (!devices)
+		goto out;
+	cJSON_AddStringToObject(ev, "id", id);
+	cJSON_AddStringToObject(ev, "type", "gateway.reconciliation");
+	cJSON_AddStringToObject(ev, "occurred_at", to);
+	cJSON_AddStringToObject(props, "window_start", from);
+	cJSON_AddStringToObject(props, "window_end", to);
+	cJSON_AddNumberToObject(props, "interval_s", f->cfg->reconciliation_interval_s);
+	if (vg_store_reconcile(f->store, from_ms, to_ms, recon_row, devices) != VG_OK)
+		goto out;
+	char *body = cJSON_PrintUnformatted(ev);
+	if (!body)
+		goto out;
+	char key[VG_EVENT_KEY_LEN + 1];
+	vg_event_key(f->cfg->venue_id, "_gateway", "id", id, strlen(id), key);
+	struct vg_store_event se = {
+		.event_key = key,
+		.device_id = "_gateway",
+		.type = "gateway.reconciliation",
+		.priority = 1,
+		.received_at_ms = vg_wall_ms(),
+		.body = body,
+		.body_len = strlen(body),
+	};
+	int rc = vg_store_put_internal_event(f->store, &se);
+	if (rc < 0)
+		vg_log(VG_LOG_ERR, "forward.reconcile", "cannot store the reconciliation for %s: %s", from,
+		       vg_strerror(rc));
+	else if (rc == VG_OK)
+		vg_log(VG_LOG_INFO, "forward.reconcile", "reconciliation for %s..%s: %d devices", from, to,
+		       cJSON_GetArraySize(devices));
+	cJSON_free(body);
+out:
+	cJSON_Delete(ev);
+}
+
+static void arm_recon(struct vg_forwarder *f)
+{
+	int64_t period = (int64_t)f->cfg->reconciliation_interval_s * 1000;
+	int64_t wall = vg_wall_ms();
+	f->recon_boundary_ms = (wall / period + 1) * period;
+	vg_loop_timer(f->loop, &f->recon, vg_now_ms() + (f->recon_boundary_ms - wall) + RECON_GRACE_MS);
+}
+
+static void on_recon(struct vg_timer *t)
+{
+	struct vg_forwarder *f = OF(struct vg_forwarder, recon, t);
+	reconcile(f, f->recon_boundary_ms);
+	arm_recon(f);
+	arm_tick(f, vg_now_ms());
 }
 
 /* ---- the tick: find work --------------------------------------------------- */
@@ -463,20 +683,41 @@ static int read_write_key(struct vg_forwarder *f)
 	return 1;
 }
 
+/* Give a free slot work: a recorded batch first, else a new claim when it
+ * is worth it — always when nothing is in flight (small batches promptly
+ * when idle), else only a full batch or one whose oldest event has waited
+ * flush_interval_ms (full batches under backlog). */
+static int fill_slot(struct vg_forwarder *f, struct slot *s, int in_flight)
+{
+	while (f->nqueue) {
+		long long id = f->queue[0];
+		memmove(f->queue, f->queue + 1, --f->nqueue * sizeof *f->queue);
+		int rc = load_recorded(f, s, id);
+		if (rc)
+			return rc;
+	}
+	if (in_flight) {
+		int count;
+		int64_t oldest;
+		if (vg_store_pending_info(f->store, f->cfg->max_batch_events, &count, &oldest) != VG_OK || !count)
+			return 0;
+		if (count < f->cfg->max_batch_events && vg_wall_ms() - oldest < f->cfg->flush_interval_ms)
+			return 0;
+	}
+	return claim(f, s);
+}
+
 static void on_tick(struct vg_timer *t)
 {
-	struct vg_forwarder *f = (struct vg_forwarder *)((char *)t - offsetof(struct vg_forwarder, tick));
+	struct vg_forwarder *f = OF(struct vg_forwarder, tick, t);
 	int64_t now = vg_now_ms();
-	arm_tick(f, now + TICK_MS);
+	vg_loop_timer(f->loop, &f->tick, now + TICK_MS);
 	if (now >= f->next_purge_ms) {
 		f->next_purge_ms = now + PURGE_EVERY_MS;
 		int64_t before = vg_wall_ms() - (int64_t)f->cfg->dedup_retention_h * 3600000;
-		int n;
-		while ((n = vg_store_purge_forwarded(f->store, before, 2000)) == 2000)
+		while (vg_store_purge_forwarded(f->store, before, 2000) == 2000)
 			;
 	}
-	if (f->busy || now < f->next_attempt_ms)
-		return;
 	if (!f->have_key) {
 		if (now < f->key_retry_ms)
 			return;
@@ -487,22 +728,72 @@ static void on_tick(struct vg_timer *t)
 		}
 		f->stats.alarm = NULL;
 	}
-	if (!f->b.id) {
-		int rc = load_batch(f);
-		if (rc <= 0) {
-			if (rc < 0)
-				f->next_attempt_ms = now + 1000;
-			return;
+	int in_flight = 0;
+	for (int i = 0; i < f->nslots; i++)
+		in_flight += f->slots[i].b.id != 0;
+	for (int i = 0; i < f->nslots; i++) {
+		struct slot *s = &f->slots[i];
+		if (s->busy)
+			continue;
+		if (!s->b.id) {
+			if (now < f->hold_until_ms)
+				continue;
+			int rc = fill_slot(f, s, in_flight);
+			if (rc < 0) {
+				vg_log(VG_LOG_ERR, "forward.store", "cannot read a batch from buffer.db: %s", vg_strerror(rc));
+				f->hold_until_ms = now + 1000;
+			}
+			if (rc <= 0)
+				continue;
+			in_flight++;
+		} else if (now < s->next_attempt_ms) {
+			continue;
 		}
-	}
-	int rc = send_batch(f);
-	if (rc) {
-		vg_log(VG_LOG_ERR, "forward.send", "cannot send batch %lld: %s", f->b.id, vg_strerror(rc));
-		f->next_attempt_ms = now + 1000;
+		int rc = send_batch(s);
+		if (rc) {
+			vg_log(VG_LOG_ERR, "forward.send", "cannot send batch %lld: %s", s->b.id, vg_strerror(rc));
+			s->next_attempt_ms = now + 1000;
+		}
 	}
 }
 
 /* ---- life cycle -------------------------------------------------------------- */
+
+static int setup_easy(struct vg_forwarder *f, struct slot *s)
+{
+	const struct vg_config *cfg = f->cfg;
+	CURL *e = s->easy = curl_easy_init();
+	if (!e)
+		return VG_ERR_NOMEM;
+	s->f = f;
+	curl_easy_setopt(e, CURLOPT_URL, f->url);
+	curl_easy_setopt(e, CURLOPT_POST, 1L);
+	curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (cfg->ca_file[0])
+		curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_file);
+	if (cfg->client_cert[0]) {
+		curl_easy_setopt(e, CURLOPT_SSLCERT, cfg->client_cert);
+		curl_easy_setopt(e, CURLOPT_SSLKEY, cfg->client_key);
+	}
+	/* Only the configured proxy: never one from the environment. */
+	curl_easy_setopt(e, CURLOPT_PROXY, cfg->proxy);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)cfg->timeout_s);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, s);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->errbuf);
+	char ua[64];
+	snprintf(ua, sizeof ua, "venuegw/%s", VG_VERSION);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, ua);
+	return VG_OK;
+}
 
 int vg_forwarder_open(struct vg_forwarder **out, struct vg_loop *loop, const struct vg_config *cfg,
                       struct vg_store *st, char *err, size_t errsz)
@@ -523,6 +814,14 @@ int vg_forwarder_open(struct vg_forwarder **out, struct vg_loop *loop, const str
 	f->rng = (unsigned)vg_wall_ms() ^ ((unsigned)getpid() << 16);
 	f->tick.cb = on_tick;
 	f->curl_timer.cb = on_curl_timer;
+	f->recon.cb = on_recon;
+
+	/* The reconciliation of the last complete window, if a restart missed it;
+	 * then one per window. */
+	int64_t period = (int64_t)cfg->reconciliation_interval_s * 1000;
+	reconcile(f, vg_wall_ms() / period * period);
+	arm_recon(f);
+
 	if (!cfg->endpoint[0]) {
 		vg_log(VG_LOG_WARN, "forward", "no [cdp] endpoint configured: events are buffered, not forwarded");
 		*out = f;
@@ -533,52 +832,41 @@ int vg_forwarder_open(struct vg_forwarder **out, struct vg_loop *loop, const str
 	snprintf(f->url, sizeof f->url, "%.*s/v1/batch", (int)(n && cfg->endpoint[n - 1] == '/' ? n - 1 : n),
 	         cfg->endpoint);
 	f->multi = curl_multi_init();
-	f->easy = curl_easy_init();
-	if (!f->multi || !f->easy) {
-		snprintf(err, errsz, "cannot initialise libcurl");
-		vg_forwarder_close(f);
-		return VG_ERR_NOMEM;
-	}
+	if (!f->multi)
+		goto nomem;
 	curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
 	curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
-	CURL *e = f->easy;
-	curl_easy_setopt(e, CURLOPT_URL, f->url);
-	curl_easy_setopt(e, CURLOPT_POST, 1L);
-	curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (cfg->ca_file[0])
-		curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_file);
-	if (cfg->client_cert[0]) {
-		curl_easy_setopt(e, CURLOPT_SSLCERT, cfg->client_cert);
-		curl_easy_setopt(e, CURLOPT_SSLKEY, cfg->client_key);
+	f->nslots = cfg->max_in_flight < MAX_SLOTS ? cfg->max_in_flight : MAX_SLOTS;
+	for (int i = 0; i < f->nslots; i++)
+		if (setup_easy(f, &f->slots[i]))
+			goto nomem;
+
+	/* Batches a previous run left unfinished go first, as recorded. */
+	long long ids[64];
+	size_t nids = 0;
+	if (vg_store_batch_unfinished_list(st, ids, 64, &nids) == VG_OK) {
+		for (size_t i = 0; i < nids; i++)
+			if (push_ll(&f->queue, &f->nqueue, &f->capqueue, ids[i], 0))
+				goto nomem;
+		if (nids)
+			vg_log(VG_LOG_INFO, "forward.resume", "%zu unfinished batches from before are resent first", nids);
 	}
-	/* Only the configured proxy: never one from the environment. */
-	curl_easy_setopt(e, CURLOPT_PROXY, cfg->proxy);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)cfg->timeout_s);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
-	char ua[64];
-	snprintf(ua, sizeof ua, "venuegw/%s", VG_VERSION);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, ua);
 	f->have_key = read_write_key(f);
 	if (!f->have_key) {
 		f->stats.alarm = "config";
 		f->key_retry_ms = vg_now_ms() + KEY_RETRY_MS;
 	}
-	vg_log(VG_LOG_INFO, "forward", "forwarding to %s (batches of at most %d events)", f->url,
-	       cfg->max_batch_events);
+	vg_log(VG_LOG_INFO, "forward", "forwarding to %s (%d in flight, batches of at most %d events / %d KB)",
+	       f->url, f->nslots, cfg->max_batch_events, cfg->max_batch_kb);
 	arm_tick(f, vg_now_ms());
 	*out = f;
 	return VG_OK;
+nomem:
+	snprintf(err, errsz, "cannot initialise libcurl: out of memory");
+	vg_forwarder_close(f);
+	return VG_ERR_NOMEM;
 }
 
 void vg_forwarder_reload(struct vg_forwarder *f)
@@ -587,8 +875,10 @@ void vg_forwarder_reload(struct vg_forwarder *f)
 		return;
 	f->have_key = read_write_key(f);
 	f->stats.alarm = f->have_key ? NULL : "config";
-	if (!f->busy)
-		f->next_attempt_ms = vg_now_ms();
+	f->hold_until_ms = 0;
+	for (int i = 0; i < f->nslots; i++)
+		if (!f->slots[i].busy)
+			f->slots[i].next_attempt_ms = 0;
 	arm_tick(f, vg_now_ms());
 }
 
@@ -603,15 +893,21 @@ void vg_forwarder_close(struct vg_forwarder *f)
 		return;
 	vg_loop_cancel(f->loop, &f->tick);
 	vg_loop_cancel(f->loop, &f->curl_timer);
-	if (f->multi && f->easy && f->busy)
-		curl_multi_remove_handle(f->multi, f->easy);
-	if (f->easy)
-		curl_easy_cleanup(f->easy);
+	vg_loop_cancel(f->loop, &f->recon);
+	for (int i = 0; i < f->nslots; i++) {
+		struct slot *s = &f->slots[i];
+		if (s->busy)
+			curl_multi_remove_handle(f->multi, s->easy);
+		if (s->easy)
+			curl_easy_cleanup(s->easy);
+		curl_slist_free_all(s->headers);
+		free(s->gz);
+		batch_clear(&s->b);
+	}
 	if (f->multi)
 		curl_multi_cleanup(f->multi);
-	curl_slist_free_all(f->headers);
-	free(f->gz);
-	batch_clear(&f->b);
+	free(f->queue);
+	free(f->bad);
 	vg_wipe(f->write_key, sizeof f->write_key);
 	free(f);
 }
