@@ -10,7 +10,11 @@ PKGS="build-essential cmake pkg-config
       libsqlite3-dev sqlite3 libmbedtls-dev libcurl4-openssl-dev libcjson-dev zlib1g-dev
       libinih-dev libmicrohttpd-dev libsystemd-dev python3"
 if [ "${1:-}" = "--tests" ]; then
-	PKGS="$PKGS libcmocka-dev clang libclang-rt-14-dev procps"
+	PKGS="$PKGS libcmocka-dev clang libclang-rt-14-dev procps openssl"
+	# tests/reference (the Segment Node client): node >= 18 and npm; a nodesource
+	# nodejs already ships npm and conflicts with Debian's npm package
+	command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
+	command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 fi
 
 missing=""

@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 packaging/install-deps.sh --tests
+echo "== the Segment reference client (tests/reference, from the npm registry)"
+(cd tests/reference && npm ci --no-audit --no-fund --loglevel=error)
 
 jobs=$(nproc 2>/dev/null || echo 2)
 werror=ON

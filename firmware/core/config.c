@@ -190,6 +190,9 @@ static const char *check_url(const char *v)
 	} else {
 		return "must start with https:// (or http:// for a loopback address)";
 	}
+	size_t auth = strcspn(host, "/?#");
+	if (memchr(host, '@', auth))
+		return "must not hold a user name or password (the write key goes in write_key_file)";
 	size_t n;
 	if (*host == '[') {
 		const char *close = strchr(host, ']');

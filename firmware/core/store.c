@@ -545,7 +545,7 @@ int vg_store_batch_rows(struct vg_store *s, long long batch_id, vg_store_row_cb 
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? VG_OK : map_rc(rc);
 }
 
-int vg_store_batch_claim(struct vg_store *s, int max_events, int64_t now_ms,
+int vg_store_batch_claim(struct vg_store *s, int max_events, int max_priority, int64_t now_ms,
                          vg_store_row_cb cb, void *ud, long long *batch_id)
 {
 	*batch_id = 0;
@@ -554,7 +554,7 @@ int vg_store_batch_claim(struct vg_store *s, int max_events, int64_t now_ms,
 		return rc;
 	sqlite3_stmt *sel = NULL, *upd = NULL;
 	char sql[200];
-	snprintf(sql, sizeof sql, "%s WHERE state = 0 ORDER BY priority, id LIMIT ?1", row_cols);
+	snprintf(sql, sizeof sql, "%s WHERE state = 0 AND priority <= ?2 ORDER BY priority, id LIMIT ?1", row_cols);
 	rc = sqlite3_prepare_v2(s->db, sql, -1, &sel, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(s->db, "UPDATE events SET state = 1, batch_id = ?1 WHERE id = ?2", -1, &upd, NULL);
@@ -568,6 +568,7 @@ int vg_store_batch_claim(struct vg_store *s, int max_events, int64_t now_ms,
 	long long id = sqlite3_last_insert_rowid(s->db);
 	int taken = 0;
 	sqlite3_bind_int(sel, 1, max_events);
+	sqlite3_bind_int(sel, 2, max_priority);
 	int step;
 	while ((step = sqlite3_step(sel)) == SQLITE_ROW) {
 		struct vg_store_row r;
@@ -837,9 +838,12 @@ int vg_store_purge_forwarded(struct vg_store *s, int64_t before_ms, int limit)
 	return rc ? rc : n;
 }
 
-int vg_store_has_pending(struct vg_store *s)
+int vg_store_has_pending(struct vg_store *s, int max_priority)
 {
 	long long one = 0;
-	int rc = int_query(s, "SELECT count(*) FROM (SELECT 1 FROM events WHERE state = 0 LIMIT 1)", &one);
+	char sql[128];
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM (SELECT 1 FROM events WHERE state = 0 AND priority <= %d LIMIT 1)",
+	         max_priority);
+	int rc = int_query(s, sql, &one);
 	return rc ? rc : one > 0;
 }

@@ -120,11 +120,11 @@ int vg_store_batch_unfinished(struct vg_store *s, long long *batch_id, int *atte
 /* The events of a batch, in id order, through cb. */
 int vg_store_batch_rows(struct vg_store *s, long long batch_id, vg_store_row_cb cb, void *ud);
 
-/* In one short transaction: offer pending events (priority lane first, then
- * in commit order) to cb until it stops or max_events were taken, then
+/* In one short transaction: offer pending events of priority ≤ max_priority
+ * (priority lane first, then in commit order) to cb until it stops or max_events were taken, then
  * record the taken ones as a new batch.  *batch_id is 0 when nothing was
  * pending.  VG_OK or an error (then nothing was claimed). */
-int vg_store_batch_claim(struct vg_store *s, int max_events, int64_t now_ms,
+int vg_store_batch_claim(struct vg_store *s, int max_events, int max_priority, int64_t now_ms,
                          vg_store_row_cb cb, void *ud, long long *batch_id);
 
 /* Record an attempt's outcome (HTTP status or 0 for a network error). */
@@ -171,8 +171,9 @@ int vg_store_reconcile(struct vg_store *s, int64_t from_ms, int64_t to_ms, vg_st
  * deleted (≥ 0) or an error. */
 int vg_store_purge_forwarded(struct vg_store *s, int64_t before_ms, int limit);
 
-/* 1 when pending events exist, 0 when not, or an error.  Cheap. */
-int vg_store_has_pending(struct vg_store *s);
+/* 1 when pending events of priority ≤ max_priority exist, 0 when not, or an
+ * error.  Cheap (an index look-up). */
+int vg_store_has_pending(struct vg_store *s, int max_priority);
 
 struct vg_store_counts {
 	long long pending, inflight, forwarded;

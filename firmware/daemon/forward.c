@@ -32,6 +32,7 @@
 #include "encode.h"
 #include "err.h"
 #include "event.h"
+#include "contract.h"
 #include "ingest.h"
 #include "log.h"
 
@@ -72,6 +73,7 @@ struct slot {
 	char resp[256];               /* the start of the CDP's answer, for quarantine reasons */
 	size_t resplen;
 	struct batch b;
+	int lane;                     /* the priority lane's slot: consent and erasure only */
 	int busy;                     /* a request is in flight */
 	int64_t next_attempt_ms;      /* this batch's own backoff */
 	int64_t sent_mono_ms;
@@ -88,8 +90,8 @@ struct vg_forwarder {
 	char write_key[256];
 	int have_key;
 	int64_t key_retry_ms;
-	struct slot slots[MAX_SLOTS];
-	int nslots;
+	struct slot slots[MAX_SLOTS + 1];
+	int nslots;                   /* max_in_flight slots, then the priority lane's */
 	long long *queue;             /* recorded batches waiting for a slot: restart, splits */
 	size_t nqueue, capqueue;
 	long long *bad;               /* events a claim passed over: quarantined after it */
@@ -250,7 +252,8 @@ static int claim(struct vg_forwarder *f, struct slot *s)
 {
 	struct fill fl = { .f = f, .b = &s->b };
 	long long id = 0;
-	int rc = vg_store_batch_claim(f->store, f->cfg->max_batch_events, vg_wall_ms(), fill_cb, &fl, &id);
+	int rc = vg_store_batch_claim(f->store, f->cfg->max_batch_events, s->lane ? VG_PRIO_HIGH : VG_PRIO_LOW,
+	                              vg_wall_ms(), fill_cb, &fl, &id);
 	quarantine_passed_over(f);
 	if (rc || !id) {
 		batch_clear(&s->b);
@@ -686,9 +689,12 @@ static int read_write_key(struct vg_forwarder *f)
 /* Give a free slot work: a recorded batch first, else a new claim when it
  * is worth it — always when nothing is in flight (small batches promptly
  * when idle), else only a full batch or one whose oldest event has waited
- * flush_interval_ms (full batches under backlog). */
+ * flush_interval_ms (full batches under backlog).  The lane's slot claims
+ * only priority events, as soon as there are any. */
 static int fill_slot(struct vg_forwarder *f, struct slot *s, int in_flight)
 {
+	if (s->lane)
+		return vg_store_has_pending(f->store, VG_PRIO_HIGH) == 1 ? claim(f, s) : 0;
 	while (f->nqueue) {
 		long long id = f->queue[0];
 		memmove(f->queue, f->queue + 1, --f->nqueue * sizeof *f->queue);
@@ -728,15 +734,21 @@ static void on_tick(struct vg_timer *t)
 		}
 		f->stats.alarm = NULL;
 	}
+	struct slot *lane = &f->slots[f->nslots - 1];
 	int in_flight = 0;
-	for (int i = 0; i < f->nslots; i++)
+	for (int i = 0; i < f->nslots - 1; i++)
 		in_flight += f->slots[i].b.id != 0;
-	for (int i = 0; i < f->nslots; i++) {
+	/* The lane first; while it holds a batch, nothing else starts a request,
+	 * so consent and erasure leave before any other event — also when the
+	 * CDP comes back after an outage with every slot waiting to retry. */
+	for (int i = f->nslots - 1; i >= 0; i--) {
 		struct slot *s = &f->slots[i];
-		if (s->busy)
+		if (s->busy || (!s->lane && lane->b.id))
 			continue;
 		if (!s->b.id) {
-			if (now < f->hold_until_ms)
+			/* The lane claims whenever there is priority work, also during
+			 * an outage: holding it is what stops the other slots. */
+			if (now < f->hold_until_ms && !s->lane)
 				continue;
 			int rc = fill_slot(f, s, in_flight);
 			if (rc < 0) {
@@ -745,7 +757,8 @@ static void on_tick(struct vg_timer *t)
 			}
 			if (rc <= 0)
 				continue;
-			in_flight++;
+			if (!s->lane)
+				in_flight++;
 		} else if (now < s->next_attempt_ms) {
 			continue;
 		}
@@ -778,8 +791,10 @@ static int setup_easy(struct vg_forwarder *f, struct slot *s)
 		curl_easy_setopt(e, CURLOPT_SSLCERT, cfg->client_cert);
 		curl_easy_setopt(e, CURLOPT_SSLKEY, cfg->client_key);
 	}
-	/* Only the configured proxy: never one from the environment. */
+	/* Only the configured proxy: never one from the environment, and no
+	 * NO_PROXY from it either. */
 	curl_easy_setopt(e, CURLOPT_PROXY, cfg->proxy);
+	curl_easy_setopt(e, CURLOPT_NOPROXY, "");
 	curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)cfg->timeout_s);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -838,10 +853,11 @@ int vg_forwarder_open(struct vg_forwarder **out, struct vg_loop *loop, const str
 	curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
 	curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
-	f->nslots = cfg->max_in_flight < MAX_SLOTS ? cfg->max_in_flight : MAX_SLOTS;
+	f->nslots = (cfg->max_in_flight < MAX_SLOTS ? cfg->max_in_flight : MAX_SLOTS) + 1;
 	for (int i = 0; i < f->nslots; i++)
 		if (setup_easy(f, &f->slots[i]))
 			goto nomem;
+	f->slots[f->nslots - 1].lane = 1;
 
 	/* Batches a previous run left unfinished go first, as recorded. */
 	long long ids[64];
@@ -858,8 +874,8 @@ int vg_forwarder_open(struct vg_forwarder **out, struct vg_loop *loop, const str
 		f->stats.alarm = "config";
 		f->key_retry_ms = vg_now_ms() + KEY_RETRY_MS;
 	}
-	vg_log(VG_LOG_INFO, "forward", "forwarding to %s (%d in flight, batches of at most %d events / %d KB)",
-	       f->url, f->nslots, cfg->max_batch_events, cfg->max_batch_kb);
+	vg_log(VG_LOG_INFO, "forward", "forwarding to %s (%d in flight and a priority lane, batches of at most"
+	       " %d events / %d KB)", f->url, f->nslots - 1, cfg->max_batch_events, cfg->max_batch_kb);
 	arm_tick(f, vg_now_ms());
 	*out = f;
 	return VG_OK;

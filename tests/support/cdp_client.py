@@ -9,6 +9,10 @@
     cdp.kill(); cdp.restart()             # the CDP is down, then back on the same port
     cdp.stop()
 
+    # mutual TLS: the stand-in requires a client certificate signed by tls_client_ca; the
+    # helper's own calls (stats(), control(), ...) then present helper_cert/helper_key.
+    cdp = StandIn(tmpdir, tls_cert=C, tls_key=K, tls_client_ca=CA, helper_cert=CC, helper_key=CK)
+
 The record file (tmpdir/cdp-requests.jsonl) survives restarts, and a restarted stand-in
 replays it, so stats() and messages() cover everything received since the first start.
 Python 3 standard library only.
@@ -29,11 +33,14 @@ STANDIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cdp_standin.
 
 class StandIn:
     def __init__(self, tmpdir, write_key="wk-test", tls_cert=None, tls_key=None, start=True,
-                 name="cdp"):
+                 name="cdp", tls_client_ca=None, helper_cert=None, helper_key=None):
         self.dir = tmpdir
         self.write_key = write_key
         self.tls_cert = tls_cert
         self.tls_key = tls_key
+        self.tls_client_ca = tls_client_ca
+        self.helper_cert = helper_cert
+        self.helper_key = helper_key
         self.record = os.path.join(tmpdir, "%s-requests.jsonl" % name)
         self.log = os.path.join(tmpdir, "%s-standin.log" % name)
         self.port = 0
@@ -52,6 +59,8 @@ class StandIn:
                "--record", self.record]
         if self.tls_cert:
             cmd += ["--tls-cert", self.tls_cert, "--tls-key", self.tls_key]
+        if self.tls_client_ca:
+            cmd += ["--tls-client-ca", self.tls_client_ca]
         with open(self.log, "a") as log:
             self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log)
         end = time.monotonic() + deadline_s
@@ -141,6 +150,8 @@ class StandIn:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
+            if self.helper_cert:
+                ctx.load_cert_chain(self.helper_cert, self.helper_key)
         try:
             with urllib.request.urlopen(req, timeout=timeout, context=ctx) as r:
                 return json.loads(r.read())

@@ -7,7 +7,11 @@ message limits), records every request to a JSON-lines file, and answers what th
 tells it to through `POST /_control` (DESIGN.md §11: 5xx storms, 429 with Retry-After,
 slow responses, dropped connections, 413, 400 for one event).
 
-    python3 cdp_standin.py --port 0 --write-key K --record FILE [--tls-cert C --tls-key K2]
+    python3 cdp_standin.py --port 0 --write-key K --record FILE [--tls-cert C --tls-key K2
+                           [--tls-client-ca CA]]
+
+With --tls-client-ca the TLS server requires a client certificate that CA signed (mutual
+TLS); handshakes without one, or with another, fail (and are logged on stderr).
 
 The first line on stdout is "listening on 127.0.0.1:<port>"; everything else goes to
 stderr. Python 3 standard library only. See tests/support/cdp_client.py for the test-side
@@ -36,7 +40,8 @@ returns the current state):
 Record file: one JSON object per line, one per request to a non-underscore path:
   {"t": unix time (float, when the body was read), "path": "/v1/batch", "conn": n (TCP
    connection number, to see keep-alive reuse), "status": int or null (null: dropped),
-   "idempotency_key": str or null, "auth_ok": bool, "sent_at": str or null,
+   "idempotency_key": str or null, "auth_ok": bool, "auth": "basic" | "body" | null (how the
+   write key came: HTTP Basic, or Segment's "writeKey" in the body), "sent_at": str or null,
    "message_ids": [...] (whatever could be decoded, also for rejected requests),
    "n": len(message_ids), "raw_bytes": n (as received), "encoding": "gzip" | "identity" | ...,
    "error": str or null, "body": decompressed body text (accepted requests only, else null),
@@ -541,6 +546,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         u = urlsplit(self.path)
         rec = {"t": None, "path": u.path, "conn": self.conn_id, "status": None,
                "idempotency_key": self.headers.get("Idempotency-Key"), "auth_ok": self.auth_ok(),
+               "auth": None,
                "sent_at": None, "message_ids": [], "n": 0, "raw_bytes": 0,
                "encoding": self.headers.get("Content-Encoding", "identity"), "error": None,
                "body": None, "fault": None}
@@ -578,6 +584,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except Rejected as e:
             decode_err = e
         rec["n"] = len(rec["message_ids"])
+        if rec["auth_ok"]:
+            rec["auth"] = "basic"
+        elif text is not None and "Authorization" not in self.headers:
+            # Segment also takes the write key in the body ("writeKey"), which is
+            # how @segment/analytics-node 2.x authenticates.
+            try:
+                body_key = json.loads(text).get("writeKey")
+            except (ValueError, AttributeError):
+                body_key = None
+            if body_key == st.write_key:
+                rec["auth_ok"], rec["auth"] = True, "body"
         if delay:
             time.sleep(delay)
 
@@ -641,10 +658,13 @@ def main(argv=None):
     ap.add_argument("--record", required=True, help="JSON-lines file, one line per request")
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
+    ap.add_argument("--tls-client-ca", help="require a client certificate signed by this CA (mTLS)")
     ap.add_argument("--verbose", action="store_true", help="log every request to stderr")
     a = ap.parse_args(argv)
     if bool(a.tls_cert) != bool(a.tls_key):
         ap.error("--tls-cert and --tls-key go together")
+    if a.tls_client_ca and not a.tls_cert:
+        ap.error("--tls-client-ca needs --tls-cert and --tls-key")
 
     server = Server(("127.0.0.1", a.port), Handler)
     server.state = State(a.write_key, a.record)
@@ -652,6 +672,9 @@ def main(argv=None):
     if a.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(a.tls_cert, a.tls_key)
+        if a.tls_client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(cafile=a.tls_client_ca)
         server.socket = ctx.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
 
     stop = threading.Event()

@@ -394,6 +394,37 @@ class StandInTest(unittest.TestCase):
         finally:
             tls.stop()
 
+    @unittest.skipUnless(shutil.which("openssl"), "openssl not installed")
+    def test_tls_client_ca_requires_a_client_certificate(self):
+        import pki
+        p = pki.make_pki(os.path.join(self.tmp, "pki"))
+        tls = StandIn(self.tmp, write_key=WK, tls_cert=p.server_cert, tls_key=p.server_key,
+                      tls_client_ca=p.client_ca_cert, helper_cert=p.client_cert,
+                      helper_key=p.client_key, name="mtls")
+        try:
+            req = urllib.request.Request(tls.url + "/v1/batch", data=gzip.compress(body_of([message("m")])),
+                                         method="POST", headers={"Content-Type": "application/json",
+                                                                 "Content-Encoding": "gzip",
+                                                                 "Authorization": auth()})
+
+            def ctx(cert=None, key=None):
+                c = ssl.create_default_context(cafile=p.ca_cert)
+                if cert:
+                    c.load_cert_chain(cert, key)
+                return c
+            # no client certificate, or one from another CA: the handshake fails
+            for c in (ctx(), ctx(p.rogue_client_cert, p.rogue_client_key)):
+                with self.assertRaises((urllib.error.URLError, ssl.SSLError, ConnectionError)):
+                    with urllib.request.urlopen(req, timeout=5, context=c) as r:
+                        r.read()
+            self.assertEqual(tls.stats()["requests"], 0)     # the helper presents its own
+            with urllib.request.urlopen(req, timeout=5, context=ctx(p.client_cert, p.client_key)) as r:
+                self.assertEqual(r.status, 200)
+            self.assertEqual(tls.stats()["unique_message_ids"], 1)
+            self.assertIn("PEER_DID_NOT_RETURN_A_CERTIFICATE", tls.log_text())
+        finally:
+            tls.stop()
+
 
 if __name__ == "__main__":
     unittest.main()

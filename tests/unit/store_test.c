@@ -163,7 +163,7 @@ static void test_owner_creates_and_migrates(void **state)
 	assert_int_equal(vg_store_counts(s, &c), VG_OK);
 	assert_int_equal(c.pending + c.inflight + c.forwarded, 0);
 	assert_int_equal(c.quarantine_held + c.quarantine_metadata + c.quarantine_overflow, 0);
-	assert_int_equal(vg_store_has_pending(s), 0);
+	assert_int_equal(vg_store_has_pending(s, 2), 0);
 	vg_store_close(s);
 
 	/* Opening again: nothing to migrate, the data stays. */
@@ -176,7 +176,7 @@ static void test_owner_creates_and_migrates(void **state)
 	s = open_store(f->db, 1, 0);
 	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), VG_STORE_SCHEMA);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events"), 1);
-	assert_int_equal(vg_store_has_pending(s), 1);
+	assert_int_equal(vg_store_has_pending(s, 2), 1);
 	vg_store_close(s);
 
 	vg_store_close(NULL);
@@ -552,7 +552,7 @@ static void test_counts(void **state)
 
 	int taken = 0;
 	long long batch = 0;
-	assert_int_equal(vg_store_batch_claim(s, 3, 5000, take_all, &taken, &batch), VG_OK);
+	assert_int_equal(vg_store_batch_claim(s, 3, 2, 5000, take_all, &taken, &batch), VG_OK);
 	assert_int_equal(taken, 3);
 	assert_true(batch > 0);
 	assert_int_equal(vg_store_counts(s, &c), VG_OK);
