@@ -58,7 +58,8 @@ class PublishersTest(GatewayCase):
             self.assertEqual(len(set(acked[d])), n)
         self.assertEqual(self.assert_all_acked_stored(acked), n * len(devices))
         # Exactly once: one row per acknowledged event, no other rows.
-        rows = self.gw.query("SELECT device_id, count(*), count(DISTINCT event_key) FROM events GROUP BY device_id")
+        rows = self.gw.query("SELECT device_id, count(*), count(DISTINCT event_key) FROM events"
+                             " WHERE device_id <> '_gateway' GROUP BY device_id")
         self.assertEqual(sorted(rows), sorted((d, n, n) for d in devices))
         # A retransmission of an event already stored is acknowledged, not stored again.
         body = json.dumps({"id": "p-pos-1-0", "type": "kiosk.session.started",
@@ -97,7 +98,7 @@ class CrashTest(GatewayCase):
         self.assertGreaterEqual(kills, 5, "the publishers finished before the broker was killed enough")
         acked = {d: read_lines(os.path.join(self.tmp, d + ".acked")) for d in devices}
         self.assertEqual(self.assert_all_acked_stored(acked), n * len(devices))
-        self.assertEqual(self.gw.query("SELECT count(*) FROM events")[0][0], n * len(devices))
+        self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE device_id <> '_gateway'")[0][0], n * len(devices))
         self.assertEqual(self.gw.query("PRAGMA integrity_check")[0][0], "ok")
 
     def test_daemon_sigkill_does_not_stop_capture(self):
@@ -131,7 +132,7 @@ class StoreFailureTest(GatewayCase):
         time.sleep(3)
         self.assertIsNone(p.poll(), "the publisher finished although no commit could succeed")
         self.assertEqual(read_lines(acked), [], "PUBACK sent for an event that was not committed")
-        self.assertEqual(self.gw.query("SELECT count(*) FROM events")[0][0], 0)
+        self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE device_id <> '_gateway'")[0][0], 0)
         self.assertTrue(self.gw.broker_alive(), "the broker died on a store failure")
         self.assertIn("commit failed", read_text(self.gw.broker_log))
         os.unlink(self.fault)  # the disk heals; the device's outbox drains
@@ -149,14 +150,14 @@ class StoreFailureTest(GatewayCase):
         r = self.gw.mosquitto_pub("pos-1", "venue/v1/pos-1/events",
                                   json.dumps({"id": "s-1", "type": "device.status"}), timeout=10)
         self.assertNotEqual(r.returncode, 0, "acknowledged although buffer.db has another schema")
-        self.assertEqual(self.gw.query("SELECT count(*) FROM events")[0][0], 0)
+        self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE device_id <> '_gateway'")[0][0], 0)
         self.assertIn("schema", read_text(self.gw.broker_log))
         with sqlite3.connect(self.gw.db_path()) as c:
             c.execute("PRAGMA user_version = 1")
         r = self.gw.mosquitto_pub("pos-1", "venue/v1/pos-1/events",
                                   json.dumps({"id": "s-1", "type": "device.status"}))
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(self.gw.query("SELECT count(*) FROM events")[0][0], 1)
+        self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE device_id <> '_gateway'")[0][0], 1)
 
 
 class BadInputTest(GatewayCase):
@@ -292,7 +293,10 @@ class CliTest(GatewayCase):
         r = gw.venuegw("status", "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
         st = json.loads(r.stdout)
-        self.assertEqual((st["pending"], st["quarantine_metadata"]), (1, 1))
+        # The device's event, and the daemon's own reconciliation event (no CDP configured here).
+        self.assertEqual(st["pending"], gw.query("SELECT count(*) FROM events WHERE state = 0")[0][0])
+        self.assertEqual(gw.query("SELECT count(*) FROM events WHERE state = 0 AND device_id = 'pos-1'")[0][0], 1)
+        self.assertEqual(st["quarantine_metadata"], 1)
         r = gw.venuegw("quarantine", "list")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("bad_json", r.stdout)
