@@ -49,7 +49,7 @@ struct capture {
 	int64_t clock_checked_ms;
 	struct rate_slot rate[RATE_SLOTS];
 	/* counters, reported at shutdown (and by the daemon's metrics later) */
-	unsigned long long stored, duplicates, quarantined, overflowed, store_failures;
+	unsigned long long stored, duplicates, quarantined, overflowed, suppressed, store_failures;
 	unsigned long long hist[HIST_BUCKETS]; /* callback time, log-linear µs buckets */
 };
 
@@ -188,6 +188,18 @@ static int commit(struct capture *c, struct vg_store *st, const char *device, co
 	int rc = vg_store_begin(st);
 	if (rc)
 		return rc;
+	/* A forgotten person's events are acknowledged, counted, not stored. */
+	const char *idents[6];
+	for (int i = 0; i < out->nidents; i++)
+		idents[i] = out->idents[i];
+	int sup = vg_store_suppressed(st, idents, (size_t)out->nidents);
+	if (sup != 0) {
+		vg_store_rollback(st);
+		if (sup < 0)
+			return sup;
+		c->suppressed++;
+		return VG_OK;
+	}
 	if (!out->quarantined) {
 		struct vg_store_event ev = {
 			.event_key = out->event_key,
@@ -435,9 +447,10 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 		return MOSQ_ERR_SUCCESS;
 	mosquitto_callback_unregister(c->id, MOSQ_EVT_MESSAGE, on_message, NULL);
 	vg_log(VG_LOG_INFO, "capture.stats",
-	       "stored=%llu duplicates=%llu quarantined=%llu quarantine_overflow=%llu store_failures=%llu"
+	       "stored=%llu duplicates=%llu quarantined=%llu quarantine_overflow=%llu suppressed=%llu"
+	       " store_failures=%llu"
 	       " callback_us_p50=%llu callback_us_p99=%llu callback_us_p999=%llu",
-	       c->stored, c->duplicates, c->quarantined, c->overflowed, c->store_failures,
+	       c->stored, c->duplicates, c->quarantined, c->overflowed, c->suppressed, c->store_failures,
 	       (unsigned long long)hist_quantile(c, 0.50), (unsigned long long)hist_quantile(c, 0.99),
 	       (unsigned long long)hist_quantile(c, 0.999));
 	vg_keyring_wipe(&c->keys);

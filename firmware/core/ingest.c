@@ -145,6 +145,20 @@ int vg_ingest(const struct vg_ingest_cfg *cfg, const char *device_id, const void
 	if (rc)
 		goto done;
 
+	/* Identity tokens, from the raw values, before scrubbing replaces them. */
+	cJSON *person = cJSON_GetObjectItemCaseSensitive(ev, "person");
+	if (cJSON_IsObject(person)) {
+		static const char *const fields[] = { "email", "phone", "customer_id", "loyalty_id",
+		                                      "member_code", "payment_customer_id" };
+		for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+			cJSON *v = cJSON_GetObjectItemCaseSensitive(person, fields[i]);
+			if (cJSON_IsString(v) &&
+			    vg_pii_identity_token(cfg->key, fields[i], v->valuestring, strlen(v->valuestring),
+			                          cfg->default_country_code, out->idents[out->nidents], NULL, 0) > 0)
+				out->nidents++;
+		}
+	}
+
 	struct vg_pii_ctx pctx = { .key = cfg->key, .default_cc = cfg->default_country_code,
 	                           .policy = cfg->policy };
 	if ((rc = vg_pii_scrub_event(ev, &pctx, &out->pii)))

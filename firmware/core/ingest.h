@@ -50,6 +50,10 @@ struct vg_ingest_out {
 	char *body;                      /* tokenized JSON, malloc'd; NULL if it did not decode */
 	size_t body_len;
 	struct vg_pii_stats pii;
+	/* The identity tokens of the person's identifiers (vg_pii_identity_token
+	 * under the current key), for suppression checks at capture. */
+	char idents[6][VG_TOKEN_MAX];
+	int nidents;
 };
 
 /* Run the pipeline over one raw payload from device_id (authenticated).

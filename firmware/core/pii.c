@@ -809,6 +809,30 @@ static int scrub_person_field(cJSON *person, cJSON *it, const struct person_fiel
 	return rc;
 }
 
+int vg_pii_identity_token(const struct vg_key *key, const char *field, const char *raw, size_t len,
+                          int default_cc, char tok[VG_TOKEN_MAX], char *norm, size_t normsz)
+{
+	const struct person_field *f = NULL;
+	for (size_t i = 0; field && i < sizeof(person_fields) / sizeof(person_fields[0]); i++)
+		if (strcmp(field, person_fields[i].name) == 0)
+			f = &person_fields[i];
+	if (!f || !key || !raw)
+		return VG_ERR_INVAL;
+	char buf[256];
+	int nl;
+	if (f->cls == FC_EMAIL)
+		nl = vg_norm_email(raw, len, buf, sizeof(buf));
+	else if (f->cls == FC_PHONE)
+		nl = vg_norm_phone(raw, len, default_cc, buf, sizeof(buf));
+	else
+		nl = vg_norm_ident(raw, len, buf, sizeof(buf));
+	int rc = nl < 0 ? VG_ERR_INVAL : vg_token_make(key, f->kind, buf, (size_t)nl, tok);
+	if (rc >= 0 && norm)
+		snprintf(norm, normsz, "%.*s", nl, buf);
+	vg_wipe(buf, sizeof(buf));
+	return rc;
+}
+
 static int scrub_person(cJSON *person, const struct vg_pii_ctx *ctx, struct vg_pii_stats *st)
 {
 	cJSON *next;

@@ -96,6 +96,16 @@ struct vg_pii_stats {
  * or VG_ERR_INVAL (no key). */
 int vg_pii_scrub_event(cJSON *event, const struct vg_pii_ctx *ctx, struct vg_pii_stats *st);
 
+/* The identity token of a person identifier: raw[0..len) normalized as the
+ * person field named field ("email", "phone", "customer_id", "loyalty_id",
+ * "member_code", "payment_customer_id") is, then its token under key —
+ * whatever the field's policy.  Suppressions and erasure match on it.  The
+ * normalized form goes to norm (normsz bytes) when norm is not NULL.
+ * Returns the token's length, or VG_ERR_INVAL (not such a field, or the value
+ * cannot be normalized). */
+int vg_pii_identity_token(const struct vg_key *key, const char *field, const char *raw, size_t len,
+                          int default_cc, char tok[VG_TOKEN_MAX], char *norm, size_t normsz);
+
 /* Zero every string and key in the tree, then cJSON_Delete it.  NULL is fine. */
 void vg_json_wipe_delete(cJSON *item);
 

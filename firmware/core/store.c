@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 
+#include "digest.h"
 #include "err.h"
 #include "log.h"
 
@@ -15,6 +16,7 @@ enum stmt_id {
 	ST_PUT_QUARANTINE,
 	ST_OVERFLOW,
 	ST_USER_VERSION,
+	ST_SUPPRESSED,
 	ST__COUNT
 };
 
@@ -31,7 +33,10 @@ static const char *const stmt_sql[ST__COUNT] = {
 		" VALUES (?1, ?2, 1, ?3, ?3) ON CONFLICT(device_id, reason)"
 		" DO UPDATE SET count = count + 1, last_ms = excluded.last_ms",
 	[ST_USER_VERSION] = "PRAGMA user_version",
+	[ST_SUPPRESSED] = "SELECT 1 FROM suppressions WHERE token = ?1",
 };
+
+#define VG_SUPPRESSION_KEY_LEN 27 /* "sup." + 22 + NUL */
 
 struct vg_store {
 	sqlite3 *db;
@@ -846,4 +851,146 @@ int vg_store_has_pending(struct vg_store *s, int max_priority)
 	         max_priority);
 	int rc = int_query(s, sql, &one);
 	return rc ? rc : one > 0;
+}
+
+/* ---- erasure ---------------------------------------------------------------- */
+
+/* Suppressions hold a digest of the identity token, not the token: the
+ * person's tokens must not stay in buffer.db after erasure. */
+static void suppression_key(const char *token, char out[VG_SUPPRESSION_KEY_LEN])
+{
+	struct vg_lphash h;
+	uint8_t d[32];
+	vg_lphash_start(&h);
+	vg_lphash_add_str(&h, "venuegw-suppression-v1");
+	vg_lphash_add_str(&h, token);
+	vg_lphash_finish(&h, d);
+	memcpy(out, "sup.", 4);
+	vg_b64url(d, 16, out + 4);
+}
+
+int vg_store_suppressed(struct vg_store *s, const char *const *tokens, size_t n)
+{
+	if (!n)
+		return 0;
+	sqlite3_stmt *st = stmt(s, ST_SUPPRESSED);
+	if (!st)
+		return VG_ERR_IO;
+	for (size_t i = 0; i < n; i++) {
+		char k[VG_SUPPRESSION_KEY_LEN];
+		suppression_key(tokens[i], k);
+		sqlite3_bind_text(st, 1, k, -1, SQLITE_TRANSIENT);
+		int rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc == SQLITE_ROW)
+			return 1;
+		if (rc != SQLITE_DONE)
+			return map_rc(rc);
+	}
+	return 0;
+}
+
+static int delete_matching(struct vg_store *s, const char *table, const char *state_clause,
+                           const char *needle, long long *rows)
+{
+	char sql[200];
+	snprintf(sql, sizeof sql, "DELETE FROM %s WHERE %s body IS NOT NULL AND instr(body, ?1) > 0",
+	         table, state_clause);
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	sqlite3_bind_text(st, 1, needle, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return map_rc(rc);
+	*rows += sqlite3_changes(s->db);
+	return VG_OK;
+}
+
+int vg_store_forget(struct vg_store *s, const char *const *match, size_t nmatch,
+                    const char *const *suppress, size_t nsuppress, const char *digest,
+                    int64_t now_ms, long long *rows)
+{
+	*rows = 0;
+	int rc = vg_store_begin(s);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < nmatch && !rc; i++) {
+		rc = delete_matching(s, "events", "state IN (0, 1) AND", match[i], rows);
+		if (!rc)
+			rc = delete_matching(s, "quarantine", "", match[i], rows);
+	}
+	sqlite3_stmt *st = NULL;
+	if (!rc) {
+		rc = map_rc(sqlite3_prepare_v2(s->db, "INSERT INTO suppressions(token, created_at_ms) VALUES (?1, ?2)"
+		                               " ON CONFLICT(token) DO NOTHING", -1, &st, NULL));
+		for (size_t i = 0; i < nsuppress && !rc; i++) {
+			char k[VG_SUPPRESSION_KEY_LEN];
+			suppression_key(suppress[i], k);
+			sqlite3_bind_text(st, 1, k, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(st, 2, now_ms);
+			rc = run(st);
+		}
+		sqlite3_finalize(st);
+	}
+	if (!rc) {
+		rc = map_rc(sqlite3_prepare_v2(s->db, "INSERT INTO tombstones(digest, created_at_ms, rows_purged)"
+		                               " VALUES (?1, ?2, ?3)", -1, &st, NULL));
+		if (!rc) {
+			sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 2, now_ms);
+			sqlite3_bind_int64(st, 3, *rows);
+			rc = run(st);
+			sqlite3_finalize(st);
+		}
+	}
+	if (rc) {
+		vg_store_rollback(s);
+		*rows = 0;
+		return rc;
+	}
+	return vg_store_commit(s);
+}
+
+int vg_store_lift(struct vg_store *s, const char *const *tokens, size_t n, long long *lifted)
+{
+	*lifted = 0;
+	int rc = vg_store_begin(s);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st;
+	rc = map_rc(sqlite3_prepare_v2(s->db, "DELETE FROM suppressions WHERE token = ?1", -1, &st, NULL));
+	for (size_t i = 0; i < n && !rc; i++) {
+		char k[VG_SUPPRESSION_KEY_LEN];
+		suppression_key(tokens[i], k);
+		sqlite3_bind_text(st, 1, k, -1, SQLITE_TRANSIENT);
+		rc = run(st);
+		*lifted += sqlite3_changes(s->db);
+	}
+	if (!rc)
+		sqlite3_finalize(st);
+	if (rc) {
+		vg_store_rollback(s);
+		return rc;
+	}
+	return vg_store_commit(s);
+}
+
+int vg_store_checkpoint_truncate(struct vg_store *s, int timeout_ms)
+{
+	int64_t end = mono_ns() + (int64_t)timeout_ms * 1000000;
+	for (;;) {
+		int log = -1, done = -1;
+		int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+		if (rc == SQLITE_OK && log == 0)
+			return VG_OK;
+		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+			return map_rc(rc);
+		if (mono_ns() >= end)
+			return VG_ERR_BUSY;
+		struct timespec d = { 0, 20000000 };
+		nanosleep(&d, NULL);
+	}
 }

@@ -175,6 +175,31 @@ int vg_store_purge_forwarded(struct vg_store *s, int64_t before_ms, int limit);
  * error.  Cheap (an index look-up). */
 int vg_store_has_pending(struct vg_store *s, int max_priority);
 
+/* ---- erasure (DESIGN.md §3 promise 6) ------------------------------------ */
+
+/* Inside a capture transaction: 1 if any of tokens[0..n) is suppressed, 0 if
+ * none is, or an error. */
+int vg_store_suppressed(struct vg_store *s, const char *const *tokens, size_t n);
+
+/* Forget a person, in one transaction: delete every buffered row (pending, in
+ * a batch, quarantined) whose body holds any of match[0..nmatch) — the
+ * person's tokens under every key version, and their kept plain identifiers
+ * as JSON strings —, record a tombstone (digest, time, rows purged — no
+ * personal data) and a suppression for each of suppress[0..nsuppress).
+ * *rows gets the number of rows deleted.  With secure_delete on, freed pages
+ * are zeroed; vg_store_checkpoint_truncate() then clears the WAL. */
+int vg_store_forget(struct vg_store *s, const char *const *match, size_t nmatch,
+                    const char *const *suppress, size_t nsuppress, const char *digest,
+                    int64_t now_ms, long long *rows);
+
+/* End suppressions for tokens[0..n).  *lifted gets how many were removed. */
+int vg_store_lift(struct vg_store *s, const char *const *tokens, size_t n, long long *lifted);
+
+/* Copy the WAL into the database and truncate it to zero bytes, so no old
+ * page image survives in it.  Waits up to timeout_ms for readers.  VG_OK, or
+ * VG_ERR_BUSY when readers kept it from completing. */
+int vg_store_checkpoint_truncate(struct vg_store *s, int timeout_ms);
+
 struct vg_store_counts {
 	long long pending, inflight, forwarded;
 	long long quarantine_held, quarantine_metadata, quarantine_overflow;

@@ -18,6 +18,7 @@ int vg_cmd_run(const struct vg_config *cfg);
 /* The admin verbs; argv starts after the verb. Each returns an exit code. */
 int vg_cmd_status(const struct vg_config *cfg, int argc, char **argv);
 int vg_cmd_quarantine(const struct vg_config *cfg, int argc, char **argv);
+int vg_cmd_forget(const struct vg_config *cfg, int argc, char **argv);
 int vg_cmd_validate(const struct vg_config *cfg, int have_config, int argc, char **argv);
 
 #endif

@@ -59,6 +59,7 @@ struct batch {
 	long long *rows;              /* events.id of each message */
 	size_t n, cap;
 	size_t bytes;                 /* encoded size */
+	int erasure;                  /* holds an erasure.requested notice */
 	char key[VG_EVENT_KEY_LEN + 1];
 };
 
@@ -204,6 +205,8 @@ static int batch_add(struct fill *fl, const struct vg_store_row *r)
 		return VG_ERR_NOMEM;
 	}
 	b->rows[b->n] = r->id;
+	if (strcmp(r->type, "erasure.requested") == 0)
+		b->erasure = 1;
 	cJSON_AddItemToArray(b->messages, msg);
 	b->n++;
 	b->bytes += len + 1;
@@ -452,6 +455,8 @@ static void finish(struct slot *s, CURLcode result)
 		f->stats.last_success_wall_ms = vg_wall_ms();
 		f->stats.alarm = NULL;
 		f->hold_until_ms = 0;
+		if (s->b.erasure && vg_store_checkpoint_truncate(f->store, 1000) != VG_OK)
+			vg_log(VG_LOG_WARN, "forward.erasure", "erasure notice sent; the WAL could not be truncated yet");
 		release(s);
 		return;
 	}
@@ -761,6 +766,29 @@ static void on_tick(struct vg_timer *t)
 				in_flight++;
 		} else if (now < s->next_attempt_ms) {
 			continue;
+		} else {
+			/* A retry: re-read the set from buffer.db, where `venuegw forget`
+			 * may have removed events since; a changed set gets a new key. */
+			long long id = s->b.id;
+			int attempts = s->b.attempts;
+			size_t before = s->b.n;
+			batch_clear(&s->b);
+			int rc = load_recorded(f, s, id);
+			if (rc <= 0) {
+				if (rc < 0)
+					f->hold_until_ms = now + 1000;
+				continue;
+			}
+			s->b.attempts = s->b.n == before ? attempts : 0;
+		}
+		/* An erasure notice leaves after the batches already in flight have
+		 * settled, so the CDP erases after it received them. */
+		if (s->lane && s->b.erasure) {
+			int busy = 0;
+			for (int j = 0; j < f->nslots - 1; j++)
+				busy |= f->slots[j].busy;
+			if (busy)
+				continue;
 		}
 		int rc = send_batch(s);
 		if (rc) {

@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 	}
 	int known = strcmp(verb, "run") == 0 || strcmp(verb, "check-config") == 0 ||
 	            strcmp(verb, "status") == 0 || strcmp(verb, "quarantine") == 0 ||
-	            strcmp(verb, "validate") == 0;
+	            strcmp(verb, "validate") == 0 || strcmp(verb, "forget") == 0;
 	if (!known)
 		return usage_error("unknown verb '%s'", verb);
 
@@ -138,5 +138,7 @@ int main(int argc, char **argv)
 		return vg_cmd_status(&cfg, vargc, vargv);
 	if (strcmp(verb, "quarantine") == 0)
 		return vg_cmd_quarantine(&cfg, vargc, vargv);
+	if (strcmp(verb, "forget") == 0)
+		return vg_cmd_forget(&cfg, vargc, vargv);
 	return usage_error("unknown verb '%s'", verb);
 }

@@ -1,0 +1,254 @@
+/* venuegw forget — erasure at the desk (DESIGN.md §3 promise 6, §6).
+ *
+ * Identifiers are read from standard input, one per line, never from argv
+ * (so they land in no shell history or process list).  For each: every
+ * buffered row carrying the person's tokens (under every key version) or
+ * kept plain identifier is deleted in one transaction, with a tombstone
+ * (a keyed digest, the time, the rows purged — no personal data) and a
+ * suppression the capture paths check; then the WAL is checkpointed and
+ * truncated so no old page keeps the data, and an erasure.requested notice
+ * is queued for the CDP in the priority lane.  --lift ends suppressions. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "contract.h"
+#include "daemon.h"
+#include "digest.h"
+#include "err.h"
+#include "event.h"
+#include "keys.h"
+#include "pii.h"
+#include "store.h"
+
+#define MAX_IDS 1000
+
+static const struct {
+	const char *flag, *field;
+	int kept;                     /* kept plain by default policy (system identifiers) */
+} kinds[] = {
+	{ "--email", "email", 0 },
+	{ "--phone", "phone", 0 },
+	{ "--customer-id", "customer_id", 1 },
+	{ "--loyalty-id", "loyalty_id", 1 },
+	{ "--member-code", "member_code", 1 },
+	{ "--payment-customer-id", "payment_customer_id", 0 },
+};
+
+static const char usage[] =
+	"Usage: venuegw forget (--email | --phone | --customer-id | --loyalty-id | --member-code\n"
+	"                       | --payment-customer-id) [--lift] < identifiers\n"
+	"Reads one identifier per line from standard input (never from the command line).\n"
+	"Deletes every buffered event and quarantined input carrying it, records a tombstone\n"
+	"without personal data, suppresses the person's future events at capture, and queues\n"
+	"an erasure.requested notice for the CDP.  --lift ends the suppression instead.\n";
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The tombstone's keyed digest of (field, normalized): proves which request
+ * it was to someone holding the key and the identifier, and to nobody else. */
+static void tombstone_digest(const struct vg_key *key, const char *field, const char *norm, char out[32])
+{
+	static const char label[] = "venuegw-tombstone-v1";
+	const void *parts[4] = { label, field, "", norm };
+	size_t lens[4] = { sizeof label, strlen(field), 1, strlen(norm) };
+	uint8_t mac[32];
+	vg_hmac_sha256(key->bytes, sizeof key->bytes, parts, lens, 4, mac);
+	memcpy(out, "tomb.", 5);
+	vg_b64url(mac, 16, out + 5);
+}
+
+static int queue_notice(struct vg_store *st, const struct vg_config *cfg, const char *field,
+                        const char *value, const char *digest, long long rows, int64_t now)
+{
+	char at[25], id[96], key[VG_EVENT_KEY_LEN + 1];
+	vg_time_format(now, at);
+	snprintf(id, sizeof id, "erasure:%s:%lld", digest, (long long)now);
+	cJSON *ev = cJSON_CreateObject();
+	cJSON *person = ev ? cJSON_AddObjectToObject(ev, "person") : NULL;
+	cJSON *props = ev ? cJSON_AddObjectToObject(ev, "properties") : NULL;
+	if (!person || !props) {
+		cJSON_Delete(ev);
+		return VG_ERR_NOMEM;
+	}
+	cJSON_AddStringToObject(ev, "id", id);
+	cJSON_AddStringToObject(ev, "type", "erasure.requested");
+	cJSON_AddStringToObject(ev, "occurred_at", at);
+	cJSON_AddStringToObject(person, field, value);
+	cJSON_AddStringToObject(props, "tombstone", digest);
+	cJSON_AddNumberToObject(props, "rows_purged", (double)rows);
+	char *body = cJSON_PrintUnformatted(ev);
+	cJSON_Delete(ev);
+	if (!body)
+		return VG_ERR_NOMEM;
+	vg_event_key(cfg->venue_id, "_gateway", "id", id, strlen(id), key);
+	struct vg_store_event se = {
+		.event_key = key, .device_id = "_gateway", .type = "erasure.requested",
+		.priority = VG_PRIO_HIGH, .received_at_ms = now, .body = body, .body_len = strlen(body),
+	};
+	int rc = vg_store_put_internal_event(st, &se);
+	cJSON_free(body);
+	return rc < 0 ? rc : VG_OK;
+}
+
+int vg_cmd_forget(const struct vg_config *cfg, int argc, char **argv)
+{
+	int kind = -1, lift = 0;
+	for (int i = 0; i < argc; i++) {
+		int known = 0;
+		for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+			if (strcmp(argv[i], kinds[k].flag) == 0) {
+				if (kind >= 0) {
+					fprintf(stderr, "venuegw forget: one kind of identifier per run\n");
+					return VG_EXIT_USAGE;
+				}
+				kind = (int)k;
+				known = 1;
+			}
+		}
+		if (known)
+			continue;
+		if (strcmp(argv[i], "--lift") == 0) {
+			lift = 1;
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "venuegw forget: unknown option '%s'\n%s", argv[i], usage);
+			return VG_EXIT_USAGE;
+		} else {
+			/* Do not echo it: it may be the identifier itself. */
+			fprintf(stderr, "venuegw forget: identifiers are read from standard input, never from the"
+			        " command line (argument %d refused)\n", i + 1);
+			return VG_EXIT_USAGE;
+		}
+	}
+	if (kind < 0) {
+		fputs(usage, stderr);
+		return VG_EXIT_USAGE;
+	}
+	const char *field = kinds[kind].field;
+
+	char err[600];
+	struct vg_keyring kr;
+	if (vg_keyring_load(&kr, cfg->key_file, err, sizeof err) != VG_OK) {
+		fprintf(stderr, "venuegw forget: %s\n", err);
+		return VG_EXIT_FAIL;
+	}
+	int64_t now = wall_ms();
+	const struct vg_key *current = vg_keyring_current(&kr, now / 1000);
+	if (!current) {
+		fprintf(stderr, "venuegw forget: no token key is active yet in %s\n", cfg->key_file);
+		vg_keyring_wipe(&kr);
+		return VG_EXIT_FAIL;
+	}
+
+	/* Read and normalize every line before changing anything. */
+	static char norms[MAX_IDS][256];
+	static char line[4096];
+	int n = 0, lineno = 0, code = VG_EXIT_OK;
+	while (fgets(line, sizeof line, stdin)) {
+		lineno++;
+		size_t len = strcspn(line, "\r\n");
+		line[len] = '\0';
+		if (strspn(line, " \t") == len)
+			continue;
+		char tok[VG_TOKEN_MAX];
+		if (n == MAX_IDS) {
+			fprintf(stderr, "venuegw forget: more than %d identifiers; split the list\n", MAX_IDS);
+			code = VG_EXIT_USAGE;
+			break;
+		}
+		if (vg_pii_identity_token(current, field, line, len, cfg->default_country_code, tok, norms[n],
+		                          sizeof norms[n]) < 0) {
+			fprintf(stderr, "venuegw forget: standard input line %d: not a valid %s\n", lineno, field);
+			code = VG_EXIT_USAGE;
+		}
+		vg_wipe(line, sizeof line);
+		n++;
+	}
+	if (code == VG_EXIT_OK && n == 0) {
+		fprintf(stderr, "venuegw forget: no identifiers on standard input\n%s", usage);
+		code = VG_EXIT_USAGE;
+	}
+	struct vg_store *st = NULL;
+	if (code == VG_EXIT_OK) {
+		char path[300];
+		vg_config_db_path(cfg, path, sizeof path);
+		struct vg_store_cfg scfg = { .path = path, .owner = 0, .durability_full = 1, .busy_timeout_ms = 5000 };
+		if (vg_store_open(&st, &scfg, err, sizeof err) != VG_OK) {
+			fprintf(stderr, "venuegw forget: %s\n", err);
+			code = VG_EXIT_FAIL;
+		}
+	}
+	long long total_rows = 0, total_lifted = 0;
+	for (int i = 0; code == VG_EXIT_OK && i < n; i++) {
+		/* The person's tokens under every key version (staged ones too, so a
+		 * suppression survives a rotation), the sha256 form, and for kept
+		 * system identifiers the plain value as a JSON string. */
+		char toks[VG_KEYRING_MAX][VG_TOKEN_MAX], quoted[272], hex[65];
+		const char *match[VG_KEYRING_MAX + 2];
+		size_t nm = 0, nt = 0;
+		for (size_t k = 0; k < kr.n; k++)
+			if (vg_pii_identity_token(&kr.keys[k], field, norms[i], strlen(norms[i]), cfg->default_country_code,
+			                          toks[nt], NULL, 0) > 0)
+				match[nm++] = toks[nt++];
+		uint8_t h[32];
+		vg_sha256(norms[i], strlen(norms[i]), h);
+		vg_hex(h, sizeof h, hex);
+		match[nm++] = hex;
+		if (kinds[kind].kept) {
+			snprintf(quoted, sizeof quoted, "\"%s\"", norms[i]);
+			match[nm++] = quoted;
+		}
+		if (lift) {
+			long long lifted = 0;
+			int rc = vg_store_lift(st, match, nt, &lifted);
+			if (rc) {
+				fprintf(stderr, "venuegw forget --lift: %s\n", vg_strerror(rc));
+				code = VG_EXIT_FAIL;
+			}
+			total_lifted += lifted;
+		} else {
+			char digest[32], cur[VG_TOKEN_MAX];
+			tombstone_digest(current, field, norms[i], digest);
+			vg_pii_identity_token(current, field, norms[i], strlen(norms[i]), cfg->default_country_code, cur,
+			                      NULL, 0);
+			long long rows = 0;
+			int rc = vg_store_forget(st, match, nm, match, nt, digest, now, &rows);
+			if (rc == VG_OK)
+				rc = queue_notice(st, cfg, field, kinds[kind].kept ? norms[i] : cur, digest, rows, now);
+			if (rc) {
+				fprintf(stderr, "venuegw forget: %s (%s); nothing of this identifier was changed\n",
+				        vg_strerror(rc), vg_store_errmsg(st));
+				code = VG_EXIT_FAIL;
+			} else {
+				printf("forgot %s #%d: %lld rows purged, tombstone %s, suppressed at capture\n", field,
+				       i + 1, rows, digest);
+				total_rows += rows;
+			}
+		}
+		vg_wipe(quoted, sizeof quoted);
+	}
+	if (st && !lift && code == VG_EXIT_OK) {
+		if (vg_store_checkpoint_truncate(st, 5000) == VG_OK)
+			printf("buffer.db checkpointed and its WAL truncated: no old copy of the purged rows remains\n");
+		else
+			fprintf(stderr, "venuegw forget: the WAL could not be truncated now (readers busy); old copies"
+			        " of the purged rows stay in it until the daemon's next checkpoint\n");
+		printf("%d identifier%s forgotten, %lld rows purged; erasure.requested queued for the CDP"
+		       " (priority lane)\n", n, n == 1 ? "" : "s", total_rows);
+	} else if (st && lift && code == VG_EXIT_OK) {
+		printf("%lld suppression%s lifted\n", total_lifted, total_lifted == 1 ? "" : "s");
+	}
+	vg_store_close(st);
+	for (int i = 0; i < n; i++)
+		vg_wipe(norms[i], sizeof norms[i]);
+	vg_keyring_wipe(&kr);
+	return code;
+}
