@@ -319,6 +319,9 @@ static int on_message(int event, void *event_data, void *userdata)
 	const char *device = username ? username : (t > 0 ? topic_device : "unknown");
 
 	const struct vg_key *key = vg_keyring_current(&c->keys, now_ms / 1000);
+	const struct vg_key *prev = vg_keyring_previous(&c->keys, now_ms / 1000);
+	if (key && prev && key->activate_at + (int64_t)c->cfg.rotation_overlap_h * 3600 <= now_ms / 1000)
+		prev = NULL; /* the rotation's overlap is over */
 	if (!key) {
 		vg_log(VG_LOG_ERR, "capture.keys", "no token key is active yet; not acknowledging");
 		if (m->payload)
@@ -328,12 +331,13 @@ static int on_message(int event, void *event_data, void *userdata)
 	struct vg_ingest_cfg icfg = {
 		.venue_id = c->cfg.venue_id,
 		.key = key,
+		.prev_key = prev,
 		.default_country_code = c->cfg.default_country_code,
 		.has_timezone = c->cfg.timezone[0] != '\0',
 		.max_future_skew_s = c->cfg.max_future_skew_s,
 		.max_past_age_d = c->cfg.max_past_age_d,
 	};
-	vg_pii_policy_default(&icfg.policy);
+	vg_config_pii_policy(&c->cfg, &icfg.policy);
 
 	struct vg_ingest_out out;
 	int rc = vg_ingest(&icfg, t > 0 ? topic_device : device, m->payload, m->payloadlen, now_ms,

@@ -10,6 +10,7 @@
 #include <ini.h>
 
 #include "err.h"
+#include "pii.h"
 
 enum ktype { K_STR, K_INT, K_ENUM, K_ID, K_PATH, K_URL };
 
@@ -28,6 +29,8 @@ struct key {
 
 static const char *const durability_names[] = { "full", "os", NULL };
 static const char *const on_full_names[] = { "backpressure", "drop_oldest", NULL };
+/* In enum vg_policy's order (pii.h). */
+static const char *const policy_names[] = { "token", "sha256", "drop", "keep", NULL };
 
 #define S(sec, k, t, field, def, rl, doc) \
 	{ sec, #k, t, offsetof(struct vg_config, field), \
@@ -36,6 +39,8 @@ static const char *const on_full_names[] = { "backpressure", "drop_oldest", NULL
 	{ sec, #field, K_INT, offsetof(struct vg_config, field), 0, lo, hi, def, NULL, rl, doc }
 #define IK(sec, k, field, lo, hi, def, rl, doc) \
 	{ sec, #k, K_INT, offsetof(struct vg_config, field), 0, lo, hi, def, NULL, rl, doc }
+#define EK(sec, k, field, names, def, rl, doc) \
+	{ sec, #k, K_ENUM, offsetof(struct vg_config, field), 0, 0, 0, def, names, rl, doc }
 #define E(sec, field, names, def, rl, doc) \
 	{ sec, #field, K_ENUM, offsetof(struct vg_config, field), 0, 0, 0, def, names, rl, doc }
 
@@ -104,8 +109,22 @@ static const struct key keys[] = {
 	  "file whose first line is the daemon's MQTT password; empty: none"),
 	IK("mqtt", status_interval_s, status_interval_s, 1, 3600, "30", 0,
 	  "how often the daemon republishes its retained status"),
+	EK("privacy", email, pol_email, policy_names, "token", 0,
+	  "person.email: token | sha256 (plain SHA-256, weaker: guessable) | drop | keep (raw, explicit only)"),
+	EK("privacy", phone, pol_phone, policy_names, "token", 0,
+	  "person.phone (E.164): token | sha256 | drop | keep"),
+	EK("privacy", customer_id, pol_customer_id, policy_names, "keep", 0,
+	  "person.customer_id (a system identifier, the CDP's join key): keep | token | sha256 | drop"),
+	EK("privacy", loyalty_id, pol_loyalty_id, policy_names, "keep", 0,
+	  "person.loyalty_id: keep | token | sha256 | drop"),
+	EK("privacy", member_code, pol_member_code, policy_names, "keep", 0,
+	  "person.member_code: keep | token | sha256 | drop"),
+	EK("privacy", payment_customer_id, pol_payment_customer_id, policy_names, "token", 0,
+	  "person.payment_customer_id (a financial handle, never the userId): token | sha256 | drop"),
 	S("tokens", key_file, K_PATH, key_file, "/etc/venuegw/token_keys", 0,
 	  "token key file: '<version> <64 hex> [activate_at=<ISO 8601>]' per line"),
+	IK("tokens", rotation_overlap_h, rotation_overlap_h, 0, 8760, "168", 0,
+	  "after a key becomes current, hours during which the previous key's tokens are sent too"),
 	S("metrics", listen, K_STR, listen, "127.0.0.1:9478", 0,
 	  "address:port of the metrics and status server"),
 };
@@ -403,6 +422,19 @@ static int finish(struct parse_state *st, int rc)
 	}
 	if (st->failed)
 		return VG_ERR_CONFIG;
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].section, "privacy") != 0 || !st->seen[i])
+			continue;
+		if (strcmp(keys[i].name, "email") == 0)
+			cfg->pol_email_set = 1;
+		if (strcmp(keys[i].name, "phone") == 0)
+			cfg->pol_phone_set = 1;
+	}
+	if (cfg->pol_payment_customer_id == 3) {
+		snprintf(st->err, st->errsz, "%s: [privacy] payment_customer_id cannot be keep (a financial handle"
+		         " never leaves the box raw)", st->name);
+		return VG_ERR_CONFIG;
+	}
 	if (!!cfg->client_cert[0] != !!cfg->client_key[0]) {
 		snprintf(st->err, st->errsz, "%s: [cdp] client_cert and client_key go together", st->name);
 		return VG_ERR_CONFIG;
@@ -457,4 +489,14 @@ void vg_config_describe(void *fp)
 void vg_config_db_path(const struct vg_config *cfg, char *out, size_t outsz)
 {
 	snprintf(out, outsz, "%s/buffer.db", cfg->data_dir);
+}
+
+void vg_config_pii_policy(const struct vg_config *cfg, struct vg_pii_policy *p)
+{
+	p->email = (enum vg_policy)cfg->pol_email;
+	p->phone = (enum vg_policy)cfg->pol_phone;
+	p->customer_id = (enum vg_policy)cfg->pol_customer_id;
+	p->loyalty_id = (enum vg_policy)cfg->pol_loyalty_id;
+	p->member_code = (enum vg_policy)cfg->pol_member_code;
+	p->payment_customer_id = (enum vg_policy)cfg->pol_payment_customer_id;
 }

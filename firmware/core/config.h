@@ -59,8 +59,14 @@ struct vg_config {
 	char mqtt_password_file[256];
 	int status_interval_s;
 
+	/* [privacy]: what happens to each person field (enum vg_policy order:
+	 * token, sha256, drop, keep) */
+	int pol_email, pol_phone, pol_customer_id, pol_loyalty_id, pol_member_code, pol_payment_customer_id;
+	int pol_email_set, pol_phone_set;   /* set by an explicit line (needed for keep) */
+
 	/* [tokens] */
 	char key_file[256];
+	int rotation_overlap_h;
 
 	/* [metrics] */
 	char listen[64];
@@ -82,6 +88,10 @@ int vg_config_parse(struct vg_config *cfg, const char *text, const char *name,
 /* Write an annotated description of every key (section, key, default, doc)
  * to the FILE* f — for --help and the example config. */
 void vg_config_describe(void *f);
+
+struct vg_pii_policy;
+/* The [privacy] section as a pii policy. */
+void vg_config_pii_policy(const struct vg_config *cfg, struct vg_pii_policy *p);
 
 /* buffer.db's path under data_dir into out. */
 void vg_config_db_path(const struct vg_config *cfg, char *out, size_t outsz);

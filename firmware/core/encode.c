@@ -120,8 +120,8 @@ static const char *person_value(const cJSON *person, const char *name)
 
 /* Add userId or anonymousId to msg and one externalIds entry per identifier
  * to ctxo.  Returns VG_OK or VG_ERR_NOMEM. */
-static int add_identity(cJSON *msg, cJSON *ctxo, const cJSON *person, const char *venue_id,
-                        const char *device_id)
+static int add_identity(cJSON *msg, cJSON *ctxo, const cJSON *person, const cJSON *previous,
+                        const char *venue_id, const char *device_id)
 {
 	cJSON *ext = cJSON_AddArrayToObject(ctxo, "externalIds");
 	if (!ext)
@@ -146,6 +146,23 @@ static int add_identity(cJSON *msg, cJSON *ctxo, const cJSON *person, const char
 			anon = v;
 			anon_rank = f->anon_rank;
 		}
+	}
+	/* During a key rotation's overlap the previous key's tokens too (their
+	 * version is in their "v<n>." prefix); never used as an identity. */
+	for (size_t i = 0; cJSON_IsObject(previous) && i < N_ID_FIELDS; i++) {
+		const struct id_field *f = &id_fields[i];
+		const char *v = person_value(previous, f->name);
+		if (!v)
+			continue;
+		cJSON *e = cJSON_CreateObject();
+		if (!e)
+			return VG_ERR_NOMEM;
+		cJSON_AddItemToArray(ext, e);
+		if (!cJSON_AddStringToObject(e, "id", v) ||
+		    !cJSON_AddStringToObject(e, "type", id_type(f, v)) ||
+		    !cJSON_AddStringToObject(e, "collection", "users") ||
+		    !cJSON_AddStringToObject(e, "encoding", "none"))
+			return VG_ERR_NOMEM;
 	}
 
 	const char *user = cJSON_IsObject(person) ? person_value(person, "customer_id") : NULL;
@@ -350,7 +367,8 @@ int vg_encode_message(const struct vg_encode_ctx *ctx, const struct vg_encode_ev
 		goto fail;
 	/* userId/anonymousId go into msg, externalIds into context, in one pass. */
 	ctxo = cJSON_CreateObject();
-	if (!ctxo || add_identity(msg, ctxo, person, ctx->venue_id, ev->device_id) != VG_OK)
+	if (!ctxo || add_identity(msg, ctxo, person, cJSON_GetObjectItemCaseSensitive(body, "_previous_tokens"),
+	                          ctx->venue_id, ev->device_id) != VG_OK)
 		goto fail;
 	if (identify) {
 		if (!cJSON_AddObjectToObject(msg, "traits") || add_consent(ctxo, body) != VG_OK)

@@ -159,12 +159,42 @@ int vg_ingest(const struct vg_ingest_cfg *cfg, const char *device_id, const void
 		}
 	}
 
+	/* During a rotation's overlap, the previous key's tokens of the fields
+	 * that are tokenized, sent alongside (body "_previous_tokens"). */
+	char prev[6][VG_TOKEN_MAX];
+	const char *prev_field[6];
+	int nprev = 0;
+	if (cfg->prev_key && cJSON_IsObject(person)) {
+		static const char *const fields[] = { "email", "phone", "customer_id", "loyalty_id",
+		                                      "member_code", "payment_customer_id" };
+		const enum vg_policy pols[] = { cfg->policy.email, cfg->policy.phone, cfg->policy.customer_id,
+		                                cfg->policy.loyalty_id, cfg->policy.member_code,
+		                                cfg->policy.payment_customer_id };
+		for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+			cJSON *v = cJSON_GetObjectItemCaseSensitive(person, fields[i]);
+			if (pols[i] == VG_POL_TOKEN && cJSON_IsString(v) &&
+			    vg_pii_identity_token(cfg->prev_key, fields[i], v->valuestring, strlen(v->valuestring),
+			                          cfg->default_country_code, prev[nprev], NULL, 0) > 0)
+				prev_field[nprev++] = fields[i];
+		}
+	}
+
 	struct vg_pii_ctx pctx = { .key = cfg->key, .default_cc = cfg->default_country_code,
 	                           .policy = cfg->policy };
 	if ((rc = vg_pii_scrub_event(ev, &pctx, &out->pii)))
 		goto done;
 	if (out->pii.fields_dropped || out->pii.phones_dropped || out->pii.emails_dropped)
 		out->flags |= VG_FLAG_PII_DROPPED;
+	if (nprev) {
+		cJSON *p = cJSON_AddObjectToObject(ev, "_previous_tokens");
+		for (int i = 0; p && i < nprev; i++)
+			if (!cJSON_AddStringToObject(p, prev_field[i], prev[i]))
+				p = NULL;
+		if (!p) {
+			rc = VG_ERR_NOMEM;
+			goto done;
+		}
+	}
 
 	id = cJSON_GetObjectItemCaseSensitive(ev, "id");
 	if (cJSON_IsString(id))

@@ -31,6 +31,7 @@ const char *vg_flag_name(int bit);
 struct vg_ingest_cfg {
 	const char *venue_id;
 	const struct vg_key *key;        /* current token key; borrowed */
+	const struct vg_key *prev_key;   /* the previous key during a rotation's overlap, else NULL */
 	int default_country_code;
 	struct vg_pii_policy policy;
 	int has_timezone;                /* [gateway] timezone is set */

@@ -45,13 +45,30 @@ int vg_cmd_status(const struct vg_config *cfg, int argc, char **argv)
 		fprintf(stderr, "venuegw status: cannot read buffer.db: %s\n", vg_strerror(rc));
 		return VG_EXIT_FAIL;
 	}
+	static const char *const pol_names[] = { "token", "sha256", "drop", "keep" };
+	const int pols[] = { cfg->pol_email, cfg->pol_phone, cfg->pol_customer_id, cfg->pol_loyalty_id,
+	                     cfg->pol_member_code, cfg->pol_payment_customer_id };
+	static const char *const fields[] = { "email", "phone", "customer_id", "loyalty_id", "member_code",
+	                                      "payment_customer_id" };
 	if (json) {
-		printf("{\"venue_id\":\"%s\",\"pending\":%lld,\"inflight\":%lld,\"forwarded_retained\":%lld,"
+		printf("{\"privacy\":{");
+		for (int i = 0; i < 6; i++)
+			printf("%s\"%s\":\"%s\"", i ? "," : "", fields[i], pol_names[pols[i]]);
+		printf("},");
+		printf("\"venue_id\":\"%s\",\"pending\":%lld,\"inflight\":%lld,\"forwarded_retained\":%lld,"
 		       "\"quarantine_held\":%lld,\"quarantine_metadata\":%lld,\"quarantine_overflow\":%lld}\n",
 		       cfg->venue_id, c.pending, c.inflight, c.forwarded, c.quarantine_held,
 		       c.quarantine_metadata, c.quarantine_overflow);
 	} else {
 		printf("venue               %s\n", cfg->venue_id);
+		printf("privacy             ");
+		for (int i = 0; i < 6; i++)
+			printf("%s%s=%s", i ? " " : "", fields[i], pol_names[pols[i]]);
+		printf("\n");
+		if (pols[0] == 3 || pols[1] == 3)
+			printf("WARNING             raw %s%s%s kept in the clear by an explicit [privacy] line in %s\n",
+			       pols[0] == 3 ? "emails" : "", pols[0] == 3 && pols[1] == 3 ? " and " : "",
+			       pols[1] == 3 ? "phone numbers" : "", cfg->path);
 		printf("pending events      %lld\n", c.pending);
 		printf("in flight           %lld\n", c.inflight);
 		printf("forwarded (kept)    %lld\n", c.forwarded);
@@ -156,7 +173,10 @@ int vg_cmd_validate(const struct vg_config *cfg, int have_config, int argc, char
 		.max_future_skew_s = have_config ? cfg->max_future_skew_s : 300,
 		.max_past_age_d = have_config ? cfg->max_past_age_d : 30,
 	};
-	vg_pii_policy_default(&icfg.policy);
+	if (have_config)
+		vg_config_pii_policy(cfg, &icfg.policy);
+	else
+		vg_pii_policy_default(&icfg.policy);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	struct vg_ingest_out out;

@@ -8,6 +8,7 @@
  * suppression the capture paths check; then the WAL is checkpointed and
  * truncated so no old page keeps the data, and an erasure.requested notice
  * is queued for the CDP in the priority lane.  --lift ends suppressions. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,14 +29,14 @@
 
 static const struct {
 	const char *flag, *field;
-	int kept;                     /* kept plain by default policy (system identifiers) */
+	size_t policy;                /* offset in struct vg_pii_policy */
 } kinds[] = {
-	{ "--email", "email", 0 },
-	{ "--phone", "phone", 0 },
-	{ "--customer-id", "customer_id", 1 },
-	{ "--loyalty-id", "loyalty_id", 1 },
-	{ "--member-code", "member_code", 1 },
-	{ "--payment-customer-id", "payment_customer_id", 0 },
+	{ "--email", "email", offsetof(struct vg_pii_policy, email) },
+	{ "--phone", "phone", offsetof(struct vg_pii_policy, phone) },
+	{ "--customer-id", "customer_id", offsetof(struct vg_pii_policy, customer_id) },
+	{ "--loyalty-id", "loyalty_id", offsetof(struct vg_pii_policy, loyalty_id) },
+	{ "--member-code", "member_code", offsetof(struct vg_pii_policy, member_code) },
+	{ "--payment-customer-id", "payment_customer_id", offsetof(struct vg_pii_policy, payment_customer_id) },
 };
 
 static const char usage[] =
@@ -133,6 +134,9 @@ int vg_cmd_forget(const struct vg_config *cfg, int argc, char **argv)
 		return VG_EXIT_USAGE;
 	}
 	const char *field = kinds[kind].field;
+	struct vg_pii_policy pol;
+	vg_config_pii_policy(cfg, &pol);
+	enum vg_policy policy = *(const enum vg_policy *)((const char *)&pol + kinds[kind].policy);
 
 	char err[600];
 	struct vg_keyring kr;
@@ -189,8 +193,8 @@ int vg_cmd_forget(const struct vg_config *cfg, int argc, char **argv)
 	long long total_rows = 0, total_lifted = 0;
 	for (int i = 0; code == VG_EXIT_OK && i < n; i++) {
 		/* The person's tokens under every key version (staged ones too, so a
-		 * suppression survives a rotation), the sha256 form, and for kept
-		 * system identifiers the plain value as a JSON string. */
+		 * suppression survives a rotation), the sha256 form, and the plain
+		 * value as a JSON string (what a keep policy stores). */
 		char toks[VG_KEYRING_MAX][VG_TOKEN_MAX], quoted[272], hex[65];
 		const char *match[VG_KEYRING_MAX + 2];
 		size_t nm = 0, nt = 0;
@@ -202,10 +206,8 @@ int vg_cmd_forget(const struct vg_config *cfg, int argc, char **argv)
 		vg_sha256(norms[i], strlen(norms[i]), h);
 		vg_hex(h, sizeof h, hex);
 		match[nm++] = hex;
-		if (kinds[kind].kept) {
-			snprintf(quoted, sizeof quoted, "\"%s\"", norms[i]);
-			match[nm++] = quoted;
-		}
+		snprintf(quoted, sizeof quoted, "\"%s\"", norms[i]);
+		match[nm++] = quoted;
 		if (lift) {
 			long long lifted = 0;
 			int rc = vg_store_lift(st, match, nt, &lifted);
@@ -222,7 +224,8 @@ int vg_cmd_forget(const struct vg_config *cfg, int argc, char **argv)
 			long long rows = 0;
 			int rc = vg_store_forget(st, match, nm, match, nt, digest, now, &rows);
 			if (rc == VG_OK)
-				rc = queue_notice(st, cfg, field, kinds[kind].kept ? norms[i] : cur, digest, rows, now);
+				rc = queue_notice(st, cfg, field, policy == VG_POL_KEEP ? norms[i]
+				                  : policy == VG_POL_SHA256 ? hex : cur, digest, rows, now);
 			if (rc) {
 				fprintf(stderr, "venuegw forget: %s (%s); nothing of this identifier was changed\n",
 				        vg_strerror(rc), vg_store_errmsg(st));

@@ -1,0 +1,143 @@
+"""Personal data policies and key rotation (DESIGN.md §5), end to end: real
+broker + plugin, the daemon and the stand-in CDP on 127.0.0.1."""
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+import unittest
+
+from cdp_client import StandIn
+from harness import Gateway, event_key, read_text, token
+
+K1 = bytes(range(32))
+K2 = bytes(range(32, 64))
+
+
+def iso(t):
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class PrivacyCase(unittest.TestCase):
+    privacy = ""          # [privacy] lines
+    tokens_conf = ""      # extra [tokens] lines
+    key_file = None       # text of the key file, or None for the harness's K1
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="vg-pv-")
+        self.cdp = StandIn(self.tmp)
+        self.gw = Gateway(self.tmp, cdp=self.cdp)
+        text = read_text(self.gw.conf)
+        if self.privacy:
+            text += "[privacy]\n" + self.privacy
+        if self.tokens_conf:
+            text = text.replace("[tokens]\n", "[tokens]\n" + self.tokens_conf, 1)
+        with open(self.gw.conf, "w") as f:
+            f.write(text)
+        if self.key_file is not None:
+            with open(self.gw.keys, "w") as f:
+                f.write(self.key_file)
+        self.gw.start()
+
+    def tearDown(self):
+        self.gw.kill_broker()
+        self.gw.kill_daemon()
+        self.cdp.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def send(self, ev, device="pos-1"):
+        r = self.gw.mosquitto_pub(device, "venue/v1/%s/events" % device, json.dumps(ev))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        key = event_key(device, ev["id"])
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            got = {m["messageId"]: m for m in self.cdp.messages()}
+            if key in got:
+                return got[key]
+            time.sleep(0.1)
+        self.fail("event %s never reached the CDP" % ev["id"])
+
+    @staticmethod
+    def ext(msg):
+        return {(e["type"], e["id"]) for e in msg["context"]["externalIds"]}
+
+
+def person_event(i, **person):
+    return {"id": "pv-%s" % i, "type": "checkin.scanned", "occurred_at": "2026-11-28T10:00:00Z",
+            "person": person}
+
+
+class PolicyTest(PrivacyCase):
+    privacy = ("email = sha256\nphone = drop\ncustomer_id = token\nloyalty_id = keep\n")
+
+    def test_each_policy(self):
+        m = self.send(person_event(1, email=" Ana.Lopez@Example.com ", phone="+34 612 345 678",
+                                   customer_id="MB-88121", loyalty_id=" L-4410 "))
+        sha = hashlib.sha256(b"ana.lopez@example.com").hexdigest()
+        ext = self.ext(m)
+        self.assertIn(("email_sha256", sha), ext)
+        self.assertIn(("customer_id", token("cu", "MB-88121")), ext)
+        self.assertIn(("loyalty_id", "L-4410"), ext)
+        self.assertFalse([e for e in ext if e[0].startswith("phone")], "a dropped phone was sent")
+        self.assertEqual(m["userId"], token("cu", "MB-88121"))
+        st = self.gw.venuegw("status")
+        self.assertIn("email=sha256 phone=drop customer_id=token loyalty_id=keep", st.stdout)
+        self.assertNotIn("WARNING", st.stdout)
+
+
+class KeepContactTest(PrivacyCase):
+    privacy = "email = keep\n"
+
+    def test_keep_needs_an_explicit_line_and_shows_in_status(self):
+        m = self.send(person_event(2, email=" Ana.Lopez@Example.com "))
+        self.assertIn(("email", "ana.lopez@example.com"), self.ext(m))
+        st = self.gw.venuegw("status")
+        self.assertIn("WARNING", st.stdout)
+        self.assertIn("raw emails kept in the clear", st.stdout)
+        st = json.loads(self.gw.venuegw("status", "--json").stdout)
+        self.assertEqual(st["privacy"]["email"], "keep")
+
+    def test_payment_customer_id_cannot_be_kept(self):
+        with open(self.gw.conf, "a") as f:
+            f.write("payment_customer_id = keep\n")
+        r = self.gw.venuegw("check-config")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("payment_customer_id", r.stderr)
+
+
+class RotationTest(PrivacyCase):
+    """v1 current; v2 staged to become current a few seconds after start."""
+    tokens_conf = "rotation_overlap_h = 1\n"
+
+    def setUp(self):
+        self.switch = int(time.time()) + 4
+        self.key_file = "1 %s\n2 %s activate_at=%s\n" % (K1.hex(), K2.hex(), iso(self.switch))
+        super().setUp()
+
+    def test_before_during_after(self):
+        em = "ana.lopez@example.com"
+        before = self.send(person_event("b", email=em))
+        self.assertEqual({i for t, i in self.ext(before) if t == "email_token"}, {token("em", em, K1, 1)})
+        while time.time() < self.switch + 1:
+            time.sleep(0.2)
+        during = self.send(person_event("d", email=em))
+        self.assertEqual({i for t, i in self.ext(during) if t == "email_token"},
+                         {token("em", em, K2, 2), token("em", em, K1, 1)})
+        self.assertEqual(during["anonymousId"], token("em", em, K2, 2), "the current key's token is the identity")
+
+
+class RotationOverTest(PrivacyCase):
+    """v2 became current two hours ago; the one-hour overlap is over."""
+    tokens_conf = "rotation_overlap_h = 1\n"
+    key_file = "1 %s\n2 %s activate_at=%s\n" % (K1.hex(), K2.hex(), iso(time.time() - 7200))
+
+    def test_after_the_overlap_only_the_current_token(self):
+        em = "ana.lopez@example.com"
+        after = self.send(person_event("a", email=em))
+        self.assertEqual({i for t, i in self.ext(after) if t == "email_token"}, {token("em", em, K2, 2)})
+
+
+if __name__ == "__main__":
+    unittest.main()
