@@ -60,6 +60,8 @@ struct batch {
 	size_t n, cap;
 	size_t bytes;                 /* encoded size */
 	int erasure;                  /* holds an erasure.requested notice */
+	int consents;                 /* consent.updated events in it */
+	int64_t consent_oldest_ms;    /* the earliest receive time among them */
 	char key[VG_EVENT_KEY_LEN + 1];
 };
 
@@ -207,6 +209,11 @@ static int batch_add(struct fill *fl, const struct vg_store_row *r)
 	b->rows[b->n] = r->id;
 	if (strcmp(r->type, "erasure.requested") == 0)
 		b->erasure = 1;
+	if (strcmp(r->type, "consent.updated") == 0) {
+		if (!b->consents || r->received_at_ms < b->consent_oldest_ms)
+			b->consent_oldest_ms = r->received_at_ms;
+		b->consents++;
+	}
 	cJSON_AddItemToArray(b->messages, msg);
 	b->n++;
 	b->bytes += len + 1;
@@ -455,6 +462,16 @@ static void finish(struct slot *s, CURLcode result)
 		f->stats.last_success_wall_ms = vg_wall_ms();
 		f->stats.alarm = NULL;
 		f->hold_until_ms = 0;
+		if (s->b.consents) {
+			/* Consent propagation: commit on the gateway → the CDP's 2xx. */
+			int64_t lat = vg_wall_ms() - s->b.consent_oldest_ms;
+			f->stats.consents_forwarded += (unsigned long long)s->b.consents;
+			f->stats.consent_latency_last_ms = lat;
+			if (lat > f->stats.consent_latency_max_ms)
+				f->stats.consent_latency_max_ms = lat;
+			vg_log(VG_LOG_INFO, "forward.consent", "%d consent event%s delivered, %lld ms after commit",
+			       s->b.consents, s->b.consents == 1 ? "" : "s", (long long)lat);
+		}
 		if (s->b.erasure && vg_store_checkpoint_truncate(f->store, 1000) != VG_OK)
 			vg_log(VG_LOG_WARN, "forward.erasure", "erasure notice sent; the WAL could not be truncated yet");
 		release(s);

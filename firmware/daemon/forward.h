@@ -24,6 +24,8 @@ struct vg_forward_stats {
 	char last_error[160];         /* "" when the last attempt succeeded */
 	int64_t last_success_wall_ms; /* 0 = never */
 	const char *alarm;            /* NULL, "credentials", "config" */
+	unsigned long long consents_forwarded;
+	int64_t consent_latency_last_ms, consent_latency_max_ms; /* commit → CDP 2xx */
 	int enabled;
 };
 

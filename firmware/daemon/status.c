@@ -72,6 +72,9 @@ static char *status_json(struct vg_status *s, const char *state)
 			else
 				cJSON_AddNullToObject(cdp, "alarm");
 			cJSON_AddNumberToObject(cdp, "events_forwarded", (double)fs->events_forwarded);
+			cJSON_AddNumberToObject(cdp, "consents_forwarded", (double)fs->consents_forwarded);
+			cJSON_AddNumberToObject(cdp, "consent_latency_last_ms", (double)fs->consent_latency_last_ms);
+			cJSON_AddNumberToObject(cdp, "consent_latency_max_ms", (double)fs->consent_latency_max_ms);
 		}
 	}
 	char *text = cJSON_PrintUnformatted(o);

@@ -259,6 +259,8 @@ class PrivacyTest(ForwardCase):
         needles += ["4111 1111 1111 1111", "4111111111111111", "5555-5555-5555-4444", "5555555555554444",
                     "Calle Mayor", "1990-01-02", "+34 612", "+34612"]
         self.assertEqual([x for x in needles if x in bodies], [])
+        logs = read_text(self.gw.daemon_log) + read_text(self.gw.broker_log)
+        self.assertEqual([x for x in needles if x in logs], [], "raw personal data in a log")
         self.assertEqual(files_containing(self.tmp, [n for n in needles if "@" in n and "Guest" in n]), [])
 
 

@@ -141,3 +141,23 @@ class RotationOverTest(PrivacyCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ConsentTest(PrivacyCase):
+    def test_consent_recorded_as_given_and_its_propagation_measured(self):
+        ev = {"id": "c-1", "type": "consent.updated", "occurred_at": "2026-11-28T18:03:12.123+01:00",
+              "person": {"email": "ana.lopez@example.com", "customer_id": "MB-88121"},
+              "consent": {"marketing_email": True, "marketing_sms": False, "source": "kiosk-2"}}
+        m = self.send(ev, device="kiosk-1")
+        self.assertEqual(m["type"], "identify")
+        self.assertEqual(m["timestamp"], "2026-11-28T17:03:12.123Z")
+        self.assertEqual(m["context"]["consent"], {"categoryPreferences": {"marketing_email": True,
+                                                                            "marketing_sms": False},
+                                                   "source": "kiosk-2"})
+        self.assertIn("received_at", m["context"]["venuegw"])
+        sub = self.gw.subscriber("venuegw-admin", "venue/v1/_gateway/status", count=3, wait_s=10)
+        out, _ = sub.communicate(timeout=20)
+        last = json.loads(out.splitlines()[-1].split(b" ", 1)[1])
+        self.assertEqual(last["cdp"]["consents_forwarded"], 1)
+        self.assertGreaterEqual(last["cdp"]["consent_latency_last_ms"], 0)
+        self.assertIn("forward.consent", read_text(self.gw.daemon_log))
