@@ -71,6 +71,10 @@ static const struct key keys[] = {
 	  "how often the daemon checkpoints buffer.db's WAL (passive)"),
 	I("gateway", reconciliation_interval_s, 10, 86400, "3600", 0,
 	  "period of the gateway.reconciliation event (per device: committed, forwarded, quarantined, dropped)"),
+	I("gateway", commit_interval_ms, 1, 10000, "50", 0,
+	  "serial input: how long a group commit collects events before one fsync'd COMMIT"),
+	I("gateway", commit_max_events, 1, 10000, "256", 0,
+	  "serial input: events in one group commit at most"),
 	I("capture", quarantine_rate_per_min, 1, 100000, "60", 0,
 	  "quarantine rows stored per device per minute; beyond this a flood is counted, not stored"),
 	I("capture", quarantine_burst, 1, 100000, "30", 0,
@@ -299,9 +303,127 @@ static int set_value(struct parse_state *st, const struct key *k, const char *va
 	return 0;
 }
 
+/* [serial.NAME] and [hid.NAME]: one port each. */
+static int port_entry(struct parse_state *st, const char *section, const char *name, const char *value)
+{
+	struct vg_config *cfg = st->cfg;
+	int hid = strncmp(section, "hid.", 4) == 0;
+	const char *pname = section + (hid ? 4 : 7);
+	struct vg_port_cfg *p = NULL;
+	for (int i = 0; i < cfg->nports; i++)
+		if (strcmp(cfg->ports[i].name, pname) == 0 && cfg->ports[i].hid == hid)
+			p = &cfg->ports[i];
+	if (!p) {
+		if (!*pname || strlen(pname) >= sizeof p->name || !valid_id(pname)) {
+			fail(st, section, name, "%s", "a port's name must be 1-31 of A-Z a-z 0-9 . _ -");
+			return 0;
+		}
+		if (cfg->nports == VG_MAX_PORTS) {
+			fail(st, section, name, "more than %d ports", VG_MAX_PORTS);
+			return 0;
+		}
+		p = &cfg->ports[cfg->nports++];
+		memset(p, 0, sizeof *p);
+		snprintf(p->name, sizeof p->name, "%s", pname);
+		p->hid = hid;
+		p->line = st->line;
+		p->baud = 9600;
+		p->data_bits = 8;
+		p->parity = 'N';
+		p->stop_bits = 1;
+		snprintf(p->driver, sizeof p->driver, "%s", hid ? "hid" : "");
+	}
+	size_t n = strlen(value);
+	if (strcmp(name, "device") == 0) {
+		if (n == 0 || n >= sizeof p->device || value[0] != '/') {
+			fail(st, section, name, "%s", "must be an absolute path (prefer /dev/serial/by-id/...)");
+			return 0;
+		}
+		memcpy(p->device, value, n + 1);
+	} else if (strcmp(name, "device_id") == 0) {
+		if (!valid_id(value)) {
+			fail(st, section, name, "%s", "must be 1-64 characters of A-Z a-z 0-9 . _ -");
+			return 0;
+		}
+		memcpy(p->device_id, value, n + 1);
+	} else if (strcmp(name, "driver") == 0 && !hid) {
+		if (strcmp(value, "scanner") && strcmp(value, "ndjson") && strcmp(value, "ecr")) {
+			fail(st, section, name, "%s", "must be one of: scanner | ndjson | ecr");
+			return 0;
+		}
+		memcpy(p->driver, value, n + 1);
+	} else if (strcmp(name, "baud") == 0 && !hid) {
+		static const int rates[] = { 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600 };
+		char *end;
+		long v = strtol(value, &end, 10);
+		int ok = 0;
+		for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++)
+			ok |= !*end && v == rates[i];
+		if (!ok) {
+			fail(st, section, name, "%s", "must be a standard rate: 1200 ... 921600");
+			return 0;
+		}
+		p->baud = (int)v;
+	} else if (strcmp(name, "data_bits") == 0 && !hid) {
+		if (strlen(value) != 1 || value[0] < '5' || value[0] > '8') {
+			fail(st, section, name, "%s", "must be 5, 6, 7 or 8");
+			return 0;
+		}
+		p->data_bits = value[0] - '0';
+	} else if (strcmp(name, "parity") == 0 && !hid) {
+		if (strcmp(value, "none") == 0)
+			p->parity = 'N';
+		else if (strcmp(value, "even") == 0)
+			p->parity = 'E';
+		else if (strcmp(value, "odd") == 0)
+			p->parity = 'O';
+		else {
+			fail(st, section, name, "%s", "must be one of: none | even | odd");
+			return 0;
+		}
+	} else if (strcmp(name, "stop_bits") == 0 && !hid) {
+		if (strcmp(value, "1") && strcmp(value, "2")) {
+			fail(st, section, name, "%s", "must be 1 or 2");
+			return 0;
+		}
+		p->stop_bits = value[0] - '0';
+	} else if (strcmp(name, "flow_control") == 0 && !hid) {
+		if (strcmp(value, "none") == 0)
+			p->flow_control = 0;
+		else if (strcmp(value, "rtscts") == 0)
+			p->flow_control = 1;
+		else if (strcmp(value, "xonxoff") == 0)
+			p->flow_control = 2;
+		else {
+			fail(st, section, name, "%s", "must be one of: none | rtscts | xonxoff");
+			return 0;
+		}
+	} else {
+		/* A driver option: the daemon has the driver check it. */
+		for (int i = 0; i < p->nopts; i++) {
+			if (strcmp(p->opts[i].key, name) == 0) {
+				fail(st, section, name, "%s", "set twice");
+				return 0;
+			}
+		}
+		if (p->nopts == VG_PORT_MAX_OPTS || strlen(name) >= sizeof p->opts[0].key ||
+		    n >= sizeof p->opts[0].value) {
+			fail(st, section, name, "%s", "too many or too long driver options");
+			return 0;
+		}
+		snprintf(p->opts[p->nopts].key, sizeof p->opts[0].key, "%s", name);
+		memcpy(p->opts[p->nopts].value, value, n + 1);
+		p->opts[p->nopts].line = st->line;
+		p->nopts++;
+	}
+	return 1;
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_state *st = user;
+	if (strncmp(section, "serial.", 7) == 0 || strncmp(section, "hid.", 4) == 0)
+		return port_entry(st, section, name, value);
 	int section_known = 0;
 	for (size_t i = 0; i < NKEYS; i++) {
 		if (strcmp(keys[i].section, section) != 0)
@@ -429,6 +551,16 @@ static int finish(struct parse_state *st, int rc)
 			cfg->pol_email_set = 1;
 		if (strcmp(keys[i].name, "phone") == 0)
 			cfg->pol_phone_set = 1;
+	}
+	for (int i = 0; i < cfg->nports; i++) {
+		struct vg_port_cfg *p = &cfg->ports[i];
+		const char *missing = !p->device[0] ? "device" : !p->device_id[0] ? "device_id"
+		                    : !p->driver[0] ? "driver" : NULL;
+		if (missing) {
+			snprintf(st->err, st->errsz, "%s:%d: [%s.%s] %s is required", st->name, p->line,
+			         p->hid ? "hid" : "serial", p->name, missing);
+			return VG_ERR_CONFIG;
+		}
 	}
 	if (cfg->pol_payment_customer_id == 3) {
 		snprintf(st->err, st->errsz, "%s: [privacy] payment_customer_id cannot be keep (a financial handle"

@@ -15,6 +15,27 @@
 enum vg_durability { VG_DURABILITY_FULL = 0, VG_DURABILITY_OS = 1 };
 enum vg_on_full { VG_ON_FULL_BACKPRESSURE = 0, VG_ON_FULL_DROP_OLDEST = 1 };
 
+#define VG_MAX_PORTS 16
+#define VG_PORT_MAX_OPTS 16
+
+/* One [serial.NAME] or [hid.NAME] section: a port the daemon owns. */
+struct vg_port_cfg {
+	char name[32];
+	int hid;                   /* [hid.NAME]: an evdev node */
+	int line;                  /* where the section starts, for messages */
+	char device[256];          /* prefer /dev/serial/by-id/… (/dev/input/by-id/… for hid) */
+	char driver[16];           /* scanner | ndjson | ecr (hid: hid) */
+	char device_id[65];        /* the device the events come from */
+	int baud;                  /* 9600 … 921600 */
+	int data_bits;             /* 5 … 8 */
+	char parity;               /* 'N' 'E' 'O' */
+	int stop_bits;             /* 1 | 2 */
+	int flow_control;          /* 0 none, 1 rtscts, 2 xonxoff */
+	/* every other key: the driver's options, checked by the driver */
+	struct { char key[32]; char value[128]; int line; } opts[VG_PORT_MAX_OPTS];
+	int nopts;
+};
+
 /* Plain data. Strings are NUL-terminated and empty when unset. */
 struct vg_config {
 	char path[256];            /* the file this came from */
@@ -33,6 +54,12 @@ struct vg_config {
 	int on_full;               /* enum vg_on_full */
 	int checkpoint_interval_ms;
 	int reconciliation_interval_s;
+	int commit_interval_ms;    /* serial: group commit window */
+	int commit_max_events;     /* serial: group commit size */
+
+	/* [serial.NAME], [hid.NAME] */
+	struct vg_port_cfg ports[VG_MAX_PORTS];
+	int nports;
 
 	/* [capture] */
 	int quarantine_rate_per_min;

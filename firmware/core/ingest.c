@@ -119,7 +119,10 @@ int vg_ingest(const struct vg_ingest_cfg *cfg, const char *device_id, const void
 
 	/* The key comes from the raw input, before anything is rewritten. */
 	cJSON *id = cJSON_GetObjectItemCaseSensitive(ev, "id");
-	if (cJSON_IsString(id) && id->valuestring[0] && strlen(id->valuestring) <= VG_EVENT_ID_MAX) {
+	if (cfg->key_kind && cfg->key_value) {
+		vg_event_key(cfg->venue_id, device_id, cfg->key_kind, cfg->key_value, strlen(cfg->key_value),
+		             out->event_key);
+	} else if (cJSON_IsString(id) && id->valuestring[0] && strlen(id->valuestring) <= VG_EVENT_ID_MAX) {
 		vg_event_key(cfg->venue_id, device_id, "id", id->valuestring, strlen(id->valuestring),
 		             out->event_key);
 	} else {

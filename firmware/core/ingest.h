@@ -37,6 +37,11 @@ struct vg_ingest_cfg {
 	int has_timezone;                /* [gateway] timezone is set */
 	int max_future_skew_s;
 	int max_past_age_d;
+	/* Serial input: the event key comes from the daemon's persisted counter
+	 * (key_kind "seq", key_value "<epoch>:<seq>") instead of the event's id
+	 * or body.  NULL for MQTT. */
+	const char *key_kind;
+	const char *key_value;
 };
 
 struct vg_ingest_out {

@@ -994,3 +994,58 @@ int vg_store_checkpoint_truncate(struct vg_store *s, int timeout_ms)
 		nanosleep(&d, NULL);
 	}
 }
+
+/* ---- serial input -------------------------------------------------------------- */
+
+int vg_store_serial_counter(struct vg_store *s, const char *device_id, int64_t now_ms,
+                            long long *epoch, long long *seq)
+{
+	int rc = vg_store_begin(s);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st;
+	rc = map_rc(sqlite3_prepare_v2(s->db,
+		"INSERT INTO device_state(device_id, serial_epoch, serial_seq, last_seen_ms) VALUES (?1, ?2, 0, ?3)"
+		" ON CONFLICT(device_id) DO UPDATE SET serial_epoch = ?2 WHERE serial_epoch = 0", -1, &st, NULL));
+	if (!rc) {
+		sqlite3_bind_text(st, 1, device_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, now_ms / 1000);
+		sqlite3_bind_int64(st, 3, now_ms);
+		rc = run(st);
+		sqlite3_finalize(st);
+	}
+	if (!rc) {
+		rc = map_rc(sqlite3_prepare_v2(s->db, "SELECT serial_epoch, serial_seq FROM device_state WHERE device_id = ?1",
+		                               -1, &st, NULL));
+		if (!rc) {
+			sqlite3_bind_text(st, 1, device_id, -1, SQLITE_STATIC);
+			if (sqlite3_step(st) == SQLITE_ROW) {
+				*epoch = sqlite3_column_int64(st, 0);
+				*seq = sqlite3_column_int64(st, 1);
+			} else {
+				rc = VG_ERR_IO;
+			}
+			sqlite3_finalize(st);
+		}
+	}
+	if (rc) {
+		vg_store_rollback(s);
+		return rc;
+	}
+	return vg_store_commit(s);
+}
+
+int vg_store_serial_advance(struct vg_store *s, const char *device_id, long long seq, int64_t now_ms)
+{
+	sqlite3_stmt *st;
+	int rc = map_rc(sqlite3_prepare_v2(s->db,
+		"UPDATE device_state SET serial_seq = ?2, last_seen_ms = ?3 WHERE device_id = ?1", -1, &st, NULL));
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, device_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, seq);
+	sqlite3_bind_int64(st, 3, now_ms);
+	rc = run(st);
+	sqlite3_finalize(st);
+	return rc;
+}

@@ -175,6 +175,17 @@ int vg_store_purge_forwarded(struct vg_store *s, int64_t before_ms, int limit);
  * error.  Cheap (an index look-up). */
 int vg_store_has_pending(struct vg_store *s, int max_priority);
 
+/* ---- serial input ------------------------------------------------------- */
+
+/* The persisted event counter of a serial device (DESIGN.md §4: keys are
+ * "<epoch>:<seq>").  Creates it when missing, with a new epoch (the current
+ * Unix time), so a lost counter never reuses keys.  Own transaction. */
+int vg_store_serial_counter(struct vg_store *s, const char *device_id, int64_t now_ms,
+                            long long *epoch, long long *seq);
+
+/* Inside a transaction: the device's counter is now seq (and it was seen). */
+int vg_store_serial_advance(struct vg_store *s, const char *device_id, long long seq, int64_t now_ms);
+
 /* ---- erasure (DESIGN.md §3 promise 6) ------------------------------------ */
 
 /* Inside a capture transaction: 1 if any of tokens[0..n) is suppressed, 0 if

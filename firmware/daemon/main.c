@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "err.h"
 #include "log.h"
+#include "serial.h"
 
 static const char usage_text[] =
 	"Usage: venuegw [--config FILE] VERB [ARGS]\n"
@@ -121,6 +122,13 @@ int main(int argc, char **argv)
 	if (rc != VG_OK) {
 		fprintf(stderr, "venuegw: %s\n", err);
 		return VG_EXIT_USAGE;
+	}
+	if (strcmp(verb, "check-config") == 0 || strcmp(verb, "run") == 0) {
+		/* The ports' driver options are checked by their drivers. */
+		if (vg_serial_check(&cfg, err, sizeof err) != VG_OK) {
+			fprintf(stderr, "venuegw: %s\n", err);
+			return VG_EXIT_USAGE;
+		}
 	}
 	if (strcmp(verb, "check-config") == 0) {
 		if (vargc)

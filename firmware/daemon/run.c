@@ -24,6 +24,7 @@
 #include "forward.h"
 #include "log.h"
 #include "loop.h"
+#include "serial.h"
 #include "status.h"
 #include "store.h"
 
@@ -33,6 +34,7 @@ struct daemon {
 	struct vg_store *store;
 	struct vg_forwarder *fwd;
 	struct vg_status *status;
+	struct vg_serial *serial;
 	struct vg_watch sig;
 	struct vg_timer checkpoint;
 	int sfd;
@@ -96,7 +98,8 @@ int vg_cmd_run(const struct vg_config *cfg)
 		 * loss is each capture commit, which the plugin fsyncs (and which
 		 * syncs every WAL frame before it).  Checkpoints still sync. */
 		.durability_full = 0,
-		.busy_timeout_ms = 1000,
+		/* The loop also serves serial ports: never wait long for a lock. */
+		.busy_timeout_ms = 100,
 	};
 	if (vg_store_open(&d.store, &scfg, err, sizeof err) != VG_OK) {
 		vg_log(VG_LOG_ERR, "run", "%s", err);
@@ -128,7 +131,12 @@ int vg_cmd_run(const struct vg_config *cfg)
 		vg_log(VG_LOG_ERR, "run", "%s", err);
 		goto out;
 	}
-	if (vg_status_open(&d.status, &d.loop, cfg, d.store, d.fwd) != VG_OK) {
+	if (vg_serial_open(&d.serial, &d.loop, cfg, path, err, sizeof err) != VG_OK) {
+		vg_log(VG_LOG_ERR, "run", "%s", err);
+		code = VG_EXIT_USAGE;
+		goto out;
+	}
+	if (vg_status_open(&d.status, &d.loop, cfg, d.store, d.fwd, d.serial) != VG_OK) {
 		vg_log(VG_LOG_ERR, "run", "cannot start the status publisher: out of memory");
 		goto out;
 	}
@@ -137,6 +145,7 @@ int vg_cmd_run(const struct vg_config *cfg)
 	code = vg_loop_run(&d.loop) == 0 ? VG_EXIT_OK : VG_EXIT_FAIL;
 out:
 	vg_status_close(d.status);
+	vg_serial_close(d.serial);
 	vg_forwarder_close(d.fwd);
 	if (d.store)
 		vg_store_checkpoint(d.store);

@@ -19,6 +19,7 @@ struct vg_status {
 	const struct vg_config *cfg;
 	struct vg_store *store;
 	struct vg_forwarder *fwd;
+	struct vg_serial *serial;
 	struct mosquitto *m;
 	struct vg_watch w;
 	struct vg_timer misc, publish, reconnect;
@@ -76,6 +77,11 @@ static char *status_json(struct vg_status *s, const char *state)
 			cJSON_AddNumberToObject(cdp, "consent_latency_last_ms", (double)fs->consent_latency_last_ms);
 			cJSON_AddNumberToObject(cdp, "consent_latency_max_ms", (double)fs->consent_latency_max_ms);
 		}
+	}
+	if (s->serial) {
+		cJSON *ports = cJSON_AddArrayToObject(o, "ports");
+		if (ports)
+			vg_serial_describe(s->serial, ports);
 	}
 	char *text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
@@ -203,7 +209,7 @@ static void on_reconnect(struct vg_timer *t)
 }
 
 int vg_status_open(struct vg_status **out, struct vg_loop *loop, const struct vg_config *cfg,
-                   struct vg_store *st, struct vg_forwarder *fwd)
+                   struct vg_store *st, struct vg_forwarder *fwd, struct vg_serial *serial)
 {
 	struct vg_status *s = calloc(1, sizeof *s);
 	if (!s)
@@ -212,6 +218,7 @@ int vg_status_open(struct vg_status **out, struct vg_loop *loop, const struct vg
 	s->cfg = cfg;
 	s->store = st;
 	s->fwd = fwd;
+	s->serial = serial;
 	s->backoff_ms = 1000;
 	s->w.cb = on_io;
 	s->misc.cb = on_misc;

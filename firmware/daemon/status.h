@@ -9,14 +9,15 @@
 #include "config.h"
 #include "forward.h"
 #include "loop.h"
+#include "serial.h"
 #include "store.h"
 
 struct vg_status;
 
-/* st and fwd are borrowed and must outlive the publisher.  Connection
+/* st, fwd and serial (may be NULL) are borrowed and must outlive the publisher.  Connection
  * failures are retried with backoff; only out of memory fails here. */
 int vg_status_open(struct vg_status **out, struct vg_loop *loop, const struct vg_config *cfg,
-                   struct vg_store *st, struct vg_forwarder *fwd);
+                   struct vg_store *st, struct vg_forwarder *fwd, struct vg_serial *serial);
 /* Publish "stopping" (retained) and disconnect cleanly. */
 void vg_status_close(struct vg_status *s);
 
