@@ -29,13 +29,16 @@ enum vg_frame_kind {
 struct vg_frame {
 	enum vg_frame_kind kind;
 	/* EVENT: one event object of the input contract (DESIGN.md §4) as JSON
-	 * text, not NUL-terminated; the daemon adds nothing but the event key. */
+	 * text, not NUL-terminated.  Drivers have no wall clock: when occurred_at
+	 * is absent the daemon adds the receive time (except for ndjson, whose
+	 * lines are the device's own events, taken as sent); the event key comes
+	 * from the device's counter. */
 	const char *json;
 	size_t json_len;
 	/* EVENT: the driver's handle for settle() (0 when it needs no reply). */
 	uint32_t token;
 	/* BAD: a stable snake_case reason ("bad_lrc", "too_long", "bad_utf8",
-	 * "line_noise", "bad_json", "bad_payload", "timeout"), the number of raw
+	 * "line_noise", "bad_json", "bad_payload", "timeout", "no_memory"), the number of raw
 	 * bytes dropped, and one line of English that never contains input bytes. */
 	const char *reason;
 	size_t size;
