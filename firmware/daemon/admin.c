@@ -4,6 +4,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "daemon.h"
 #include "digest.h"
 #include "err.h"
@@ -50,8 +52,28 @@ int vg_cmd_status(const struct vg_config *cfg, int argc, char **argv)
 	                     cfg->pol_member_code, cfg->pol_payment_customer_id };
 	static const char *const fields[] = { "email", "phone", "customer_id", "loyalty_id", "member_code",
 	                                      "payment_customer_id" };
+	/* What the running daemon last wrote (ports, CDP): data_dir/status.json. */
+	char spath[300];
+	snprintf(spath, sizeof spath, "%s/status.json", cfg->data_dir);
+	cJSON *live = NULL;
+	FILE *sf = fopen(spath, "r");
+	if (sf) {
+		char buf[16384];
+		size_t n = fread(buf, 1, sizeof buf - 1, sf);
+		fclose(sf);
+		buf[n] = '\0';
+		live = cJSON_Parse(buf);
+	}
 	if (json) {
-		printf("{\"privacy\":{");
+		if (live) {
+			char *t = cJSON_PrintUnformatted(live);
+			if (t)
+				printf("{\"daemon\":%s,", t);
+			cJSON_free(t);
+		} else {
+			printf("{\"daemon\":null,");
+		}
+		printf("\"privacy\":{");
 		for (int i = 0; i < 6; i++)
 			printf("%s\"%s\":\"%s\"", i ? "," : "", fields[i], pol_names[pols[i]]);
 		printf("},");
@@ -74,7 +96,36 @@ int vg_cmd_status(const struct vg_config *cfg, int argc, char **argv)
 		printf("forwarded (kept)    %lld\n", c.forwarded);
 		printf("quarantined         %lld held, %lld undecodable, %lld counted in floods\n",
 		       c.quarantine_held, c.quarantine_metadata, c.quarantine_overflow);
+		const cJSON *dst = cJSON_GetObjectItemCaseSensitive(live, "state");
+		const cJSON *at = cJSON_GetObjectItemCaseSensitive(live, "at");
+		printf("daemon              %s%s%s\n", cJSON_IsString(dst) ? dst->valuestring : "no status yet (not running?)",
+		       cJSON_IsString(at) ? " at " : "", cJSON_IsString(at) ? at->valuestring : "");
+		const cJSON *cdp = cJSON_GetObjectItemCaseSensitive(live, "cdp");
+		if (cJSON_IsObject(cdp)) {
+			const cJSON *ls = cJSON_GetObjectItemCaseSensitive(cdp, "last_status");
+			const cJSON *le = cJSON_GetObjectItemCaseSensitive(cdp, "last_error");
+			const cJSON *al = cJSON_GetObjectItemCaseSensitive(cdp, "alarm");
+			char lsbuf[16] = "none";
+			if (cJSON_IsNumber(ls))
+				snprintf(lsbuf, sizeof lsbuf, "%d", ls->valueint);
+			printf("cdp                 last status %s%s%s%s%s\n", lsbuf,
+			       cJSON_IsString(le) && le->valuestring[0] ? ", last error: " : "",
+			       cJSON_IsString(le) ? le->valuestring : "",
+			       cJSON_IsString(al) ? ", ALARM: " : "", cJSON_IsString(al) ? al->valuestring : "");
+		}
+		const cJSON *ports = cJSON_GetObjectItemCaseSensitive(live, "ports");
+		const cJSON *p;
+		cJSON_ArrayForEach(p, ports) {
+			const cJSON *nm = cJSON_GetObjectItemCaseSensitive(p, "name");
+			const cJSON *ps = cJSON_GetObjectItemCaseSensitive(p, "state");
+			const cJSON *wh = cJSON_GetObjectItemCaseSensitive(p, "why");
+			const cJSON *dv = cJSON_GetObjectItemCaseSensitive(p, "device");
+			printf("port %-14s %s %s%s%s\n", cJSON_IsString(nm) ? nm->valuestring : "?",
+			       cJSON_IsString(ps) ? ps->valuestring : "?", cJSON_IsString(dv) ? dv->valuestring : "",
+			       cJSON_IsString(wh) && wh->valuestring[0] ? ": " : "", cJSON_IsString(wh) ? wh->valuestring : "");
+		}
 	}
+	cJSON_Delete(live);
 	return VG_EXIT_OK;
 }
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <mosquitto.h>
@@ -101,13 +102,32 @@ static void update_watch(struct vg_status *s)
 	vg_loop_watch(s->loop, &s->w, fd, ev);
 }
 
+/* The same status as a file in data_dir (status.json, replaced atomically),
+ * for `venuegw status`: it works when the broker is down too. */
+static void write_status_file(struct vg_status *s, const char *text)
+{
+	char path[300], tmp[310];
+	snprintf(path, sizeof path, "%s/status.json", s->cfg->data_dir);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return;
+	int ok = fputs(text, f) >= 0;
+	ok &= fclose(f) == 0;
+	if (!ok || rename(tmp, path) != 0)
+		unlink(tmp);
+}
+
 static void publish_status(struct vg_status *s, const char *state)
 {
-	if (!s->connected)
-		return;
 	char *text = status_json(s, state);
 	if (!text)
 		return;
+	write_status_file(s, text);
+	if (!s->connected) {
+		cJSON_free(text);
+		return;
+	}
 	int rc = mosquitto_publish(s->m, NULL, VG_STATUS_TOPIC, (int)strlen(text), text, 1, true);
 	cJSON_free(text);
 	if (rc != MOSQ_ERR_SUCCESS)
@@ -247,8 +267,8 @@ void vg_status_close(struct vg_status *s)
 {
 	if (!s)
 		return;
+	publish_status(s, "stopped"); /* the status file too */
 	if (s->connected) {
-		publish_status(s, "stopped");
 		/* Flush the last status and a clean DISCONNECT (no will). */
 		for (int i = 0; i < 10 && mosquitto_want_write(s->m); i++)
 			mosquitto_loop_write(s->m, 1);

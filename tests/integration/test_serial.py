@@ -112,6 +112,21 @@ class ScannerTest(SerialCase):
         self.assertEqual(codes, ["AFTER-1", "BEFORE-1"])
         self.assertIsNone(self.gw.daemon.poll())
         self.assertEqual(self.gw.daemon.pid, pid)
+        # Each port's state is in `venuegw status` (from the daemon's status file).
+        time.sleep(1.2)
+        st = json.loads(self.gw.venuegw("status", "--json").stdout)
+        ports = {p["name"]: p for p in st["daemon"]["ports"]}
+        self.assertEqual(ports["scan"]["state"], "open")
+        self.pty["Scan"].unplug()
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            st = json.loads(self.gw.venuegw("status", "--json").stdout)
+            if {p["name"]: p for p in st["daemon"]["ports"]}["scan"]["state"] == "waiting":
+                break
+            time.sleep(0.2)
+        out = self.gw.venuegw("status").stdout
+        self.assertIn("port scan", out)
+        self.assertIn("waiting", out)
 
     def test_noise_does_not_stop_good_codes(self):
         self.pty["Scan"].write(b"\x00\xff\x1bjunk\r" + b"X" * 600 + b"\rMB-2001\r")
