@@ -10,7 +10,7 @@ import time
 import unittest
 
 from cdp_client import StandIn
-from harness import Gateway, event_key, read_text, token
+from harness import Gateway, event_key, files_containing, read_text, token
 
 K1 = bytes(range(32))
 K2 = bytes(range(32, 64))
@@ -161,3 +161,82 @@ class ConsentTest(PrivacyCase):
         self.assertEqual(last["cdp"]["consents_forwarded"], 1)
         self.assertGreaterEqual(last["cdp"]["consent_latency_last_ms"], 0)
         self.assertIn("forward.consent", read_text(self.gw.daemon_log))
+
+
+class NothingRawTest(PrivacyCase):
+    """Raw emails, phones, names and card numbers in over MQTT and serial, valid
+    and invalid events; afterwards none of them, nor their normalized forms, is
+    in any file under data_dir, any log line, any message the broker carried
+    (an admin subscribed to '#'), or any request body the CDP received."""
+
+    def test_nothing_raw_anywhere(self):
+        import serial_sim
+        tmp = self.tmp
+        self.gw.stop_daemon()
+        nd = serial_sim.Pty(os.path.join(tmp, "ttyNd"))
+        ecr = serial_sim.Pty(os.path.join(tmp, "ttyEcr"))
+        try:
+            with open(self.gw.conf, "a") as f:
+                f.write("[serial.nd]\ndevice = %s/ttyNd\ndriver = ndjson\ndevice_id = kiosk-nd\n"
+                        "[serial.ecr]\ndevice = %s/ttyEcr\ndriver = ecr\ndevice_id = pos-ecr\n" % (tmp, tmp))
+            self.gw.start_daemon()
+            end = time.monotonic() + 10
+            while time.monotonic() < end and read_text(self.gw.daemon_log).count("open:") < 2:
+                time.sleep(0.05)
+            admin = self.gw.subscriber("venuegw-admin", "#")
+            self.gw.wait_subscribed(admin)
+            raw = {
+                "emails": ["Zoe.Raw@Example.com", "Yann.Raw@Example.org", "Xia.Serial@Example.net",
+                           "Wim.Ecr@Example.com", "Vera.Bad@Example.com"],
+                "phones": ["+44 20 7946 0958", "030 7654321", "+39 06 12345678"],
+                "names": ["Zoe Rawlinson", "Quentin Quarantine"],
+                "cards": ["4111 1111 1111 1111", "5555-5555-5555-4444", "378282246310005"],
+            }
+            normalized = ["zoe.raw@example.com", "yann.raw@example.org", "xia.serial@example.net",
+                          "wim.ecr@example.com", "vera.bad@example.com", "+442079460958", "+49307654321",
+                          "+390612345678", "4111111111111111", "5555555555554444"]
+            at = "2026-11-28T10:00:00Z"
+            mqtt = [
+                {"id": "r-1", "type": "checkin.scanned", "occurred_at": at,
+                 "person": {"email": raw["emails"][0], "phone": raw["phones"][0], "name": raw["names"][0]},
+                 "properties": {"note": "paid %s, mail %s" % (raw["cards"][0], raw["emails"][1])}},
+                # a contract violation (quarantined, kept tokenized)
+                {"id": "r-2", "type": "payment.succeeded", "occurred_at": at,
+                 "person": {"email": raw["emails"][4], "phone": raw["phones"][2], "name": raw["names"][1]},
+                 "properties": {"amount_minor": 5, "card": raw["cards"][1]}},
+            ]
+            for ev in mqtt:
+                r = self.gw.mosquitto_pub("pos-1", "venue/v1/pos-1/events", json.dumps(ev))
+                self.assertEqual(r.returncode, 0)
+            # undecodable, with raw data inside
+            self.gw.mosquitto_pub("pos-1", "venue/v1/pos-1/events", '{"email": "%s", ' % raw["emails"][4])
+            nd.write(json.dumps({"id": "s-1", "type": "kiosk.session.started", "occurred_at": at,
+                                 "person": {"email": raw["emails"][2], "phone": raw["phones"][1]},
+                                 "properties": {"card": raw["cards"][2]}}).encode() + b"\n")
+            nd.write(b'{"broken": "%s", \n' % raw["emails"][2].encode())
+            ok, _, _ = serial_sim.EcrTerminal(ecr).send(
+                "type=PAYMENT;payment_id=P-9;amount_minor=100;currency=EUR;card=%s;email=%s"
+                % (raw["cards"][0], raw["emails"][3]))
+            self.assertTrue(ok)
+            end = time.monotonic() + 30
+            while time.monotonic() < end:
+                devs = {m["context"]["venuegw"]["device_id"] for m in self.cdp.messages()}
+                if {"pos-1", "kiosk-nd", "pos-ecr"} <= devs:
+                    break
+                time.sleep(0.2)
+            time.sleep(1.0)
+            admin.terminate()
+            seen, _ = admin.communicate(timeout=10)
+            self.gw.stop()
+            needles = [v for vs in raw.values() for v in vs] + normalized
+            self.assertEqual(files_containing(self.gw.data_dir, needles), [], "raw data at rest")
+            logs = read_text(self.gw.daemon_log) + read_text(self.gw.broker_log)
+            self.assertEqual([n for n in needles if n in logs], [], "raw data in a log line")
+            self.assertEqual([n for n in needles if n.encode() in seen], [], "raw data on the broker")
+            bodies = read_text(self.cdp.record)
+            self.assertEqual([n for n in needles if n in bodies], [], "raw data sent to the CDP")
+            self.assertIn("v1.em.", bodies)       # the events did arrive, tokenized
+            self.assertIn(b"v1.em.", seen)
+        finally:
+            nd.close()
+            ecr.close()
