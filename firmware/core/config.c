@@ -64,9 +64,10 @@ static const struct key keys[] = {
 	I("gateway", dedup_retention_h, 1, 24 * 365, "168", 0,
 	  "hours the keys of forwarded events are kept to recognise late retransmissions"),
 	I("gateway", max_buffer_mb, 16, 1024 * 1024, "1024", 0,
-	  "disk cap for buffer.db in MiB"),
+	  "disk cap for buffer.db in MiB (NOT ENFORCED YET in 0.1.0)"),
 	E("gateway", on_full, on_full_names, "backpressure", 0,
-	  "at the cap: backpressure (stop acknowledging) or drop_oldest (counted; never consent or erasure)"),
+	  "at the cap: backpressure (stop acknowledging) or drop_oldest (counted; never consent or erasure);"
+	  " NOT ENFORCED YET in 0.1.0"),
 	I("gateway", checkpoint_interval_ms, 100, 600000, "1000", 0,
 	  "how often the daemon checkpoints buffer.db's WAL (passive)"),
 	I("gateway", reconciliation_interval_s, 10, 86400, "3600", 0,
