@@ -741,10 +741,13 @@ static void on_tick(struct vg_timer *t)
 	int64_t now = vg_now_ms();
 	vg_loop_timer(f->loop, &f->tick, now + TICK_MS);
 	if (now >= f->next_purge_ms) {
-		f->next_purge_ms = now + PURGE_EVERY_MS;
+		/* Keys older than dedup_retention_h go, a few short transactions per
+		 * tick (the loop also serves serial ports); more soon if more remain. */
 		int64_t before = vg_wall_ms() - (int64_t)f->cfg->dedup_retention_h * 3600000;
-		while (vg_store_purge_forwarded(f->store, before, 2000) == 2000)
+		int n = 0, chunks = 0;
+		while (chunks++ < 5 && (n = vg_store_purge_forwarded(f->store, before, 2000)) == 2000)
 			;
+		f->next_purge_ms = now + (n == 2000 ? 1000 : PURGE_EVERY_MS);
 	}
 	if (!f->have_key) {
 		if (now < f->key_retry_ms)
