@@ -555,6 +555,15 @@ static int finish(struct parse_state *st, int rc)
 	}
 	for (int i = 0; i < cfg->nports; i++) {
 		struct vg_port_cfg *p = &cfg->ports[i];
+		for (int j = 0; j < i; j++) {
+			if (strcmp(cfg->ports[j].device_id, p->device_id) == 0 && p->device_id[0]) {
+				/* One counter per device: two ports would hand out the same keys. */
+				snprintf(st->err, st->errsz, "%s:%d: [%s.%s] device_id %s is already the device of [%s.%s]",
+				         st->name, p->line, p->hid ? "hid" : "serial", p->name, p->device_id,
+				         cfg->ports[j].hid ? "hid" : "serial", cfg->ports[j].name);
+				return VG_ERR_CONFIG;
+			}
+		}
 		const char *missing = !p->device[0] ? "device" : !p->device_id[0] ? "device_id"
 		                    : !p->driver[0] ? "driver" : NULL;
 		if (missing) {

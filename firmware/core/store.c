@@ -980,6 +980,9 @@ int vg_store_lift(struct vg_store *s, const char *const *tokens, size_t n, long 
 
 int vg_store_checkpoint_truncate(struct vg_store *s, int timeout_ms)
 {
+	/* Copy what can be copied without blocking anyone first, so the
+	 * truncating checkpoint has little left to do under its lock. */
+	sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	int64_t end = mono_ns() + (int64_t)timeout_ms * 1000000;
 	for (;;) {
 		int log = -1, done = -1;

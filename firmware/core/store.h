@@ -207,8 +207,9 @@ int vg_store_forget(struct vg_store *s, const char *const *match, size_t nmatch,
 int vg_store_lift(struct vg_store *s, const char *const *tokens, size_t n, long long *lifted);
 
 /* Copy the WAL into the database and truncate it to zero bytes, so no old
- * page image survives in it.  Waits up to timeout_ms for readers.  VG_OK, or
- * VG_ERR_BUSY when readers kept it from completing. */
+ * page image survives in it.  A passive checkpoint goes first; then it tries
+ * until timeout_ms has passed (0: once).  VG_OK, or VG_ERR_BUSY when readers
+ * kept it from completing (the daemon's next checkpoint reuses the WAL). */
 int vg_store_checkpoint_truncate(struct vg_store *s, int timeout_ms);
 
 struct vg_store_counts {

@@ -195,19 +195,25 @@ int vg_cmd_forget(const struct vg_config *cfg, int argc, char **argv)
 		/* The person's tokens under every key version (staged ones too, so a
 		 * suppression survives a rotation), the sha256 form, and the plain
 		 * value as a JSON string (what a keep policy stores). */
-		char toks[VG_KEYRING_MAX][VG_TOKEN_MAX], quoted[272], hex[65];
+		char toks[VG_KEYRING_MAX][VG_TOKEN_MAX], quoted[320], hex[65];
 		const char *match[VG_KEYRING_MAX + 2];
 		size_t nm = 0, nt = 0;
 		for (size_t k = 0; k < kr.n; k++)
 			if (vg_pii_identity_token(&kr.keys[k], field, norms[i], strlen(norms[i]), cfg->default_country_code,
 			                          toks[nt], NULL, 0) > 0)
 				match[nm++] = toks[nt++];
+		/* The stored forms of a sha256 or keep policy, matched as that person
+		 * field only: a plain value can equal other fields (an order id). */
 		uint8_t h[32];
 		vg_sha256(norms[i], strlen(norms[i]), h);
 		vg_hex(h, sizeof h, hex);
-		match[nm++] = hex;
-		snprintf(quoted, sizeof quoted, "\"%s\"", norms[i]);
-		match[nm++] = quoted;
+		if (policy == VG_POL_SHA256) {
+			snprintf(quoted, sizeof quoted, "\"%s\":\"%s\"", field, hex);
+			match[nm++] = quoted;
+		} else if (policy == VG_POL_KEEP) {
+			snprintf(quoted, sizeof quoted, "\"%s\":\"%s\"", field, norms[i]);
+			match[nm++] = quoted;
+		}
 		if (lift) {
 			long long lifted = 0;
 			int rc = vg_store_lift(st, match, nt, &lifted);

@@ -472,7 +472,7 @@ static void finish(struct slot *s, CURLcode result)
 			vg_log(VG_LOG_INFO, "forward.consent", "%d consent event%s delivered, %lld ms after commit",
 			       s->b.consents, s->b.consents == 1 ? "" : "s", (long long)lat);
 		}
-		if (s->b.erasure && vg_store_checkpoint_truncate(f->store, 1000) != VG_OK)
+		if (s->b.erasure && vg_store_checkpoint_truncate(f->store, 0) != VG_OK)
 			vg_log(VG_LOG_WARN, "forward.erasure", "erasure notice sent; the WAL could not be truncated yet");
 		release(s);
 		return;
@@ -721,6 +721,8 @@ static int fill_slot(struct vg_forwarder *f, struct slot *s, int in_flight)
 		long long id = f->queue[0];
 		memmove(f->queue, f->queue + 1, --f->nqueue * sizeof *f->queue);
 		int rc = load_recorded(f, s, id);
+		if (rc < 0) /* keep it: its events are in a batch, nothing else sends them */
+			push_ll(&f->queue, &f->nqueue, &f->capqueue, id, 1);
 		if (rc)
 			return rc;
 	}
@@ -795,8 +797,10 @@ static void on_tick(struct vg_timer *t)
 			batch_clear(&s->b);
 			int rc = load_recorded(f, s, id);
 			if (rc <= 0) {
-				if (rc < 0)
+				if (rc < 0) {
+					push_ll(&f->queue, &f->nqueue, &f->capqueue, id, 1);
 					f->hold_until_ms = now + 1000;
+				}
 				continue;
 			}
 			s->b.attempts = s->b.n == before ? attempts : 0;
@@ -908,15 +912,21 @@ int vg_forwarder_open(struct vg_forwarder **out, struct vg_loop *loop, const str
 	f->slots[f->nslots - 1].lane = 1;
 
 	/* Batches a previous run left unfinished go first, as recorded. */
-	long long ids[64];
-	size_t nids = 0;
-	if (vg_store_batch_unfinished_list(st, ids, 64, &nids) == VG_OK) {
-		for (size_t i = 0; i < nids; i++)
-			if (push_ll(&f->queue, &f->nqueue, &f->capqueue, ids[i], 0))
+	size_t maxids = 1 << 16, nids = 0;
+	long long *ids = malloc(maxids * sizeof *ids);
+	if (!ids)
+		goto nomem;
+	if (vg_store_batch_unfinished_list(st, ids, maxids, &nids) == VG_OK) {
+		for (size_t i = 0; i < nids; i++) {
+			if (push_ll(&f->queue, &f->nqueue, &f->capqueue, ids[i], 0)) {
+				free(ids);
 				goto nomem;
+			}
+		}
 		if (nids)
 			vg_log(VG_LOG_INFO, "forward.resume", "%zu unfinished batches from before are resent first", nids);
 	}
+	free(ids);
 	f->have_key = read_write_key(f);
 	if (!f->have_key) {
 		f->stats.alarm = "config";

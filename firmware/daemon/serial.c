@@ -211,6 +211,15 @@ static void sink_frame(void *ud, const struct vg_frame *f)
 		s->npend++;
 	} else {
 		const struct vg_key *key = vg_keyring_current(&s->keys, now / 1000);
+		if (!p->have_counter) {
+			/* Not read when the port opened (buffer.db busy): try again now. */
+			long long epoch, seq;
+			if (vg_store_serial_counter(s->store, p->cfg->device_id, now, &epoch, &seq) == VG_OK) {
+				p->epoch = epoch;
+				p->seq = p->next_seq = seq;
+				p->have_counter = 1;
+			}
+		}
 		if (!key || !p->have_counter) {
 			vg_log(VG_LOG_ERR, "serial.frame", "port %s: %s; frame not acknowledged", p->cfg->name,
 			       key ? "no event counter" : "no token key is active");
@@ -446,6 +455,10 @@ static void on_readable(struct vg_watch *w, short revents)
 			continue;
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		/* A raw tty with VMIN = VTIME = 0 reads 0 when it is merely empty:
+		 * only a hang-up makes 0 an unplug. */
+		if (n == 0 && !(revents & (POLLHUP | POLLERR)))
 			break;
 		char why[160];
 		snprintf(why, sizeof why, "%s", n == 0 ? "the device closed (unplugged?)" : strerror(errno));

@@ -53,6 +53,12 @@ class ErasureTest(unittest.TestCase):
         ana_keys = {self.pub("pos-1", person_event(i, *ana)) for i in range(5)}
         ana_keys.add(self.pub("kiosk-1", person_event(9, *ana, kind="class.attended")))  # quarantined: no class_id
         bob_keys = {self.pub("pos-2", person_event(i, *bob)) for i in range(5)}
+        # Someone else's event whose order id happens to equal Ana's customer id.
+        bob_keys.add(self.pub("pos-2", {"id": "ord-1", "type": "pos.order.completed",
+                                        "occurred_at": "2026-11-28T10:00:00Z",
+                                        "person": {"customer_id": "MB-2"},
+                                        "properties": {"order_id": "MB-88121", "total_minor": 5,
+                                                       "currency": "EUR"}}))
         time.sleep(1.5)                        # a failed attempt holds some events in a batch
         q = self.gw.query("SELECT count(*) FROM quarantine")[0][0]
         self.assertEqual(q, 1)
@@ -69,6 +75,8 @@ class ErasureTest(unittest.TestCase):
         self.assertEqual(len(tombs), 2)
         self.assertTrue(all(d.startswith("tomb.") and len(d) == 27 for d, _ in tombs))
         self.assertEqual(tombs[0][1], 6)
+        # The order whose id merely equals Ana's customer id is someone else's: kept.
+        self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE instr(body, 'ord-1') > 0")[0][0], 1)
         self.assertEqual(self.gw.query("SELECT count(*) FROM quarantine")[0][0], 0)
 
         # Nothing of Ana is in the database files now (buffer.db, -wal, -shm),
@@ -101,7 +109,7 @@ class ErasureTest(unittest.TestCase):
         # none of her tokens nor raw values.
         end = time.monotonic() + 20
         needles = ana_tokens + ["ana.lopez@example.com", "Ana.Lopez@Example.com", "+34612345678",
-                                "612 345 678", '"MB-88121"']
+                                "612 345 678", '"customer_id":"MB-88121"']
         while time.monotonic() < end and files_containing(self.gw.data_dir, needles):
             time.sleep(0.3)
         self.assertEqual(files_containing(self.gw.data_dir, needles), [])

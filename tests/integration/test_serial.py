@@ -227,6 +227,10 @@ class SerialConfigTest(unittest.TestCase):
                  ":%d:" % (base.count("\n") + 5), "standard rate"),
                 ("[hid.w]\ndevice = /dev/input/by-id/x\ndevice_id = s\nkeymap = fr\n",
                  ":%d:" % (base.count("\n") + 4), "keymap"),
+                # two ports, one device: they would hand out the same event keys
+                ("[serial.a]\ndevice = /dev/ttyUSB0\ndriver = ecr\ndevice_id = till-1\n"
+                 "[serial.b]\ndevice = /dev/ttyUSB1\ndriver = ecr\ndevice_id = till-1\n",
+                 ":%d:" % (base.count("\n") + 6), "already the device of [serial.a]"),
             ]
             for text, where, what in cases:
                 with open(gw.conf, "w") as f:
