@@ -328,16 +328,9 @@ static int on_message(int event, void *event_data, void *userdata)
 			vg_wipe(m->payload, m->payloadlen);
 		return MOSQ_ERR_UNKNOWN;
 	}
-	struct vg_ingest_cfg icfg = {
-		.venue_id = c->cfg.venue_id,
-		.key = key,
-		.prev_key = prev,
-		.default_country_code = c->cfg.default_country_code,
-		.has_timezone = c->cfg.timezone[0] != '\0',
-		.max_future_skew_s = c->cfg.max_future_skew_s,
-		.max_past_age_d = c->cfg.max_past_age_d,
-	};
-	vg_config_pii_policy(&c->cfg, &icfg.policy);
+	struct vg_ingest_cfg icfg;
+	vg_ingest_cfg_init(&icfg, &c->cfg, key);
+	icfg.prev_key = prev;
 
 	struct vg_ingest_out out;
 	int rc = vg_ingest(&icfg, t > 0 ? topic_device : device, m->payload, m->payloadlen, now_ms,

@@ -118,6 +118,19 @@ static const char *person_value(const cJSON *person, const char *name)
 	return it->valuestring;
 }
 
+/* One externalIds entry, in Segment's spelling.  VG_OK or VG_ERR_NOMEM. */
+static int add_external_id(cJSON *ext, const char *id, const char *type)
+{
+	cJSON *e = cJSON_CreateObject();
+	if (!e)
+		return VG_ERR_NOMEM;
+	cJSON_AddItemToArray(ext, e);
+	if (!cJSON_AddStringToObject(e, "id", id) || !cJSON_AddStringToObject(e, "type", type) ||
+	    !cJSON_AddStringToObject(e, "collection", "users") || !cJSON_AddStringToObject(e, "encoding", "none"))
+		return VG_ERR_NOMEM;
+	return VG_OK;
+}
+
 /* Add userId or anonymousId to msg and one externalIds entry per identifier
  * to ctxo.  Returns VG_OK or VG_ERR_NOMEM. */
 static int add_identity(cJSON *msg, cJSON *ctxo, const cJSON *person, const cJSON *previous,
@@ -133,14 +146,7 @@ static int add_identity(cJSON *msg, cJSON *ctxo, const cJSON *person, const cJSO
 		const char *v = cJSON_IsObject(person) ? person_value(person, f->name) : NULL;
 		if (!v)
 			continue;
-		cJSON *e = cJSON_CreateObject();
-		if (!e)
-			return VG_ERR_NOMEM;
-		cJSON_AddItemToArray(ext, e);
-		if (!cJSON_AddStringToObject(e, "id", v) ||
-		    !cJSON_AddStringToObject(e, "type", id_type(f, v)) ||
-		    !cJSON_AddStringToObject(e, "collection", "users") ||
-		    !cJSON_AddStringToObject(e, "encoding", "none"))
+		if (add_external_id(ext, v, id_type(f, v)))
 			return VG_ERR_NOMEM;
 		if (f->anon_rank && (!anon || f->anon_rank < anon_rank)) {
 			anon = v;
@@ -154,14 +160,7 @@ static int add_identity(cJSON *msg, cJSON *ctxo, const cJSON *person, const cJSO
 		const char *v = person_value(previous, f->name);
 		if (!v)
 			continue;
-		cJSON *e = cJSON_CreateObject();
-		if (!e)
-			return VG_ERR_NOMEM;
-		cJSON_AddItemToArray(ext, e);
-		if (!cJSON_AddStringToObject(e, "id", v) ||
-		    !cJSON_AddStringToObject(e, "type", id_type(f, v)) ||
-		    !cJSON_AddStringToObject(e, "collection", "users") ||
-		    !cJSON_AddStringToObject(e, "encoding", "none"))
+		if (add_external_id(ext, v, id_type(f, v)))
 			return VG_ERR_NOMEM;
 	}
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/timex.h>
 
+#include "config.h"
 #include "digest.h"
 #include "err.h"
 
@@ -16,6 +17,18 @@ static const char *const flag_names[VG_FLAG__COUNT] = {
 const char *vg_flag_name(int bit)
 {
 	return bit >= 0 && bit < VG_FLAG__COUNT ? flag_names[bit] : NULL;
+}
+
+void vg_ingest_cfg_init(struct vg_ingest_cfg *icfg, const struct vg_config *cfg, const struct vg_key *key)
+{
+	memset(icfg, 0, sizeof *icfg);
+	icfg->venue_id = cfg->venue_id;
+	icfg->key = key;
+	icfg->default_country_code = cfg->default_country_code;
+	icfg->has_timezone = cfg->timezone[0] != '\0';
+	icfg->max_future_skew_s = cfg->max_future_skew_s;
+	icfg->max_past_age_d = cfg->max_past_age_d;
+	vg_config_pii_policy(cfg, &icfg->policy);
 }
 
 static void keyed_digest(const struct vg_key *key, const void *payload, size_t len, char out[23])

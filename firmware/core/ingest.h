@@ -62,6 +62,12 @@ struct vg_ingest_out {
 	int nidents;
 };
 
+struct vg_config;
+/* Fill icfg from the gateway's configuration (venue, country code, time
+ * zone, time limits, [privacy] policies) with key as the current token key;
+ * prev_key and the key override stay NULL for the caller to set. */
+void vg_ingest_cfg_init(struct vg_ingest_cfg *icfg, const struct vg_config *cfg, const struct vg_key *key);
+
 /* Run the pipeline over one raw payload from device_id (authenticated).
  * now_ms is the receive time (UTC ms); clock_synced says whether it can be
  * trusted to correct device times.  Fills *out (free with

@@ -216,18 +216,15 @@ int vg_cmd_validate(const struct vg_config *cfg, int have_config, int argc, char
 		key = vg_keyring_current(&kr, time(NULL));
 	if (!key)
 		key = &throwaway;
-	struct vg_ingest_cfg icfg = {
-		.venue_id = have_config ? cfg->venue_id : "validate",
-		.key = key,
-		.default_country_code = have_config ? cfg->default_country_code : 0,
-		.has_timezone = have_config && cfg->timezone[0],
-		.max_future_skew_s = have_config ? cfg->max_future_skew_s : 300,
-		.max_past_age_d = have_config ? cfg->max_past_age_d : 30,
-	};
-	if (have_config)
-		vg_config_pii_policy(cfg, &icfg.policy);
-	else
-		vg_pii_policy_default(&icfg.policy);
+	/* Without a gateway's configuration: the defaults, for a venue "validate". */
+	struct vg_config defaults;
+	if (!have_config) {
+		vg_config_defaults(&defaults);
+		snprintf(defaults.venue_id, sizeof defaults.venue_id, "validate");
+		cfg = &defaults;
+	}
+	struct vg_ingest_cfg icfg;
+	vg_ingest_cfg_init(&icfg, cfg, key);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	struct vg_ingest_out out;

@@ -37,6 +37,7 @@ struct port {
 	int fd;
 	struct termios saved;
 	int have_saved;
+	struct vg_driver_sink sink;   /* frames and replies of this port's driver */
 	struct vg_watch w;
 	struct vg_timer reopen, dtick;
 	int backoff_ms;
@@ -197,7 +198,7 @@ static void sink_frame(void *ud, const struct vg_frame *f)
 		/* Out of memory costs this frame: no ACK, the terminal retransmits. */
 		if (f->kind == VG_FRAME_EVENT && f->token && p->drv->settle)
 			p->drv->settle(p->dstate, f->token, 0, vg_now_ms(),
-			               &(struct vg_driver_sink){ .ud = p, .frame = sink_frame, .send = sink_send });
+			               &p->sink);
 		return;
 	}
 	pe->p = p;
@@ -225,7 +226,7 @@ static void sink_frame(void *ud, const struct vg_frame *f)
 			       key ? "no event counter" : "no token key is active");
 			if (f->token && p->drv->settle)
 				p->drv->settle(p->dstate, f->token, 0, vg_now_ms(),
-				               &(struct vg_driver_sink){ .ud = p, .frame = sink_frame, .send = sink_send });
+				               &p->sink);
 			return;
 		}
 		size_t len = f->json_len;
@@ -233,17 +234,10 @@ static void sink_frame(void *ud, const struct vg_frame *f)
 		char value[48];
 		pe->seq = ++p->next_seq;
 		snprintf(value, sizeof value, "%lld:%lld", p->epoch, pe->seq);
-		struct vg_ingest_cfg icfg = {
-			.venue_id = s->cfg->venue_id,
-			.key = key,
-			.default_country_code = s->cfg->default_country_code,
-			.has_timezone = s->cfg->timezone[0] != '\0',
-			.max_future_skew_s = s->cfg->max_future_skew_s,
-			.max_past_age_d = s->cfg->max_past_age_d,
-			.key_kind = "seq",
-			.key_value = value,
-		};
-		vg_config_pii_policy(s->cfg, &icfg.policy);
+		struct vg_ingest_cfg icfg;
+		vg_ingest_cfg_init(&icfg, s->cfg, key);
+		icfg.key_kind = "seq";
+		icfg.key_value = value;
 		int64_t mono = vg_now_ms();
 		if (mono - s->clock_checked_ms > 1000 || !s->clock_checked_ms) {
 			s->clock_synced = vg_clock_synced();
@@ -258,7 +252,7 @@ static void sink_frame(void *ud, const struct vg_frame *f)
 			p->next_seq--;
 			if (f->token && p->drv->settle)
 				p->drv->settle(p->dstate, f->token, 0, vg_now_ms(),
-				               &(struct vg_driver_sink){ .ud = p, .frame = sink_frame, .send = sink_send });
+				               &p->sink);
 			return;
 		}
 		pe->token = f->token;
@@ -349,7 +343,7 @@ static void commit_pending(struct vg_serial *s)
 			p->committed++;
 		if (!pe->bad && pe->token && p->drv->settle)
 			p->drv->settle(p->dstate, pe->token, ok, vg_now_ms(),
-			               &(struct vg_driver_sink){ .ud = p, .frame = sink_frame, .send = sink_send });
+			               &p->sink);
 		vg_ingest_out_free(&pe->out);
 	}
 	s->npend = 0;
@@ -433,8 +427,7 @@ static void run_tick(struct port *p)
 {
 	if (!p->drv->tick)
 		return;
-	struct vg_driver_sink sink = { .ud = p, .frame = sink_frame, .send = sink_send };
-	int64_t next = p->drv->tick(p->dstate, vg_now_ms(), &sink);
+	int64_t next = p->drv->tick(p->dstate, vg_now_ms(), &p->sink);
 	if (next >= 0)
 		vg_loop_timer(p->s->loop, &p->dtick, next);
 	else
@@ -445,11 +438,10 @@ static void on_readable(struct vg_watch *w, short revents)
 {
 	struct port *p = OF(struct port, w, w);
 	uint8_t buf[READ_CHUNK];
-	struct vg_driver_sink sink = { .ud = p, .frame = sink_frame, .send = sink_send };
 	for (;;) {
 		ssize_t n = read(p->fd, buf, sizeof buf);
 		if (n > 0) {
-			p->drv->feed(p->dstate, buf, (size_t)n, vg_now_ms(), &sink);
+			p->drv->feed(p->dstate, buf, (size_t)n, vg_now_ms(), &p->sink);
 			if ((size_t)n < sizeof buf)
 				break;
 			continue;
@@ -556,6 +548,7 @@ int vg_serial_open(struct vg_serial **out, struct vg_loop *loop, const struct vg
 		p->fd = -1;
 		p->state = "waiting";
 		p->backoff_ms = REOPEN_MIN_MS;
+		p->sink = (struct vg_driver_sink){ .ud = p, .frame = sink_frame, .send = sink_send };
 		p->w.cb = on_readable;
 		p->reopen.cb = on_reopen;
 		p->dtick.cb = on_dtick;
