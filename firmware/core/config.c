@@ -131,7 +131,20 @@ static const struct key keys[] = {
 	IK("tokens", rotation_overlap_h, rotation_overlap_h, 0, 8760, "168", 0,
 	  "after a key becomes current, hours during which the previous key's tokens are sent too"),
 	S("metrics", listen, K_STR, listen, "127.0.0.1:9478", 0,
-	  "address:port of the metrics and status server"),
+	  "address:port of the metrics (/metrics) and status page (/) server; empty: no server"),
+	S("metrics", password_file, K_PATH, metrics_password_file, "", 0,
+	  "file whose first line is the password of the page and /metrics (HTTP Basic, any user name);"
+	  " required when listen is not a loopback address"),
+	S("broker", passwd_file, K_PATH, broker_passwd_file, "/etc/venuegw/passwd", 0,
+	  "our broker's password file (device add|remove|disable edit it)"),
+	S("broker", acl_file, K_PATH, broker_acl_file, "/etc/venuegw/acl", 0,
+	  "our broker's ACL file (DESIGN.md section 2)"),
+	S("broker", conf_dir, K_PATH, broker_conf_dir, "/etc/venuegw/broker.d", 0,
+	  "directory the broker includes (include_dir); provision writes the TLS listener there"),
+	S("broker", tls_dir, K_PATH, broker_tls_dir, "/etc/venuegw/tls", 0,
+	  "the LAN CA, the broker's server certificate and issued client certificates"),
+	S("broker", pid_file, K_PATH, broker_pid_file, "/run/venuegw/broker.pid", 0,
+	  "the broker's pid_file: device changes are applied by sending it SIGHUP"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 

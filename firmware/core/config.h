@@ -97,6 +97,14 @@ struct vg_config {
 
 	/* [metrics] */
 	char listen[64];
+	char metrics_password_file[256];
+
+	/* [broker]: where our mosquitto instance's files are (for the device verbs) */
+	char broker_passwd_file[256];
+	char broker_acl_file[256];
+	char broker_conf_dir[256];
+	char broker_tls_dir[256];
+	char broker_pid_file[256];
 };
 
 /* Fill cfg with the defaults of every key (required keys stay empty). */

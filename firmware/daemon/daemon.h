@@ -20,5 +20,10 @@ int vg_cmd_status(const struct vg_config *cfg, int argc, char **argv);
 int vg_cmd_quarantine(const struct vg_config *cfg, int argc, char **argv);
 int vg_cmd_forget(const struct vg_config *cfg, int argc, char **argv);
 int vg_cmd_validate(const struct vg_config *cfg, int have_config, int argc, char **argv);
+int vg_cmd_device(const struct vg_config *cfg, int argc, char **argv);
+int vg_cmd_diag(const struct vg_config *cfg, int argc, char **argv);
+
+/* `venuegw provision`: writes config_path and the secrets beside it. */
+int vg_cmd_provision(const char *config_path, int argc, char **argv);
 
 #endif

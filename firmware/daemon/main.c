@@ -88,7 +88,9 @@ int main(int argc, char **argv)
 	}
 	int known = strcmp(verb, "run") == 0 || strcmp(verb, "check-config") == 0 ||
 	            strcmp(verb, "status") == 0 || strcmp(verb, "quarantine") == 0 ||
-	            strcmp(verb, "validate") == 0 || strcmp(verb, "forget") == 0;
+	            strcmp(verb, "validate") == 0 || strcmp(verb, "forget") == 0 ||
+	            strcmp(verb, "provision") == 0 || strcmp(verb, "device") == 0 ||
+	            strcmp(verb, "diag") == 0;
 	if (!known)
 		return usage_error("unknown verb '%s'", verb);
 
@@ -110,6 +112,9 @@ int main(int argc, char **argv)
 	int explicit_config = config_path != NULL;
 	if (!config_path)
 		config_path = VG_CONFIG_DEFAULT_PATH;
+	/* provision writes the configuration: it does not read one. */
+	if (strcmp(verb, "provision") == 0)
+		return vg_cmd_provision(config_path, vargc, vargv);
 	int rc = vg_config_load(&cfg, config_path, err, sizeof err);
 	if (strcmp(verb, "validate") == 0) {
 		/* Device makers may validate without a gateway's config. */
@@ -148,5 +153,9 @@ int main(int argc, char **argv)
 		return vg_cmd_quarantine(&cfg, vargc, vargv);
 	if (strcmp(verb, "forget") == 0)
 		return vg_cmd_forget(&cfg, vargc, vargv);
+	if (strcmp(verb, "device") == 0)
+		return vg_cmd_device(&cfg, vargc, vargv);
+	if (strcmp(verb, "diag") == 0)
+		return vg_cmd_diag(&cfg, vargc, vargv);
 	return usage_error("unknown verb '%s'", verb);
 }
