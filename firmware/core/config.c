@@ -61,16 +61,16 @@ static const struct key keys[] = {
 	  "device times further ahead than this are replaced by the receive time (clock synced only)"),
 	I("gateway", max_past_age_d, 1, 3650, "30", 0,
 	  "device times older than this many days are replaced by the receive time (clock synced only)"),
-	I("gateway", dedup_retention_h, 1, 24 * 365, "168", 0,
+	I("gateway", dedup_retention_h, 1, 24 * 365, "168", 1,
 	  "hours the keys of forwarded events are kept to recognise late retransmissions"),
 	I("gateway", max_buffer_mb, 16, 1024 * 1024, "1024", 0,
 	  "disk cap for buffer.db in MiB (NOT ENFORCED YET in 0.1.0)"),
 	E("gateway", on_full, on_full_names, "backpressure", 0,
 	  "at the cap: backpressure (stop acknowledging) or drop_oldest (counted; never consent or erasure);"
 	  " NOT ENFORCED YET in 0.1.0"),
-	I("gateway", checkpoint_interval_ms, 100, 600000, "1000", 0,
+	I("gateway", checkpoint_interval_ms, 100, 600000, "1000", 1,
 	  "how often the daemon checkpoints buffer.db's WAL (passive)"),
-	I("gateway", reconciliation_interval_s, 10, 86400, "3600", 0,
+	I("gateway", reconciliation_interval_s, 10, 86400, "3600", 1,
 	  "period of the gateway.reconciliation event (per device: committed, forwarded, quarantined, dropped)"),
 	I("gateway", commit_interval_ms, 1, 10000, "50", 0,
 	  "serial input: how long a group commit collects events before one fsync'd COMMIT"),
@@ -82,7 +82,7 @@ static const struct key keys[] = {
 	  "quarantine rows a device may store in a burst before the rate applies"),
 	S("cdp", endpoint, K_URL, endpoint, "", 0,
 	  "the CDP base URL; batches go to <endpoint>/v1/batch (https, or http on loopback only)"),
-	S("cdp", write_key_file, K_PATH, write_key_file, "/etc/venuegw/write_key", 0,
+	S("cdp", write_key_file, K_PATH, write_key_file, "/etc/venuegw/write_key", 1,
 	  "file whose first line is the CDP write key (re-read on SIGHUP)"),
 	S("cdp", ca_file, K_STR, ca_file, "", 0,
 	  "CA bundle to verify the CDP with; empty: the system's CA store"),
@@ -94,15 +94,15 @@ static const struct key keys[] = {
 	  "HTTP(S) proxy for the CDP link (http://host:port); empty: none (proxy variables are ignored)"),
 	I("cdp", max_in_flight, 1, 8, "2", 0,
 	  "batches sent concurrently"),
-	I("cdp", max_batch_kb, 1, 500, "500", 0,
+	I("cdp", max_batch_kb, 1, 500, "500", 1,
 	  "uncompressed size of a batch at most, in KB"),
-	I("cdp", max_backoff_s, 1, 86400, "300", 0,
+	I("cdp", max_backoff_s, 1, 86400, "300", 1,
 	  "longest wait between retries of a batch"),
 	I("cdp", timeout_s, 1, 600, "30", 0,
 	  "time limit of one request to the CDP"),
-	I("cdp", max_batch_events, 1, 2500, "2500", 0,
+	I("cdp", max_batch_events, 1, 2500, "2500", 1,
 	  "events per batch at most"),
-	I("cdp", flush_interval_ms, 10, 600000, "1000", 0,
+	I("cdp", flush_interval_ms, 10, 600000, "1000", 1,
 	  "how long a partial batch may wait for more events"),
 	S("mqtt", host, K_STR, mqtt_host, "127.0.0.1", 0,
 	  "our broker, for the daemon's gateway status (venue/v1/_gateway/status)"),
@@ -112,7 +112,7 @@ static const struct key keys[] = {
 	  "the daemon's MQTT user name"),
 	S("mqtt", password_file, K_PATH, mqtt_password_file, "", 0,
 	  "file whose first line is the daemon's MQTT password; empty: none"),
-	IK("mqtt", status_interval_s, status_interval_s, 1, 3600, "30", 0,
+	IK("mqtt", status_interval_s, status_interval_s, 1, 3600, "30", 1,
 	  "how often the daemon republishes its retained status"),
 	EK("privacy", email, pol_email, policy_names, "token", 0,
 	  "person.email: token | sha256 (plain SHA-256, weaker: guessable) | drop | keep (raw, explicit only)"),
@@ -639,6 +639,36 @@ void vg_config_describe(void *fp)
 		else
 			fprintf(f, "%s = %s\n", k->name, k->def);
 	}
+}
+
+int vg_config_reload(struct vg_config *live, const struct vg_config *fresh,
+                     void (*cb)(void *ctx, const char *section, const char *key, int applied), void *ctx)
+{
+	int restart = 0;
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+		char *a = (char *)live + k->offset;
+		const char *b = (const char *)fresh + k->offset;
+		int same = k->type == K_INT || k->type == K_ENUM ? *(int *)a == *(const int *)b : strcmp(a, b) == 0;
+		if (same)
+			continue;
+		if (k->reloadable) {
+			if (k->type == K_INT || k->type == K_ENUM)
+				*(int *)a = *(const int *)b;
+			else
+				memcpy(a, b, k->size);
+		} else {
+			restart++;
+		}
+		cb(ctx, k->section, k->name, k->reloadable);
+	}
+	/* Ports are opened once: any change to them needs a restart. */
+	if (live->nports != fresh->nports ||
+	    memcmp(live->ports, fresh->ports, sizeof live->ports[0] * (size_t)live->nports) != 0) {
+		restart++;
+		cb(ctx, "serial.*/hid.*", "(ports)", 0);
+	}
+	return restart;
 }
 
 void vg_config_db_path(const struct vg_config *cfg, char *out, size_t outsz)

@@ -124,6 +124,13 @@ int vg_config_parse(struct vg_config *cfg, const char *text, const char *name,
  * to the FILE* f — for --help and the example config. */
 void vg_config_describe(void *f);
 
+/* SIGHUP: compare the running configuration live with fresh (just loaded
+ * from the same file).  For every key whose value differs, copy it into live
+ * if SIGHUP may change it, and call cb(ctx, section, key, applied).  Returns
+ * how many differences need a restart (those keep their running values). */
+int vg_config_reload(struct vg_config *live, const struct vg_config *fresh,
+                     void (*cb)(void *ctx, const char *section, const char *key, int applied), void *ctx);
+
 struct vg_pii_policy;
 /* The [privacy] section as a pii policy. */
 void vg_config_pii_policy(const struct vg_config *cfg, struct vg_pii_policy *p);

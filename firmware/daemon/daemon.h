@@ -13,7 +13,7 @@ enum vg_exit {
 };
 
 /* `venuegw run`: the daemon.  Returns an exit code. */
-int vg_cmd_run(const struct vg_config *cfg);
+int vg_cmd_run(struct vg_config *cfg);
 
 /* The admin verbs; argv starts after the verb. Each returns an exit code. */
 int vg_cmd_status(const struct vg_config *cfg, int argc, char **argv);
@@ -22,6 +22,11 @@ int vg_cmd_forget(const struct vg_config *cfg, int argc, char **argv);
 int vg_cmd_validate(const struct vg_config *cfg, int have_config, int argc, char **argv);
 int vg_cmd_device(const struct vg_config *cfg, int argc, char **argv);
 int vg_cmd_diag(const struct vg_config *cfg, int argc, char **argv);
+
+/* Opens data_dir/buffer.db for an admin verb; prints why on stderr and
+ * returns NULL when it cannot.  Close with vg_store_close(). */
+struct vg_store;
+struct vg_store *vg_admin_open_store(const struct vg_config *cfg);
 
 /* `venuegw provision`: writes config_path and the secrets beside it. */
 int vg_cmd_provision(const char *config_path, int argc, char **argv);

@@ -24,13 +24,15 @@
 #include "forward.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
 #include "serial.h"
 #include "status.h"
 #include "store.h"
 
 struct daemon {
 	struct vg_loop loop;
-	const struct vg_config *cfg;
+	struct vg_config *cfg;        /* SIGHUP updates the keys it may change */
+	struct vg_notify notify;
 	struct vg_store *store;
 	struct vg_forwarder *fwd;
 	struct vg_status *status;
@@ -42,6 +44,58 @@ struct daemon {
 
 #define OF(type, member, p) ((type *)((char *)(p) - offsetof(type, member)))
 
+static void on_reloaded_key(void *ctx, const char *section, const char *key, int applied)
+{
+	(void)ctx;
+	if (applied)
+		vg_log(VG_LOG_INFO, "run.reload", "[%s] %s: new value applied", section, key);
+	else
+		vg_log(VG_LOG_WARN, "run.reload", "[%s] %s changed: needs a restart (the running value is kept)",
+		       section, key);
+}
+
+/* SIGHUP: read the file again; apply what may change while running, name
+ * what needs a restart; re-read the write key.  A file with an error changes
+ * nothing. */
+static void reload(struct daemon *d)
+{
+	vg_notify_reloading();
+	struct vg_config *fresh = malloc(sizeof *fresh);
+	char err[600];
+	if (!fresh) {
+		vg_log(VG_LOG_ERR, "run.reload", "SIGHUP: out of memory; nothing changed");
+	} else if (vg_config_load(fresh, d->cfg->path, err, sizeof err) != VG_OK) {
+		vg_log(VG_LOG_ERR, "run.reload", "SIGHUP: %s; nothing changed", err);
+	} else {
+		int restart = vg_config_reload(d->cfg, fresh, on_reloaded_key, d);
+		vg_log(VG_LOG_INFO, "run.reload", "SIGHUP: %s re-read%s; write key re-read", d->cfg->path,
+		       restart ? ", some changes need a restart" : "");
+	}
+	free(fresh);
+	vg_forwarder_reload(d->fwd);
+	vg_notify_ready(&d->notify);
+}
+
+/* systemd's STATUS= line. */
+static void describe(void *ctx, char *out, size_t outsz)
+{
+	struct daemon *d = ctx;
+	struct vg_store_counts c;
+	long long backlog = -1;
+	if (d->store && vg_store_counts(d->store, &c) == VG_OK)
+		backlog = (long long)(c.pending + c.inflight);
+	const struct vg_forward_stats *fs = d->fwd ? vg_forwarder_stats(d->fwd) : NULL;
+	if (!fs || !fs->enabled)
+		snprintf(out, outsz, "backlog %lld; forwarding disabled (no [cdp] endpoint)", backlog);
+	else if (fs->alarm)
+		snprintf(out, outsz, "backlog %lld; CDP ALARM %s: %s", backlog, fs->alarm, fs->last_error);
+	else if (fs->last_error[0])
+		snprintf(out, outsz, "backlog %lld; forwarded %llu; retrying: %s", backlog, fs->events_forwarded,
+		         fs->last_error);
+	else
+		snprintf(out, outsz, "backlog %lld; forwarded %llu", backlog, fs->events_forwarded);
+}
+
 static void on_signal(struct vg_watch *w, short revents)
 {
 	(void)revents;
@@ -49,8 +103,7 @@ static void on_signal(struct vg_watch *w, short revents)
 	struct signalfd_siginfo si;
 	while (read(d->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
 		if (si.ssi_signo == SIGHUP) {
-			vg_log(VG_LOG_INFO, "run", "SIGHUP: re-reading the write key; other changes need a restart");
-			vg_forwarder_reload(d->fwd);
+			reload(d);
 		} else {
 			vg_log(VG_LOG_INFO, "run", "signal %u: shutting down", si.ssi_signo);
 			vg_loop_stop(&d->loop);
@@ -65,8 +118,9 @@ static void on_checkpoint(struct vg_timer *t)
 	vg_loop_timer(&d->loop, t, vg_now_ms() + d->cfg->checkpoint_interval_ms);
 }
 
-int vg_cmd_run(const struct vg_config *cfg)
+int vg_cmd_run(struct vg_config *cfg)
 {
+	vg_log_set_format(vg_log_detect_format());
 	struct daemon d = { .cfg = cfg, .sfd = -1 };
 	char path[300], err[600];
 	int code = VG_EXIT_FAIL;
@@ -142,8 +196,12 @@ int vg_cmd_run(const struct vg_config *cfg)
 	}
 	vg_log(VG_LOG_INFO, "run", "venuegw %s running: venue %s, buffer %s (schema %d)", VG_VERSION,
 	       cfg->venue_id, path, VG_STORE_SCHEMA);
+	vg_notify_start(&d.notify, &d.loop, describe, &d);
+	vg_notify_ready(&d.notify);
 	code = vg_loop_run(&d.loop) == 0 ? VG_EXIT_OK : VG_EXIT_FAIL;
+	vg_notify_stopping();
 out:
+	vg_notify_stop(&d.notify);
 	vg_status_close(d.status);
 	vg_serial_close(d.serial);
 	vg_forwarder_close(d.fwd);
