@@ -1,6 +1,8 @@
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -83,7 +85,7 @@ static const struct key keys[] = {
 	S("cdp", endpoint, K_URL, endpoint, "", 0,
 	  "the CDP base URL; batches go to <endpoint>/v1/batch (https, or http on loopback only)"),
 	S("cdp", write_key_file, K_PATH, write_key_file, "/etc/venuegw/write_key", 1,
-	  "file whose first line is the CDP write key (re-read on SIGHUP)"),
+	  "file whose first line is the CDP write key"),
 	S("cdp", ca_file, K_STR, ca_file, "", 0,
 	  "CA bundle to verify the CDP with; empty: the system's CA store"),
 	S("cdp", client_cert, K_PATH, client_cert, "", 0,
@@ -161,6 +163,7 @@ struct parse_state {
 	FILE *file;
 	const char *text;
 	unsigned char seen[NKEYS];
+	int key_line[NKEYS];    /* where each key was set */
 };
 
 /* Record the first error with the line it is on.  inih (as Debian builds
@@ -450,6 +453,7 @@ static int handler(void *user, const char *section, const char *name, const char
 			return 0;
 		}
 		st->seen[i] = 1;
+		st->key_line[i] = st->line;
 		return set_value(st, &keys[i], value);
 	}
 	if (!*section)
@@ -529,6 +533,79 @@ void vg_config_defaults(struct vg_config *cfg)
 			set_value(&st, &keys[i], keys[i].def);
 }
 
+const char *vg_config_parse_listen(const char *listen, char *addr, size_t addrsz, int *port, int *loopback)
+{
+	const char *colon;
+	char host[64];
+	if (listen[0] == '[') {
+		const char *close = strchr(listen, ']');
+		if (!close || close[1] != ':')
+			return "must be [IPv6 address]:port";
+		snprintf(host, sizeof host, "%.*s", (int)(close - listen - 1), listen + 1);
+		colon = close + 1;
+	} else {
+		colon = strrchr(listen, ':');
+		if (!colon || colon == listen)
+			return "must be address:port (for example 127.0.0.1:9478 or [::1]:9478)";
+		snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
+		if (strchr(host, ':'))
+			return "an IPv6 address goes in brackets: [address]:port";
+	}
+	char *end;
+	errno = 0;
+	long p = strtol(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || p < 1 || p > 65535)
+		return "the port must be a number in 1..65535";
+	if (strcmp(host, "localhost") == 0)
+		snprintf(host, sizeof host, "127.0.0.1");
+	struct in_addr a4;
+	struct in6_addr a6;
+	int lo;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		lo = (ntohl(a4.s_addr) >> 24) == 127;
+	else if (inet_pton(AF_INET6, host, &a6) == 1)
+		lo = IN6_IS_ADDR_LOOPBACK(&a6);
+	else
+		return "the address must be numeric (IPv4, [IPv6]) or localhost";
+	if (strlen(host) >= addrsz)
+		return "the address is too long";
+	snprintf(addr, addrsz, "%s", host);
+	*port = (int)p;
+	*loopback = lo;
+	return NULL;
+}
+
+/* [metrics] listen is well formed; beyond loopback it needs a password. */
+static int check_metrics(struct parse_state *st)
+{
+	struct vg_config *cfg = st->cfg;
+	if (!cfg->listen[0])
+		return 0;
+	int line = 0;
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, "metrics") == 0 && strcmp(keys[i].name, "listen") == 0)
+			line = st->key_line[i];
+	char where[300];
+	if (line > 0)
+		snprintf(where, sizeof where, "%s:%d", st->name, line);
+	else
+		snprintf(where, sizeof where, "%s", st->name);
+	char addr[64];
+	int port, lo;
+	const char *why = vg_config_parse_listen(cfg->listen, addr, sizeof addr, &port, &lo);
+	if (why) {
+		snprintf(st->err, st->errsz, "%s: [metrics] listen: %s", where, why);
+		return 1;
+	}
+	if (!lo && !cfg->metrics_password_file[0]) {
+		snprintf(st->err, st->errsz, "%s: [metrics] listen %s is not a loopback address: set [metrics]"
+		         " password_file (the status page and /metrics then require HTTP Basic auth)", where,
+		         cfg->listen);
+		return 1;
+	}
+	return 0;
+}
+
 static int finish(struct parse_state *st, int rc)
 {
 	struct vg_config *cfg = st->cfg;
@@ -594,6 +671,8 @@ static int finish(struct parse_state *st, int rc)
 		snprintf(st->err, st->errsz, "%s: [cdp] client_cert and client_key go together", st->name);
 		return VG_ERR_CONFIG;
 	}
+	if (check_metrics(st))
+		return VG_ERR_CONFIG;
 	if (!cfg->gateway_id[0])
 		snprintf(cfg->gateway_id, sizeof cfg->gateway_id, "%.61s-gw", cfg->venue_id);
 	return VG_OK;

@@ -135,6 +135,12 @@ struct vg_pii_policy;
 /* The [privacy] section as a pii policy. */
 void vg_config_pii_policy(const struct vg_config *cfg, struct vg_pii_policy *p);
 
+/* Parse a [metrics] listen value: "a.b.c.d:port", "[v6]:port" or
+ * "localhost:port" (127.0.0.1).  On success returns NULL and fills addr (the
+ * numeric address, without brackets), *port (1..65535) and *loopback;
+ * otherwise returns why the value is wrong (a static string). */
+const char *vg_config_parse_listen(const char *listen, char *addr, size_t addrsz, int *port, int *loopback);
+
 /* buffer.db's path under data_dir into out. */
 void vg_config_db_path(const struct vg_config *cfg, char *out, size_t outsz);
 

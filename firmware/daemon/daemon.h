@@ -21,6 +21,7 @@ int vg_cmd_quarantine(const struct vg_config *cfg, int argc, char **argv);
 int vg_cmd_forget(const struct vg_config *cfg, int argc, char **argv);
 int vg_cmd_validate(const struct vg_config *cfg, int have_config, int argc, char **argv);
 int vg_cmd_device(const struct vg_config *cfg, int argc, char **argv);
+int vg_cmd_check_config(const struct vg_config *cfg, int argc, char **argv);
 int vg_cmd_diag(const struct vg_config *cfg, int argc, char **argv);
 
 /* Opens data_dir/buffer.db for an admin verb; prints why on stderr and

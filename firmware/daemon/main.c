@@ -128,19 +128,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "venuegw: %s\n", err);
 		return VG_EXIT_USAGE;
 	}
-	if (strcmp(verb, "check-config") == 0 || strcmp(verb, "run") == 0) {
+	if (strcmp(verb, "check-config") == 0)
+		return vg_cmd_check_config(&cfg, vargc, vargv);
+	if (strcmp(verb, "run") == 0) {
 		/* The ports' driver options are checked by their drivers. */
 		if (vg_serial_check(&cfg, err, sizeof err) != VG_OK) {
 			fprintf(stderr, "venuegw: %s\n", err);
 			return VG_EXIT_USAGE;
 		}
-	}
-	if (strcmp(verb, "check-config") == 0) {
-		if (vargc)
-			return usage_error("check-config takes no arguments, got '%s'", vargv[0]);
-		printf("%s: OK (venue %s, data_dir %s, durability %s)\n", config_path, cfg.venue_id,
-		       cfg.data_dir, cfg.durability == VG_DURABILITY_FULL ? "full" : "os");
-		return VG_EXIT_OK;
 	}
 	if (strcmp(verb, "run") == 0) {
 		if (vargc)

@@ -1,0 +1,119 @@
+/* venuegw check-config: the configuration file, then what it points at — the
+ * secrets' files (readable, not readable by everyone), the token keys (one in
+ * force), the CDP's certificates, data_dir and the ports' drivers.  Every
+ * problem is listed, not only the first; warnings do not fail. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "err.h"
+#include "keys.h"
+#include "serial.h"
+
+struct check {
+	const struct vg_config *cfg;
+	int errors, warnings;
+};
+
+__attribute__((format(printf, 3, 4)))
+static void report(struct check *c, int error, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: %s: ", c->cfg->path, error ? "error" : "warning");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (error)
+		c->errors++;
+	else
+		c->warnings++;
+}
+
+/* A file named by section.key: it must exist and be readable by this user;
+ * a secret must not be readable by every user. */
+static void check_file(struct check *c, const char *section, const char *key, const char *path,
+                       int secret, int required)
+{
+	if (!path[0])
+		return;
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		report(c, required, "[%s] %s: %s: %s", section, key, path, strerror(errno));
+		return;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		report(c, 1, "[%s] %s: %s is not a regular file", section, key, path);
+		return;
+	}
+	if (access(path, R_OK) != 0)
+		report(c, required, "[%s] %s: %s: cannot be read by this user (uid %u): %s", section, key, path,
+		       (unsigned)getuid(), strerror(errno));
+	if (secret && (st.st_mode & 0004))
+		report(c, 0, "[%s] %s: %s is readable by every user (mode %04o); chmod 0640 and chgrp it to the"
+		       " service's group", section, key, path, (unsigned)(st.st_mode & 07777));
+}
+
+int vg_cmd_check_config(const struct vg_config *cfg, int argc, char **argv)
+{
+	if (argc)
+		return fprintf(stderr, "venuegw check-config: takes no arguments, got '%s'\n", argv[0]), VG_EXIT_USAGE;
+	struct check c = { .cfg = cfg };
+	char err[600];
+
+	/* The ports' driver options are checked by their drivers. */
+	if (vg_serial_check(cfg, err, sizeof err) != VG_OK)
+		report(&c, 1, "%s", err);
+
+	if (!cfg->endpoint[0]) {
+		report(&c, 0, "[cdp] endpoint is empty: events are captured but not forwarded");
+	} else {
+		check_file(&c, "cdp", "write_key_file", cfg->write_key_file, 1, 1);
+		check_file(&c, "cdp", "ca_file", cfg->ca_file, 0, 1);
+		check_file(&c, "cdp", "client_cert", cfg->client_cert, 0, 1);
+		check_file(&c, "cdp", "client_key", cfg->client_key, 1, 1);
+		if (!!cfg->client_cert[0] != !!cfg->client_key[0])
+			report(&c, 1, "[cdp] client_cert and client_key go together");
+	}
+
+	struct vg_keyring kr;
+	check_file(&c, "tokens", "key_file", cfg->key_file, 1, 1);
+	if (access(cfg->key_file, R_OK) == 0) {
+		if (vg_keyring_load(&kr, cfg->key_file, err, sizeof err) != VG_OK)
+			report(&c, 1, "[tokens] key_file: %s", err);
+		else if (!vg_keyring_current(&kr, (int64_t)time(NULL)))
+			report(&c, 1, "[tokens] key_file: %s: no key is in force now (every activate_at is in the future)",
+			       cfg->key_file);
+		vg_keyring_wipe(&kr);
+	}
+
+	check_file(&c, "mqtt", "password_file", cfg->mqtt_password_file, 1, 1);
+	check_file(&c, "metrics", "password_file", cfg->metrics_password_file, 1, 1);
+	/* Only the device verbs need these: a warning. */
+	check_file(&c, "broker", "passwd_file", cfg->broker_passwd_file, 1, 0);
+	check_file(&c, "broker", "acl_file", cfg->broker_acl_file, 0, 0);
+
+	struct stat st;
+	if (stat(cfg->data_dir, &st) != 0)
+		report(&c, 0, "[gateway] data_dir: %s: %s (venuegw run creates it)", cfg->data_dir, strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		report(&c, 1, "[gateway] data_dir: %s is not a directory", cfg->data_dir);
+	else if (access(cfg->data_dir, W_OK | X_OK) != 0)
+		report(&c, 1, "[gateway] data_dir: %s: not writable by this user (uid %u)", cfg->data_dir,
+		       (unsigned)getuid());
+
+	if (c.errors) {
+		fprintf(stderr, "%s: %d error%s, %d warning%s\n", cfg->path, c.errors, c.errors == 1 ? "" : "s",
+		        c.warnings, c.warnings == 1 ? "" : "s");
+		return VG_EXIT_USAGE;
+	}
+	printf("%s: OK (venue %s, data_dir %s, durability %s%s)\n", cfg->path, cfg->venue_id, cfg->data_dir,
+	       cfg->durability == VG_DURABILITY_FULL ? "full" : "os",
+	       c.warnings ? "; see the warnings above" : "");
+	return VG_EXIT_OK;
+}
