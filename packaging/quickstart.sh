@@ -73,7 +73,9 @@ user_line=""
 sed -e "s#@PASSWD@#$dir/passwd#" -e "s#@ACL@#$root/packaging/broker/acl#" \
     -e "s#@PLUGIN@#$root/build/venuegw_capture.so#" -e "s#@CONFIG@#$dir/venuegw.conf#" \
     -e "s#@PORT@#$port#" -e "s#@EXTRA@#$user_line#" \
+    -e "s#@PIDFILE@#$dir/broker.pid#" -e "s#@CONFDIR@#$dir/broker.d#" \
     packaging/broker/venuegw-broker.conf.in > "$dir/broker.conf"
+mkdir -p "$dir/broker.d"
 echo "config $dir/venuegw.conf, broker config $dir/broker.conf, devices: pos-1 kiosk-1 scanner-1"
 
 vg="$root/build/venuegw --config $dir/venuegw.conf"

@@ -108,8 +108,8 @@ static const struct key keys[] = {
 	  "how long a partial batch may wait for more events"),
 	S("mqtt", host, K_STR, mqtt_host, "127.0.0.1", 0,
 	  "our broker, for the daemon's gateway status (venue/v1/_gateway/status)"),
-	IK("mqtt", port, mqtt_port, 1, 65535, "1883", 0,
-	  "our broker's port"),
+	IK("mqtt", port, mqtt_port, 1, 65535, "1884", 0,
+	  "our broker's plain listener on 127.0.0.1 (1884: the system's mosquitto.service keeps 1883)"),
 	S("mqtt", username, K_ID, mqtt_username, "venuegw", 0,
 	  "the daemon's MQTT user name"),
 	S("mqtt", password_file, K_PATH, mqtt_password_file, "", 0,
@@ -186,7 +186,7 @@ static void fail(struct parse_state *st, const char *section, const char *key, c
 		snprintf(st->msg, sizeof st->msg, "%s", what);
 }
 
-static int valid_id(const char *v)
+int vg_config_valid_id(const char *v)
 {
 	size_t n = strlen(v);
 	if (n == 0 || n > 64)
@@ -267,7 +267,7 @@ static int set_value(struct parse_state *st, const struct key *k, const char *va
 			fail(st, k->section, k->name, "value longer than %s bytes", lim);
 			return 0;
 		}
-		if (k->type == K_ID && n > 0 && !valid_id(value)) {
+		if (k->type == K_ID && n > 0 && !vg_config_valid_id(value)) {
 			fail(st, k->section, k->name,
 			     "%s", "must be 1-64 characters of A-Z a-z 0-9 . _ -");
 			return 0;
@@ -331,7 +331,7 @@ static int port_entry(struct parse_state *st, const char *section, const char *n
 		if (strcmp(cfg->ports[i].name, pname) == 0 && cfg->ports[i].hid == hid)
 			p = &cfg->ports[i];
 	if (!p) {
-		if (!*pname || strlen(pname) >= sizeof p->name || !valid_id(pname)) {
+		if (!*pname || strlen(pname) >= sizeof p->name || !vg_config_valid_id(pname)) {
 			fail(st, section, name, "%s", "a port's name must be 1-31 of A-Z a-z 0-9 . _ -");
 			return 0;
 		}
@@ -358,7 +358,7 @@ static int port_entry(struct parse_state *st, const char *section, const char *n
 		}
 		memcpy(p->device, value, n + 1);
 	} else if (strcmp(name, "device_id") == 0) {
-		if (!valid_id(value)) {
+		if (!vg_config_valid_id(value)) {
 			fail(st, section, name, "%s", "must be 1-64 characters of A-Z a-z 0-9 . _ -");
 			return 0;
 		}

@@ -107,6 +107,9 @@ struct vg_config {
 	char broker_pid_file[256];
 };
 
+/* 1 if v is a valid id: 1-64 of [A-Za-z0-9._-] (venue, gateway and device ids). */
+int vg_config_valid_id(const char *v);
+
 /* Fill cfg with the defaults of every key (required keys stay empty). */
 void vg_config_defaults(struct vg_config *cfg);
 

@@ -42,6 +42,12 @@ struct vg_ingest_cfg {
 	 * or body.  NULL for MQTT. */
 	const char *key_kind;
 	const char *key_value;
+	/* `venuegw quarantine retry`: the payload is a body venuegw stored,
+	 * already tokenized.  Person fields that hold a token of their kind, or
+	 * a SHA-256 hex digest, are kept as they are (a token is then the
+	 * field's identity token); every other value follows the current
+	 * policy as usual.  0 for input from devices. */
+	int stored_body;
 };
 
 struct vg_ingest_out {

@@ -455,40 +455,6 @@ static const char *col(sqlite3_stmt *st, int i)
 	return t ? t : "";
 }
 
-int vg_store_quarantine_each(struct vg_store *s, int limit, vg_store_quarantine_cb cb, void *ud)
-{
-	static const char sql[] =
-		"SELECT id, received_at_ms, device_id, topic, size, reason, field, detail, error_offset,"
-		" digest, event_key, state, body FROM quarantine ORDER BY id DESC LIMIT ?1";
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return map_rc(rc);
-	sqlite3_bind_int(st, 1, limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct vg_store_quarantine q = {
-			.received_at_ms = sqlite3_column_int64(st, 1),
-			.device_id = col(st, 2),
-			.topic = col(st, 3),
-			.size = (size_t)sqlite3_column_int64(st, 4),
-			.reason = col(st, 5),
-			.field = col(st, 6),
-			.detail = col(st, 7),
-			.error_offset = (long)sqlite3_column_int64(st, 8),
-			.digest = col(st, 9),
-			.event_key = col(st, 10),
-			.body = (const char *)sqlite3_column_text(st, 12),
-			.body_len = (size_t)sqlite3_column_bytes(st, 12),
-		};
-		if (cb(ud, sqlite3_column_int64(st, 0), &q, col(st, 11))) {
-			rc = SQLITE_DONE;
-			break;
-		}
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? VG_OK : map_rc(rc);
-}
-
 /* ---- forwarding ------------------------------------------------------------ */
 
 static const char row_cols[] =
@@ -1051,4 +1017,319 @@ int vg_store_serial_advance(struct vg_store *s, const char *device_id, long long
 	rc = run(st);
 	sqlite3_finalize(st);
 	return rc;
+}
+
+/* ---- metrics and status (the daemon's scanner, `venuegw status`) ---------- */
+
+int vg_store_max_ids(struct vg_store *s, long long *events_max, long long *quarantine_max)
+{
+	int rc = int_query(s, "SELECT coalesce(max(id), 0) FROM events", events_max);
+	if (!rc)
+		rc = int_query(s, "SELECT coalesce(max(id), 0) FROM quarantine", quarantine_max);
+	return rc;
+}
+
+int vg_store_events_after(struct vg_store *s, long long after_id, int limit, vg_store_new_event_cb cb, void *ud)
+{
+	/* A person identifier (the CDP's identity) is any of these person fields;
+	 * payment_customer_id never is.  The body is gone once forwarded: -1. */
+	static const char sql[] =
+		"SELECT id, device_id, type, received_at_ms,"
+		" CASE WHEN json_valid(body) THEN json_extract(body, '$.seq') END,"
+		" CASE WHEN body IS NULL OR NOT json_valid(body) THEN -1"
+		"  WHEN EXISTS (SELECT 1 FROM json_each(body, '$.person') WHERE key IN"
+		"   ('customer_id', 'email', 'phone', 'loyalty_id', 'member_code')"
+		"   AND type = 'text' AND value <> '') THEN 1 ELSE 0 END"
+		" FROM events WHERE id > ?1 ORDER BY id LIMIT ?2";
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	sqlite3_bind_int64(st, 1, after_id);
+	sqlite3_bind_int(st, 2, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct vg_store_new_event e = {
+			.id = sqlite3_column_int64(st, 0),
+			.device_id = col(st, 1),
+			.type = col(st, 2),
+			.received_at_ms = sqlite3_column_int64(st, 3),
+			.has_seq = sqlite3_column_type(st, 4) == SQLITE_INTEGER,
+			.seq = sqlite3_column_int64(st, 4),
+			.identified = sqlite3_column_int(st, 5),
+		};
+		if (cb(ud, &e)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? VG_OK : map_rc(rc);
+}
+
+int vg_store_quarantine_after(struct vg_store *s, long long after_id, int limit,
+                              vg_store_new_quarantine_cb cb, void *ud)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT id, device_id, reason, received_at_ms FROM quarantine"
+	                            " WHERE id > ?1 ORDER BY id LIMIT ?2", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	sqlite3_bind_int64(st, 1, after_id);
+	sqlite3_bind_int(st, 2, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cb(ud, sqlite3_column_int64(st, 0), col(st, 1), col(st, 2), sqlite3_column_int64(st, 3))) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? VG_OK : map_rc(rc);
+}
+
+int vg_store_overflow_each(struct vg_store *s, vg_store_overflow_cb cb, void *ud)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT device_id, reason, count FROM quarantine_overflow"
+	                            " ORDER BY device_id, reason", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cb(ud, col(st, 0), col(st, 1), sqlite3_column_int64(st, 2))) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? VG_OK : map_rc(rc);
+}
+
+int vg_store_oldest_unforwarded(struct vg_store *s, int64_t *oldest_ms)
+{
+	/* Index look-ups only: the oldest pending row by id, and the in-flight
+	 * rows (a few batches) through events_batch. */
+	long long v = 0;
+	int rc = int_query(s, "SELECT coalesce(min(t), 0) FROM ("
+	                   " SELECT (SELECT received_at_ms FROM events WHERE state = 0 ORDER BY id LIMIT 1) AS t"
+	                   " UNION ALL SELECT min(received_at_ms) FROM events WHERE state = 1 AND batch_id IS NOT NULL)",
+	                   &v);
+	*oldest_ms = rc ? 0 : v;
+	return rc;
+}
+
+int vg_store_devices(struct vg_store *s, long long from_id, long long to_id, vg_store_device_cb cb, void *ud)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT device_id, max(received_at_ms), count(*) FROM events"
+	                            " WHERE id > ?1 AND id <= ?2 GROUP BY device_id ORDER BY device_id",
+	                            -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	sqlite3_bind_int64(st, 1, from_id);
+	sqlite3_bind_int64(st, 2, to_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cb(ud, col(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2))) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? VG_OK : map_rc(rc);
+}
+
+/* ---- quarantine show and retry, diag (venuegw quarantine, venuegw diag) ----- */
+
+static const char q_cols[] =
+	"SELECT id, received_at_ms, device_id, topic, size, reason, field, detail, error_offset,"
+	" digest, event_key, state, body FROM quarantine";
+
+/* Step st (a q_cols query) and hand each row to cb. */
+static int quarantine_rows(sqlite3_stmt *st, vg_store_quarantine_cb cb, void *ud, int *seen)
+{
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct vg_store_quarantine q = {
+			.received_at_ms = sqlite3_column_int64(st, 1),
+			.device_id = col(st, 2),
+			.topic = col(st, 3),
+			.size = (size_t)sqlite3_column_int64(st, 4),
+			.reason = col(st, 5),
+			.field = col(st, 6),
+			.detail = col(st, 7),
+			.error_offset = (long)sqlite3_column_int64(st, 8),
+			.digest = col(st, 9),
+			.event_key = col(st, 10),
+			.body = (const char *)sqlite3_column_text(st, 12),
+			.body_len = (size_t)sqlite3_column_bytes(st, 12),
+		};
+		if (seen)
+			(*seen)++;
+		if (cb(ud, sqlite3_column_int64(st, 0), &q, col(st, 11)))
+			return VG_OK;
+	}
+	return rc == SQLITE_DONE ? VG_OK : map_rc(rc);
+}
+
+int vg_store_quarantine_each(struct vg_store *s, int limit, vg_store_quarantine_cb cb, void *ud)
+{
+	char sql[300];
+	snprintf(sql, sizeof sql, "%s ORDER BY id DESC LIMIT ?1", q_cols);
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	sqlite3_bind_int(st, 1, limit);
+	rc = quarantine_rows(st, cb, ud, NULL);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int vg_store_quarantine_select(struct vg_store *s, const struct vg_store_quarantine_filter *f,
+                               vg_store_quarantine_cb cb, void *ud)
+{
+	char sql[400];
+	snprintf(sql, sizeof sql, "%s WHERE (?1 IS NULL OR reason = ?1) AND (?2 IS NULL OR device_id = ?2)"
+	         " AND (?3 IS NULL OR state = ?3) AND id > ?5 ORDER BY id %s LIMIT ?4", q_cols,
+	         f->oldest_first ? "ASC" : "DESC");
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	if (f->reason)
+		sqlite3_bind_text(st, 1, f->reason, -1, SQLITE_STATIC);
+	if (f->device_id)
+		sqlite3_bind_text(st, 2, f->device_id, -1, SQLITE_STATIC);
+	if (f->state)
+		sqlite3_bind_text(st, 3, f->state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, f->limit > 0 ? f->limit : -1);
+	sqlite3_bind_int64(st, 5, f->after_id);
+	rc = quarantine_rows(st, cb, ud, NULL);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int vg_store_quarantine_get(struct vg_store *s, long long id, vg_store_quarantine_cb cb, void *ud)
+{
+	char sql[300];
+	snprintf(sql, sizeof sql, "%s WHERE id = ?1", q_cols);
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	sqlite3_bind_int64(st, 1, id);
+	int seen = 0;
+	rc = quarantine_rows(st, cb, ud, &seen);
+	sqlite3_finalize(st);
+	return rc ? rc : seen ? VG_OK : VG_ERR_NOTFOUND;
+}
+
+int vg_store_quarantine_remove(struct vg_store *s, long long id)
+{
+	int rc = exec_bound2(s, "DELETE FROM quarantine WHERE id = ?1", id, 0);
+	if (rc)
+		return rc;
+	return sqlite3_changes(s->db) ? VG_OK : VG_ERR_NOTFOUND;
+}
+
+int vg_store_quarantine_set_reason(struct vg_store *s, long long id, const char *reason, const char *field,
+                                   const char *detail, long error_offset)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, "UPDATE quarantine SET reason = ?2, field = ?3, detail = ?4,"
+	                            " error_offset = ?5 WHERE id = ?1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, field ? field : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, detail ? detail : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, error_offset);
+	rc = run(st);
+	sqlite3_finalize(st);
+	if (rc)
+		return rc;
+	return sqlite3_changes(s->db) ? VG_OK : VG_ERR_NOTFOUND;
+}
+
+const char *vg_store_sqlite_version(void)
+{
+	return sqlite3_libversion();
+}
+
+int vg_store_file_stats(struct vg_store *s, struct vg_store_file_stats *fs)
+{
+	memset(fs, 0, sizeof *fs);
+	int rc = int_query(s, "PRAGMA page_size", &fs->page_size);
+	if (!rc)
+		rc = int_query(s, "PRAGMA page_count", &fs->page_count);
+	if (!rc)
+		rc = int_query(s, "PRAGMA freelist_count", &fs->freelist_count);
+	if (!rc)
+		rc = int_query(s, "PRAGMA user_version", &fs->schema_version);
+	sqlite3_stmt *st;
+	if (!rc && (rc = map_rc(sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &st, NULL))) == VG_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			snprintf(fs->journal_mode, sizeof fs->journal_mode, "%s", col(st, 0));
+		sqlite3_finalize(st);
+	}
+	return rc;
+}
+
+int vg_store_quick_check(struct vg_store *s, char *out, size_t outsz)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check(20)", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	size_t used = 0;
+	out[0] = '\0';
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && used + 1 < outsz) {
+		int n = snprintf(out + used, outsz - used, "%s%s", used ? "\n" : "", col(st, 0));
+		used += n > 0 ? (size_t)n : 0;
+		if (used >= outsz)
+			used = outsz - 1;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? VG_OK : map_rc(rc);
+}
+
+int vg_store_group_counts(struct vg_store *s, enum vg_store_group g, vg_store_group_cb cb, void *ud)
+{
+	static const char *const sql[] = {
+		[VG_STORE_GROUP_EVENTS] =
+			"SELECT device_id, type, CASE state WHEN 0 THEN 'pending' WHEN 1 THEN 'inflight'"
+			" WHEN 2 THEN 'forwarded' ELSE 'unknown' END, count(*), min(received_at_ms), max(received_at_ms)"
+			" FROM events GROUP BY device_id, type, state ORDER BY device_id, type, state",
+		[VG_STORE_GROUP_QUARANTINE] =
+			"SELECT device_id, reason, state, count(*), min(received_at_ms), max(received_at_ms)"
+			" FROM quarantine GROUP BY device_id, reason, state ORDER BY device_id, reason, state",
+		[VG_STORE_GROUP_OVERFLOW] =
+			"SELECT device_id, reason, '', count, first_ms, last_ms FROM quarantine_overflow"
+			" ORDER BY device_id, reason",
+		[VG_STORE_GROUP_BATCHES] =
+			"SELECT CAST(id AS TEXT), coalesce(CAST(last_status AS TEXT), ''), CAST(attempts AS TEXT),"
+			" (SELECT count(*) FROM events WHERE batch_id = batches.id AND state = 1), created_at_ms,"
+			" next_attempt_ms FROM batches ORDER BY id",
+		[VG_STORE_GROUP_DEVICES] =
+			"SELECT device_id, coalesce(CAST(last_seq AS TEXT), ''),"
+			" CAST(serial_epoch AS TEXT) || ':' || CAST(serial_seq AS TEXT), 0, coalesce(last_seen_ms, 0), 0"
+			" FROM device_state ORDER BY device_id",
+		[VG_STORE_GROUP_TOMBSTONES] =
+			"SELECT '', '', '', count(*), coalesce(min(created_at_ms), 0), coalesce(max(created_at_ms), 0)"
+			" FROM tombstones UNION ALL SELECT '', '', 'suppressions', count(*), 0, 0 FROM suppressions",
+	};
+	if ((unsigned)g >= sizeof sql / sizeof sql[0])
+		return VG_ERR_INVAL;
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, sql[g], -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cb(ud, col(st, 0), col(st, 1), col(st, 2), sqlite3_column_int64(st, 3),
+		       sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5))) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? VG_OK : map_rc(rc);
 }

@@ -12,6 +12,10 @@ enum vg_exit {
 	VG_EXIT_REJECTED = 3,  /* validate: the event would be quarantined */
 };
 
+/* Each verb's --help text (venuegw VERB --help, venuegw help VERB). */
+extern const char vg_help_run[], vg_help_check_config[], vg_help_status[], vg_help_quarantine[],
+	vg_help_validate[], vg_help_forget[], vg_help_provision[], vg_help_device[], vg_help_diag[];
+
 /* `venuegw run`: the daemon.  Returns an exit code. */
 int vg_cmd_run(struct vg_config *cfg);
 

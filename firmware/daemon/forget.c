@@ -39,7 +39,7 @@ static const struct {
 	{ "--payment-customer-id", "payment_customer_id", offsetof(struct vg_pii_policy, payment_customer_id) },
 };
 
-static const char usage[] =
+const char vg_help_forget[] =
 	"Usage: venuegw forget (--email | --phone | --customer-id | --loyalty-id | --member-code\n"
 	"                       | --payment-customer-id) [--lift] < identifiers\n"
 	"Reads one identifier per line from standard input (never from the command line).\n"
@@ -120,7 +120,7 @@ int vg_cmd_forget(const struct vg_config *cfg, int argc, char **argv)
 		if (strcmp(argv[i], "--lift") == 0) {
 			lift = 1;
 		} else if (argv[i][0] == '-') {
-			fprintf(stderr, "venuegw forget: unknown option '%s'\n%s", argv[i], usage);
+			fprintf(stderr, "venuegw forget: unknown option '%s'\n%s", argv[i], vg_help_forget);
 			return VG_EXIT_USAGE;
 		} else {
 			/* Do not echo it: it may be the identifier itself. */
@@ -130,7 +130,7 @@ int vg_cmd_forget(const struct vg_config *cfg, int argc, char **argv)
 		}
 	}
 	if (kind < 0) {
-		fputs(usage, stderr);
+		fputs(vg_help_forget, stderr);
 		return VG_EXIT_USAGE;
 	}
 	const char *field = kinds[kind].field;
@@ -177,7 +177,7 @@ int vg_cmd_forget(const struct vg_config *cfg, int argc, char **argv)
 		n++;
 	}
 	if (code == VG_EXIT_OK && n == 0) {
-		fprintf(stderr, "venuegw forget: no identifiers on standard input\n%s", usage);
+		fprintf(stderr, "venuegw forget: no identifiers on standard input\n%s", vg_help_forget);
 		code = VG_EXIT_USAGE;
 	}
 	struct vg_store *st = NULL;

@@ -50,6 +50,13 @@ struct sockwatch {
 	curl_socket_t fd;
 };
 
+/* Events of one device and type in a batch (counted when delivered). */
+struct tally {
+	char device_id[65];
+	char type[48];
+	unsigned n;
+};
+
 /* A batch in memory: its encoded messages and what identifies them. */
 struct batch {
 	long long id;                 /* 0: none */
@@ -57,6 +64,10 @@ struct batch {
 	cJSON *messages;
 	char **ids;                   /* messageIds */
 	long long *rows;              /* events.id of each message */
+	int64_t *recv;                /* receive (commit) time of each message */
+	unsigned char *consent;       /* 1: a consent.updated event */
+	struct tally *tally;
+	size_t ntally, captally;
 	size_t n, cap;
 	size_t bytes;                 /* encoded size */
 	int erasure;                  /* holds an erasure.requested notice */
@@ -103,8 +114,33 @@ struct vg_forwarder {
 	int64_t next_purge_ms;
 	int64_t recon_boundary_ms;    /* wall clock end of the window the timer is for */
 	struct vg_forward_stats stats;
+	struct vg_forward_count *counts;  /* delivered per device and type */
+	size_t ncounts, capcounts;
+	void (*seen)(void *ud, long long event_id);
+	void *observer;
 	unsigned rng;
 };
+
+const double vg_hist_bounds_s[VG_HIST_BUCKETS] = {
+	0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 86400,
+};
+
+const char *const vg_fail_reason_names[VG_FAIL__COUNT] = {
+	[VG_FAIL_NETWORK] = "network", [VG_FAIL_TIMEOUT] = "timeout", [VG_FAIL_HTTP_3XX] = "http_3xx",
+	[VG_FAIL_HTTP_4XX] = "http_4xx", [VG_FAIL_HTTP_5XX] = "http_5xx", [VG_FAIL_HTTP_OTHER] = "http_other",
+};
+
+void vg_histogram_observe(struct vg_histogram *h, double seconds)
+{
+	if (seconds < 0)
+		seconds = 0;
+	int i = 0;
+	while (i < VG_HIST_BUCKETS && seconds > vg_hist_bounds_s[i])
+		i++;
+	h->bucket[i]++;
+	h->count++;
+	h->sum_s += seconds;
+}
 
 static void arm_tick(struct vg_forwarder *f, int64_t at)
 {
@@ -141,6 +177,9 @@ static void batch_clear(struct batch *b)
 		free(b->ids[i]);
 	free(b->ids);
 	free(b->rows);
+	free(b->recv);
+	free(b->consent);
+	free(b->tally);
 	memset(b, 0, sizeof *b);
 }
 
@@ -154,6 +193,8 @@ static int batch_add(struct fill *fl, const struct vg_store_row *r)
 {
 	struct vg_forwarder *f = fl->f;
 	struct batch *b = fl->b;
+	if (f->seen)
+		f->seen(f->observer, r->id);
 	struct vg_encode_event ev = {
 		.event_key = r->event_key,
 		.device_id = r->device_id,
@@ -196,7 +237,13 @@ static int batch_add(struct fill *fl, const struct vg_store_row *r)
 		long long *rows = realloc(b->rows, cap * sizeof *rows);
 		if (rows)
 			b->rows = rows;
-		if (!ids || !rows) {
+		int64_t *recv = realloc(b->recv, cap * sizeof *recv);
+		if (recv)
+			b->recv = recv;
+		unsigned char *consent = realloc(b->consent, cap);
+		if (consent)
+			b->consent = consent;
+		if (!ids || !rows || !recv || !consent) {
 			cJSON_Delete(msg);
 			return VG_ERR_NOMEM;
 		}
@@ -206,7 +253,31 @@ static int batch_add(struct fill *fl, const struct vg_store_row *r)
 		cJSON_Delete(msg);
 		return VG_ERR_NOMEM;
 	}
+	size_t t = 0;
+	while (t < b->ntally && !(strcmp(b->tally[t].device_id, r->device_id) == 0 &&
+	                          strncmp(b->tally[t].type, r->type, sizeof b->tally[t].type - 1) == 0))
+		t++;
+	if (t == b->ntally) {
+		if (b->ntally == b->captally) {
+			size_t c = b->captally ? b->captally * 2 : 4;
+			struct tally *p = realloc(b->tally, c * sizeof *p);
+			if (!p) {
+				free(b->ids[b->n]);
+				cJSON_Delete(msg);
+				return VG_ERR_NOMEM;
+			}
+			b->tally = p;
+			b->captally = c;
+		}
+		snprintf(b->tally[t].device_id, sizeof b->tally[t].device_id, "%s", r->device_id);
+		snprintf(b->tally[t].type, sizeof b->tally[t].type, "%s", r->type);
+		b->tally[t].n = 0;
+		b->ntally++;
+	}
+	b->tally[t].n++;
 	b->rows[b->n] = r->id;
+	b->recv[b->n] = r->received_at_ms;
+	b->consent[b->n] = strcmp(r->type, "consent.updated") == 0;
 	if (strcmp(r->type, "erasure.requested") == 0)
 		b->erasure = 1;
 	if (strcmp(r->type, "consent.updated") == 0) {
@@ -427,6 +498,40 @@ static void split_or_quarantine(struct vg_forwarder *f, struct slot *s, long sta
 		vg_log(VG_LOG_ERR, "forward", "out of memory queueing split batches; they are resent after a restart");
 }
 
+/* A delivered batch: its events per device and type, and each one's
+ * latency from commit to the CDP's 2xx. */
+static void count_delivered(struct vg_forwarder *f, const struct batch *b)
+{
+	int64_t now = vg_wall_ms();
+	for (size_t i = 0; i < b->n; i++) {
+		double lat = (double)(now - b->recv[i]) / 1000.0;
+		vg_histogram_observe(&f->stats.latency, lat);
+		if (b->consent[i])
+			vg_histogram_observe(&f->stats.consent_latency, lat);
+	}
+	for (size_t t = 0; t < b->ntally; t++) {
+		size_t j = 0;
+		while (j < f->ncounts && !(strcmp(f->counts[j].device_id, b->tally[t].device_id) == 0 &&
+		                           strcmp(f->counts[j].type, b->tally[t].type) == 0))
+			j++;
+		if (j == f->ncounts) {
+			if (f->ncounts == f->capcounts) {
+				size_t c = f->capcounts ? f->capcounts * 2 : 16;
+				struct vg_forward_count *p = realloc(f->counts, c * sizeof *p);
+				if (!p)
+					return; /* out of memory: these go uncounted, nothing else */
+				f->counts = p;
+				f->capcounts = c;
+			}
+			memset(&f->counts[j], 0, sizeof f->counts[j]);
+			snprintf(f->counts[j].device_id, sizeof f->counts[j].device_id, "%s", b->tally[t].device_id);
+			snprintf(f->counts[j].type, sizeof f->counts[j].type, "%s", b->tally[t].type);
+			f->ncounts++;
+		}
+		f->counts[j].events += b->tally[t].n;
+	}
+}
+
 static void finish(struct slot *s, CURLcode result)
 {
 	struct vg_forwarder *f = s->f;
@@ -458,6 +563,7 @@ static void finish(struct slot *s, CURLcode result)
 		       s->b.id, s->b.n, (long long)(now - s->sent_mono_ms), status, s->b.key);
 		f->stats.batches_ok++;
 		f->stats.events_forwarded += s->b.n;
+		count_delivered(f, &s->b);
 		f->stats.last_error[0] = '\0';
 		f->stats.last_success_wall_ms = vg_wall_ms();
 		f->stats.alarm = NULL;
@@ -480,6 +586,17 @@ static void finish(struct slot *s, CURLcode result)
 
 	f->stats.attempts_failed++;
 	snprintf(f->stats.last_error, sizeof f->stats.last_error, "%s", err);
+	{
+		enum vg_fail_reason why = result == CURLE_OPERATION_TIMEDOUT ? VG_FAIL_TIMEOUT
+		                        : result != CURLE_OK ? VG_FAIL_NETWORK
+		                        : status >= 300 && status < 400 ? VG_FAIL_HTTP_3XX
+		                        : status >= 400 && status < 500 ? VG_FAIL_HTTP_4XX
+		                        : status >= 500 && status < 600 ? VG_FAIL_HTTP_5XX : VG_FAIL_HTTP_OTHER;
+		f->stats.attempts_failed_by[why]++;
+		unsigned i = (unsigned)(f->stats.recent_errors_total++ % VG_RECENT_ERRORS);
+		f->stats.recent_errors[i].at_wall_ms = vg_wall_ms();
+		snprintf(f->stats.recent_errors[i].text, sizeof f->stats.recent_errors[i].text, "%s", err);
+	}
 	vg_store_batch_attempt(f->store, s->b.id, s->b.key, f->stats.last_status, err);
 	if (result == CURLE_OK && (status == 413 || status == 400 || status == 422)) {
 		split_or_quarantine(f, s, status);
@@ -961,6 +1078,20 @@ const struct vg_forward_stats *vg_forwarder_stats(const struct vg_forwarder *f)
 	return &f->stats;
 }
 
+const struct vg_forward_count *vg_forwarder_counts(const struct vg_forwarder *f, size_t *n)
+{
+	*n = f ? f->ncounts : 0;
+	return f ? f->counts : NULL;
+}
+
+void vg_forwarder_observe(struct vg_forwarder *f, void (*seen)(void *ud, long long event_id), void *ud)
+{
+	if (!f)
+		return;
+	f->seen = seen;
+	f->observer = ud;
+}
+
 void vg_forwarder_close(struct vg_forwarder *f)
 {
 	if (!f)
@@ -982,6 +1113,7 @@ void vg_forwarder_close(struct vg_forwarder *f)
 		curl_multi_cleanup(f->multi);
 	free(f->queue);
 	free(f->bad);
+	free(f->counts);
 	vg_wipe(f->write_key, sizeof f->write_key);
 	free(f);
 }

@@ -24,6 +24,7 @@
 #include "forward.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "notify.h"
 #include "serial.h"
 #include "status.h"
@@ -36,6 +37,7 @@ struct daemon {
 	struct vg_store *store;
 	struct vg_forwarder *fwd;
 	struct vg_status *status;
+	struct vg_metrics *metrics;
 	struct vg_serial *serial;
 	struct vg_watch sig;
 	struct vg_timer checkpoint;
@@ -190,7 +192,11 @@ int vg_cmd_run(struct vg_config *cfg)
 		code = VG_EXIT_USAGE;
 		goto out;
 	}
-	if (vg_status_open(&d.status, &d.loop, cfg, d.store, d.fwd, d.serial) != VG_OK) {
+	if (vg_metrics_open(&d.metrics, &d.loop, cfg, d.store, d.fwd, d.serial, err, sizeof err) != VG_OK) {
+		vg_log(VG_LOG_ERR, "run", "%s", err);
+		goto out;
+	}
+	if (vg_status_open(&d.status, &d.loop, cfg, d.store, d.fwd, d.serial, d.metrics) != VG_OK) {
 		vg_log(VG_LOG_ERR, "run", "cannot start the status publisher: out of memory");
 		goto out;
 	}
@@ -203,6 +209,7 @@ int vg_cmd_run(struct vg_config *cfg)
 out:
 	vg_notify_stop(&d.notify);
 	vg_status_close(d.status);
+	vg_metrics_close(d.metrics);
 	vg_serial_close(d.serial);
 	vg_forwarder_close(d.fwd);
 	if (d.store)

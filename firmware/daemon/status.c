@@ -14,6 +14,7 @@
 #include "err.h"
 #include "event.h"
 #include "log.h"
+#include "metrics.h"
 
 struct vg_status {
 	struct vg_loop *loop;
@@ -21,6 +22,7 @@ struct vg_status {
 	struct vg_store *store;
 	struct vg_forwarder *fwd;
 	struct vg_serial *serial;
+	struct vg_metrics *metrics;
 	struct mosquitto *m;
 	struct vg_watch w;
 	struct vg_timer misc, publish, reconnect;
@@ -34,59 +36,14 @@ struct vg_status {
 
 static void drop(struct vg_status *s, const char *why);
 
+/* The status object is the metrics' (vg_metrics_status): one source for the
+ * MQTT status, status.json, /status.json and the page. */
 static char *status_json(struct vg_status *s, const char *state)
 {
-	cJSON *o = cJSON_CreateObject();
-	if (!o)
-		return NULL;
-	char now[25];
-	vg_time_format(vg_wall_ms(), now);
-	cJSON_AddStringToObject(o, "state", state);
-	cJSON_AddStringToObject(o, "venue_id", s->cfg->venue_id);
-	cJSON_AddStringToObject(o, "gateway_id", s->cfg->gateway_id);
-	cJSON_AddStringToObject(o, "version", VG_VERSION);
-	cJSON_AddStringToObject(o, "at", now);
-	struct vg_store_counts c;
-	if (s->store && vg_store_counts(s->store, &c) == VG_OK) {
-		cJSON_AddNumberToObject(o, "backlog", (double)(c.pending + c.inflight));
-		cJSON_AddNumberToObject(o, "quarantined",
-		                        (double)(c.quarantine_held + c.quarantine_metadata + c.quarantine_overflow));
-	}
-	if (s->fwd) {
-		const struct vg_forward_stats *fs = vg_forwarder_stats(s->fwd);
-		cJSON *cdp = cJSON_AddObjectToObject(o, "cdp");
-		if (cdp) {
-			cJSON_AddBoolToObject(cdp, "enabled", fs->enabled);
-			if (fs->last_status >= 0)
-				cJSON_AddNumberToObject(cdp, "last_status", fs->last_status);
-			else
-				cJSON_AddNullToObject(cdp, "last_status");
-			cJSON_AddStringToObject(cdp, "last_error", fs->last_error);
-			if (fs->last_success_wall_ms) {
-				char t[25];
-				vg_time_format(fs->last_success_wall_ms, t);
-				cJSON_AddStringToObject(cdp, "last_success_at", t);
-			} else {
-				cJSON_AddNullToObject(cdp, "last_success_at");
-			}
-			if (fs->alarm)
-				cJSON_AddStringToObject(cdp, "alarm", fs->alarm);
-			else
-				cJSON_AddNullToObject(cdp, "alarm");
-			cJSON_AddNumberToObject(cdp, "events_forwarded", (double)fs->events_forwarded);
-			cJSON_AddNumberToObject(cdp, "consents_forwarded", (double)fs->consents_forwarded);
-			cJSON_AddNumberToObject(cdp, "consent_latency_last_ms", (double)fs->consent_latency_last_ms);
-			cJSON_AddNumberToObject(cdp, "consent_latency_max_ms", (double)fs->consent_latency_max_ms);
-		}
-	}
-	if (s->serial) {
-		cJSON *ports = cJSON_AddArrayToObject(o, "ports");
-		if (ports)
-			vg_serial_describe(s->serial, ports);
-	}
-	char *text = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	return text;
+	cJSON *mo = s->metrics ? vg_metrics_status(s->metrics, state) : NULL;
+	char *t = mo ? cJSON_PrintUnformatted(mo) : NULL;
+	cJSON_Delete(mo);
+	return t;
 }
 
 static void update_watch(struct vg_status *s)
@@ -229,7 +186,8 @@ static void on_reconnect(struct vg_timer *t)
 }
 
 int vg_status_open(struct vg_status **out, struct vg_loop *loop, const struct vg_config *cfg,
-                   struct vg_store *st, struct vg_forwarder *fwd, struct vg_serial *serial)
+                   struct vg_store *st, struct vg_forwarder *fwd, struct vg_serial *serial,
+                   struct vg_metrics *metrics)
 {
 	struct vg_status *s = calloc(1, sizeof *s);
 	if (!s)
@@ -239,6 +197,7 @@ int vg_status_open(struct vg_status **out, struct vg_loop *loop, const struct vg
 	s->store = st;
 	s->fwd = fwd;
 	s->serial = serial;
+	s->metrics = metrics;
 	s->backoff_ms = 1000;
 	s->w.cb = on_io;
 	s->misc.cb = on_misc;

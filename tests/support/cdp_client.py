@@ -28,6 +28,8 @@ import time
 import urllib.error
 import urllib.request
 
+from procs import die_with_test
+
 STANDIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cdp_standin.py")
 
 
@@ -62,7 +64,7 @@ class StandIn:
         if self.tls_client_ca:
             cmd += ["--tls-client-ca", self.tls_client_ca]
         with open(self.log, "a") as log:
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log)
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, preexec_fn=die_with_test)
         end = time.monotonic() + deadline_s
         line = b""
         while not line.endswith(b"\n"):

@@ -11,11 +11,14 @@ Paths come from the environment CTest sets: VG_BUILD_DIR, VG_SOURCE_DIR.
 import base64
 import hashlib
 import os
+import re
 import signal
 import socket
 import sqlite3
 import subprocess
 import time
+
+from procs import die_with_test
 
 BUILD = os.environ.get("VG_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 SOURCE = os.environ.get("VG_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -80,9 +83,24 @@ class Gateway:
                "scanner-1": "pw-scanner-1", "venuegw-admin": "pw-admin", "venuegw": "pw-gw"}
 
     def __init__(self, tmpdir, durability="full", plugin=True, extra_conf="", broker_env=None,
-                 devices=None, cdp=None):
+                 devices=None, cdp=None, metrics_listen=None, metrics_password_file=None):
         self.dir = tmpdir
         self.port = free_port()
+        # Each gateway's own metrics and status page port ([metrics] listen):
+        # tests run in parallel and must not meet on the default 9478.  A test
+        # that writes its own [metrics] section in extra_conf keeps it.
+        self.metrics_port = None
+        self.metrics_url = None
+        metrics_conf = ""
+        if "[metrics]" not in extra_conf:
+            self.metrics_port = free_port()
+            listen = metrics_listen or "127.0.0.1:%d" % self.metrics_port
+            if metrics_listen:
+                self.metrics_port = int(metrics_listen.rsplit(":", 1)[1])
+            self.metrics_url = "http://127.0.0.1:%d" % self.metrics_port
+            metrics_conf = "[metrics]\nlisten = %s\n" % listen
+            if metrics_password_file:
+                metrics_conf += "password_file = %s\n" % metrics_password_file
         self.durability = durability
         self.plugin = plugin
         self.broker_env = broker_env or {}
@@ -112,9 +130,9 @@ class Gateway:
         with open(self.conf, "w") as f:
             f.write("[gateway]\nvenue_id = %s\ndata_dir = %s\ndurability = %s\n"
                     "default_country_code = 49\n%s\n%s\n[tokens]\nkey_file = %s\n"
-                    "[mqtt]\nport = %d\npassword_file = %s\nstatus_interval_s = 1\n"
+                    "[mqtt]\nport = %d\npassword_file = %s\nstatus_interval_s = 1\n%s"
                     % (VENUE, self.data_dir, durability, extra_conf, cdp_conf, self.keys,
-                       self.port, self.mqtt_password))
+                       self.port, self.mqtt_password, metrics_conf))
         open(self.passwd, "w").close()
         for user, pw in self.devices.items():
             subprocess.run(["mosquitto_passwd", "-b", self.passwd, user, pw], check=True,
@@ -125,14 +143,23 @@ class Gateway:
         with open(os.path.join(SOURCE, "packaging", "broker", "venuegw-broker.conf.in")) as f:
             text = f.read()
         extra = "user root\n" if os.geteuid() == 0 else ""
+        # @EXTRA@ where it stands alone on a line (the template's comments name it too).
+        text = re.sub(r"^@EXTRA@$", extra.rstrip("\n"), text, flags=re.M)
         text = (text.replace("@PASSWD@", self.passwd).replace("@ACL@", self.acl)
                 .replace("@PLUGIN@", build_path("venuegw_capture.so"))
                 .replace("@CONFIG@", self.conf).replace("@PORT@", str(self.port))
-                .replace("@EXTRA@", extra))
+                .replace("@PIDFILE@", os.path.join(self.dir, "broker.pid"))
+                .replace("@CONFDIR@", self.broker_conf_dir()))
         if not self.plugin:
             text = "\n".join(l for l in text.splitlines() if not l.startswith("plugin"))
         with open(self.broker_conf, "w") as f:
             f.write(text + "\n")
+
+    def broker_conf_dir(self):
+        """The broker's include_dir (must exist; empty unless a test adds listeners)."""
+        d = os.path.join(self.dir, "broker.d")
+        os.makedirs(d, exist_ok=True)
+        return d
 
     # --- processes -------------------------------------------------------------
     def venuegw(self, *args, input=None, check=False):
@@ -142,6 +169,7 @@ class Gateway:
     def start_daemon(self):
         with open(self.daemon_log, "a") as log:
             self.daemon = subprocess.Popen([build_path("venuegw"), "--config", self.conf, "run"],
+                                           preexec_fn=die_with_test,
                                            stdout=log, stderr=log)
         db = os.path.join(self.data_dir, "buffer.db")
         end = time.monotonic() + 10
@@ -164,6 +192,7 @@ class Gateway:
         env = dict(os.environ, **self.broker_env)
         with open(self.broker_log, "a") as log:
             self.broker = subprocess.Popen([MOSQUITTO, "-c", self.broker_conf], stdout=log, stderr=log,
+                                           preexec_fn=die_with_test,
                                            env=env)
         wait_port(self.port, self.broker)
 

@@ -1,0 +1,195 @@
+"""The status page (GET / on [metrics] listen) as a person sees it: loaded in
+headless Chromium (Debian's chromium), its DOM checked for the backlog, the
+devices and the CDP's last error, a screenshot kept as a test artifact; and the
+password that guards it when it listens beyond loopback."""
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+
+from cdp_client import StandIn
+from harness import BUILD, Gateway, free_port
+from test_metrics import get
+
+CHROMIUM = os.environ.get("VG_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = os.path.join(BUILD, "tests", "artifacts")
+
+
+def chromium(url, profile, *args):
+    """Run headless Chromium on url; its network complaints on stderr are ignored."""
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--user-data-dir=" + profile, *args, url]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def text_of(html):
+    """The visible text of an HTML fragment, whitespace collapsed."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+
+def tile(dom, ident):
+    """(label, value, note) of a tile of the page."""
+    m = re.search(r'<div[^>]*\bid="%s"[^>]*>\s*<div class="label">(.*?)</div>\s*<div class="value">(.*?)</div>'
+                  r'\s*<div class="note">(.*?)</div>' % re.escape(ident), dom, re.S)
+    return tuple(text_of(g) for g in m.groups()) if m else None
+
+
+def element(dom, tag, ident):
+    m = re.search(r'<%s[^>]*\bid="%s"[^>]*>(.*?)</%s>' % (tag, re.escape(ident), tag), dom, re.S)
+    return m.group(1) if m else None
+
+
+class StatusPageTest(unittest.TestCase):
+    def setUp(self):
+        if not os.path.exists(CHROMIUM):
+            self.fail("%s is missing (Debian package chromium; packaging/install-deps.sh)" % CHROMIUM)
+        self.tmp = tempfile.mkdtemp(prefix="vg-page-")
+        self.cdp = StandIn(self.tmp)
+        # A scanner port whose adapter is not plugged in: the page shows it waiting.
+        port = "[serial.door]\ndevice = %s/ttyDoorScanner\ndriver = scanner\ndevice_id = scanner-1\n" % self.tmp
+        self.gw = Gateway(self.tmp, cdp=self.cdp, extra_conf=port)
+        self.gw.start()
+        self.cdp.wait(lambda s: s["requests"] >= 1, timeout=30)
+
+    def tearDown(self):
+        self.gw.kill_broker()
+        self.gw.kill_daemon()
+        self.cdp.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def publish(self, device, n, tag):
+        acked = os.path.join(self.tmp, "%s.acked" % tag)
+        p = self.gw.publisher(device, n, tag, acked)
+        out, err = p.communicate(timeout=300)
+        self.assertEqual(p.returncode, 0, out + err)
+
+    def test_page_shows_backlog_devices_and_the_cdp_error(self):
+        self.cdp.control(status=503, count=-1, retry_after="1")
+        self.publish("pos-1", 5, "p")
+        self.publish("kiosk-1", 3, "k")
+        # Wait until the daemon has met the failing CDP and holds all 8 events.
+        end = time.monotonic() + 60
+        while True:
+            st = json.loads(get(self.gw.metrics_url + "/status.json")[2])
+            if st["backlog"] == 8 and st["cdp"]["recent_errors"]:
+                break
+            if time.monotonic() > end:
+                self.fail("no backlog of 8 with a CDP error: %s" % st)
+            time.sleep(0.2)
+        backlog = self.gw.query("SELECT count(*) FROM events WHERE state < 2")[0][0]
+        self.assertEqual(backlog, 8)
+
+        profile = os.path.join(self.tmp, "chromium-profile")
+        r = chromium(self.gw.metrics_url + "/", profile, "--dump-dom")
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        dom = r.stdout
+        self.assertIn("<html", dom)
+        self.assertEqual(tile(dom, "backlog")[:2], ("Backlog (events)", str(backlog)), dom[:3000])
+        devices = element(dom, "table", "devices")
+        self.assertIsNotNone(devices, dom[:2000])
+        rows = {text_of(m).split(" ")[0] for m in re.findall(r"<tr>(.*?)</tr>", devices, re.S)}
+        self.assertLessEqual({"pos-1", "kiosk-1"}, rows)
+        errors = element(dom, "table", "cdp-errors")
+        self.assertIn("HTTP 503", text_of(errors))
+        self.assertEqual(tile(dom, "cdp")[1], "HTTP 503")
+        self.assertIn("CDP failing", text_of(element(dom, "span", "overall")))
+        ports = text_of(element(dom, "table", "ports"))
+        self.assertRegex(ports, r"door %s/ttyDoorScanner scanner-1 scanner waiting" % re.escape(self.tmp))
+        # Self-contained: no script, no external asset.
+        self.assertNotIn("<script", dom)
+        self.assertNotRegex(dom, r'(src|href)="https?://')
+
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        shot = os.path.join(ARTIFACTS, "status-page.png")
+        if os.path.exists(shot):
+            os.unlink(shot)
+        r = chromium(self.gw.metrics_url + "/", profile, "--screenshot=" + shot, "--window-size=1280,900",
+                     "--hide-scrollbars")
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        with open(shot, "rb") as f:
+            self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+        print("status page screenshot: %s" % shot)
+
+
+class PasswordTest(unittest.TestCase):
+    """Beyond loopback the page and /metrics need the password (HTTP Basic)."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="vg-pw-")
+        self.password_file = os.path.join(self.tmp, "metrics_password")
+        with open(self.password_file, "w") as f:
+            f.write("s3cret-Pa55\nsecond line is not the password\n")
+        self.gw = None
+
+    def tearDown(self):
+        if self.gw:
+            self.gw.kill_broker()
+            self.gw.kill_daemon()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_password_required_beyond_loopback(self):
+        port = free_port()
+        # Listening on every address; the test talks to it over 127.0.0.1 only.
+        self.gw = Gateway(self.tmp, metrics_listen="0.0.0.0:%d" % port,
+                          metrics_password_file=self.password_file)
+        self.gw.start_daemon()
+        base = "http://127.0.0.1:%d" % port
+        end = time.monotonic() + 10
+        while True:
+            try:
+                status, headers, _ = get(base + "/")
+                break
+            except OSError:
+                if time.monotonic() > end:
+                    raise
+                time.sleep(0.1)
+        for path in ("/", "/metrics", "/status.json"):
+            status, headers, body = get(base + path)
+            self.assertEqual(status, 401, path)
+            self.assertTrue(headers.get("WWW-Authenticate", "").startswith("Basic realm="), headers)
+            self.assertNotIn("venuegw_", body)
+            self.assertEqual(get(base + path, auth="admin:wrong")[0], 401)
+            self.assertEqual(get(base + path, auth="admin:s3cret-Pa5")[0], 401)      # a prefix
+            self.assertEqual(get(base + path, auth="admin:s3cret-Pa55x")[0], 401)    # longer
+            status, _, body = get(base + path, auth="anyone:s3cret-Pa55")
+            self.assertEqual(status, 200, path)
+        self.assertIn("venuegw_backlog_events", get(base + "/metrics", auth="x:s3cret-Pa55")[2])
+        # No password in the log.
+        with open(self.gw.daemon_log) as f:
+            self.assertNotIn("s3cret", f.read())
+
+    def test_no_password_file_is_a_config_error(self):
+        self.gw = Gateway(self.tmp, metrics_listen="0.0.0.0:%d" % free_port())
+        r = self.gw.venuegw("check-config")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        with open(self.gw.conf) as f:
+            line = [i for i, l in enumerate(f.read().splitlines(), 1) if l.startswith("listen")][0]
+        self.assertIn("%s:%d: [metrics] listen" % (self.gw.conf, line), r.stderr)
+        self.assertIn("password_file", r.stderr)
+        # The daemon refuses to start the same way.
+        r = self.gw.venuegw("run")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+
+    def test_loopback_needs_no_password(self):
+        self.gw = Gateway(self.tmp)
+        self.gw.start_daemon()
+        end = time.monotonic() + 10
+        while True:
+            try:
+                status = get(self.gw.metrics_url + "/metrics")[0]
+                break
+            except OSError:
+                if time.monotonic() > end:
+                    raise
+                time.sleep(0.1)
+        self.assertEqual(status, 200)
+
+
+if __name__ == "__main__":
+    unittest.main()
