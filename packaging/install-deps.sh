@@ -11,10 +11,11 @@ PKGS="build-essential cmake pkg-config
       libinih-dev libmicrohttpd-dev libsystemd-dev python3"
 if [ "${1:-}" = "--tests" ]; then
 	# prometheus: promtool checks /metrics; chromium: the status page test;
-	# lintian: the .deb; qemu-user-static and the aarch64 cross compiler: the
-	# arm64 build and its unit tests (tests/cross)
+	# lintian and strace: the .deb and its services (tests/package);
+	# qemu-user-static and the aarch64 cross compiler: the arm64 build and its
+	# unit tests (tests/cross)
 	PKGS="$PKGS libcmocka-dev clang libclang-rt-14-dev procps openssl
-	      prometheus chromium lintian qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
+	      prometheus chromium lintian strace qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
 	# tests/reference (the Segment Node client): node >= 18 and npm; a nodesource
 	# nodejs already ships npm and conflicts with Debian's npm package
 	command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Install what the tests need, build, and run every test: the unit tests
 # (cmocka), the integration tests (a real mosquitto with our plugin on
-# loopback, the daemon, real SQLite files), and an ASan+UBSan build of the
-# unit tests.  Run as root on Debian 12 (it installs packages with apt-get).
+# loopback, the daemon, real SQLite files), an ASan+UBSan build of the unit
+# tests, the Debian package (installed and run), the arm64 build under qemu
+# and the fuzzers.  Run as root on Debian 12 (it installs packages with apt-get).
 #   tests/run.sh             everything
 #   tests/run.sh -L unit     only what ctest selects (arguments go to ctest)
 #   FUZZ_SECONDS=300 tests/run.sh   fuzz each parser longer (default 30 s)
@@ -32,6 +33,12 @@ echo "== tests"
 echo "== unit tests under ASan+UBSan"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --output-on-failure -L unit) || status=1
+
+echo "== the Debian package: build, lintian, install, run the installed services by hand, purge"
+tests/package/run.sh || status=1
+
+echo "== arm64: cross-build, unit tests under qemu-user, the arm64 package"
+tests/cross/run.sh raspberrypi4 || status=1
 
 echo "== fuzzers (clang, libFuzzer + ASan + UBSan), ${FUZZ_SECONDS:-30} s each"
 FUZZ_SECONDS=${FUZZ_SECONDS:-30} tests/fuzz/run-fuzzers.sh || status=1
