@@ -36,46 +36,25 @@ rm -rf "$dir"
 mkdir -p "$dir/data"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
-step "Provisioning a demo venue in $dir"
-# A fresh random token key (the real one is tenant-wide; see DESIGN.md §5).
-key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
-printf '# demo key, made by quickstart.sh\n1 %s\n' "$key" > "$dir/token_keys"
-chmod 0640 "$dir/token_keys"
+step "Provisioning a demo venue in $dir (venuegw provision, venuegw device add)"
 cdp_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-echo "wk-quickstart" > "$dir/write_key"
-echo "pw-venuegw" > "$dir/mqtt_password"
-chmod 0640 "$dir/write_key" "$dir/mqtt_password"
-cat > "$dir/venuegw.conf" <<CONF
-[gateway]
-venue_id = berlin-mitte-01
-data_dir = $dir/data
-durability = full
-default_country_code = 49
-
-[cdp]
-endpoint = http://127.0.0.1:$cdp_port
-write_key_file = $dir/write_key
-
-[tokens]
-key_file = $dir/token_keys
-
-[mqtt]
-port = $port
-password_file = $dir/mqtt_password
-status_interval_s = 5
-CONF
-: > "$dir/passwd"
-for dev in pos-1 kiosk-1 scanner-1 venuegw-admin venuegw; do
-	mosquitto_passwd -b "$dir/passwd" "$dev" "pw-$dev" 2>/dev/null
+metrics_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# The config, a fresh random token key (the real one is tenant-wide; see
+# DESIGN.md section 5), the daemon's MQTT password, the broker's passwd and
+# ACL: all in $dir, secrets 0640.
+echo "wk-quickstart" | build/venuegw --config "$dir/venuegw.conf" provision --venue-id berlin-mitte-01 \
+	--endpoint "http://127.0.0.1:$cdp_port" --write-key-stdin --data-dir "$dir/data" \
+	--country-code 49 --mqtt-port "$port" --metrics-listen "127.0.0.1:$metrics_port"
+for dev in pos-1 kiosk-1 scanner-1 venuegw-admin; do
+	echo "pw-$dev" | build/venuegw --config "$dir/venuegw.conf" device add "$dev" --password-stdin
 done
 user_line=""
 [ "$(id -u)" = 0 ] && user_line="user root"
-sed -e "s#@PASSWD@#$dir/passwd#" -e "s#@ACL@#$root/packaging/broker/acl#" \
+sed -e "s#@PASSWD@#$dir/passwd#" -e "s#@ACL@#$dir/acl#" \
     -e "s#@PLUGIN@#$root/build/venuegw_capture.so#" -e "s#@CONFIG@#$dir/venuegw.conf#" \
     -e "s#@PORT@#$port#" -e "s#@EXTRA@#$user_line#" \
     -e "s#@PIDFILE@#$dir/broker.pid#" -e "s#@CONFDIR@#$dir/broker.d#" \
     packaging/broker/venuegw-broker.conf.in > "$dir/broker.conf"
-mkdir -p "$dir/broker.d"
 echo "config $dir/venuegw.conf, broker config $dir/broker.conf, devices: pos-1 kiosk-1 scanner-1"
 
 vg="$root/build/venuegw --config $dir/venuegw.conf"
@@ -146,6 +125,16 @@ PY
 step "venuegw status"
 $vg status
 
+step "Metrics (http://127.0.0.1:$metrics_port/metrics) and the status page (http://127.0.0.1:$metrics_port/)"
+python3 - "$metrics_port" <<'PY'
+import sys, urllib.request
+text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1]).read().decode()
+for line in text.splitlines():
+    if line.startswith(("venuegw_ingested_events_total", "venuegw_forwarded_events_total",
+                        "venuegw_backlog_events", "venuegw_quarantined_inputs_total")):
+        print(line)
+PY
+
 step "venuegw quarantine list"
 $vg quarantine list
 
@@ -177,7 +166,7 @@ done
 if [ $keep = 1 ]; then
 	step "Running: broker on 127.0.0.1:$port, daemon, stand-in CDP on $cdp; Ctrl-C stops them"
 	echo "try: mosquitto_sub -h 127.0.0.1 -p $port -u venuegw-admin -P pw-venuegw-admin -t '#' -v"
-	echo "     $vg status;  curl -s $cdp/_stats"
+	echo "     $vg status;  curl -s $cdp/_stats;  open http://127.0.0.1:$metrics_port/ in a browser"
 	wait
 fi
 step "Done (files in $dir)"
