@@ -6,7 +6,7 @@
 # and the fuzzers.  Run as root on Debian 12 (it installs packages with apt-get).
 #   tests/run.sh             everything
 #   tests/run.sh -L unit     only what ctest selects (arguments go to ctest)
-#   FUZZ_SECONDS=300 tests/run.sh   fuzz each parser longer (default 30 s)
+#   FUZZ_SECONDS=300 tests/run.sh   fuzz each parser longer (default 20 s)
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -40,8 +40,8 @@ tests/package/run.sh || status=1
 echo "== arm64: cross-build, unit tests under qemu-user, the arm64 package"
 tests/cross/run.sh raspberrypi4 || status=1
 
-echo "== fuzzers (clang, libFuzzer + ASan + UBSan), ${FUZZ_SECONDS:-30} s each"
-FUZZ_SECONDS=${FUZZ_SECONDS:-30} tests/fuzz/run-fuzzers.sh || status=1
+echo "== fuzzers (clang, libFuzzer + ASan + UBSan), ${FUZZ_SECONDS:-20} s each"
+FUZZ_SECONDS=${FUZZ_SECONDS:-20} tests/fuzz/run-fuzzers.sh || status=1
 
 [ $status -eq 0 ] && echo "tests/run.sh: all passed" || echo "tests/run.sh: FAILURES (see above)"
 exit $status
