@@ -795,7 +795,10 @@ int vg_cmd_diag(const struct vg_config *cfg, int argc, char **argv)
 		fd = fcntl(1, F_DUPFD_CLOEXEC, 3);
 	} else {
 		snprintf(tmp, sizeof tmp, "%s.tmp", path);
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		/* A fresh file: never through a link or into a file someone
+		 * placed there (diag runs as root, maybe in a shared directory). */
+		unlink(tmp);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	}
 	if (fd < 0) {
 		fprintf(stderr, "venuegw diag: cannot write %s: %s\n", to_stdout ? "standard output" : tmp, strerror(errno));

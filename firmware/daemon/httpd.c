@@ -216,6 +216,8 @@ int vg_httpd_open(struct vg_httpd **out, struct vg_loop *loop, const char *liste
 	h->mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h,
 	                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
+	                          /* one host (a slow or stuck client) cannot take them all */
+	                          MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)8,
 	                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
 	                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
 	                          MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h,

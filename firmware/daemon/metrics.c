@@ -616,12 +616,13 @@ static void render_metrics(struct vg_metrics *m, struct buf *b)
 		blabel(b, m->dev[i].id);
 		bprintf(b, "\"} %.3f\n", (double)m->dev[i].last_seen_ms / 1000.0);
 	}
-	family(b, "venuegw_device_seq_gaps_total", "counter",
-	       "Sequence numbers missing in each device's events (seq) since the daemon started.");
+	family(b, "venuegw_device_seq_gaps", "gauge",
+	       "Sequence numbers missing in each device's events (seq) since the daemon started; a late event"
+	       " that fills a gap lowers it.");
 	for (size_t i = 0; i < m->ndev; i++) {
 		if (!m->dev[i].events)
 			continue;
-		bputs(b, "venuegw_device_seq_gaps_total{device=\"");
+		bputs(b, "venuegw_device_seq_gaps{device=\"");
 		blabel(b, m->dev[i].id);
 		bprintf(b, "\"} %llu\n", m->dev[i].seq_gaps);
 	}
@@ -1037,7 +1038,16 @@ static int read_password(const char *path, char *out, size_t outsz, char *err, s
 		return VG_ERR_IO;
 	}
 	char *ok = fgets(out, (int)outsz, f);
+	/* A line the buffer cannot hold would be cut: the full password refused
+	 * and its prefix let in. */
+	int whole = ok && (strchr(out, '\n') || feof(f));
 	fclose(f);
+	if (ok && !whole) {
+		snprintf(err, errsz, "[metrics] password_file %s: the first line (the password) is longer than %zu"
+		         " characters", path, outsz - 2);
+		vg_wipe(out, outsz);
+		return VG_ERR_CONFIG;
+	}
 	if (ok)
 		out[strcspn(out, "\r\n")] = '\0';
 	if (!ok || !out[0]) {

@@ -68,7 +68,8 @@ const char vg_help_provision[] =
 	"DIR/broker.pid).  Existing files are not replaced unless --force is given\n"
 	"(the package's unprovisioned venuegw.conf, whose venue_id is empty, and an\n"
 	"acl identical to venuegw's are replaced; with --force the passwd file keeps\n"
-	"its devices' entries).\n"
+	"its devices' entries, and the token key file stays unless --token-key-file\n"
+	"is given).\n"
 	"Secrets are never printed.\n"
 	"\n"
 	"Options:\n"
@@ -598,6 +599,7 @@ int vg_cmd_provision(const char *config_path, int argc, char **argv)
 		goto out;
 	}
 	size_t tklen = 0;
+	int keep_keys = 0;
 	if (p->token_key_file) {
 		tktext = slurp(p->token_key_file, 65536, &tklen);
 		if (!tktext) {
@@ -613,6 +615,11 @@ int vg_cmd_provision(const char *config_path, int argc, char **argv)
 			rc = VG_EXIT_USAGE;
 			goto out;
 		}
+	} else if (p->force && access(p->cfg.key_file, F_OK) == 0) {
+		/* --force keeps the tenant's token keys: a new random key would
+		 * change every token and no longer match the erasure suppressions
+		 * (venuegw forget).  Replacing them takes --token-key-file. */
+		keep_keys = 1;
 	} else {
 		unsigned char k[32];
 		tktext = malloc(512);
@@ -703,8 +710,10 @@ int vg_cmd_provision(const char *config_path, int argc, char **argv)
 	wk[wkl] = '\n';
 	int wrc = put(&w, p, p->cfg.write_key_file, wk, wkl + 1, 0640, 1, 0);
 	mbedtls_platform_zeroize(wk, sizeof wk);
-	if (wrc || put(&w, p, p->cfg.key_file, tktext, tklen, 0640, 1, 0))
+	if (wrc || (!keep_keys && put(&w, p, p->cfg.key_file, tktext, tklen, 0640, 1, 0)))
 		goto fail;
+	if (keep_keys)
+		printf("kept %s (the token keys; --token-key-file replaces them)\n", p->cfg.key_file);
 	size_t pl = strlen(mqtt_pw);
 	mqtt_pw[pl] = '\n';
 	wrc = put(&w, p, p->cfg.mqtt_password_file, mqtt_pw, pl + 1, 0640, 1, 0);

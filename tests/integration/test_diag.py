@@ -164,6 +164,20 @@ class DiagTest(unittest.TestCase):
         with tarfile.open(fileobj=io.BytesIO(r.stdout), mode="r:gz") as tf:
             self.assertEqual({os.path.basename(n) for n in tf.getnames()}, set(PARTS))
 
+    def test_output_does_not_follow_a_planted_link(self):
+        # diag runs as root: a symbolic link planted where it writes its
+        # temporary file must not make it write through the link.
+        victim = os.path.join(self.tmp, "victim")
+        with open(victim, "w") as f:
+            f.write("precious\n")
+        out = os.path.join(self.tmp, "bundle.tar.gz")
+        os.symlink(victim, out + ".tmp")
+        r = self.gw.venuegw("diag", "--output", out)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(read_text(victim), "precious\n")
+        self.assertFalse(os.path.islink(out))
+        self.assertEqual({os.path.basename(n) for n in self.extract(out)[1]}, set(PARTS))
+
     def test_wrong_input(self):
         r = self.gw.venuegw("diag", "--bogus")
         self.assertEqual(r.returncode, 2)

@@ -177,7 +177,7 @@ class MetricsTest(MetricsCase):
         text, s = self.wait_scrape(lambda s: value(s, "venuegw_oldest_unforwarded_age_seconds") > 0,
                                    "an aging backlog")
         promtool_check(self, text)
-        self.assertEqual(value(s, "venuegw_device_seq_gaps_total", device="pos-2"), 2)
+        self.assertEqual(value(s, "venuegw_device_seq_gaps", device="pos-2"), 2)
         self.assertEqual(value(s, "venuegw_ingested_events_total", device="pos-2", type="device.status"), 3)
         self.assertGreater(value(s, "venuegw_device_last_seen_timestamp_seconds", device="pos-2"), 0)
         self.assertEqual(value(s, "venuegw_identity_events_total", identity="anonymous"), 3)
@@ -195,6 +195,14 @@ class MetricsTest(MetricsCase):
         self.assertEqual(value(s, "venuegw_oldest_unforwarded_age_seconds"), 0)
         self.assertGreater(value(s, "venuegw_cdp_last_success_timestamp_seconds"), 0)
         self.assertEqual(value(s, "venuegw_cdp_last_http_status"), 200)
+
+        # A late event fills a gap: the figure goes down, so it is a gauge
+        # (a counter that decreases reads as a reset to Prometheus).
+        self.publish_one("pos-2", {"id": "gap-3", "type": "device.status", "seq": 3})
+        text, s = self.wait_scrape(lambda s: value(s, "venuegw_device_seq_gaps", device="pos-2") == 1,
+                                   "the late seq 3 fills one of the two gaps")
+        self.assertIn("# TYPE venuegw_device_seq_gaps gauge\n", text)
+        promtool_check(self, text)
 
     def test_only_get_and_known_paths(self):
         self.assertEqual(get(self.gw.metrics_url + "/nothing-here")[0], 404)

@@ -393,6 +393,7 @@ class WrongInputTest(Provisioned):
     def test_existing_files_and_force(self):
         self.provision()
         before = {n: read_text(self.path(n)) for n in ("venuegw.conf", "write_key", "mqtt_password")}
+        before_keys = read_text(self.path("token_keys"))
         self.assertEqual(venuegw(self.conf, "device", "add", "pos-1").returncode, 0)
         r = self.provision(check=False)
         self.assert_exit(r, 1, r"exists; not replacing anything \(use --force")
@@ -402,6 +403,15 @@ class WrongInputTest(Provisioned):
         self.assertNotEqual(read_text(self.path("mqtt_password")), before["mqtt_password"])
         names = [l.split(":")[0] for l in read_text(self.path("passwd")).splitlines()]
         self.assertEqual(sorted(names), ["pos-1", "venuegw"])
+        # Without --token-key-file, --force keeps the token keys: a new random
+        # key would change every token and stop matching the erasure
+        # suppressions of venuegw forget.
+        r = venuegw(self.conf, "provision", "--venue-id", VENUE, "--endpoint", self.cdp.url,
+                    "--write-key-stdin", "--durability", "os", "--mqtt-port", str(self.port),
+                    "--metrics-listen", "127.0.0.1:%d" % free_port(), "--force", input=self.cdp.write_key + "\n")
+        self.assert_exit(r, 0)
+        self.assertEqual(read_text(self.path("token_keys")), before_keys)
+        self.assertIn("kept " + self.path("token_keys"), r.stdout)
         # No broker runs: the change applies at its next start (not an error).
         r = venuegw(self.conf, "device", "add", "pos-2")
         self.assert_exit(r, 0)

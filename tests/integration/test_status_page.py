@@ -3,10 +3,12 @@ headless Chromium (Debian's chromium), its DOM checked for the backlog, the
 devices and the CDP's last error, a screenshot kept as a test artifact; and the
 password that guards it when it listens beyond loopback."""
 import base64
+import http.client
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -175,6 +177,54 @@ class PasswordTest(unittest.TestCase):
         # The daemon refuses to start the same way.
         r = self.gw.venuegw("run")
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+
+    def test_an_overlong_password_is_refused_not_cut(self):
+        # A first line longer than the daemon keeps (255) used to be cut:
+        # the full password was then refused and its prefix let in.
+        with open(self.password_file, "w") as f:
+            f.write("p" * 300 + "\n")
+        self.gw = Gateway(self.tmp, metrics_listen="0.0.0.0:%d" % free_port(),
+                          metrics_password_file=self.password_file)
+        r = self.gw.venuegw("run")
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(self.password_file, r.stderr)
+        self.assertIn("longer than", r.stderr)
+        self.assertNotIn("ppp", r.stderr)
+
+    def test_one_host_cannot_take_every_connection(self):
+        # A slow client (slowloris) holding many half-sent requests from one
+        # address must not lock out another host (here 127.0.0.2, loopback).
+        port = free_port()
+        self.gw = Gateway(self.tmp, metrics_listen="0.0.0.0:%d" % port,
+                          metrics_password_file=self.password_file)
+        self.gw.start_daemon()
+        base = "http://127.0.0.1:%d" % port
+        end = time.monotonic() + 10
+        while True:
+            try:
+                get(base + "/")
+                break
+            except OSError:
+                if time.monotonic() > end:
+                    raise
+                time.sleep(0.1)
+        held = []
+        try:
+            for _ in range(40):
+                s = socket.create_connection(("127.0.0.1", port), timeout=10)
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")   # never finished
+                held.append(s)
+            other = http.client.HTTPConnection("127.0.0.1", port, timeout=10,
+                                               source_address=("127.0.0.2", 0))
+            other.request("GET", "/metrics", headers={
+                "Authorization": "Basic " + base64.b64encode(b"x:s3cret-Pa55").decode()})
+            r = other.getresponse()
+            self.assertEqual(r.status, 200)
+            self.assertIn(b"venuegw_backlog_events", r.read())
+            other.close()
+        finally:
+            for s in held:
+                s.close()
 
     def test_loopback_needs_no_password(self):
         self.gw = Gateway(self.tmp)
