@@ -67,7 +67,7 @@ struct vg_driver {
 	int64_t (*tick)(void *state, int64_t now_ms, const struct vg_driver_sink *sink);
 	/* The daemon committed (committed = 1) the event of frame token, or could
 	 * not (0): send the reply the protocol wants (ECR: ACK, or NAK / nothing
-	 * so the terminal retransmits).  Drivers without replies do nothing. */
+	 * so the terminal retransmits).  NULL: the driver sends no replies. */
 	void (*settle)(void *state, uint32_t token, int committed, int64_t now_ms,
 	               const struct vg_driver_sink *sink);
 	/* Release what init allocated (state itself is the daemon's).  May be NULL. */

@@ -288,16 +288,6 @@ static int64_t hid_tick(void *state, int64_t now_ms, const struct vg_driver_sink
 	return vg_scanline_deadline(&h->line);
 }
 
-static void hid_settle(void *state, uint32_t token, int committed, int64_t now_ms,
-                       const struct vg_driver_sink *sink)
-{
-	(void)state;
-	(void)token;
-	(void)committed;
-	(void)now_ms;
-	(void)sink;
-}
-
 static void hid_fini(void *state)
 {
 	struct hid *h = state;
@@ -312,6 +302,5 @@ const struct vg_driver vg_driver_hid = {
 	.init = hid_init,
 	.feed = hid_feed,
 	.tick = hid_tick,
-	.settle = hid_settle,
 	.fini = hid_fini,
 };

@@ -154,16 +154,6 @@ static int64_t tick(void *state, int64_t now_ms, const struct vg_driver_sink *si
 	return -1;
 }
 
-static void settle(void *state, uint32_t token, int committed, int64_t now_ms,
-                   const struct vg_driver_sink *sink)
-{
-	(void)state;
-	(void)token;
-	(void)committed;
-	(void)now_ms;
-	(void)sink;
-}
-
 static int init(void *state, const struct vg_driver_opt *opts, size_t nopts, char *err, size_t errsz)
 {
 	struct ndjson *s = state;
@@ -203,6 +193,5 @@ const struct vg_driver vg_driver_ndjson = {
 	.init = init,
 	.feed = feed,
 	.tick = tick,
-	.settle = settle,
 	.fini = fini,
 };

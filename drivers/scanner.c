@@ -4,7 +4,7 @@
  * The scanner sends each code as [prefix][AIM id]code terminator.  Each code
  * becomes one checkin.scanned event (scanner_line.h has its JSON); a line
  * that cannot be a code is a BAD frame and the driver starts again after the
- * next terminator.  No replies: token is 0 and settle does nothing.
+ * next terminator.  No replies: token is 0 and there is no settle.
  *
  * Options of [serial.NAME] (all optional):
  *   terminator = cr | lf | crlf | none   (cr)
@@ -148,16 +148,6 @@ static int64_t scanner_tick(void *state, int64_t now_ms, const struct vg_driver_
 	return vg_scanline_deadline(&s->line);
 }
 
-static void scanner_settle(void *state, uint32_t token, int committed, int64_t now_ms,
-                           const struct vg_driver_sink *sink)
-{
-	(void)state;
-	(void)token;
-	(void)committed;
-	(void)now_ms;
-	(void)sink;
-}
-
 static void scanner_fini(void *state)
 {
 	struct scanner *s = state;
@@ -170,6 +160,5 @@ const struct vg_driver vg_driver_scanner = {
 	.init = scanner_init,
 	.feed = scanner_feed,
 	.tick = scanner_tick,
-	.settle = scanner_settle,
 	.fini = scanner_fini,
 };

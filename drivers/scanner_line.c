@@ -49,17 +49,6 @@ void vg_scanline_cfg_init(struct vg_scanline_cfg *cfg, const char *source)
 	cfg->timeout_ms = 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "\x02MB" → 02 4d 42.  Escapes: \xNN and \\.  Returns NULL or what is wrong. */
 static const char *parse_prefix(const char *value, uint8_t *out, size_t *outlen)
 {
@@ -70,8 +59,8 @@ static const char *parse_prefix(const char *value, uint8_t *out, size_t *outlen)
 			if (p[1] == '\\') {
 				c = '\\';
 				p += 2;
-			} else if (p[1] == 'x' && hexval(p[2]) >= 0 && hexval(p[3]) >= 0) {
-				c = hexval(p[2]) * 16 + hexval(p[3]);
+			} else if (p[1] == 'x' && vg_hexval(p[2]) >= 0 && vg_hexval(p[3]) >= 0) {
+				c = vg_hexval(p[2]) * 16 + vg_hexval(p[3]);
 				p += 4;
 			} else {
 				return "unknown escape (use \\xNN with two hex digits, or \\\\)";

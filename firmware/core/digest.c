@@ -35,6 +35,17 @@ size_t vg_b64url(const uint8_t *in, size_t n, char *out)
 	return o;
 }
 
+int vg_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 void vg_hex(const uint8_t *in, size_t n, char *out)
 {
 	static const char h[] = "0123456789abcdef";

@@ -13,6 +13,9 @@ size_t vg_b64url(const uint8_t *in, size_t n, char *out);
 /* Lowercase hex of in[0..n) into out (2n+1 bytes). */
 void vg_hex(const uint8_t *in, size_t n, char *out);
 
+/* The value of one hex digit (either case), or -1. */
+int vg_hexval(char c);
+
 void vg_sha256(const void *in, size_t n, uint8_t out[32]);
 
 /* A SHA-256 over length-prefixed parts: lp(x) = 4-byte big-endian length ‖ x.

@@ -48,17 +48,6 @@ static int is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Exactly n decimal digits at s → *out.  Returns 0, or -1. */
 static int fixed_digits(const char *s, size_t n, int *out)
 {
@@ -195,7 +184,7 @@ static const char *parse_line(const char *s, size_t n, struct vg_key *k)
 	if (fn != 64)
 		return "key must be exactly 64 hex digits (32 bytes)";
 	for (size_t i = 0; i < 32; i++) {
-		int hi = hexval(s[fs + 2 * i]), lo = hexval(s[fs + 2 * i + 1]);
+		int hi = vg_hexval(s[fs + 2 * i]), lo = vg_hexval(s[fs + 2 * i + 1]);
 		if (hi < 0 || lo < 0) {
 			vg_wipe(k->bytes, sizeof(k->bytes));
 			return "key must be exactly 64 hex digits (32 bytes)";

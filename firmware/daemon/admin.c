@@ -15,7 +15,6 @@
 #include "store.h"
 
 /* Shared by the admin verbs (status, quarantine, diag): declared in daemon.h. */
-#define open_store vg_admin_open_store
 struct vg_store *vg_admin_open_store(const struct vg_config *cfg)
 {
 	char path[300], err[600];
@@ -171,7 +170,7 @@ int vg_cmd_status(const struct vg_config *cfg, int argc, char **argv)
 			return VG_EXIT_USAGE;
 		}
 	}
-	struct vg_store *st = open_store(cfg);
+	struct vg_store *st = vg_admin_open_store(cfg);
 	if (!st)
 		return VG_EXIT_FAIL;
 	struct vg_store_counts c;

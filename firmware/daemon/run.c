@@ -196,7 +196,7 @@ int vg_cmd_run(struct vg_config *cfg)
 		vg_log(VG_LOG_ERR, "run", "%s", err);
 		goto out;
 	}
-	if (vg_status_open(&d.status, &d.loop, cfg, d.store, d.fwd, d.serial, d.metrics) != VG_OK) {
+	if (vg_status_open(&d.status, &d.loop, cfg, d.metrics) != VG_OK) {
 		vg_log(VG_LOG_ERR, "run", "cannot start the status publisher: out of memory");
 		goto out;
 	}

@@ -12,16 +12,12 @@
 
 #include "digest.h"
 #include "err.h"
-#include "event.h"
 #include "log.h"
 #include "metrics.h"
 
 struct vg_status {
 	struct vg_loop *loop;
 	const struct vg_config *cfg;
-	struct vg_store *store;
-	struct vg_forwarder *fwd;
-	struct vg_serial *serial;
 	struct vg_metrics *metrics;
 	struct mosquitto *m;
 	struct vg_watch w;
@@ -40,7 +36,7 @@ static void drop(struct vg_status *s, const char *why);
  * MQTT status, status.json, /status.json and the page. */
 static char *status_json(struct vg_status *s, const char *state)
 {
-	cJSON *mo = s->metrics ? vg_metrics_status(s->metrics, state) : NULL;
+	cJSON *mo = vg_metrics_status(s->metrics, state);
 	char *t = mo ? cJSON_PrintUnformatted(mo) : NULL;
 	cJSON_Delete(mo);
 	return t;
@@ -186,7 +182,6 @@ static void on_reconnect(struct vg_timer *t)
 }
 
 int vg_status_open(struct vg_status **out, struct vg_loop *loop, const struct vg_config *cfg,
-                   struct vg_store *st, struct vg_forwarder *fwd, struct vg_serial *serial,
                    struct vg_metrics *metrics)
 {
 	struct vg_status *s = calloc(1, sizeof *s);
@@ -194,9 +189,6 @@ int vg_status_open(struct vg_status **out, struct vg_loop *loop, const struct vg
 		return VG_ERR_NOMEM;
 	s->loop = loop;
 	s->cfg = cfg;
-	s->store = st;
-	s->fwd = fwd;
-	s->serial = serial;
 	s->metrics = metrics;
 	s->backoff_ms = 1000;
 	s->w.cb = on_io;

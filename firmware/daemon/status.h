@@ -7,23 +7,18 @@
 #define VG_STATUS_H
 
 #include "config.h"
-#include "forward.h"
 #include "loop.h"
-#include "serial.h"
-#include "store.h"
 
 struct vg_status;
 
 struct vg_metrics;
 
-/* st, fwd, serial and metrics (each may be NULL) are borrowed and must
- * outlive the publisher.  With metrics the status is vg_metrics_status()
- * (backlog, freshness, rates, devices, CDP errors …).  It is published on
- * MQTT and written to data_dir/status.json (for `venuegw status`) every
- * status_interval_s.  Connection failures are retried with backoff; only
- * out of memory fails here. */
+/* metrics is borrowed and must outlive the publisher: the status is
+ * vg_metrics_status() (backlog, freshness, rates, devices, CDP errors …),
+ * published on MQTT and written to data_dir/status.json (for `venuegw
+ * status`) every status_interval_s.  Connection failures are retried with
+ * backoff; only out of memory fails here. */
 int vg_status_open(struct vg_status **out, struct vg_loop *loop, const struct vg_config *cfg,
-                   struct vg_store *st, struct vg_forwarder *fwd, struct vg_serial *serial,
                    struct vg_metrics *metrics);
 /* Publish "stopping" (retained) and disconnect cleanly. */
 void vg_status_close(struct vg_status *s);

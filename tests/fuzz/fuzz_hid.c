@@ -155,7 +155,7 @@ static void run(struct run *r, const struct vg_driver_opt *opts, size_t nopts,
 		now += 100000;
 		FUZZ_CHECK(vg_driver_hid.tick(state, now, &sink) == -1);
 	}
-	vg_driver_hid.settle(state, 0, 1, now, &sink);
+	FUZZ_CHECK(vg_driver_hid.settle == NULL);   /* no replies to send */
 	vg_driver_hid.fini(state);
 	free(state);
 }

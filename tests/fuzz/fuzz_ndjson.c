@@ -94,7 +94,7 @@ static void run(const char *max_line, const uint8_t *data, size_t size, size_t s
 		vg_driver_ndjson.feed(state, data + at, n, (int64_t)at, &sink);
 		FUZZ_CHECK(vg_driver_ndjson.tick(state, (int64_t)at, &sink) == -1);
 	}
-	vg_driver_ndjson.settle(state, 1, 1, 0, &sink);
+	FUZZ_CHECK(vg_driver_ndjson.settle == NULL);   /* no replies to send */
 	FUZZ_CHECK(o->accounted <= size);
 	if (vg_driver_ndjson.fini)
 		vg_driver_ndjson.fini(state);
