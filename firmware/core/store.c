@@ -1169,20 +1169,6 @@ static int quarantine_rows(sqlite3_stmt *st, vg_store_quarantine_cb cb, void *ud
 	return rc == SQLITE_DONE ? VG_OK : map_rc(rc);
 }
 
-int vg_store_quarantine_each(struct vg_store *s, int limit, vg_store_quarantine_cb cb, void *ud)
-{
-	char sql[300];
-	snprintf(sql, sizeof sql, "%s ORDER BY id DESC LIMIT ?1", q_cols);
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return map_rc(rc);
-	sqlite3_bind_int(st, 1, limit);
-	rc = quarantine_rows(st, cb, ud, NULL);
-	sqlite3_finalize(st);
-	return rc;
-}
-
 int vg_store_quarantine_select(struct vg_store *s, const struct vg_store_quarantine_filter *f,
                                vg_store_quarantine_cb cb, void *ud)
 {
@@ -1205,6 +1191,12 @@ int vg_store_quarantine_select(struct vg_store *s, const struct vg_store_quarant
 	rc = quarantine_rows(st, cb, ud, NULL);
 	sqlite3_finalize(st);
 	return rc;
+}
+
+int vg_store_quarantine_each(struct vg_store *s, int limit, vg_store_quarantine_cb cb, void *ud)
+{
+	struct vg_store_quarantine_filter f = { .limit = limit };
+	return vg_store_quarantine_select(s, &f, cb, ud);
 }
 
 int vg_store_quarantine_get(struct vg_store *s, long long id, vg_store_quarantine_cb cb, void *ud)
