@@ -33,40 +33,6 @@
 
 /* ---- identifiers -------------------------------------------------------- */
 
-/* 1 if s is "v<digits>.<kind>.<22 base64url chars>". */
-static int is_token(const char *s, const char *kind)
-{
-	if (s[0] != 'v' || s[1] < '0' || s[1] > '9')
-		return 0;
-	s++;
-	while (*s >= '0' && *s <= '9')
-		s++;
-	if (*s++ != '.')
-		return 0;
-	size_t kl = strlen(kind);
-	if (strncmp(s, kind, kl) != 0 || s[kl] != '.')
-		return 0;
-	s += kl + 1;
-	size_t n = 0;
-	for (; s[n]; n++) {
-		char c = s[n];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_'))
-			return 0;
-	}
-	return n == VG_EVENT_KEY_LEN;
-}
-
-/* 1 if s is 64 lowercase hex digits (the "sha256" policy). */
-static int is_sha256_hex(const char *s)
-{
-	size_t n = 0;
-	for (; s[n]; n++)
-		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
-			return 0;
-	return n == 64;
-}
-
 /* How a contact field (email, phone) is labelled in externalIds. */
 struct contact_types {
 	const char *kind;     /* token kind: "em", "ph" */
@@ -102,9 +68,9 @@ static const char *id_type(const struct id_field *f, const char *value)
 {
 	if (!f->contact)
 		return f->type;
-	if (is_token(value, f->contact->kind))
+	if (vg_token_is(value, f->contact->kind))
 		return f->contact->token;
-	if (is_sha256_hex(value))
+	if (vg_sha256_hex_is(value))
 		return f->contact->sha256;
 	return f->contact->plain;
 }

@@ -56,35 +56,6 @@ void vg_ingest_reject(struct vg_ingest_out *out, enum vg_reject_reason reason, c
 	reject(out, reason, "", detail);
 }
 
-/* In a stored body (stored_body): 1 if value is a token of the person field's
- * kind ("v<version>.<kind>.<22 base64url>"), 2 if it is a SHA-256 hex digest
- * (the sha256 policy), else 0. */
-static int stored_value(const char *field, const char *value)
-{
-	static const char *const names[][2] = { { "email", "em" }, { "phone", "ph" }, { "customer_id", "cu" },
-	                                        { "loyalty_id", "lo" }, { "member_code", "mc" },
-	                                        { "payment_customer_id", "pc" } };
-	const char *kind = NULL;
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (strcmp(field, names[i][0]) == 0)
-			kind = names[i][1];
-	if (!kind)
-		return 0;
-	size_t n = strlen(value);
-	if (n == 64 && strspn(value, "0123456789abcdef") == 64)
-		return 2;
-	const char *p = value;
-	if (*p++ != 'v' || !(*p >= '0' && *p <= '9'))
-		return 0;
-	while (*p >= '0' && *p <= '9')
-		p++;
-	size_t kl = strlen(kind);
-	if (*p++ != '.' || strncmp(p, kind, kl) != 0 || p[kl] != '.')
-		return 0;
-	p += kl + 1;
-	return strlen(p) == 22 && strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == 22;
-}
-
 /* occurred_at: parse, check against the receive time, rewrite when needed.
  * Returns VG_OK, VG_ERR_INVAL (quarantine: out->rej set), VG_ERR_NOMEM. */
 static int check_time(const struct vg_ingest_cfg *cfg, cJSON *ev, int64_t now_ms, int synced,
@@ -197,7 +168,8 @@ int vg_ingest(const struct vg_ingest_cfg *cfg, const char *device_id, const void
 		                                      "member_code", "payment_customer_id" };
 		for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
 			cJSON *v = cJSON_GetObjectItemCaseSensitive(person, fields[i]);
-			int stored = cfg->stored_body && cJSON_IsString(v) ? stored_value(fields[i], v->valuestring) : 0;
+			int stored = cfg->stored_body && cJSON_IsString(v) ?
+			             vg_pii_stored_form(fields[i], v->valuestring) : 0;
 			if (stored == 1) {
 				snprintf(out->idents[out->nidents++], VG_TOKEN_MAX, "%s", v->valuestring);
 				continue;
@@ -240,7 +212,7 @@ int vg_ingest(const struct vg_ingest_cfg *cfg, const char *device_id, const void
 		cJSON *next;
 		for (cJSON *it = person->child; it; it = next) {
 			next = it->next;
-			if (!it->string || !cJSON_IsString(it) || !stored_value(it->string, it->valuestring))
+			if (!it->string || !cJSON_IsString(it) || !vg_pii_stored_form(it->string, it->valuestring))
 				continue;
 			if (!kept && !(kept = cJSON_CreateObject())) {
 				rc = VG_ERR_NOMEM;

@@ -809,6 +809,51 @@ static int scrub_person_field(cJSON *person, cJSON *it, const struct person_fiel
 	return rc;
 }
 
+/* 1 if s is "v<digits>.<kind>.<22 base64url chars>". */
+int vg_token_is(const char *s, const char *kind)
+{
+	if (s[0] != 'v' || s[1] < '0' || s[1] > '9')
+		return 0;
+	s++;
+	while (*s >= '0' && *s <= '9')
+		s++;
+	if (*s++ != '.')
+		return 0;
+	size_t kl = strlen(kind);
+	if (strncmp(s, kind, kl) != 0 || s[kl] != '.')
+		return 0;
+	s += kl + 1;
+	size_t n = 0;
+	for (; s[n]; n++) {
+		char c = s[n];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_'))
+			return 0;
+	}
+	return n == 22;
+}
+
+/* 1 if s is 64 lowercase hex digits (the "sha256" policy). */
+int vg_sha256_hex_is(const char *s)
+{
+	size_t n = 0;
+	for (; s[n]; n++)
+		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+			return 0;
+	return n == 64;
+}
+
+int vg_pii_stored_form(const char *field, const char *value)
+{
+	for (size_t i = 0; i < sizeof(person_fields) / sizeof(person_fields[0]); i++)
+		if (strcmp(field, person_fields[i].name) == 0) {
+			if (vg_token_is(value, vg_token_kind_name(person_fields[i].kind)))
+				return 1;
+			return vg_sha256_hex_is(value) ? 2 : 0;
+		}
+	return 0;
+}
+
 int vg_pii_identity_token(const struct vg_key *key, const char *field, const char *raw, size_t len,
                           int default_cc, char tok[VG_TOKEN_MAX], char *norm, size_t normsz)
 {

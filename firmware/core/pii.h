@@ -106,6 +106,15 @@ int vg_pii_scrub_event(cJSON *event, const struct vg_pii_ctx *ctx, struct vg_pii
 int vg_pii_identity_token(const struct vg_key *key, const char *field, const char *raw, size_t len,
                           int default_cc, char tok[VG_TOKEN_MAX], char *norm, size_t normsz);
 
+/* 1 if s is a token of kind ("v<digits>.<kind>.<22 base64url chars>"). */
+int vg_token_is(const char *s, const char *kind);
+/* 1 if s is 64 lowercase hex digits (the "sha256" policy's form). */
+int vg_sha256_hex_is(const char *s);
+
+/* A stored (already scrubbed) value of the person field named field: 1 if it
+ * is a token of the field's kind, 2 if a SHA-256 hex digest, else 0. */
+int vg_pii_stored_form(const char *field, const char *value);
+
 /* Zero every string and key in the tree, then cJSON_Delete it.  NULL is fine. */
 void vg_json_wipe_delete(cJSON *item);
 
