@@ -14,12 +14,13 @@
 
 #include <cjson/cJSON.h>
 #include <mbedtls/platform_util.h>
-#include <sqlite3.h>
 
 #include "config.h"
 #include "daemon.h"
+#include "err.h"
 #include "passwd.h"
 #include "pki.h"
+#include "store.h"
 
 const char vg_help_device[] =
 	"Usage: venuegw [--config FILE] device add NAME [--cert] [--password-stdin]\n"
@@ -405,6 +406,30 @@ struct devrow {
 	long long last_seen_ms, last_seq;   /* -1: unknown */
 };
 
+struct devrows {
+	struct devrow *rows;
+	int n;
+};
+
+/* VG_STORE_GROUP_DEVICES: device, last_seq ("" none), …, last seen (t1). */
+static int device_state_row(void *ud, const char *device, const char *last_seq, const char *serial,
+                            long long n, int64_t last_seen_ms, int64_t unused)
+{
+	(void)serial;
+	(void)n;
+	(void)unused;
+	struct devrows *dr = ud;
+	for (int i = 0; i < dr->n; i++) {
+		if (strcmp(dr->rows[i].name, device) != 0)
+			continue;
+		if (last_seen_ms > 0)
+			dr->rows[i].last_seen_ms = last_seen_ms;
+		if (last_seq[0])
+			dr->rows[i].last_seq = strtoll(last_seq, NULL, 10);
+	}
+	return 0;
+}
+
 static int row_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct devrow *)a)->name, ((const struct devrow *)b)->name);
@@ -451,31 +476,17 @@ static int cmd_list(const struct vg_config *cfg, int json)
 	unload(&d);
 	qsort(rows, (size_t)n, sizeof *rows, row_cmp);
 
-	/* Last seen and seq from buffer.db's device_state, read-only, when it exists. */
+	/* Last seen and seq from buffer.db's device_state, when it exists. */
 	char db[300];
 	vg_config_db_path(cfg, db, sizeof db);
-	sqlite3 *h = NULL;
-	if (access(db, F_OK) == 0 && sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-		sqlite3_busy_timeout(h, 2000);
-		sqlite3_stmt *st = NULL;
-		if (sqlite3_prepare_v2(h, "SELECT last_seen_ms, last_seq FROM device_state WHERE device_id = ?1",
-		                       -1, &st, NULL) == SQLITE_OK) {
-			for (int i = 0; i < n; i++) {
-				sqlite3_reset(st);
-				sqlite3_bind_text(st, 1, rows[i].name, -1, SQLITE_STATIC);
-				if (sqlite3_step(st) == SQLITE_ROW) {
-					if (sqlite3_column_type(st, 0) != SQLITE_NULL)
-						rows[i].last_seen_ms = sqlite3_column_int64(st, 0);
-					if (sqlite3_column_type(st, 1) != SQLITE_NULL)
-						rows[i].last_seq = sqlite3_column_int64(st, 1);
-				}
-			}
-			sqlite3_finalize(st);
-		} else {
-			fprintf(stderr, "venuegw device: %s: cannot read device_state: %s\n", db, sqlite3_errmsg(h));
-		}
+	struct vg_store *st = access(db, F_OK) == 0 ? vg_admin_open_store(cfg) : NULL;
+	if (st) {
+		struct devrows dr = { rows, n };
+		int rc = vg_store_group_counts(st, VG_STORE_GROUP_DEVICES, device_state_row, &dr);
+		if (rc != VG_OK)
+			fprintf(stderr, "venuegw device: %s: cannot read device_state: %s\n", db, vg_strerror(rc));
+		vg_store_close(st);
 	}
-	sqlite3_close(h);
 
 	if (json) {
 		cJSON *arr = cJSON_CreateArray();
