@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -76,7 +75,7 @@ struct devfiles {
  * concurrent changes do not lose one another's entries; unload releases it. */
 static int load(const struct vg_config *cfg, struct devfiles *d, int lock)
 {
-	char err[600], lock_path[320];
+	char err[600];
 	d->lock_fd = -1;
 	snprintf(d->disabled_path, sizeof d->disabled_path, "%s.disabled", cfg->broker_passwd_file);
 	if (vg_pwfile_load(&d->on, cfg->broker_passwd_file, 0, err, sizeof err) != 0) {
@@ -85,15 +84,9 @@ static int load(const struct vg_config *cfg, struct devfiles *d, int lock)
 		return -1;
 	}
 	vg_pwfile_free(&d->on);
-	if (lock) {
-		snprintf(lock_path, sizeof lock_path, "%s.lock", cfg->broker_passwd_file);
-		d->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (d->lock_fd < 0 || flock(d->lock_fd, LOCK_EX) != 0) {
-			fprintf(stderr, "venuegw device: cannot lock %s: %s\n", lock_path, strerror(errno));
-			if (d->lock_fd >= 0)
-				close(d->lock_fd);
-			return -1;
-		}
+	if (lock && (d->lock_fd = vg_pwfile_lock(cfg->broker_passwd_file, err, sizeof err)) < 0) {
+		fprintf(stderr, "venuegw device: %s\n", err);
+		return -1;
 	}
 	/* Read (again) under the lock. */
 	if (vg_pwfile_load(&d->on, cfg->broker_passwd_file, 0, err, sizeof err) != 0) {

@@ -3,9 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -161,6 +163,20 @@ void vg_pwfile_remove(struct vg_pwfile *f, int i)
 	free_line(f->lines[i]);
 	memmove(&f->lines[i], &f->lines[i + 1], (size_t)(f->n - i - 1) * sizeof f->lines[0]);
 	f->n--;
+}
+
+int vg_pwfile_lock(const char *path, char *err, size_t errsz)
+{
+	char lock_path[PATH_MAX];
+	snprintf(lock_path, sizeof lock_path, "%s.lock", path);
+	int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX) != 0) {
+		snprintf(err, errsz, "cannot lock %s: %s", lock_path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 void vg_pwfile_free(struct vg_pwfile *f)

@@ -66,6 +66,12 @@ int vg_pwfile_user(const char *line, char *out, size_t outsz);
 int vg_pwfile_save(const struct vg_pwfile *f, const char *path, mode_t mode,
                    const char *like_path, char *err, size_t errsz);
 
+/* Take <path>.lock (flock, exclusive; created 0600) so that two changes of
+ * the password file (venuegw device, venuegw provision) do not lose one
+ * another's entries.  Returns the descriptor to close when done, or -1 with
+ * err set. */
+int vg_pwfile_lock(const char *path, char *err, size_t errsz);
+
 /* Free the lines (entries hold hashes: wiped first). */
 void vg_pwfile_free(struct vg_pwfile *f);
 

@@ -532,7 +532,7 @@ int vg_cmd_provision(const char *config_path, int argc, char **argv)
 	char path[PATH_MAX];
 	struct written w = { .n = 0 };
 	struct vg_pwfile pwf;
-	int rc = VG_EXIT_FAIL, pw_loaded = 0;
+	int rc = VG_EXIT_FAIL, pw_loaded = 0, pw_lock = -1;
 	char *ca_key = NULL, *ca_crt = NULL, *srv_key = NULL, *srv_crt = NULL;
 	if (!p || !conf) {
 		fprintf(stderr, "venuegw provision: out of memory\n");
@@ -653,7 +653,9 @@ int vg_cmd_provision(const char *config_path, int argc, char **argv)
 		fprintf(stderr, "venuegw provision: cannot generate the MQTT password: %s\n", strerror(errno));
 		goto out;
 	}
-	if (vg_pwfile_load(&pwf, p->cfg.broker_passwd_file, 1, err, sizeof err) != 0) {
+	/* The same lock as venuegw device: a device added meanwhile is kept. */
+	if ((pw_lock = vg_pwfile_lock(p->cfg.broker_passwd_file, err, sizeof err)) < 0 ||
+	    vg_pwfile_load(&pwf, p->cfg.broker_passwd_file, 1, err, sizeof err) != 0) {
 		fprintf(stderr, "venuegw provision: %s\n", err);
 		goto out;
 	}
@@ -783,6 +785,8 @@ fail:
 out:
 	if (pw_loaded)
 		vg_pwfile_free(&pwf);
+	if (pw_lock >= 0)
+		close(pw_lock);
 	mbedtls_platform_zeroize(wk, sizeof wk);
 	mbedtls_platform_zeroize(mqtt_pw, sizeof mqtt_pw);
 	if (tktext) {
