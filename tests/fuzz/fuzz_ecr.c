@@ -27,12 +27,12 @@
 #include "driver.h"
 #include "err.h"
 #include "fuzz.h"
+#include "fuzz_driver.h"
 
 extern const struct vg_driver vg_driver_ecr;
 
 struct out {
-	uint8_t *buf;           /* frames and sends, serialized */
-	size_t len, cap;
+	struct fuzz_log log;    /* frames and sends, serialized */
 	uint32_t last_token;
 	uint32_t open[64];      /* tokens not settled yet (run C) */
 	size_t nopen;
@@ -40,29 +40,14 @@ struct out {
 	int in_feed;
 };
 
-static void put(struct out *o, const void *p, size_t n)
-{
-	if (o->len + n > o->cap) {
-		size_t cap = o->cap ? o->cap : 256;
-		while (cap < o->len + n)
-			cap *= 2;
-		uint8_t *nb = realloc(o->buf, cap);
-		FUZZ_CHECK(nb != NULL);
-		o->buf = nb;
-		o->cap = cap;
-	}
-	memcpy(o->buf + o->len, p, n);
-	o->len += n;
-}
-
 static const char *const reasons[] = { "bad_lrc", "too_long", "bad_utf8", "line_noise",
-	                               "bad_json", "bad_payload", "timeout" };
+	                               "bad_json", "bad_payload", "timeout", NULL };
 
 static void on_frame(void *ud, const struct vg_frame *f)
 {
 	struct out *o = ud;
 	uint8_t kind = (uint8_t)f->kind;
-	put(o, &kind, 1);
+	fuzz_log_put(&o->log, &kind, 1);
 	if (f->kind == VG_FRAME_EVENT) {
 		FUZZ_CHECK(f->token != 0);
 		FUZZ_CHECK(f->token > o->last_token);
@@ -73,20 +58,13 @@ static void on_frame(void *ud, const struct vg_frame *f)
 		cJSON_Delete(j);
 		if (o->nopen < sizeof o->open / sizeof o->open[0])
 			o->open[o->nopen++] = f->token;
-		put(o, &f->token, sizeof f->token);
-		put(o, &f->json_len, sizeof f->json_len);
-		put(o, f->json, f->json_len);
+		fuzz_log_put(&o->log, &f->token, sizeof f->token);
+		fuzz_log_put(&o->log, &f->json_len, sizeof f->json_len);
+		fuzz_log_put(&o->log, f->json, f->json_len);
 	} else {
-		int known = 0;
-		FUZZ_CHECK(f->kind == VG_FRAME_BAD);
-		FUZZ_CHECK(f->reason != NULL);
-		for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
-			known |= strcmp(f->reason, reasons[i]) == 0;
-		FUZZ_CHECK(known);
-		FUZZ_CHECK(f->detail && f->detail[0]);
-		FUZZ_CHECK(f->size >= 1);
-		put(o, f->reason, strlen(f->reason) + 1);
-		put(o, &f->size, sizeof f->size);
+		fuzz_check_bad(f, reasons);
+		fuzz_log_put(&o->log, f->reason, strlen(f->reason) + 1);
+		fuzz_log_put(&o->log, &f->size, sizeof f->size);
 	}
 }
 
@@ -98,8 +76,8 @@ static void on_send(void *ud, const uint8_t *bytes, size_t n)
 	if (bytes[0] == 0x06 && o->in_feed)
 		FUZZ_CHECK(o->committed_any);
 	uint8_t mark = 0xff;
-	put(o, &mark, 1);
-	put(o, bytes, 1);
+	fuzz_log_put(&o->log, &mark, 1);
+	fuzz_log_put(&o->log, bytes, 1);
 }
 
 struct params {
@@ -184,11 +162,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct out a = { 0 }, b = { 0 }, c = { 0 };
 	run(&p, data, size, size ? size : 1, 0, &a);
 	run(&p, data, size, p.step, 0, &b);
-	FUZZ_CHECK(a.len == b.len);
-	FUZZ_CHECK(a.len == 0 || memcmp(a.buf, b.buf, a.len) == 0);
+	fuzz_log_same(&a.log, &b.log);
 	run(&p, data, size, p.step, 1, &c);
-	free(a.buf);
-	free(b.buf);
-	free(c.buf);
+	free(a.log.buf);
+	free(b.log.buf);
+	free(c.log.buf);
 	return 0;
 }

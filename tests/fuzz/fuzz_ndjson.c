@@ -17,37 +17,24 @@
 #include "driver.h"
 #include "err.h"
 #include "fuzz.h"
+#include "fuzz_driver.h"
 
 extern const struct vg_driver vg_driver_ndjson;
 
 /* What a run produced, serialized, to compare two runs. */
 struct out {
-	uint8_t *buf;
-	size_t len, cap;
+	struct fuzz_log log;
 	size_t max_line;
 	size_t accounted;
 };
 
-static void put(struct out *o, const void *p, size_t n)
-{
-	if (o->len + n > o->cap) {
-		size_t cap = o->cap ? o->cap : 256;
-		while (cap < o->len + n)
-			cap *= 2;
-		uint8_t *nb = realloc(o->buf, cap);
-		FUZZ_CHECK(nb != NULL);
-		o->buf = nb;
-		o->cap = cap;
-	}
-	memcpy(o->buf + o->len, p, n);
-	o->len += n;
-}
+static const char *const reasons[] = { "too_long", "line_noise", NULL };
 
 static void on_frame(void *ud, const struct vg_frame *f)
 {
 	struct out *o = ud;
 	uint8_t kind = (uint8_t)f->kind;
-	put(o, &kind, 1);
+	fuzz_log_put(&o->log, &kind, 1);
 	if (f->kind == VG_FRAME_EVENT) {
 		FUZZ_CHECK(f->token == 0);
 		FUZZ_CHECK(f->json_len >= 1 && f->json_len <= o->max_line);
@@ -59,16 +46,13 @@ static void on_frame(void *ud, const struct vg_frame *f)
 				blank = 0;
 		FUZZ_CHECK(!blank);
 		o->accounted += f->json_len;
-		put(o, &f->json_len, sizeof f->json_len);
-		put(o, f->json, f->json_len);
+		fuzz_log_put(&o->log, &f->json_len, sizeof f->json_len);
+		fuzz_log_put(&o->log, f->json, f->json_len);
 	} else {
-		FUZZ_CHECK(f->kind == VG_FRAME_BAD);
-		FUZZ_CHECK(f->reason && (strcmp(f->reason, "too_long") == 0 || strcmp(f->reason, "line_noise") == 0));
-		FUZZ_CHECK(f->detail && f->detail[0]);
-		FUZZ_CHECK(f->size >= 1);
+		fuzz_check_bad(f, reasons);
 		o->accounted += f->size;
-		put(o, f->reason, strlen(f->reason) + 1);
-		put(o, &f->size, sizeof f->size);
+		fuzz_log_put(&o->log, f->reason, strlen(f->reason) + 1);
+		fuzz_log_put(&o->log, &f->size, sizeof f->size);
 	}
 }
 
@@ -114,9 +98,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct out whole = { 0 }, parts = { 0 };
 	run(lim, data, size, size ? size : 1, &whole);
 	run(lim, data, size, step, &parts);
-	FUZZ_CHECK(whole.len == parts.len);
-	FUZZ_CHECK(whole.len == 0 || memcmp(whole.buf, parts.buf, whole.len) == 0);
-	free(whole.buf);
-	free(parts.buf);
+	fuzz_log_same(&whole.log, &parts.log);
+	free(whole.log.buf);
+	free(parts.log.buf);
 	return 0;
 }

@@ -30,101 +30,14 @@ extern const struct vg_driver vg_driver_ecr;
 
 #define MAX_REC 256
 
-struct rec {
-	int kind;
-	char *json;          /* EVENT: a NUL-terminated copy */
-	size_t json_len;
-	uint32_t token;
-	char reason[32];     /* BAD */
-	size_t size;
-};
-
-struct sink_log {
-	struct rec r[MAX_REC];
-	int n;
-	uint8_t sent[256];
-	size_t nsent;
-};
+#include "driver_log.h"
 
 static void on_frame(void *ud, const struct vg_frame *f)
 {
-	struct sink_log *l = ud;
-	assert_true(l->n < MAX_REC);
-	struct rec *r = &l->r[l->n++];
-	memset(r, 0, sizeof *r);
-	r->kind = f->kind;
-	if (f->kind == VG_FRAME_EVENT) {
-		r->json = malloc(f->json_len + 1);
-		assert_non_null(r->json);
-		memcpy(r->json, f->json, f->json_len);
-		r->json[f->json_len] = '\0';
-		r->json_len = f->json_len;
-		r->token = f->token;
+	if (f->kind == VG_FRAME_EVENT)
 		assert_int_not_equal(f->token, 0);
-	} else {
-		assert_non_null(f->reason);
-		assert_non_null(f->detail);
-		assert_true(strlen(f->detail) > 0);
-		snprintf(r->reason, sizeof r->reason, "%s", f->reason);
-		r->size = f->size;
-	}
+	rec_frame(ud, f);
 }
-
-static void on_send(void *ud, const uint8_t *bytes, size_t n)
-{
-	struct sink_log *l = ud;
-	assert_true(l->nsent + n <= sizeof l->sent);
-	memcpy(l->sent + l->nsent, bytes, n);
-	l->nsent += n;
-}
-
-static void log_clear(struct sink_log *l)
-{
-	for (int i = 0; i < l->n; i++)
-		free(l->r[i].json);
-	memset(l, 0, sizeof *l);
-}
-
-struct drv {
-	void *state;
-	struct sink_log log;
-	struct vg_driver_sink sink;
-	int64_t now;
-};
-
-static void drv_open(struct drv *d, const struct vg_driver_opt *opts, size_t nopts)
-{
-	char err[256] = "";
-	memset(d, 0, sizeof *d);
-	d->state = calloc(1, DRV.state_size);
-	assert_non_null(d->state);
-	int rc = DRV.init(d->state, opts, nopts, err, sizeof err);
-	if (rc != VG_OK)
-		fail_msg("init: %s", err);
-	d->sink = (struct vg_driver_sink){ .ud = &d->log, .frame = on_frame, .send = on_send };
-	d->now = 1000;
-}
-
-static void drv_close(struct drv *d)
-{
-	if (DRV.fini)
-		DRV.fini(d->state);
-	free(d->state);
-	log_clear(&d->log);
-}
-
-/* Feed from an exact-size heap copy, so ASan sees reads past the end. */
-static void drv_feed(struct drv *d, const void *buf, size_t n)
-{
-	uint8_t *c = malloc(n ? n : 1);
-	assert_non_null(c);
-	if (n)
-		memcpy(c, buf, n);
-	DRV.feed(d->state, c, n, d->now, &d->sink);
-	free(c);
-}
-
-#define FEED(d, lit) drv_feed((d), (lit), sizeof(lit) - 1)
 
 static void settle(struct drv *d, uint32_t token, int committed)
 {
@@ -161,14 +74,6 @@ static void feed_frame(struct drv *d, const char *payload)
 	uint8_t buf[1024];
 	assert_true(strlen(payload) + 3 <= sizeof buf);
 	drv_feed(d, buf, make_frame(buf, payload, 0, PE));
-}
-
-static void expect_bad(const struct sink_log *l, int i, const char *reason, size_t size)
-{
-	assert_true(i < l->n);
-	assert_int_equal(l->r[i].kind, VG_FRAME_BAD);
-	assert_string_equal(l->r[i].reason, reason);
-	assert_int_equal(l->r[i].size, size);
 }
 
 /* Frame i is an EVENT whose JSON equals want (same members, any order). */
@@ -832,20 +737,6 @@ static void test_table_full(void **unused)
 }
 
 /* ---- options ---------------------------------------------------------- */
-
-static void expect_config_error(const char *key, const char *value)
-{
-	struct vg_driver_opt o = { key, value };
-	char err[256] = "";
-	void *state = calloc(1, DRV.state_size);
-	assert_non_null(state);
-	assert_int_equal(DRV.init(state, &o, 1, err, sizeof err), VG_ERR_CONFIG);
-	char want[64];
-	snprintf(want, sizeof want, "%s: ", key);
-	if (strncmp(err, want, strlen(want)) != 0)
-		fail_msg("%s = %s: error \"%s\" does not name the key", key, value, err);
-	free(state);
-}
 
 static void test_options(void **unused)
 {

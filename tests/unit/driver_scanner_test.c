@@ -14,6 +14,7 @@
 
 #include "driver.h"
 #include "err.h"
+#include "driver_rec.h"
 
 extern const struct vg_driver vg_driver_scanner;
 
@@ -42,20 +43,13 @@ static void on_frame(void *ud, const struct vg_frame *f)
 	r->f[r->n].token = f->token;
 	r->f[r->n].json[0] = r->f[r->n].reason[0] = '\0';
 	if (f->kind == VG_FRAME_EVENT) {
-		assert_true(f->json_len > 0 && f->json_len < sizeof r->f[0].json);
-		memcpy(r->f[r->n].json, f->json, f->json_len);
-		r->f[r->n].json[f->json_len] = '\0';
 		/* Every event parses, and the text was not NUL-terminated on purpose. */
-		cJSON *o = cJSON_ParseWithLength(f->json, f->json_len);
-		assert_non_null(o);
-		cJSON_Delete(o);
+		rec_event_json(r->f[r->n].json, sizeof r->f[0].json, f);
 		assert_int_equal(f->token, 0);
 	} else {
 		assert_int_equal(f->kind, VG_FRAME_BAD);
-		assert_non_null(f->reason);
-		assert_non_null(f->detail);
+		rec_bad_reason(r->f[r->n].reason, sizeof r->f[0].reason, f);
 		assert_true(strlen(f->detail) > 0);
-		snprintf(r->f[r->n].reason, sizeof r->f[0].reason, "%s", f->reason);
 	}
 	r->n++;
 }
@@ -87,9 +81,7 @@ static int open_drv(struct drv *d, const struct vg_driver_opt *opts, size_t nopt
 static void new_drv(struct drv *d, const struct vg_driver_opt *opts, size_t nopts)
 {
 	char err[256] = "";
-	int rc = open_drv(d, opts, nopts, err, sizeof err);
-	if (rc != VG_OK)
-		fail_msg("init: %s", err);
+	rec_init_ok(open_drv(d, opts, nopts, err, sizeof err), err);
 }
 
 static void close_drv(struct drv *d)
@@ -104,12 +96,7 @@ static void close_drv(struct drv *d)
 /* Feed from an exact-size heap copy, so ASan sees any read past the end. */
 static void feed(struct drv *d, const void *buf, size_t n, int64_t now_ms)
 {
-	uint8_t *copy = malloc(n ? n : 1);
-	assert_non_null(copy);
-	if (n)
-		memcpy(copy, buf, n);
-	vg_driver_scanner.feed(d->state, copy, n, now_ms, &d->sink);
-	free(copy);
+	rec_feed(&vg_driver_scanner, d->state, buf, n, now_ms, &d->sink);
 }
 
 static void feeds(struct drv *d, const char *s, int64_t now_ms)
