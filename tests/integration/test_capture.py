@@ -6,29 +6,19 @@ import random
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
-from harness import Gateway, event_key, files_containing, read_lines, read_text, token
+import harness
+from harness import event_key, files_containing, read_lines, read_text, token
 
 
-class GatewayCase(unittest.TestCase):
-    durability = "full"
-    broker_env = None
+class CaptureCase(harness.GatewayCase):
+    with_cdp = False
 
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="vg-it-")
-        self.gw = Gateway(self.tmp, durability=self.durability, broker_env=self.broker_env)
-        self.gw.start()
-
-    def tearDown(self):
+    def stop_gateway(self):
         self.gw.kill_broker()
         self.gw.stop_daemon()
-        if os.environ.get("VG_KEEP_TMP"):
-            print("kept", self.tmp)
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def stored_keys(self):
         return {k for (k,) in self.gw.query("SELECT event_key FROM events")}
@@ -43,7 +33,7 @@ class GatewayCase(unittest.TestCase):
         return total
 
 
-class PublishersTest(GatewayCase):
+class PublishersTest(CaptureCase):
     def test_every_acked_event_is_stored_exactly_once(self):
         devices = ["pos-1", "pos-2", "kiosk-1", "scanner-1"]
         n = 1500
@@ -76,7 +66,7 @@ class PublishersTest(GatewayCase):
         self.assertNotIn("birth_date", ev["person"])
 
 
-class CrashTest(GatewayCase):
+class CrashTest(CaptureCase):
     def test_broker_sigkill_loses_no_acked_event(self):
         devices = ["pos-1", "pos-2", "kiosk-1"]
         n = 4000
@@ -113,17 +103,14 @@ class CrashTest(GatewayCase):
         self.assert_all_acked_stored({"pos-1": read_lines(os.path.join(self.tmp, "d.acked"))})
 
 
-class StoreFailureTest(GatewayCase):
+class StoreFailureTest(CaptureCase):
     def setUp(self):
         self.tmp_fault = tempfile.mkdtemp(prefix="vg-fault-")
+        self.addCleanup(shutil.rmtree, self.tmp_fault, ignore_errors=True)   # after the gateway's
         self.fault = os.path.join(self.tmp_fault, "fsync-fails")
         from harness import build_path
         self.broker_env = {"LD_PRELOAD": build_path("vg_faultfs.so"), "VG_FAULT_FSYNC_FILE": self.fault}
         super().setUp()
-
-    def tearDown(self):
-        super().tearDown()
-        shutil.rmtree(self.tmp_fault, ignore_errors=True)
 
     def test_failed_commit_sends_no_puback_and_heals(self):
         open(self.fault, "w").close()  # every fsync now fails with EIO
@@ -160,7 +147,7 @@ class StoreFailureTest(GatewayCase):
         self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE device_id <> '_gateway'")[0][0], 1)
 
 
-class BadInputTest(GatewayCase):
+class BadInputTest(CaptureCase):
     def test_bad_input_is_quarantined_with_reason_and_notice(self):
         gw = self.gw
         sub = gw.subscriber("pos-1", "venue/v1/pos-1/rejected", count=7, wait_s=20)
@@ -239,7 +226,7 @@ class BadInputTest(GatewayCase):
 RAW_EMAILS = ["Guest%d.priv@Example.com", "guest%d.priv@example.com", "member%d.priv@example.org"]
 
 
-class PrivacyTest(GatewayCase):
+class PrivacyTest(CaptureCase):
     def test_nothing_raw_in_data_dir_or_on_the_broker(self):
         gw = self.gw
         n = 400
@@ -285,7 +272,7 @@ class PrivacyTest(GatewayCase):
         self.assertEqual(seen.count(b"venue/v1/pos-1/events "), n)
 
 
-class CliTest(GatewayCase):
+class CliTest(CaptureCase):
     def test_status_quarantine_validate_check_config(self):
         gw = self.gw
         gw.mosquitto_pub("pos-1", "venue/v1/pos-1/events", "[1,2")

@@ -5,15 +5,12 @@ import glob
 import io
 import json
 import os
-import shutil
 import subprocess
 import tarfile
-import tempfile
 import time
 import unittest
 
-from cdp_client import StandIn
-from harness import KEY1_HEX, Gateway, build_path, event_key, read_text, token
+from harness import KEY1_HEX, Gateway, GatewayCase, build_path, event_key, read_text, token
 
 WRITE_KEY = "wk-diag-S3cr3t-9f2c71"
 MQTT_PASSWORD = "mqtt-S3cr3t-77ab04"
@@ -26,24 +23,11 @@ CUSTOMER = "MB-DIAG-4711"
 CARD = "4111 1111 1111 1111"
 
 
-class DiagTest(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="vg-dg-")
-        self.cdp = StandIn(self.tmp, write_key=WRITE_KEY)
-        devices = dict(Gateway.DEVICES, venuegw=MQTT_PASSWORD)
-        self.gw = Gateway(self.tmp, cdp=self.cdp, devices=devices,
-                          extra_conf="; the venue's contact: owner.contact@example.org\n[metrics]\nlisten =\n")
-        try:
-            self.gw.start()
-        except Exception:
-            self.tearDown()   # setUp failed: tearDown would not run, nothing may be left behind
-            raise
-
-    def tearDown(self):
-        self.gw.kill_broker()
-        self.gw.kill_daemon()
-        self.cdp.kill()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+class DiagTest(GatewayCase):
+    prefix = "vg-dg-"
+    write_key = WRITE_KEY
+    devices = dict(Gateway.DEVICES, venuegw=MQTT_PASSWORD)
+    extra_conf = "; the venue's contact: owner.contact@example.org\n[metrics]\nlisten =\n"
 
     def pub(self, ev, device="pos-1"):
         r = self.gw.mosquitto_pub(device, "venue/v1/%s/events" % device, json.dumps(ev))

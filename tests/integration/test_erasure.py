@@ -3,15 +3,10 @@ person's buffered rows, leaves a tombstone without personal data, suppresses
 their future events at capture and notifies the CDP — real broker + plugin,
 the daemon, SQLite files and the stand-in CDP on 127.0.0.1."""
 import json
-import os
-import shutil
-import subprocess
-import tempfile
 import time
 import unittest
 
-from cdp_client import StandIn
-from harness import Gateway, event_key, files_containing, token
+from harness import GatewayCase, event_key, files_containing, token
 
 
 def person_event(i, email, phone, customer_id, kind="checkin.scanned"):
@@ -20,19 +15,9 @@ def person_event(i, email, phone, customer_id, kind="checkin.scanned"):
             "properties": {"note": "contact %s" % email.strip().lower()}}
 
 
-class ErasureTest(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="vg-er-")
-        self.cdp = StandIn(self.tmp)
-        self.gw = Gateway(self.tmp, cdp=self.cdp)
-        self.gw.start()
-        self.cdp.wait(lambda s: s["requests"] >= 1, timeout=30)   # start-up reconciliation
-
-    def tearDown(self):
-        self.gw.kill_broker()
-        self.gw.kill_daemon()
-        self.cdp.kill()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+class ErasureTest(GatewayCase):
+    prefix = "vg-er-"
+    wait_first_request = True   # start-up reconciliation
 
     def pub(self, device, ev):
         r = self.gw.mosquitto_pub(device, "venue/v1/%s/events" % device, json.dumps(ev))

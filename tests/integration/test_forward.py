@@ -5,14 +5,10 @@ import json
 import os
 import random
 import re
-import shutil
-import subprocess
-import tempfile
 import time
 import unittest
 
-from cdp_client import StandIn
-from harness import Gateway, b64url, event_key, files_containing, lp, read_lines, read_text, token, VENUE
+from harness import GatewayCase, b64url, event_key, files_containing, lp, read_lines, read_text, token, VENUE
 
 
 def batch_key(message_ids):
@@ -24,23 +20,8 @@ def batch_key(message_ids):
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
-class ForwardCase(unittest.TestCase):
-    extra_conf = ""
-
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="vg-fw-")
-        self.cdp = StandIn(self.tmp)
-        self.gw = Gateway(self.tmp, cdp=self.cdp, extra_conf=self.extra_conf)
-        self.gw.start()
-
-    def tearDown(self):
-        self.gw.kill_broker()
-        self.gw.kill_daemon()
-        self.cdp.kill()
-        if os.environ.get("VG_KEEP_TMP"):
-            print("kept", self.tmp)
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+class ForwardCase(GatewayCase):
+    prefix = "vg-fw-"
 
     def acked(self, name):
         return read_lines(os.path.join(self.tmp, name + ".acked"))

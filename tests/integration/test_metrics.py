@@ -7,16 +7,13 @@ hold, read independently of the daemon."""
 import json
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import time
 import unittest
 import urllib.error
 import urllib.request
 
-from cdp_client import StandIn
-from harness import Gateway, read_lines
+from harness import GatewayCase, read_lines
 
 PROMTOOL = os.environ.get("VG_PROMTOOL", "/usr/bin/promtool")
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
@@ -59,22 +56,14 @@ def promtool_check(test, text):
     test.assertEqual(r.returncode, 0, "promtool check metrics failed:\n%s%s" % (r.stdout, r.stderr))
 
 
-class MetricsCase(unittest.TestCase):
+class MetricsCase(GatewayCase):
+    prefix = "vg-met-"
+    wait_first_request = True   # the start-up reconciliation event is the first request
+
     def setUp(self):
         if not os.path.exists(PROMTOOL):
             self.fail("%s is missing (Debian package prometheus; packaging/install-deps.sh)" % PROMTOOL)
-        self.tmp = tempfile.mkdtemp(prefix="vg-met-")
-        self.cdp = StandIn(self.tmp)
-        self.gw = Gateway(self.tmp, cdp=self.cdp)
-        self.gw.start()
-        # The start-up reconciliation event is the first request.
-        self.cdp.wait(lambda s: s["requests"] >= 1, timeout=30)
-
-    def tearDown(self):
-        self.gw.kill_broker()
-        self.gw.kill_daemon()
-        self.cdp.kill()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        super().setUp()
 
     def scrape(self):
         status, headers, body = get(self.gw.metrics_url + "/metrics")

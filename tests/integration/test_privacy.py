@@ -4,13 +4,10 @@ import datetime
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import time
 import unittest
 
-from cdp_client import StandIn
-from harness import Gateway, event_key, files_containing, read_text, token
+from harness import GatewayCase, event_key, files_containing, read_text, token
 
 K1 = bytes(range(32))
 K2 = bytes(range(32, 64))
@@ -20,15 +17,13 @@ def iso(t):
     return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class PrivacyCase(unittest.TestCase):
+class PrivacyCase(GatewayCase):
+    prefix = "vg-pv-"
     privacy = ""          # [privacy] lines
     tokens_conf = ""      # extra [tokens] lines
     key_file = None       # text of the key file, or None for the harness's K1
 
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="vg-pv-")
-        self.cdp = StandIn(self.tmp)
-        self.gw = Gateway(self.tmp, cdp=self.cdp)
+    def configure(self):
         text = read_text(self.gw.conf)
         if self.privacy:
             text += "[privacy]\n" + self.privacy
@@ -39,13 +34,6 @@ class PrivacyCase(unittest.TestCase):
         if self.key_file is not None:
             with open(self.gw.keys, "w") as f:
                 f.write(self.key_file)
-        self.gw.start()
-
-    def tearDown(self):
-        self.gw.kill_broker()
-        self.gw.kill_daemon()
-        self.cdp.kill()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def send(self, ev, device="pos-1"):
         r = self.gw.mosquitto_pub(device, "venue/v1/%s/events" % device, json.dumps(ev))

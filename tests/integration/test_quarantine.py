@@ -4,35 +4,19 @@ CDP, on 127.0.0.1."""
 import hashlib
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 import unittest
 
-from cdp_client import StandIn
-from harness import VENUE, Gateway, b64url, build_path, event_key, lp, read_text, token
+from harness import VENUE, GatewayCase, b64url, build_path, event_key, lp, read_text, token
 
 ASSUMED_TZ = 1  # VG_FLAG_TS_ASSUMED_TZ
 
 
-class QuarantineCase(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="vg-qr-")
-        self.cdp = StandIn(self.tmp)
-        # No metrics server: the default port may be taken by a parallel test.
-        self.gw = Gateway(self.tmp, cdp=self.cdp, extra_conf="[metrics]\nlisten =\n")
-        try:
-            self.gw.start()
-        except Exception:
-            self.tearDown()   # setUp failed: tearDown would not run, nothing may be left behind
-            raise
-
-    def tearDown(self):
-        self.gw.kill_broker()
-        self.gw.kill_daemon()
-        self.cdp.kill()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+class QuarantineCase(GatewayCase):
+    prefix = "vg-qr-"
+    # No metrics server: the default port may be taken by a parallel test.
+    extra_conf = "[metrics]\nlisten =\n"
 
     def pub(self, payload, device="pos-1", topic_device=None):
         text = payload if isinstance(payload, str) else json.dumps(payload)

@@ -4,39 +4,26 @@ outage — real broker + plugin, the daemon, the stand-in CDP on 127.0.0.1."""
 import email.utils
 import json
 import os
-import shutil
 import signal
-import tempfile
 import time
 import unittest
 
-from cdp_client import StandIn
-from harness import Gateway, event_key, read_lines, read_text
+from harness import GatewayCase, event_key, read_lines, read_text
 from test_forward import batch_key
 
 
-class ResponseCase(unittest.TestCase):
-    gateway_conf = ""          # extra [gateway] keys
+class ResponseCase(GatewayCase):
+    prefix = "vg-rsp-"
+    extra_conf = ""            # extra [gateway] keys
     cdp_conf = ""              # extra [cdp] keys
-    durability = "full"
+    # The start-up reconciliation event is the first request; faults come after it.
+    wait_first_request = True
 
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="vg-rsp-")
-        self.cdp = StandIn(self.tmp)
-        self.gw = Gateway(self.tmp, cdp=self.cdp, durability=self.durability, extra_conf=self.gateway_conf)
+    def configure(self):
         if self.cdp_conf:
             text = read_text(self.gw.conf).replace("[cdp]\n", "[cdp]\n" + self.cdp_conf, 1)
             with open(self.gw.conf, "w") as f:
                 f.write(text)
-        self.gw.start()
-        # The start-up reconciliation event is the first request; faults come after it.
-        self.cdp.wait(lambda s: s["requests"] >= 1, timeout=30)
-
-    def tearDown(self):
-        self.gw.kill_broker()
-        self.gw.kill_daemon()
-        self.cdp.kill()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def publish(self, device, n, tag, **kw):
         acked = os.path.join(self.tmp, "%s.acked" % tag)
@@ -296,7 +283,7 @@ class OutageTest(ResponseCase):
 
 
 class ReconciliationTest(ResponseCase):
-    gateway_conf = "reconciliation_interval_s = 10\n"
+    extra_conf = "reconciliation_interval_s = 10\n"
 
     def test_reconciliation_counts_per_device(self):
         self.publish("pos-1", 30, "rc1")

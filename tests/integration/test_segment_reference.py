@@ -24,13 +24,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
 import unittest
 from datetime import datetime, timezone
 
 from cdp_client import StandIn
-from harness import Gateway, event_key
+from harness import GatewayCase, event_key
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REF_DIR = os.path.normpath(os.path.join(HERE, "..", "reference"))
@@ -171,17 +169,10 @@ def sent_messages(report):
     return [m for req in report["requests"] for m in req["body"]["batch"]]
 
 
-class StandInCase(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="vg-ref-")
-        self.cdp = StandIn(self.tmp, write_key="wk-reference")
-
-    def tearDown(self):
-        self.cdp.kill()
-        if os.environ.get("VG_KEEP_TMP"):
-            print("kept", self.tmp)
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+class StandInCase(GatewayCase):
+    prefix = "vg-ref-"
+    write_key = "wk-reference"
+    with_gateway = False
 
     def check_accepted(self, r, report, basic):
         recs = [q for q in self.cdp.requests() if q["path"] == "/v1/batch"]
@@ -290,23 +281,13 @@ class ComparatorTest(unittest.TestCase):
 
 
 @unittest.skipUnless(HAVE_CLIENT, INSTALL_HINT)
-class VenuegwMatchesClientTest(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="vg-ref-")
-        self.ref_cdp = StandIn(self.tmp, write_key="wk-reference", name="ref")
-        self.cdp = StandIn(self.tmp)
-        self.gw = Gateway(self.tmp, cdp=self.cdp)
-        self.gw.start()
+class VenuegwMatchesClientTest(GatewayCase):
+    prefix = "vg-ref-"
 
-    def tearDown(self):
-        self.gw.kill_broker()
-        self.gw.kill_daemon()
-        self.cdp.kill()
-        self.ref_cdp.kill()
-        if os.environ.get("VG_KEEP_TMP"):
-            print("kept", self.tmp)
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+    def setUp(self):
+        super().setUp()
+        self.ref_cdp = StandIn(self.tmp, write_key="wk-reference", name="ref")
+        self.addCleanup(self.ref_cdp.kill)
 
     def venuegw_messages(self):
         # vg_pub's four shapes: userId (customer_id), anonymousId from a phone token,

@@ -7,15 +7,12 @@ import http.client
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
-import tempfile
 import time
 import unittest
 
-from cdp_client import StandIn
-from harness import BUILD, Gateway, free_port
+from harness import BUILD, Gateway, GatewayCase, free_port
 from test_metrics import get
 
 CHROMIUM = os.environ.get("VG_CHROMIUM", "/usr/bin/chromium")
@@ -47,23 +44,19 @@ def element(dom, tag, ident):
     return m.group(1) if m else None
 
 
-class StatusPageTest(unittest.TestCase):
+class StatusPageTest(GatewayCase):
+    prefix = "vg-page-"
+    wait_first_request = True
+
+    @property
+    def extra_conf(self):
+        # A scanner port whose adapter is not plugged in: the page shows it waiting.
+        return "[serial.door]\ndevice = %s/ttyDoorScanner\ndriver = scanner\ndevice_id = scanner-1\n" % self.tmp
+
     def setUp(self):
         if not os.path.exists(CHROMIUM):
             self.fail("%s is missing (Debian package chromium; packaging/install-deps.sh)" % CHROMIUM)
-        self.tmp = tempfile.mkdtemp(prefix="vg-page-")
-        self.cdp = StandIn(self.tmp)
-        # A scanner port whose adapter is not plugged in: the page shows it waiting.
-        port = "[serial.door]\ndevice = %s/ttyDoorScanner\ndriver = scanner\ndevice_id = scanner-1\n" % self.tmp
-        self.gw = Gateway(self.tmp, cdp=self.cdp, extra_conf=port)
-        self.gw.start()
-        self.cdp.wait(lambda s: s["requests"] >= 1, timeout=30)
-
-    def tearDown(self):
-        self.gw.kill_broker()
-        self.gw.kill_daemon()
-        self.cdp.kill()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        super().setUp()
 
     def publish(self, device, n, tag):
         acked = os.path.join(self.tmp, "%s.acked" % tag)
@@ -119,38 +112,42 @@ class StatusPageTest(unittest.TestCase):
         print("status page screenshot: %s" % shot)
 
 
-class PasswordTest(unittest.TestCase):
+class PasswordTest(GatewayCase):
     """Beyond loopback the page and /metrics need the password (HTTP Basic)."""
+    prefix = "vg-pw-"
+    with_cdp = False
+    with_gateway = False   # each test makes self.gw its way
 
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="vg-pw-")
+        super().setUp()
         self.password_file = os.path.join(self.tmp, "metrics_password")
         with open(self.password_file, "w") as f:
             f.write("s3cret-Pa55\nsecond line is not the password\n")
-        self.gw = None
 
-    def tearDown(self):
-        if self.gw:
-            self.gw.kill_broker()
-            self.gw.kill_daemon()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def test_password_required_beyond_loopback(self):
-        port = free_port()
-        # Listening on every address; the test talks to it over 127.0.0.1 only.
-        self.gw = Gateway(self.tmp, metrics_listen="0.0.0.0:%d" % port,
-                          metrics_password_file=self.password_file)
-        self.gw.start_daemon()
-        base = "http://127.0.0.1:%d" % port
+    def wait_page(self, url):
+        """get(url) once the daemon's web server answers at all."""
         end = time.monotonic() + 10
         while True:
             try:
-                status, headers, _ = get(base + "/")
-                break
+                return get(url)
             except OSError:
                 if time.monotonic() > end:
                     raise
                 time.sleep(0.1)
+
+    def start_beyond_loopback(self):
+        """The daemon with its page on every address and the password: (port, base URL)."""
+        port = free_port()
+        # Listening on every address; the tests talk to it over 127.0.0.1 (and .2) only.
+        self.gw = Gateway(self.tmp, metrics_listen="0.0.0.0:%d" % port,
+                          metrics_password_file=self.password_file)
+        self.gw.start_daemon()
+        base = "http://127.0.0.1:%d" % port
+        self.wait_page(base + "/")
+        return port, base
+
+    def test_password_required_beyond_loopback(self):
+        _, base = self.start_beyond_loopback()
         for path in ("/", "/metrics", "/status.json"):
             status, headers, body = get(base + path)
             self.assertEqual(status, 401, path)
@@ -194,20 +191,7 @@ class PasswordTest(unittest.TestCase):
     def test_one_host_cannot_take_every_connection(self):
         # A slow client (slowloris) holding many half-sent requests from one
         # address must not lock out another host (here 127.0.0.2, loopback).
-        port = free_port()
-        self.gw = Gateway(self.tmp, metrics_listen="0.0.0.0:%d" % port,
-                          metrics_password_file=self.password_file)
-        self.gw.start_daemon()
-        base = "http://127.0.0.1:%d" % port
-        end = time.monotonic() + 10
-        while True:
-            try:
-                get(base + "/")
-                break
-            except OSError:
-                if time.monotonic() > end:
-                    raise
-                time.sleep(0.1)
+        port, _ = self.start_beyond_loopback()
         held = []
         try:
             for _ in range(40):
@@ -229,15 +213,7 @@ class PasswordTest(unittest.TestCase):
     def test_loopback_needs_no_password(self):
         self.gw = Gateway(self.tmp)
         self.gw.start_daemon()
-        end = time.monotonic() + 10
-        while True:
-            try:
-                status = get(self.gw.metrics_url + "/metrics")[0]
-                break
-            except OSError:
-                if time.monotonic() > end:
-                    raise
-                time.sleep(0.1)
+        status = self.wait_page(self.gw.metrics_url + "/metrics")[0]
         self.assertEqual(status, 200)
 
 

@@ -5,40 +5,33 @@ restart, and journal-formatted logs when stderr is the journal.  systemd is
 not running here: the test is the notify socket's other end, a real
 AF_UNIX datagram socket, as systemd would be."""
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
-import time
 import unittest
 
-from cdp_client import StandIn
-from harness import Gateway, build_path, read_text
+from harness import GatewayCase, build_path, read_text
 
 
-class NotifyTest(unittest.TestCase):
+class NotifyTest(GatewayCase):
+    prefix = "vg-sd-"
+    start_gateway = False   # the tests run `venuegw run` themselves (self.start)
+
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="vg-sd-")
-        self.cdp = StandIn(self.tmp)
-        self.gw = Gateway(self.tmp, cdp=self.cdp)
+        super().setUp()
         self.sock_path = os.path.join(self.tmp, "notify.sock")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(self.sock.close)
         self.sock.bind(self.sock_path)
         self.sock.settimeout(10)
         self.proc = None
+        self.addCleanup(self.kill_proc)
         self.log = os.path.join(self.tmp, "daemon.log")
 
-    def tearDown(self):
+    def kill_proc(self):
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        self.sock.close()
-        self.cdp.kill()
-        if os.environ.get("VG_KEEP_TMP"):
-            print("kept", self.tmp)
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def start(self, **env):
         full = dict(os.environ, NOTIFY_SOCKET=self.sock_path, **env)

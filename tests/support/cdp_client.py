@@ -19,8 +19,6 @@ Python 3 standard library only.
 """
 import json
 import os
-import select
-import signal
 import ssl
 import subprocess
 import sys
@@ -28,7 +26,8 @@ import time
 import urllib.error
 import urllib.request
 
-from procs import die_with_test
+import procs
+from procs import die_with_test, listening_port
 
 STANDIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cdp_standin.py")
 
@@ -65,25 +64,8 @@ class StandIn:
             cmd += ["--tls-client-ca", self.tls_client_ca]
         with open(self.log, "a") as log:
             self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, preexec_fn=die_with_test)
-        end = time.monotonic() + deadline_s
-        line = b""
-        while not line.endswith(b"\n"):
-            left = end - time.monotonic()
-            if left <= 0 or self.proc.poll() is not None:
-                self.kill()
-                raise RuntimeError("the stand-in CDP did not start (port %d): %s"
-                                   % (port, self.log_text()[-2000:]))
-            r, _, _ = select.select([self.proc.stdout], [], [], min(left, 0.2))
-            if r:
-                b = os.read(self.proc.stdout.fileno(), 1)
-                if not b:
-                    continue
-                line += b
-        text = line.decode().strip()
-        if not text.startswith("listening on 127.0.0.1:"):
-            self.kill()
-            raise RuntimeError("unexpected first line from the stand-in CDP: %r" % text)
-        self.port = int(text.rsplit(":", 1)[1])
+        self.port = listening_port(self.proc, deadline_s, "the stand-in CDP", self.kill,
+                                   lambda: " (port %d): %s" % (port, self.log_text()[-2000:]))
         return self
 
     def alive(self):
@@ -98,20 +80,12 @@ class StandIn:
 
     def stop(self, timeout=10):
         """SIGTERM and wait (SIGKILL if it does not go)."""
-        if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        procs.terminate(self.proc, timeout)
         self._reap()
 
     def kill(self):
         """SIGKILL: the CDP vanishes mid-whatever."""
-        if self.alive():
-            self.proc.kill()
-            self.proc.wait()
+        procs.kill(self.proc)
         self._reap()
 
     def restart(self, deadline_s=10.0):

@@ -59,7 +59,6 @@ import math
 import os
 import random
 import re
-import signal
 import socket
 import ssl
 import sys
@@ -68,6 +67,8 @@ import time
 import zlib
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
+
+from procs import serve_until_signalled
 
 MESSAGE_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 DEFAULT_MAX_BYTES = 500 * 1024          # Segment: 500 KB per batch request
@@ -677,16 +678,7 @@ def main(argv=None):
             ctx.load_verify_locations(cafile=a.tls_client_ca)
         server.socket = ctx.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
 
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    t.start()
-    print("listening on 127.0.0.1:%d" % server.server_address[1], flush=True)
-    while not stop.wait(0.5):
-        pass
-    server.shutdown()
-    server.server_close()
+    serve_until_signalled(server)
     server.state.close()
     return 0
 

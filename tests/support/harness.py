@@ -12,12 +12,16 @@ import base64
 import hashlib
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
+import tempfile
 import time
+import unittest
 
+from cdp_client import StandIn
 from procs import die_with_test
 
 BUILD = os.environ.get("VG_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
@@ -278,6 +282,72 @@ class Gateway:
     def query(self, sql, *args):
         with sqlite3.connect("file:%s?mode=ro" % self.db_path(), uri=True, timeout=10) as c:
             return c.execute(sql, args).fetchall()
+
+
+def keep_or_remove(path):
+    """A test's temp dir when it ends: kept (and named) if VG_KEEP_TMP is set, else removed."""
+    if os.environ.get("VG_KEEP_TMP"):
+        print("kept", path)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+class GatewayCase(unittest.TestCase):
+    """A test around one gateway: a fresh temp dir, the stand-in CDP, a Gateway, started.
+
+    Class attributes shape it.  setUp registers the cleanups before it makes anything,
+    so a setUp that fails half-way (here or in a subclass after super().setUp()) still
+    kills what it started and removes the temp dir (unless VG_KEEP_TMP is set).  After a test: self.tmp,
+    self.cdp (a cdp_client.StandIn, or None), self.gw (a Gateway, or None).
+    """
+    prefix = "vg-it-"          # temp dir name prefix
+    with_cdp = True            # start a stand-in CDP (self.cdp) and point [cdp] at it
+    write_key = "wk-test"      # the stand-in's write key
+    with_gateway = True        # build a Gateway (self.gw; False: the test makes its own, if any)
+    start_gateway = True       # start its daemon and broker
+    durability = "full"
+    extra_conf = ""            # [gateway] lines (or whole sections) for venuegw.conf
+    devices = None             # MQTT users and passwords (None: Gateway.DEVICES)
+    broker_env = None          # extra environment for mosquitto
+    wait_first_request = False  # wait for the start-up reconciliation request to reach the CDP
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix=self.prefix)
+        self.addCleanup(keep_or_remove, self.tmp)
+        self.cdp = None
+        self.gw = None
+        # Cleanups run last first: the gateway goes, then the stand-in, then the temp dir.
+        # Both look at self.cdp and self.gw when they run, so a test may set them itself.
+        self.addCleanup(self._kill_cdp)
+        self.addCleanup(self._stop_gateway)
+        if self.with_cdp:
+            self.cdp = StandIn(self.tmp, write_key=self.write_key)
+        if not self.with_gateway:
+            return
+        self.gw = Gateway(self.tmp, cdp=self.cdp, durability=self.durability,
+                          extra_conf=self.extra_conf, devices=self.devices,
+                          broker_env=self.broker_env)
+        self.configure()
+        if self.start_gateway:
+            self.gw.start()
+            if self.wait_first_request:
+                self.cdp.wait(lambda s: s["requests"] >= 1, timeout=30)
+
+    def configure(self):
+        """Hook: change the gateway's files before it starts."""
+
+    def stop_gateway(self):
+        """How self.gw ends after a test: SIGKILL broker and daemon (either may not be running)."""
+        self.gw.kill_broker()
+        self.gw.kill_daemon()
+
+    def _stop_gateway(self):
+        if self.gw is not None:
+            self.stop_gateway()
+
+    def _kill_cdp(self):
+        if self.cdp is not None:
+            self.cdp.kill()
 
 
 def read_text(path, mode="r"):

@@ -23,14 +23,15 @@ Python 3 standard library only. Test side: HttpProxy(tmpdir) below (start/stop/r
 import argparse
 import os
 import select
-import signal
 import socket
 import socketserver
 import subprocess
 import sys
 import threading
-import time
 from urllib.parse import urlsplit
+
+import procs
+from procs import listening_port, serve_until_signalled
 
 ALLOWED_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 MAX_HEADER_BYTES = 64 * 1024
@@ -249,16 +250,7 @@ def main(argv=None):
     server = Server(("127.0.0.1", a.port), Handler)
     server.lock = threading.Lock()
     server.log_f = open(a.log, "a", encoding="utf-8")
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    t.start()
-    print("listening on 127.0.0.1:%d" % server.server_address[1], flush=True)
-    while not stop.wait(0.5):
-        pass
-    server.shutdown()
-    server.server_close()
+    serve_until_signalled(server)
     server.log_f.close()
     return 0
 
@@ -290,21 +282,7 @@ class HttpProxy:
             self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--port",
                                           str(self.port), "--log", self.log_path],
                                          stdout=subprocess.PIPE, stderr=err)
-        end = time.monotonic() + deadline_s
-        line = b""
-        while not line.endswith(b"\n"):
-            left = end - time.monotonic()
-            if left <= 0 or self.proc.poll() is not None:
-                self.kill()
-                raise RuntimeError("the test proxy did not start")
-            r, _, _ = select.select([self.proc.stdout], [], [], min(left, 0.2))
-            if r:
-                line += os.read(self.proc.stdout.fileno(), 1)
-        text = line.decode().strip()
-        if not text.startswith("listening on 127.0.0.1:"):
-            self.kill()
-            raise RuntimeError("unexpected first line from the test proxy: %r" % text)
-        self.port = int(text.rsplit(":", 1)[1])
+        self.port = listening_port(self.proc, deadline_s, "the test proxy", self.kill)
         return self
 
     def alive(self):
@@ -318,20 +296,14 @@ class HttpProxy:
             return [tuple(l.split(" ", 2)) for l in f.read().splitlines() if l.count(" ") >= 2]
 
     def stop(self, timeout=10):
-        if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc is not None and self.proc.stdout and not self.proc.stdout.closed:
-            self.proc.stdout.close()
+        procs.terminate(self.proc, timeout)
+        self._close_stdout()
 
     def kill(self):
-        if self.alive():
-            self.proc.kill()
-            self.proc.wait()
+        procs.kill(self.proc)
+        self._close_stdout()
+
+    def _close_stdout(self):
         if self.proc is not None and self.proc.stdout and not self.proc.stdout.closed:
             self.proc.stdout.close()
 

@@ -11,7 +11,6 @@ import shutil
 import signal
 import ssl
 import subprocess
-import tempfile
 import time
 import unittest
 import urllib.error
@@ -19,6 +18,7 @@ import urllib.request
 from datetime import datetime, timedelta, timezone
 
 from cdp_client import StandIn
+from harness import GatewayCase
 
 WK = "wk-test"
 
@@ -52,17 +52,14 @@ def auth(key=WK, password=""):
     return "Basic " + base64.b64encode(("%s:%s" % (key, password)).encode()).decode()
 
 
-class StandInTest(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="cdp-standin-")
-        self.cdp = StandIn(self.tmp, write_key=WK)
+class StandInTest(GatewayCase):
+    prefix = "cdp-standin-"
+    write_key = WK
+    with_gateway = False
 
-    def tearDown(self):
-        self.cdp.stop()
-        if os.environ.get("VG_KEEP_TMP"):
-            print("kept", self.tmp)
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(self.cdp.stop)   # SIGTERM, before the base's SIGKILL (then a no-op)
 
     def post(self, msgs=None, raw=None, gz=True, key=WK, headers=None, idem="k1", timeout=10,
              ctype="application/json", authz=None):
