@@ -89,6 +89,7 @@ struct slot {
 	struct batch b;
 	int lane;                     /* the priority lane's slot: consent and erasure only */
 	int busy;                     /* a request is in flight */
+	long delivered;               /* the CDP's 2xx when only marking it in buffer.db is left */
 	int64_t next_attempt_ms;      /* this batch's own backoff */
 	int64_t sent_mono_ms;
 };
@@ -458,6 +459,7 @@ static int64_t backoff_ms(struct vg_forwarder *f, const struct slot *s)
 static void release(struct slot *s)
 {
 	batch_clear(&s->b);
+	s->delivered = 0;
 	s->next_attempt_ms = 0;
 }
 
@@ -532,6 +534,48 @@ static void count_delivered(struct vg_forwarder *f, const struct batch *b)
 	}
 }
 
+/* The CDP took the batch (2xx): mark it forwarded in buffer.db, count it,
+ * free the slot. */
+static void delivered(struct vg_forwarder *f, struct slot *s, long status, int64_t now)
+{
+	int rc = vg_store_batch_done(f->store, s->b.id, vg_wall_ms());
+	if (rc) {
+		/* The CDP has it: retry the mark, not the request (a busy
+		 * buffer.db under a burst of captures is no reason to send the
+		 * batch again).  A restart before the mark resends it with the
+		 * same key; the CDP de-duplicates on messageId. */
+		vg_log(VG_LOG_WARN, "forward.store", "batch %lld delivered; marking it in buffer.db failed (%s):"
+		       " retrying the mark", s->b.id, vg_strerror(rc));
+		s->delivered = status;
+		s->next_attempt_ms = now + 200;
+		arm_tick(f, s->next_attempt_ms);
+		return;
+	}
+	s->delivered = 0;
+	vg_log(VG_LOG_DEBUG, "forward.ok", "batch %lld: %zu events delivered in %lld ms (HTTP %ld, key %s)",
+	       s->b.id, s->b.n, (long long)(now - s->sent_mono_ms), status, s->b.key);
+	f->stats.batches_ok++;
+	f->stats.events_forwarded += s->b.n;
+	count_delivered(f, &s->b);
+	f->stats.last_error[0] = '\0';
+	f->stats.last_success_wall_ms = vg_wall_ms();
+	f->stats.alarm = NULL;
+	f->hold_until_ms = 0;
+	if (s->b.consents) {
+		/* Consent propagation: commit on the gateway → the CDP's 2xx. */
+		int64_t lat = vg_wall_ms() - s->b.consent_oldest_ms;
+		f->stats.consents_forwarded += (unsigned long long)s->b.consents;
+		f->stats.consent_latency_last_ms = lat;
+		if (lat > f->stats.consent_latency_max_ms)
+			f->stats.consent_latency_max_ms = lat;
+		vg_log(VG_LOG_INFO, "forward.consent", "%d consent event%s delivered, %lld ms after commit",
+		       s->b.consents, s->b.consents == 1 ? "" : "s", (long long)lat);
+	}
+	if (s->b.erasure && vg_store_checkpoint_truncate(f->store, 0) != VG_OK)
+		vg_log(VG_LOG_WARN, "forward.erasure", "erasure notice sent; the WAL could not be truncated yet");
+	release(s);
+}
+
 static void finish(struct slot *s, CURLcode result)
 {
 	struct vg_forwarder *f = s->f;
@@ -550,37 +594,7 @@ static void finish(struct slot *s, CURLcode result)
 	arm_tick(f, now);
 
 	if (result == CURLE_OK && status >= 200 && status < 300) {
-		int rc = vg_store_batch_done(f->store, s->b.id, vg_wall_ms());
-		if (rc) {
-			/* Delivered but not marked: resent later with the same key; the
-			 * CDP de-duplicates on messageId. */
-			vg_log(VG_LOG_ERR, "forward.store", "batch %lld delivered but not marked: %s", s->b.id,
-			       vg_strerror(rc));
-			s->next_attempt_ms = now + 1000;
-			return;
-		}
-		vg_log(VG_LOG_DEBUG, "forward.ok", "batch %lld: %zu events delivered in %lld ms (HTTP %ld, key %s)",
-		       s->b.id, s->b.n, (long long)(now - s->sent_mono_ms), status, s->b.key);
-		f->stats.batches_ok++;
-		f->stats.events_forwarded += s->b.n;
-		count_delivered(f, &s->b);
-		f->stats.last_error[0] = '\0';
-		f->stats.last_success_wall_ms = vg_wall_ms();
-		f->stats.alarm = NULL;
-		f->hold_until_ms = 0;
-		if (s->b.consents) {
-			/* Consent propagation: commit on the gateway → the CDP's 2xx. */
-			int64_t lat = vg_wall_ms() - s->b.consent_oldest_ms;
-			f->stats.consents_forwarded += (unsigned long long)s->b.consents;
-			f->stats.consent_latency_last_ms = lat;
-			if (lat > f->stats.consent_latency_max_ms)
-				f->stats.consent_latency_max_ms = lat;
-			vg_log(VG_LOG_INFO, "forward.consent", "%d consent event%s delivered, %lld ms after commit",
-			       s->b.consents, s->b.consents == 1 ? "" : "s", (long long)lat);
-		}
-		if (s->b.erasure && vg_store_checkpoint_truncate(f->store, 0) != VG_OK)
-			vg_log(VG_LOG_WARN, "forward.erasure", "erasure notice sent; the WAL could not be truncated yet");
-		release(s);
+		delivered(f, s, status, now);
 		return;
 	}
 
@@ -904,6 +918,9 @@ static void on_tick(struct vg_timer *t)
 			if (!s->lane)
 				in_flight++;
 		} else if (now < s->next_attempt_ms) {
+			continue;
+		} else if (s->delivered) {
+			delivered(f, s, s->delivered, now);
 			continue;
 		} else {
 			/* A retry: re-read the set from buffer.db, where `venuegw forget`

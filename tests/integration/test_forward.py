@@ -5,6 +5,7 @@ import json
 import os
 import random
 import re
+import sqlite3
 import time
 import unittest
 
@@ -224,6 +225,38 @@ class OutageTest(ForwardCase):
         for r in failed:
             self.assertEqual(ok.get(frozenset(r["message_ids"])), r["idempotency_key"],
                              "a batch was not resent with the same set and key after the restart")
+
+
+    def test_a_busy_buffer_db_after_delivery_retries_the_mark_not_the_request(self):
+        """The CDP answered 2xx while another writer held buffer.db (the capture
+        plugin during a burst): the daemon marks the batch later; it does not
+        send it again."""
+        self.cdp.wait(lambda s: s["requests"] >= 1)  # the start-up reconciliation went through
+        self.cdp.control(delay_s=1.5)                # the answer comes while we hold the lock
+        self.run_publishers(["pos-1"], 5, "m")
+        want = self.expected_keys({"pos-1": self.acked("m-pos-1")})
+        end = time.monotonic() + 30
+        while not self.gw.query("SELECT count(*) FROM events WHERE state = 1")[0][0]:
+            self.assertLess(time.monotonic(), end, "the batch was never claimed")
+            time.sleep(0.02)
+        db = sqlite3.connect(self.gw.db_path(), timeout=10, isolation_level=None)
+        try:
+            db.execute("BEGIN IMMEDIATE")            # every other writer now waits
+            self.cdp.wait(lambda s: s["accepted"] >= 2, timeout=30)
+            time.sleep(2.5)                          # the daemon's mark keeps failing meanwhile
+        finally:
+            db.execute("COMMIT")
+            db.close()
+        self.cdp.control(delay_s=0)
+        self.assertEqual(self.wait_for_keys(want, timeout=30), want)
+        end = time.monotonic() + 30
+        while self.gw.query("SELECT count(*) FROM events WHERE state IN (0, 1)")[0][0]:
+            self.assertLess(time.monotonic(), end, "the delivered batch was never marked")
+            time.sleep(0.1)
+        sent = [r for r in self.cdp.requests() if r["path"] == "/v1/batch" and set(r["message_ids"]) & want]
+        self.assertEqual(len(sent), 1, "a delivered batch was sent again")
+        self.assertEqual(self.cdp.stats()["duplicates"], 0)
+        self.assertIn("retrying the mark", read_text(self.gw.daemon_log))   # the path was taken
 
 
 class PrivacyTest(ForwardCase):
