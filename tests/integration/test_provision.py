@@ -11,6 +11,7 @@ Exit codes (daemon.h): 0 done, 1 operational failure (including a refusal to rep
 files, an unknown or duplicate device), 2 bad command line or configuration.
 """
 import base64
+import fcntl
 import hashlib
 import json
 import os
@@ -416,6 +417,30 @@ class WrongInputTest(Provisioned):
         r = venuegw(self.conf, "device", "add", "pos-2")
         self.assert_exit(r, 0)
         self.assertIn("applies at its next start", r.stdout)
+
+    def test_force_waits_for_the_password_file_lock(self):
+        """provision --force rewrites the passwd file under the lock venuegw
+        device takes, so a device added meanwhile is never lost."""
+        self.provision()
+        with open(self.path("passwd") + ".lock", "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)          # as `venuegw device add` holds it
+            p = subprocess.Popen([build_path("venuegw"), "--config", self.conf, "provision", "--venue-id", VENUE,
+                                  "--endpoint", self.cdp.url, "--write-key-stdin", "--token-key-file",
+                                  self.keyfile, "--mqtt-port", str(self.port), "--metrics-listen",
+                                  "127.0.0.1:%d" % free_port(), "--force"],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            p.stdin.write(self.cdp.write_key + "\n")
+            p.stdin.flush()
+            time.sleep(1.0)
+            self.assertIsNone(p.poll(), "provision --force rewrote the passwd file without its lock")
+            # What a device change under the lock writes is still there afterwards.
+            with open(self.path("passwd"), "a") as f:
+                f.write("pos-9:$7$101$c2FsdA==$aGFzaA==\n")
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 0, out + err)
+        names = [l.split(":")[0] for l in read_text(self.path("passwd")).splitlines()]
+        self.assertIn("pos-9", names)
 
     def test_package_files_are_not_conflicts(self):
         """The Debian package ships an unprovisioned venuegw.conf (venue_id empty) and our ACL."""
