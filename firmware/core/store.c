@@ -17,6 +17,11 @@ enum stmt_id {
 	ST_OVERFLOW,
 	ST_USER_VERSION,
 	ST_SUPPRESSED,
+	ST_USED_BYTES,
+	ST_RECLAIM_KEYS,
+	ST_DROP_LAST,
+	ST_DROP_RECORD,
+	ST_DROP_DELETE,
 	ST__COUNT
 };
 
@@ -34,6 +39,23 @@ static const char *const stmt_sql[ST__COUNT] = {
 		" DO UPDATE SET count = count + 1, last_ms = excluded.last_ms",
 	[ST_USER_VERSION] = "PRAGMA user_version",
 	[ST_SUPPRESSED] = "SELECT 1 FROM suppressions WHERE token = ?1",
+	/* The disk cap counts the pages in use (the file less its free list). */
+	[ST_USED_BYTES] =
+		"SELECT ((SELECT page_count FROM pragma_page_count())"
+		" - (SELECT freelist_count FROM pragma_freelist_count()))"
+		" * (SELECT page_size FROM pragma_page_size())",
+	[ST_RECLAIM_KEYS] =
+		"DELETE FROM events WHERE id IN"
+		" (SELECT id FROM events WHERE state = 2 ORDER BY forwarded_at_ms, id LIMIT ?1)",
+	/* drop_oldest: never the priority lane (consent, erasure), never an event in a batch,
+	 * never the gateway's own (reconciliation). */
+#define DROPPABLE "state = 0 AND priority > 0 AND device_id <> '_gateway'"
+	[ST_DROP_LAST] = "SELECT max(id) FROM (SELECT id FROM events WHERE " DROPPABLE " ORDER BY id LIMIT ?1)",
+	[ST_DROP_RECORD] =
+		"INSERT INTO drops(device_id, type, received_at_ms, dropped_at_ms)"
+		" SELECT device_id, type, received_at_ms, ?2 FROM events WHERE " DROPPABLE " AND id <= ?1 ORDER BY id",
+	[ST_DROP_DELETE] = "DELETE FROM events WHERE " DROPPABLE " AND id <= ?1",
+#undef DROPPABLE
 };
 
 #define VG_SUPPRESSION_KEY_LEN 27 /* "sup." + 22 + NUL */
@@ -44,10 +66,13 @@ struct vg_store {
 	int busy_timeout_ms;
 	int64_t busy_since_ns;
 	int in_txn;
+	long long max_bytes;       /* the disk cap; 0: none */
+	int drop_oldest;
+	struct vg_store_cap_stats cap;
 	sqlite3_stmt *stmt[ST__COUNT];
 };
 
-/* Schema version 1.  Each migration takes the schema from version i to i+1;
+/* Schema version 2.  Each migration takes the schema from version i to i+1;
  * only the owner (the daemon) runs them. */
 static const char *const migrations[] = {
 	/* 0 → 1 */
@@ -118,6 +143,18 @@ static const char *const migrations[] = {
 	"  token TEXT PRIMARY KEY,"
 	"  created_at_ms INTEGER NOT NULL"
 	");",
+	/* 1 → 2: events dropped at the disk cap under on_full = drop_oldest, one
+	 * small row each (no key, no body) for the counters and reconciliation;
+	 * purged with the forwarded keys. */
+	"CREATE TABLE drops ("
+	"  id INTEGER PRIMARY KEY,"
+	"  device_id TEXT NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  received_at_ms INTEGER NOT NULL,"
+	"  dropped_at_ms INTEGER NOT NULL"
+	");"
+	"CREATE INDEX drops_dropped ON drops(dropped_at_ms);"
+	"CREATE INDEX drops_received ON drops(received_at_ms);",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof migrations / sizeof migrations[0] == VG_STORE_SCHEMA,
@@ -235,6 +272,8 @@ int vg_store_open(struct vg_store **out, const struct vg_store_cfg *cfg, char *e
 		return VG_ERR_NOMEM;
 	}
 	s->owner = cfg->owner;
+	s->max_bytes = cfg->max_bytes > 0 ? cfg->max_bytes : 0;
+	s->drop_oldest = cfg->drop_oldest;
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (cfg->owner ? SQLITE_OPEN_CREATE : 0);
 	int rc = sqlite3_open_v2(cfg->path, &s->db, flags, NULL);
 	if (rc != SQLITE_OK) {
@@ -359,7 +398,112 @@ void vg_store_rollback(struct vg_store *s)
 	s->in_txn = 0;
 }
 
-int vg_store_put_event(struct vg_store *s, const struct vg_store_event *ev)
+/* ---- the disk cap (DESIGN §3 promise 5, §6) ----------------------------------- */
+
+#define RECLAIM_CHUNK 128      /* forwarded keys: small rows */
+#define DROP_CHUNK 32          /* pending events */
+#define RECLAIM_ROUNDS 16
+#define ROW_OVERHEAD 256       /* key, columns and index entries of one row, roughly */
+
+static int used_bytes(struct vg_store *s, long long *used)
+{
+	sqlite3_stmt *st = stmt(s, ST_USED_BYTES);
+	if (!st)
+		return VG_ERR_IO;
+	int rc = sqlite3_step(st);
+	*used = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? VG_OK : map_rc(rc);
+}
+
+/* Run a bound DELETE/INSERT statement; *n = rows changed. */
+static int change(struct vg_store *s, enum stmt_id id, long long a, long long b, int *n)
+{
+	sqlite3_stmt *st = stmt(s, id);
+	if (!st)
+		return VG_ERR_IO;
+	sqlite3_bind_int64(st, 1, a);
+	if (sqlite3_bind_parameter_count(st) >= 2)
+		sqlite3_bind_int64(st, 2, b);
+	int rc = run(st);
+	*n = rc ? 0 : sqlite3_changes(s->db);
+	return rc;
+}
+
+/* drop_oldest: the oldest pending events outside the priority lane, DROP_CHUNK at a time,
+ * each leaving a row in drops.  *n = events dropped. */
+static int drop_oldest(struct vg_store *s, int64_t now_ms, int *n)
+{
+	*n = 0;
+	sqlite3_stmt *st = stmt(s, ST_DROP_LAST);
+	if (!st)
+		return VG_ERR_IO;
+	sqlite3_bind_int(st, 1, DROP_CHUNK);
+	int rc = sqlite3_step(st);
+	long long last = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return map_rc(rc);
+	if (last <= 0)
+		return VG_OK;
+	int recorded;
+	if ((rc = change(s, ST_DROP_RECORD, last, now_ms, &recorded)) ||
+	    (rc = change(s, ST_DROP_DELETE, last, 0, n)))
+		return rc;
+	return recorded == *n ? VG_OK : VG_ERR_IO;
+}
+
+/* Inside a capture transaction: make room for need more bytes under the cap.
+ * Captured rows may fill the cap less a reserve of 1/32 — the daemon's own
+ * writes (batches, the drops rows, the reclaiming itself) take pages too.
+ * First the keys of forwarded events go, oldest first (only their
+ * de-duplication window gets shorter); then, under drop_oldest, the oldest
+ * pending events (counted in drops).  VG_ERR_FULL when there is still no
+ * room: the event is refused. */
+static int make_room(struct vg_store *s, size_t need, int64_t now_ms)
+{
+	if (!s->max_bytes)
+		return VG_OK;
+	long long limit = s->max_bytes - s->max_bytes / 32, used, want = (long long)need + ROW_OVERHEAD;
+	int rc = used_bytes(s, &used);
+	if (rc || used + want <= limit)
+		return rc;
+	/* Free a little more than this row needs, so the next ones do not each pay. */
+	long long slack = s->max_bytes / 64;
+	for (int round = 0; round < RECLAIM_ROUNDS && used + want + slack > limit; round++) {
+		int n;
+		if ((rc = change(s, ST_RECLAIM_KEYS, RECLAIM_CHUNK, 0, &n)))
+			return rc;
+		s->cap.keys_reclaimed += n;
+		if (n == 0) {
+			if (!s->drop_oldest)
+				break;
+			if ((rc = drop_oldest(s, now_ms, &n)))
+				return rc;
+			s->cap.dropped += n;
+			if (n == 0)
+				break;
+		}
+		if ((rc = used_bytes(s, &used)))
+			return rc;
+	}
+	if (used + want <= limit)
+		return VG_OK;
+	s->cap.refused++;
+	return VG_ERR_FULL;
+}
+
+void vg_store_cap_stats(const struct vg_store *s, struct vg_store_cap_stats *out)
+{
+	*out = s->cap;
+}
+
+int vg_store_used_bytes(struct vg_store *s, long long *used)
+{
+	return used_bytes(s, used);
+}
+
+static int put_event_row(struct vg_store *s, const struct vg_store_event *ev)
 {
 	sqlite3_stmt *st = stmt(s, ST_PUT_EVENT);
 	if (!st)
@@ -377,8 +521,17 @@ int vg_store_put_event(struct vg_store *s, const struct vg_store_event *ev)
 	return sqlite3_changes(s->db) == 0 ? 1 : VG_OK;
 }
 
+int vg_store_put_event(struct vg_store *s, const struct vg_store_event *ev)
+{
+	int rc = make_room(s, ev->body_len, ev->received_at_ms);
+	return rc ? rc : put_event_row(s, ev);
+}
+
 int vg_store_put_quarantine(struct vg_store *s, const struct vg_store_quarantine *q)
 {
+	int rc = make_room(s, q->body ? q->body_len : 0, q->received_at_ms);
+	if (rc)
+		return rc;
 	sqlite3_stmt *st = stmt(s, ST_PUT_QUARANTINE);
 	if (!st)
 		return VG_ERR_IO;
@@ -430,7 +583,8 @@ int vg_store_counts(struct vg_store *s, struct vg_store_counts *c)
 		" (SELECT count(*) FROM events WHERE state = 2),"
 		" (SELECT count(*) FROM quarantine WHERE state = 'held'),"
 		" (SELECT count(*) FROM quarantine WHERE state = 'metadata'),"
-		" (SELECT coalesce(sum(count), 0) FROM quarantine_overflow)";
+		" (SELECT coalesce(sum(count), 0) FROM quarantine_overflow),"
+		" (SELECT count(*) FROM drops)";
 	sqlite3_stmt *st;
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
@@ -443,6 +597,7 @@ int vg_store_counts(struct vg_store *s, struct vg_store_counts *c)
 		c->quarantine_held = sqlite3_column_int64(st, 3);
 		c->quarantine_metadata = sqlite3_column_int64(st, 4);
 		c->quarantine_overflow = sqlite3_column_int64(st, 5);
+		c->dropped = sqlite3_column_int64(st, 6);
 		rc = SQLITE_OK;
 	}
 	sqlite3_finalize(st);
@@ -756,7 +911,7 @@ int vg_store_put_internal_event(struct vg_store *s, const struct vg_store_event 
 	int rc = vg_store_begin(s);
 	if (rc)
 		return rc;
-	rc = vg_store_put_event(s, ev);
+	rc = put_event_row(s, ev);   /* the gateway's own events are never refused at the cap */
 	if (rc < 0) {
 		vg_store_rollback(s);
 		return rc;
@@ -768,13 +923,17 @@ int vg_store_put_internal_event(struct vg_store *s, const struct vg_store_event 
 int vg_store_reconcile(struct vg_store *s, int64_t from_ms, int64_t to_ms, vg_store_reconcile_cb cb, void *ud)
 {
 	static const char sql[] =
-		"SELECT device_id, sum(c), sum(f), sum(q) FROM ("
-		"  SELECT device_id, 1 AS c, 0 AS f, 0 AS q FROM events"
+		"SELECT device_id, sum(c), sum(f), sum(q), sum(d) FROM ("
+		"  SELECT device_id, 1 AS c, 0 AS f, 0 AS q, 0 AS d FROM events"
 		"   WHERE received_at_ms >= ?1 AND received_at_ms < ?2 AND device_id <> '_gateway'"
-		"  UNION ALL SELECT device_id, 0, 1, 0 FROM events"
+		"  UNION ALL SELECT device_id, 0, 1, 0, 0 FROM events"
 		"   WHERE state = 2 AND forwarded_at_ms >= ?1 AND forwarded_at_ms < ?2 AND device_id <> '_gateway'"
-		"  UNION ALL SELECT device_id, 1, 0, 1 FROM quarantine"
+		"  UNION ALL SELECT device_id, 1, 0, 1, 0 FROM quarantine"
 		"   WHERE received_at_ms >= ?1 AND received_at_ms < ?2"
+		"  UNION ALL SELECT device_id, 1, 0, 0, 0 FROM drops"
+		"   WHERE received_at_ms >= ?1 AND received_at_ms < ?2"
+		"  UNION ALL SELECT device_id, 0, 0, 0, 1 FROM drops"
+		"   WHERE dropped_at_ms >= ?1 AND dropped_at_ms < ?2"
 		") GROUP BY device_id ORDER BY device_id";
 	sqlite3_stmt *st;
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
@@ -784,7 +943,7 @@ int vg_store_reconcile(struct vg_store *s, int64_t from_ms, int64_t to_ms, vg_st
 	sqlite3_bind_int64(st, 2, to_ms);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (cb(ud, col(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
-		       sqlite3_column_int64(st, 3), 0)) {
+		       sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4))) {
 			rc = SQLITE_DONE;
 			break;
 		}
@@ -801,12 +960,37 @@ int vg_store_purge_forwarded(struct vg_store *s, int64_t before_ms, int limit)
 	rc = exec_bound2(s, "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE state = 2"
 	                    " AND forwarded_at_ms < ?1 LIMIT ?2)", before_ms, limit);
 	int n = sqlite3_changes(s->db);
+	if (!rc)
+		rc = exec_bound2(s, "DELETE FROM drops WHERE id IN (SELECT id FROM drops WHERE dropped_at_ms < ?1"
+		                    " LIMIT ?2)", before_ms, limit);
 	if (rc) {
 		vg_store_rollback(s);
 		return rc;
 	}
 	rc = vg_store_commit(s);
 	return rc ? rc : n;
+}
+
+int vg_store_drops_after(struct vg_store *s, long long after_id, vg_store_drops_cb cb, void *ud,
+                         long long *last_id)
+{
+	static const char sql[] =
+		"SELECT device_id, type, count(*), max(id) FROM drops WHERE id > ?1"
+		" GROUP BY device_id, type ORDER BY device_id, type";
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	sqlite3_bind_int64(st, 1, after_id);
+	*last_id = after_id;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		long long max = sqlite3_column_int64(st, 3);
+		if (max > *last_id)
+			*last_id = max;
+		cb(ud, col(st, 0), col(st, 1), sqlite3_column_int64(st, 2));
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? VG_OK : map_rc(rc);
 }
 
 int vg_store_has_pending(struct vg_store *s, int max_priority)

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VG_STORE_SCHEMA 1
+#define VG_STORE_SCHEMA 2
 
 struct vg_store;
 
@@ -25,6 +25,8 @@ struct vg_store_cfg {
 	int owner;            /* 1: create, migrate, checkpoint (the daemon) */
 	int durability_full;  /* synchronous=FULL (else NORMAL) */
 	int busy_timeout_ms;  /* capture: at most 100 */
+	long long max_bytes;  /* the disk cap ([gateway] max_buffer_mb); 0: none */
+	int drop_oldest;      /* at the cap: drop the oldest events (else refuse) */
 };
 
 /* Open buffer.db.  On success *out is a new handle (vg_store_close).
@@ -62,8 +64,32 @@ struct vg_store_event {
 
 /* Insert inside a transaction.  Returns VG_OK (stored), 1 (a duplicate of an
  * event already held or forwarded within dedup_retention_h: not stored), or
- * an error. */
+ * an error.
+ *
+ * The disk cap (max_bytes): when the pages in use plus this row would pass it,
+ * the keys of forwarded events are deleted first, oldest first (their
+ * de-duplication window gets shorter, nothing is lost); then, with drop_oldest,
+ * the oldest pending events outside the priority lane and not in a batch (each
+ * recorded in drops).  VG_ERR_FULL when that does not make room: the event is
+ * not stored (backpressure).  vg_store_put_quarantine does the same. */
 int vg_store_put_event(struct vg_store *s, const struct vg_store_event *ev);
+
+/* What this handle's disk cap did since it was opened. */
+struct vg_store_cap_stats {
+	long long keys_reclaimed;   /* forwarded keys deleted before dedup_retention_h */
+	long long dropped;          /* events dropped (drop_oldest) */
+	long long refused;          /* puts refused with VG_ERR_FULL */
+};
+void vg_store_cap_stats(const struct vg_store *s, struct vg_store_cap_stats *out);
+
+/* Bytes of the pages in use (page count less the free list, times the page size). */
+int vg_store_used_bytes(struct vg_store *s, long long *used);
+
+/* Events dropped at the cap, rows after after_id, per device and type through cb;
+ * *last_id = the highest row read (after_id when none).  VG_OK or an error. */
+typedef void (*vg_store_drops_cb)(void *ud, const char *device_id, const char *type, long long n);
+int vg_store_drops_after(struct vg_store *s, long long after_id, vg_store_drops_cb cb, void *ud,
+                         long long *last_id);
 
 /* One quarantined input.  body is the tokenized form for decoded input that
  * violates a contract (state "held"), or NULL for input that did not decode
@@ -167,8 +193,8 @@ typedef int (*vg_store_reconcile_cb)(void *ud, const char *device_id, long long 
                                      long long forwarded, long long quarantined, long long dropped);
 int vg_store_reconcile(struct vg_store *s, int64_t from_ms, int64_t to_ms, vg_store_reconcile_cb cb, void *ud);
 
-/* Delete up to limit forwarded rows older than before_ms.  Returns the number
- * deleted (≥ 0) or an error. */
+/* Delete up to limit forwarded rows older than before_ms, and up to limit drops
+ * rows older than it.  Returns the number of forwarded rows deleted (≥ 0) or an error. */
 int vg_store_purge_forwarded(struct vg_store *s, int64_t before_ms, int limit);
 
 /* 1 when pending events of priority ≤ max_priority exist, 0 when not, or an
@@ -215,6 +241,7 @@ int vg_store_checkpoint_truncate(struct vg_store *s, int timeout_ms);
 struct vg_store_counts {
 	long long pending, inflight, forwarded;
 	long long quarantine_held, quarantine_metadata, quarantine_overflow;
+	long long dropped;          /* events dropped at the disk cap, kept as long as forwarded keys */
 };
 int vg_store_counts(struct vg_store *s, struct vg_store_counts *c);
 

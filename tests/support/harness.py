@@ -27,6 +27,7 @@ from procs import die_with_test
 BUILD = os.environ.get("VG_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 SOURCE = os.environ.get("VG_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 MOSQUITTO = os.environ.get("VG_MOSQUITTO", "/usr/sbin/mosquitto")
+SCHEMA = 2                                  # buffer.db user_version (VG_STORE_SCHEMA)
 VENUE = "berlin-mitte-01"
 # DESIGN.md §5's K1: bytes 0x00..0x1f, so tests can compute expected tokens.
 KEY1_HEX = bytes(range(32)).hex()
@@ -180,7 +181,7 @@ class Gateway:
         while time.monotonic() < end:
             if self.daemon.poll() is not None:
                 raise RuntimeError("venuegw run exited: " + read_text(self.daemon_log))
-            if os.path.exists(db) and self.schema_version() == 1:
+            if os.path.exists(db) and self.schema_version() == SCHEMA:
                 return
             time.sleep(0.05)
         raise TimeoutError("the daemon did not create buffer.db")
@@ -239,7 +240,7 @@ class Gateway:
 
     # --- clients ---------------------------------------------------------------
     def publisher(self, device, count, prefix, acked, inflight=20, rate=0, deadline=120,
-                  topic_device=None, user=None):
+                  topic_device=None, user=None, pad=0):
         user = user or device
         cmd = [build_path("vg_pub"), "--port", str(self.port), "--user", user,
                "--password", self.devices[user], "--device", device, "--count", str(count),
@@ -249,6 +250,8 @@ class Gateway:
             cmd += ["--rate", str(rate)]
         if topic_device:
             cmd += ["--topic-device", topic_device]
+        if pad:
+            cmd += ["--pad", str(pad)]
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def mosquitto_pub(self, user, topic, payload=None, payload_file=None, timeout=10):

@@ -21,6 +21,9 @@
 #include "log.h"
 #include "store.h"
 
+#define STR(x) #x
+#define XSTR(x) STR(x)
+
 /* Per test: a fresh directory holding buffer.db. */
 struct fixture {
 	char dir[64];
@@ -241,7 +244,7 @@ static void test_capture_schema_mismatch(void **state)
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events"), 0);
 
 	/* Back to the version it was built for: it stores again. */
-	raw_exec(f->db, "PRAGMA user_version = 1");
+	raw_exec(f->db, "PRAGMA user_version = " XSTR(VG_STORE_SCHEMA));
 	assert_int_equal(vg_store_begin(s), VG_OK);
 	vg_store_rollback(s);
 	/* An older one (0: never migrated) is refused too. */
@@ -649,6 +652,221 @@ static void test_checkpoint(void **state)
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events"), 50);
 }
 
+/* ---- the disk cap -------------------------------------------------------------- */
+
+#define CAP_BYTES (1 << 20)
+#define CAP_BODY 1000
+
+static struct vg_store *open_capped(const char *path, int drop_oldest)
+{
+	struct vg_store_cfg cfg = { .path = path, .owner = 0, .durability_full = 0, .busy_timeout_ms = 50,
+	                            .max_bytes = CAP_BYTES, .drop_oldest = drop_oldest };
+	struct vg_store *s = NULL;
+	char err[256] = "";
+	if (vg_store_open(&s, &cfg, err, sizeof(err)) != VG_OK)
+		fail_msg("vg_store_open: %s", err);
+	return s;
+}
+
+/* Put event number i (key "cap-<i>", a CAP_BODY body) in its own transaction. */
+static int put_numbered(struct vg_store *s, int i, int priority, int64_t at_ms)
+{
+	static char body[CAP_BODY + 1];
+	memset(body, 'x', CAP_BODY);
+	body[0] = '{';
+	body[CAP_BODY - 1] = '}';
+	char key[32];
+	snprintf(key, sizeof(key), "cap-%017d", i);
+	struct vg_store_event ev = event(key, body);
+	ev.priority = priority;
+	ev.received_at_ms = at_ms;
+	int rc = vg_store_begin(s);
+	if (rc)
+		return rc;
+	rc = vg_store_put_event(s, &ev);
+	if (rc) {
+		vg_store_rollback(s);
+		return rc;
+	}
+	return vg_store_commit(s);
+}
+
+static long long file_bytes(const char *path)
+{
+	return raw_int(path, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()");
+}
+
+static void test_cap_backpressure_refuses_and_loses_nothing(void **state)
+{
+	struct fixture *f = *state;
+	create_db(f->db);
+	struct vg_store *s = open_capped(f->db, 0);
+	int stored = 0, rc;
+	while ((rc = put_numbered(s, stored, VG_PRIO_NORMAL, 1000 + stored)) == VG_OK && stored < 4 * CAP_BYTES / CAP_BODY)
+		stored++;
+	assert_int_equal(rc, VG_ERR_FULL);
+	/* About as many as fit: more than half the cap's worth, and the file is within it. */
+	assert_true(stored > CAP_BYTES / 2 / CAP_BODY);
+	assert_true(file_bytes(f->db) <= CAP_BYTES);
+	long long used = -1;
+	assert_int_equal(vg_store_used_bytes(s, &used), VG_OK);
+	assert_true(used > CAP_BYTES / 2 && used <= CAP_BYTES);
+	/* Refused again, and nothing stored before went. */
+	assert_int_equal(put_numbered(s, stored, VG_PRIO_NORMAL, 1000 + stored), VG_ERR_FULL);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE state = 0"), stored);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM drops"), 0);
+	/* The quarantine is held to the cap too. */
+	char body[CAP_BODY];
+	memset(body, 'q', sizeof(body));
+	struct vg_store_quarantine q = { .received_at_ms = 5, .device_id = "pos-1", .reason = "contract",
+	                                 .body = body, .body_len = sizeof(body) };
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	assert_int_equal(vg_store_put_quarantine(s, &q), VG_ERR_FULL);
+	vg_store_rollback(s);
+
+	/* The CDP took the oldest half: their keys are what goes first, and capture resumes. */
+	raw_exec(f->db, "UPDATE events SET state = 2, body = NULL, forwarded_at_ms = id"
+	                " WHERE id IN (SELECT id FROM events ORDER BY id LIMIT (SELECT count(*) / 2 FROM events))");
+	long long forwarded = raw_int(f->db, "SELECT count(*) FROM events WHERE state = 2");
+	long long pending = stored - forwarded;
+	int more = 0;
+	while (more < 50 && put_numbered(s, stored + more, VG_PRIO_NORMAL, 9000 + more) == VG_OK)
+		more++;
+	assert_int_equal(more, 50);
+	struct vg_store_cap_stats cs;
+	vg_store_cap_stats(s, &cs);
+	assert_true(cs.keys_reclaimed > 0);
+	assert_int_equal(cs.dropped, 0);
+	assert_int_equal(cs.refused, 3);   /* two events and the quarantine row */
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE state = 0"), pending + 50);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE state = 2"), forwarded - cs.keys_reclaimed);
+	/* The oldest keys went first. */
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE state = 2 AND id <= ("
+	                                "SELECT max(id) - (SELECT count(*) FROM events WHERE state = 2) FROM events"
+	                                " WHERE state = 2)"), 0);
+	assert_true(file_bytes(f->db) <= CAP_BYTES);
+	vg_store_close(s);
+}
+
+struct recon_got {
+	long long committed, forwarded, quarantined, dropped;
+	int rows;
+};
+
+static int recon_cb(void *ud, const char *dev, long long c, long long fw, long long q, long long d)
+{
+	struct recon_got *r = ud;
+	assert_string_equal(dev, "pos-1");
+	*r = (struct recon_got){ c, fw, q, d, r->rows + 1 };
+	return 0;
+}
+
+static void drops_cb(void *ud, const char *dev, const char *type, long long n)
+{
+	long long *count = ud;
+	assert_string_equal(dev, "pos-1");
+	assert_string_equal(type, "checkin.scanned");
+	*count += n;
+}
+
+static void test_cap_drop_oldest_keeps_the_priority_lane_and_batches(void **state)
+{
+	struct fixture *f = *state;
+	create_db(f->db);
+	struct vg_store *s = open_capped(f->db, 1);
+	/* Ten consent events, then a batch in flight, then three times the cap of normal ones. */
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(put_numbered(s, i, VG_PRIO_HIGH, 1000 + i), VG_OK);
+	for (int i = 10; i < 15; i++)
+		assert_int_equal(put_numbered(s, i, VG_PRIO_NORMAL, 1000 + i), VG_OK);
+	raw_exec(f->db, "INSERT INTO batches(id, created_at_ms) VALUES (7, 0);"
+	                "UPDATE events SET state = 1, batch_id = 7 WHERE id BETWEEN 11 AND 15");
+	/* The gateway's own reconciliation event (normal priority) is not dropped either. */
+	struct vg_store_event own = event("GGGGGGGGGGGGGGGGGGGGGG", "{\"event\":\"gateway.reconciliation\"}");
+	own.device_id = "_gateway";
+	assert_int_equal(vg_store_put_internal_event(s, &own), VG_OK);
+	int total = 3 * CAP_BYTES / CAP_BODY;
+	for (int i = 15; i < total; i++)
+		if (put_numbered(s, i, i % 3 ? VG_PRIO_NORMAL : VG_PRIO_LOW, 1000 + i) != VG_OK)
+			fail_msg("event %d refused under drop_oldest", i);
+	assert_true(file_bytes(f->db) <= CAP_BYTES);
+	struct vg_store_cap_stats cs;
+	vg_store_cap_stats(s, &cs);
+	long long dropped = raw_int(f->db, "SELECT count(*) FROM drops");
+	assert_true(dropped > total / 2);
+	assert_int_equal(cs.dropped, dropped);
+	assert_int_equal(cs.refused, 0);
+	/* Stored + dropped = everything put. */
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE device_id = 'pos-1'") + dropped, total);
+	/* Never the priority lane, never a batch. */
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE priority = 0"), 10);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE state = 1"), 5);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE device_id = '_gateway'"), 1);
+	/* The oldest went: what is left of the rest is the newest, without holes. */
+	assert_int_equal(raw_int(f->db, "SELECT max(id) - min(id) + 1 - count(*) FROM events WHERE state = 0"
+	                                " AND priority > 0 AND device_id = 'pos-1'"), 0);
+	assert_int_equal(raw_int(f->db, "SELECT max(id) FROM events"), total + 1);
+	/* The drops rows say when it was received and when it was dropped. */
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM drops WHERE device_id = 'pos-1'"
+	                                " AND received_at_ms < dropped_at_ms"), dropped);
+
+	/* Reconciliation counts them: committed (by receive time) and dropped (by drop time). */
+	struct vg_store *o = open_store(f->db, 1, 50);
+	struct recon_got r = { -1, -1, -1, -1, 0 };
+	assert_int_equal(vg_store_reconcile(o, 0, 1000 + total, recon_cb, &r), VG_OK);
+	assert_int_equal(r.rows, 1);
+	assert_int_equal(r.committed, total);
+	assert_int_equal(r.forwarded, 0);
+	assert_int_equal(r.quarantined, 0);
+	assert_int_equal(r.dropped, dropped);
+	/* Per device and type, after a row id. */
+	long long seen = 0, last = 0;
+	assert_int_equal(vg_store_drops_after(o, 0, drops_cb, &seen, &last), VG_OK);
+	assert_int_equal(seen, dropped);
+	assert_int_equal(last, dropped);
+	seen = 0;
+	assert_int_equal(vg_store_drops_after(o, last, drops_cb, &seen, &last), VG_OK);
+	assert_int_equal(seen, 0);
+	assert_int_equal(last, dropped);
+	/* Purged with the forwarded keys. */
+	assert_true(vg_store_purge_forwarded(o, 1000 + total + 1, 100000) >= 0);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM drops"), 0);
+	vg_store_close(o);
+	vg_store_close(s);
+}
+
+static void test_cap_drop_oldest_refuses_when_nothing_can_go(void **state)
+{
+	struct fixture *f = *state;
+	create_db(f->db);
+	struct vg_store *s = open_capped(f->db, 1);
+	int stored = 0, rc;
+	while ((rc = put_numbered(s, stored, VG_PRIO_HIGH, 1000 + stored)) == VG_OK && stored < 4 * CAP_BYTES / CAP_BODY)
+		stored++;
+	assert_int_equal(rc, VG_ERR_FULL);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events"), stored);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM drops"), 0);
+	vg_store_close(s);
+}
+
+static void test_migrates_schema_1_keeping_the_data(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_store *s = open_store(f->db, 1, 0);
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	struct vg_store_event ev = event("CCCCCCCCCCCCCCCCCCCCCC", "{}");
+	assert_int_equal(vg_store_put_event(s, &ev), VG_OK);
+	assert_int_equal(vg_store_commit(s), VG_OK);
+	vg_store_close(s);
+	/* Back to what 0.1.0's first schema was. */
+	raw_exec(f->db, "DROP TABLE drops; PRAGMA user_version = 1");
+	s = open_store(f->db, 1, 0);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), VG_STORE_SCHEMA);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE name = 'drops'"), 1);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE event_key = 'CCCCCCCCCCCCCCCCCCCCCC'"), 1);
+	vg_store_close(s);
+}
+
 int main(void)
 {
 	vg_log_threshold = VG_LOG_WARN;   /* no "schema 0 -> 1" per test */
@@ -658,6 +876,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_capture_stores, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capture_schema_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_owner_newer_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrates_schema_1_keeping_the_data, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cap_backpressure_refuses_and_loses_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cap_drop_oldest_keeps_the_priority_lane_and_batches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cap_drop_oldest_refuses_when_nothing_can_go, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_event_duplicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_discards, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quarantine_roundtrip, setup, teardown),
