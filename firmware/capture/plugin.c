@@ -50,6 +50,7 @@ struct capture {
 	struct rate_slot rate[RATE_SLOTS];
 	/* counters, reported at shutdown (and by the daemon's metrics later) */
 	unsigned long long stored, duplicates, quarantined, overflowed, suppressed, store_failures;
+	long long dropped_logged;      /* events dropped at the disk cap, as last logged */
 	unsigned long long hist[HIST_BUCKETS]; /* callback time, log-linear µs buckets */
 };
 
@@ -150,6 +151,8 @@ static struct vg_store *store(struct capture *c, int64_t now_ms)
 		.owner = 0,
 		.durability_full = c->cfg.durability == VG_DURABILITY_FULL,
 		.busy_timeout_ms = 100,
+		.max_bytes = (long long)c->cfg.max_buffer_mb << 20,
+		.drop_oldest = c->cfg.on_full == VG_ON_FULL_DROP_OLDEST,
 	};
 	if (vg_store_open(&c->store, &scfg, err, sizeof err) != VG_OK) {
 		vg_log(VG_LOG_ERR, "capture.store", "%s; not acknowledging events until it opens", err);
@@ -355,6 +358,12 @@ static int on_message(int event, void *event_data, void *userdata)
 		if (rc == VG_ERR_SCHEMA)
 			vg_log(VG_LOG_ERR, "capture.store", "buffer.db schema is not version %d (has the daemon"
 			       " migrated it?); not acknowledging", VG_STORE_SCHEMA);
+		else if (rc == VG_ERR_FULL)
+			vg_log(VG_LOG_WARN, "capture.full", "buffer.db is at max_buffer_mb = %d (on_full = %s);"
+			       " not acknowledging device %s until the CDP takes the backlog, the device keeps"
+			       " its events", c->cfg.max_buffer_mb,
+			       c->cfg.on_full == VG_ON_FULL_DROP_OLDEST ? "drop_oldest, nothing left to drop"
+			                                                : "backpressure", device);
 		else
 			vg_log(VG_LOG_ERR, "capture.store", "device %s event %s: commit failed (%s: %s);"
 			       " not acknowledging, the device will resend", device, out.event_key,
@@ -365,6 +374,14 @@ static int on_message(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_UNKNOWN;
 	}
 	/* Durable: from here on the event is ours to deliver. */
+	struct vg_store_cap_stats cs;
+	vg_store_cap_stats(st, &cs);
+	if (cs.dropped > c->dropped_logged) {
+		vg_log(VG_LOG_WARN, "capture.dropped", "buffer.db is at max_buffer_mb = %d: dropped the %lld oldest"
+		       " pending events (on_full = drop_oldest; %lld since the broker started)", c->cfg.max_buffer_mb,
+		       cs.dropped - c->dropped_logged, cs.dropped);
+		c->dropped_logged = cs.dropped;
+	}
 	rc = replace_payload(m, &out);
 	if (rc == MOSQ_ERR_SUCCESS && out.quarantined)
 		notify_rejection(device, &out);

@@ -66,10 +66,11 @@ static const struct key keys[] = {
 	I("gateway", dedup_retention_h, 1, 24 * 365, "168", 1,
 	  "hours the keys of forwarded events are kept to recognise late retransmissions"),
 	I("gateway", max_buffer_mb, 16, 1024 * 1024, "1024", 0,
-	  "disk cap for buffer.db in MiB (NOT ENFORCED YET in 0.1.0)"),
+	  "disk cap for buffer.db's pages in MiB (the WAL adds up to 64 MiB between checkpoints); at the"
+	  " cap the keys of forwarded events go first, shortening their de-duplication window"),
 	E("gateway", on_full, on_full_names, "backpressure", 0,
-	  "at the cap: backpressure (stop acknowledging) or drop_oldest (counted; never consent or erasure);"
-	  " NOT ENFORCED YET in 0.1.0"),
+	  "at the cap: backpressure (stop acknowledging; devices keep their events) or drop_oldest (the"
+	  " oldest pending events, counted; never consent or erasure, never a batch in flight)"),
 	I("gateway", checkpoint_interval_ms, 100, 600000, "1000", 1,
 	  "how often the daemon checkpoints buffer.db's WAL (passive)"),
 	I("gateway", reconciliation_interval_s, 10, 86400, "3600", 1,

@@ -65,6 +65,7 @@ struct pending {
 struct vg_serial {
 	struct vg_loop *loop;
 	const struct vg_config *cfg;
+	long long dropped_logged;      /* events dropped at the disk cap, as last logged */
 	struct vg_store *store;       /* a capture connection: durability as configured */
 	struct vg_keyring keys;
 	struct port ports[VG_MAX_PORTS];
@@ -325,7 +326,17 @@ static void commit_pending(struct vg_serial *s)
 	else
 		rc = vg_store_commit(s->store);
 	int ok = rc == VG_OK;
-	if (!ok)
+	struct vg_store_cap_stats cs;
+	vg_store_cap_stats(s->store, &cs);
+	if (cs.dropped > s->dropped_logged) {
+		vg_log(VG_LOG_WARN, "serial.dropped", "buffer.db is at max_buffer_mb = %d: dropped the %lld oldest"
+		       " pending events (on_full = drop_oldest)", s->cfg->max_buffer_mb, cs.dropped - s->dropped_logged);
+		s->dropped_logged = cs.dropped;
+	}
+	if (rc == VG_ERR_FULL)
+		vg_log(VG_LOG_WARN, "serial.full", "buffer.db is at max_buffer_mb = %d: %zu frames not acknowledged"
+		       " until the CDP takes the backlog; terminals retransmit", s->cfg->max_buffer_mb, s->npend);
+	else if (!ok)
 		vg_log(VG_LOG_ERR, "serial.commit", "group commit of %zu frames failed (%s: %s); not acknowledged,"
 		       " terminals retransmit", s->npend, vg_strerror(rc), vg_store_errmsg(s->store));
 	for (int i = 0; i < s->nports; i++) {
@@ -538,6 +549,8 @@ int vg_serial_open(struct vg_serial **out, struct vg_loop *loop, const struct vg
 	struct vg_store_cfg scfg = {
 		.path = db_path, .owner = 0, .durability_full = cfg->durability == VG_DURABILITY_FULL,
 		.busy_timeout_ms = 100,
+		.max_bytes = (long long)cfg->max_buffer_mb << 20,
+		.drop_oldest = cfg->on_full == VG_ON_FULL_DROP_OLDEST,
 	};
 	if ((rc = vg_store_open(&s->store, &scfg, err, errsz)))
 		goto fail;
