@@ -149,6 +149,7 @@ const char vg_help_status[] =
 	"Usage: venuegw status [--json]\n"
 	"\n"
 	"The gateway at a glance: backlog and the age of the oldest unforwarded event,\n"
+	"the disk buffer against its cap and the events dropped at it,\n"
 	"ingest and forward rates, the last CDP error and alarms, quarantine count,\n"
 	"identity coverage, clock synchronisation, ports, and devices with their last\n"
 	"seen time and sequence gaps.  It reads buffer.db and the daemon's\n"
@@ -176,9 +177,13 @@ int vg_cmd_status(const struct vg_config *cfg, int argc, char **argv)
 	struct vg_store_counts c;
 	int64_t oldest_ms = 0;
 	cJSON *devices = cJSON_CreateArray();
+	long long used = 0, limit = (long long)cfg->max_buffer_mb << 20;
+	const char *on_full = cfg->on_full == VG_ON_FULL_DROP_OLDEST ? "drop_oldest" : "backpressure";
 	int rc = vg_store_counts(st, &c);
 	if (!rc)
 		rc = vg_store_oldest_unforwarded(st, &oldest_ms);
+	if (!rc)
+		rc = vg_store_used_bytes(st, &used);
 	if (!rc && devices)
 		rc = vg_store_devices(st, 0, 0x7fffffffffffffffLL, status_device, devices);
 	vg_store_close(st);
@@ -232,6 +237,10 @@ int vg_cmd_status(const struct vg_config *cfg, int argc, char **argv)
 		cJSON_AddNumberToObject(o, "quarantine_metadata", (double)c.quarantine_metadata);
 		cJSON_AddNumberToObject(o, "quarantine_overflow", (double)c.quarantine_overflow);
 		cJSON_AddNumberToObject(o, "quarantined", (double)quarantined);
+		cJSON_AddNumberToObject(o, "buffer_used_bytes", (double)used);
+		cJSON_AddNumberToObject(o, "buffer_limit_bytes", (double)limit);
+		cJSON_AddStringToObject(o, "on_full", on_full);
+		cJSON_AddNumberToObject(o, "dropped", (double)c.dropped);
 		vg_json_add_time(o, "oldest_unforwarded_at", oldest_ms);
 		cJSON_AddNumberToObject(o, "oldest_unforwarded_age_s", (double)(long long)(age * 1000) / 1000);
 		cJSON_AddBoolToObject(o, "clock_synchronised", synced);
@@ -285,6 +294,11 @@ int vg_cmd_status(const struct vg_config *cfg, int argc, char **argv)
 		printf("forwarded (kept)    %lld\n", c.forwarded);
 		printf("quarantined         %lld (%lld held, %lld undecodable, %lld counted in floods)\n", quarantined,
 		       c.quarantine_held, c.quarantine_metadata, c.quarantine_overflow);
+		printf("disk buffer         %.1f of %d MB (%lld%%), on_full = %s", (double)used / (1 << 20),
+		       cfg->max_buffer_mb, used * 100 / limit, on_full);
+		if (c.dropped > 0)
+			printf(", %lld events DROPPED at the cap (within dedup_retention_h)", c.dropped);
+		printf("\n");
 		printf("clock               %s\n", synced ? "synchronised"
 		       : "NOT synchronised (device times are kept and flagged gateway_clock_unsynced)");
 		const char *dst = jstr(live, "state");

@@ -71,6 +71,10 @@ struct vg_metrics {
 	long long backfill_hi;         /* rows below this not yet read for last seen */
 	struct ingest_count *ingest;
 	size_t ningest, capingest;
+	struct ingest_count *drops;    /* events dropped at the disk cap, by device and type */
+	size_t ndrops, capdrops;
+	long long drop_mark;           /* the highest drops row read */
+	unsigned long long dropped;
 	struct quarantine_count *quar;
 	size_t nquar, capquar;
 	struct overflow_seen *ovf;
@@ -122,24 +126,31 @@ static struct device *device_get(struct vg_metrics *m, const char *id)
 	return d;
 }
 
-static void ingest_add(struct vg_metrics *m, const char *device, const char *type)
+/* Add n to the (device, type) row of a table; past MAX_SERIES rows, to "_other". */
+static void count_add(struct ingest_count **arr, size_t *len, size_t *cap, const char *device, const char *type,
+                      unsigned long long n)
 {
-	for (size_t i = 0; i < m->ningest; i++) {
-		if (strcmp(m->ingest[i].device, device) == 0 && strcmp(m->ingest[i].type, type) == 0) {
-			m->ingest[i].n++;
+	for (size_t i = 0; i < *len; i++) {
+		if (strcmp((*arr)[i].device, device) == 0 && strcmp((*arr)[i].type, type) == 0) {
+			(*arr)[i].n += n;
 			return;
 		}
 	}
-	if (m->ningest >= MAX_SERIES && strcmp(device, "_other") != 0) {
-		ingest_add(m, "_other", "_other");
+	if (*len >= MAX_SERIES && strcmp(device, "_other") != 0) {
+		count_add(arr, len, cap, "_other", "_other", n);
 		return;
 	}
-	if (grow((void **)&m->ingest, &m->capingest, m->ningest, sizeof *m->ingest))
+	if (grow((void **)arr, cap, *len, sizeof **arr))
 		return;
-	struct ingest_count *c = &m->ingest[m->ningest++];
+	struct ingest_count *c = &(*arr)[(*len)++];
 	snprintf(c->device, sizeof c->device, "%s", device);
 	snprintf(c->type, sizeof c->type, "%s", type);
-	c->n = 1;
+	c->n = n;
+}
+
+static void ingest_add(struct vg_metrics *m, const char *device, const char *type)
+{
+	count_add(&m->ingest, &m->ningest, &m->capingest, device, type, 1);
 }
 
 static void quarantine_add(struct vg_metrics *m, const char *device, const char *reason, unsigned long long n)
@@ -267,6 +278,18 @@ static int on_backfill(void *ud, const char *device, int64_t last_seen_ms, long 
 	return 0;
 }
 
+static void on_drops(void *ud, const char *device, const char *type, long long n)
+{
+	struct vg_metrics *m = ud;
+	count_add(&m->drops, &m->ndrops, &m->capdrops, device, type, (unsigned long long)n);
+	m->dropped += (unsigned long long)n;
+}
+
+static void on_drops_baseline(void *ud, const char *device, const char *type, long long n)
+{
+	(void)ud, (void)device, (void)type, (void)n;
+}
+
 static void scan(struct vg_metrics *m)
 {
 	int rc = VG_OK;
@@ -282,6 +305,8 @@ static void scan(struct vg_metrics *m)
 		    m->chunk_rows < SCAN_CHUNK)
 			break;
 	}
+	if (!rc)
+		rc = vg_store_drops_after(m->store, m->drop_mark, on_drops, m, &m->drop_mark);
 	if (rc && !m->scan_failed)
 		vg_log(VG_LOG_WARN, "metrics.scan", "cannot read new rows of buffer.db: %s (retrying)", vg_strerror(rc));
 	m->scan_failed = rc != VG_OK;
@@ -435,6 +460,7 @@ struct view {
 	int synced;
 	const struct vg_forward_stats *fs;
 	double ingest_rate, forward_rate, window_s;
+	long long used_bytes;          /* -1: unknown */
 };
 
 static void gather(struct vg_metrics *m, struct view *v)
@@ -442,6 +468,8 @@ static void gather(struct vg_metrics *m, struct view *v)
 	memset(v, 0, sizeof *v);
 	scan(m);
 	v->have_counts = vg_store_counts(m->store, &v->c) == VG_OK;
+	if (vg_store_used_bytes(m->store, &v->used_bytes) != VG_OK)
+		v->used_bytes = -1;
 	if (vg_store_oldest_unforwarded(m->store, &v->oldest_ms) != VG_OK)
 		v->oldest_ms = 0;
 	v->now_wall_ms = vg_wall_ms();
@@ -449,6 +477,11 @@ static void gather(struct vg_metrics *m, struct view *v)
 	v->fs = m->fwd ? vg_forwarder_stats(m->fwd) : NULL;
 	v->ingest_rate = rate(m, 0, &v->window_s);
 	v->forward_rate = rate(m, 1, &v->window_s);
+}
+
+static long long limit_bytes(const struct vg_metrics *m)
+{
+	return (long long)m->cfg->max_buffer_mb << 20;
 }
 
 static double age_s(const struct view *v)
@@ -476,6 +509,20 @@ static double coverage(const struct vg_metrics *m, int *known)
 static void family(struct buf *b, const char *name, const char *type, const char *help)
 {
 	bprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A counter family with one series per (device, type) row. */
+static void device_type_counter(struct buf *b, const char *name, const char *help, const struct ingest_count *rows,
+                                size_t n)
+{
+	family(b, name, "counter", help);
+	for (size_t i = 0; i < n; i++) {
+		bprintf(b, "%s{device=\"", name);
+		blabel(b, rows[i].device);
+		bputs(b, "\",type=\"");
+		blabel(b, rows[i].type);
+		bprintf(b, "\"} %llu\n", rows[i].n);
+	}
 }
 
 static void histogram(struct buf *b, const char *name, const struct vg_histogram *h)
@@ -506,15 +553,9 @@ static void render_metrics(struct vg_metrics *m, struct buf *b)
 	family(b, "venuegw_start_time_seconds", "gauge", "When the daemon started (Unix time).");
 	bprintf(b, "venuegw_start_time_seconds %.3f\n", (double)m->started_wall_ms / 1000.0);
 
-	family(b, "venuegw_ingested_events_total", "counter",
-	       "Events committed to buffer.db since the daemon started (MQTT and serial), by device and type.");
-	for (size_t i = 0; i < m->ningest; i++) {
-		bputs(b, "venuegw_ingested_events_total{device=\"");
-		blabel(b, m->ingest[i].device);
-		bputs(b, "\",type=\"");
-		blabel(b, m->ingest[i].type);
-		bprintf(b, "\"} %llu\n", m->ingest[i].n);
-	}
+	device_type_counter(b, "venuegw_ingested_events_total",
+	                    "Events committed to buffer.db since the daemon started (MQTT and serial), by device and type.",
+	                    m->ingest, m->ningest);
 	family(b, "venuegw_quarantined_inputs_total", "counter",
 	       "Inputs quarantined since the daemon started (also those only counted in a flood), by device and reason.");
 	for (size_t i = 0; i < m->nquar; i++) {
@@ -524,6 +565,16 @@ static void render_metrics(struct vg_metrics *m, struct buf *b)
 		blabel(b, m->quar[i].reason);
 		bprintf(b, "\"} %llu\n", m->quar[i].n);
 	}
+	device_type_counter(b, "venuegw_dropped_events_total",
+	                    "Events dropped at the disk cap (on_full = drop_oldest) since the daemon started, by device"
+	                    " and type.", m->drops, m->ndrops);
+	if (v.used_bytes >= 0) {
+		family(b, "venuegw_buffer_used_bytes", "gauge",
+		       "buffer.db pages in use (the file less its free list), in bytes: what max_buffer_mb caps.");
+		bprintf(b, "venuegw_buffer_used_bytes %lld\n", v.used_bytes);
+	}
+	family(b, "venuegw_buffer_limit_bytes", "gauge", "The disk cap, [gateway] max_buffer_mb, in bytes.");
+	bprintf(b, "venuegw_buffer_limit_bytes %lld\n", limit_bytes(m));
 	size_t nfc;
 	const struct vg_forward_count *fc = vg_forwarder_counts(m->fwd, &nfc);
 	family(b, "venuegw_forwarded_events_total", "counter",
@@ -699,6 +750,15 @@ static cJSON *status_object(struct vg_metrics *m, const struct view *v, const ch
 		cJSON_AddNumberToObject(o, "pending", (double)v->c.pending);
 		cJSON_AddNumberToObject(o, "in_flight", (double)v->c.inflight);
 		cJSON_AddNumberToObject(o, "quarantined", (double)quarantined_now(v));
+	}
+	cJSON *buf = cJSON_AddObjectToObject(o, "buffer");
+	if (buf) {
+		if (v->used_bytes >= 0)
+			cJSON_AddNumberToObject(buf, "used_bytes", (double)v->used_bytes);
+		cJSON_AddNumberToObject(buf, "limit_bytes", (double)limit_bytes(m));
+		cJSON_AddStringToObject(buf, "on_full", m->cfg->on_full == VG_ON_FULL_DROP_OLDEST ? "drop_oldest"
+		                                                                                   : "backpressure");
+		cJSON_AddNumberToObject(buf, "dropped_since_start", (double)m->dropped);
 	}
 	vg_json_add_time(o, "oldest_unforwarded_at", v->oldest_ms);
 	cJSON_AddNumberToObject(o, "oldest_unforwarded_age_s", rounded(age_s(v), 1000));
@@ -880,6 +940,15 @@ static void render_page(struct vg_metrics *m, struct buf *b)
 	snprintf(note, sizeof note, "%lld held, %lld undecodable, %lld flood-counted", v.c.quarantine_held,
 	         v.c.quarantine_metadata, v.c.quarantine_overflow);
 	tile(b, "quarantined", "Quarantined", val, note, v.have_counts && quarantined_now(&v) ? "warn" : "ok");
+	long long limit = limit_bytes(m);
+	if (v.used_bytes >= 0)
+		snprintf(val, sizeof val, "%lld%%", v.used_bytes * 100 / limit);
+	else
+		snprintf(val, sizeof val, "?");
+	snprintf(note, sizeof note, "of max_buffer_mb = %d, on_full = %s; %llu dropped since start", m->cfg->max_buffer_mb,
+	         m->cfg->on_full == VG_ON_FULL_DROP_OLDEST ? "drop_oldest" : "backpressure", m->dropped);
+	tile(b, "buffer", "Disk buffer", val, note,
+	     m->dropped ? "bad" : v.used_bytes >= limit - limit / 10 ? "warn" : v.used_bytes >= 0 ? "ok" : "");
 	if (!fs || !fs->enabled) {
 		tile(b, "cdp", "CDP", "not configured", "events are buffered, not forwarded", "warn");
 	} else {
@@ -1076,6 +1145,8 @@ int vg_metrics_open(struct vg_metrics **out, struct vg_loop *loop, const struct 
 	m->started_wall_ms = vg_wall_ms();
 	m->tick.cb = on_tick;
 	int rc = vg_store_max_ids(st, &m->ev_mark, &m->q_mark);
+	if (!rc)
+		rc = vg_store_drops_after(st, 0, on_drops_baseline, NULL, &m->drop_mark);
 	if (rc) {
 		snprintf(err, errsz, "cannot read buffer.db for the metrics: %s", vg_strerror(rc));
 		goto fail;
@@ -1110,6 +1181,7 @@ void vg_metrics_close(struct vg_metrics *m)
 	vg_httpd_close(m->httpd);
 	vg_loop_cancel(m->loop, &m->tick);
 	free(m->ingest);
+	free(m->drops);
 	free(m->quar);
 	free(m->ovf);
 	free(m->dev);
