@@ -23,7 +23,7 @@ enum { UNSENT = 0, INFLIGHT = 1, ACKED = 2 };
 
 struct pub {
 	const char *host, *user, *password, *device, *topic_device, *prefix, *acked_path;
-	int port, count, inflight_max, connected, dropped;
+	int port, count, inflight_max, connected, dropped, pad;
 	double rate, deadline_s;
 	unsigned char *state;
 	double *sent_at;
@@ -51,8 +51,25 @@ static void iso_now(char out[96])
 	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
-/* Event i of this device: a rotation of types, each with raw personal data. */
+static int make_event_body(const struct pub *p, int i, char *buf, size_t n);
+
+/* Event i of this device: a rotation of types, each with raw personal data,
+ * and with --pad, a "pad" property of that many bytes. */
 static int make_event(const struct pub *p, int i, char *buf, size_t n)
+{
+	int len = make_event_body(p, i, buf, n);
+	if (p->pad <= 0 || len < 2 || (size_t)len + (size_t)p->pad + 16 > n)
+		return len;
+	/* Every template ends with the properties object, then the event: "}}". */
+	len -= 2;
+	len += snprintf(buf + len, n - (size_t)len, ",\"pad\":\"");
+	memset(buf + len, 'p', (size_t)p->pad);
+	len += p->pad;
+	len += snprintf(buf + len, n - (size_t)len, "\"}}");
+	return len;
+}
+
+static int make_event_body(const struct pub *p, int i, char *buf, size_t n)
 {
 	char at[96];
 	iso_now(at);
@@ -133,7 +150,7 @@ static void usage(void)
 {
 	fputs("Usage: vg_pub --port P --user U --password PW [--device D] [--count N]\n"
 	      "              [--inflight K] [--rate EV_PER_S] [--prefix ID] [--acked FILE]\n"
-	      "              [--deadline S] [--topic-device D2] [--host H]\n"
+	      "              [--deadline S] [--topic-device D2] [--host H] [--pad BYTES]\n"
 	      "Publishes N events as device D (default: the user name) on\n"
 	      "venue/v1/<D2 or D>/events with QoS 1; writes each acknowledged event id to\n"
 	      "FILE; resends unacknowledged events after reconnecting; exits 0 when all N\n"
@@ -153,7 +170,8 @@ int main(int argc, char **argv)
 		{ "inflight", required_argument, NULL, 'k' }, { "rate", required_argument, NULL, 'r' },
 		{ "prefix", required_argument, NULL, 'x' }, { "acked", required_argument, NULL, 'a' },
 		{ "deadline", required_argument, NULL, 't' },
-		{ "topic-device", required_argument, NULL, 'T' }, { NULL, 0, NULL, 0 },
+		{ "topic-device", required_argument, NULL, 'T' }, { "pad", required_argument, NULL, 'D' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -168,6 +186,7 @@ int main(int argc, char **argv)
 		case 'r': p.rate = atof(optarg); break;
 		case 'x': p.prefix = optarg; break;
 		case 'a': p.acked_path = optarg; break;
+		case 'D': p.pad = atoi(optarg); break;
 		case 't': p.deadline_s = atof(optarg); break;
 		case 'T': p.topic_device = optarg; break;
 		default: usage(); return 2;
@@ -197,7 +216,7 @@ int main(int argc, char **argv)
 
 	double start = now_s(), deadline = start + p.deadline_s;
 	struct mosquitto *m = NULL;
-	char payload[2048];
+	char payload[40000];
 	while (p.acked < p.count && now_s() < deadline) {
 		if (!m) {
 			for (int i = 0; i < 65536; i++)
