@@ -48,12 +48,16 @@ static const char *const stmt_sql[ST__COUNT] = {
 		"DELETE FROM events WHERE id IN"
 		" (SELECT id FROM events WHERE state = 2 ORDER BY forwarded_at_ms, id LIMIT ?1)",
 	/* drop_oldest: never the priority lane (consent, erasure), never an event in a batch,
-	 * never the gateway's own (reconciliation). */
+	 * never the gateway's own (reconciliation); events_droppable is exactly these rows.
+	 * ?2: below the row this transaction just put. */
 #define DROPPABLE "state = 0 AND priority > 0 AND device_id <> '_gateway'"
-	[ST_DROP_LAST] = "SELECT max(id) FROM (SELECT id FROM events WHERE " DROPPABLE " ORDER BY id LIMIT ?1)",
+	[ST_DROP_LAST] = "SELECT max(id) FROM (SELECT id FROM events WHERE " DROPPABLE " AND id < ?2"
+	                 " ORDER BY id LIMIT ?1)",
+	/* One drops row per device, type and 10 s of receive time in the chunk. */
 	[ST_DROP_RECORD] =
-		"INSERT INTO drops(device_id, type, received_at_ms, dropped_at_ms)"
-		" SELECT device_id, type, received_at_ms, ?2 FROM events WHERE " DROPPABLE " AND id <= ?1 ORDER BY id",
+		"INSERT INTO drops(device_id, type, received_at_ms, dropped_at_ms, count)"
+		" SELECT device_id, type, received_at_ms / 10000 * 10000, ?2, count(*) FROM events"
+		" WHERE " DROPPABLE " AND id <= ?1 GROUP BY device_id, type, received_at_ms / 10000",
 	[ST_DROP_DELETE] = "DELETE FROM events WHERE " DROPPABLE " AND id <= ?1",
 #undef DROPPABLE
 };
@@ -68,7 +72,8 @@ struct vg_store {
 	int in_txn;
 	long long max_bytes;       /* the disk cap; 0: none */
 	int drop_oldest;
-	struct vg_store_cap_stats cap;
+	struct vg_store_cap_stats cap;     /* committed */
+	struct vg_store_cap_stats txn_cap; /* in the open transaction */
 	sqlite3_stmt *stmt[ST__COUNT];
 };
 
@@ -143,18 +148,21 @@ static const char *const migrations[] = {
 	"  token TEXT PRIMARY KEY,"
 	"  created_at_ms INTEGER NOT NULL"
 	");",
-	/* 1 → 2: events dropped at the disk cap under on_full = drop_oldest, one
-	 * small row each (no key, no body) for the counters and reconciliation;
-	 * purged with the forwarded keys. */
+	/* 1 → 2: the disk cap.  drops counts the events dropped under on_full =
+	 * drop_oldest per device, type, 10 s of receive time and drop time (no key, no
+	 * body), for the counters and reconciliation; purged after two reconciliation
+	 * windows.  events_droppable finds the oldest droppable events at once. */
 	"CREATE TABLE drops ("
-	"  id INTEGER PRIMARY KEY,"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"   /* the metrics read new rows by id */
 	"  device_id TEXT NOT NULL,"
 	"  type TEXT NOT NULL,"
-	"  received_at_ms INTEGER NOT NULL,"
-	"  dropped_at_ms INTEGER NOT NULL"
+	"  received_at_ms INTEGER NOT NULL,"        /* start of the 10 s its events were received in */
+	"  dropped_at_ms INTEGER NOT NULL,"
+	"  count INTEGER NOT NULL"
 	");"
 	"CREATE INDEX drops_dropped ON drops(dropped_at_ms);"
-	"CREATE INDEX drops_received ON drops(received_at_ms);",
+	"CREATE INDEX drops_received ON drops(received_at_ms);"
+	"CREATE INDEX events_droppable ON events(id) WHERE state = 0 AND priority > 0 AND device_id <> '_gateway';",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof migrations / sizeof migrations[0] == VG_STORE_SCHEMA,
@@ -196,8 +204,6 @@ static int map_rc(int rc)
 		return VG_ERR_BUSY;
 	case SQLITE_NOMEM:
 		return VG_ERR_NOMEM;
-	case SQLITE_FULL:
-		return VG_ERR_FULL;
 	default:
 		return VG_ERR_IO;
 	}
@@ -388,6 +394,9 @@ int vg_store_commit(struct vg_store *s)
 		return err == VG_OK ? VG_ERR_IO : err;
 	}
 	s->in_txn = 0;
+	s->cap.keys_reclaimed += s->txn_cap.keys_reclaimed;
+	s->cap.dropped += s->txn_cap.dropped;
+	memset(&s->txn_cap, 0, sizeof s->txn_cap);
 	return VG_OK;
 }
 
@@ -396,6 +405,7 @@ void vg_store_rollback(struct vg_store *s)
 	if (sqlite3_get_autocommit(s->db) == 0)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	s->in_txn = 0;
+	memset(&s->txn_cap, 0, sizeof s->txn_cap);
 }
 
 /* ---- the disk cap (DESIGN §3 promise 5, §6) ----------------------------------- */
@@ -403,7 +413,6 @@ void vg_store_rollback(struct vg_store *s)
 #define RECLAIM_CHUNK 128      /* forwarded keys: small rows */
 #define DROP_CHUNK 32          /* pending events */
 #define RECLAIM_ROUNDS 16
-#define ROW_OVERHEAD 256       /* key, columns and index entries of one row, roughly */
 
 static int used_bytes(struct vg_store *s, long long *used)
 {
@@ -430,15 +439,16 @@ static int change(struct vg_store *s, enum stmt_id id, long long a, long long b,
 	return rc;
 }
 
-/* drop_oldest: the oldest pending events outside the priority lane, DROP_CHUNK at a time,
- * each leaving a row in drops.  *n = events dropped. */
-static int drop_oldest(struct vg_store *s, int64_t now_ms, int *n)
+/* drop_oldest: up to DROP_CHUNK of the oldest droppable events below below_id,
+ * counted in drops.  *n = events dropped. */
+static int drop_oldest(struct vg_store *s, long long below_id, int64_t now_ms, int *n)
 {
 	*n = 0;
 	sqlite3_stmt *st = stmt(s, ST_DROP_LAST);
 	if (!st)
 		return VG_ERR_IO;
 	sqlite3_bind_int(st, 1, DROP_CHUNK);
+	sqlite3_bind_int64(st, 2, below_id);
 	int rc = sqlite3_step(st);
 	long long last = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 	sqlite3_reset(st);
@@ -446,48 +456,62 @@ static int drop_oldest(struct vg_store *s, int64_t now_ms, int *n)
 		return map_rc(rc);
 	if (last <= 0)
 		return VG_OK;
-	int recorded;
-	if ((rc = change(s, ST_DROP_RECORD, last, now_ms, &recorded)) ||
-	    (rc = change(s, ST_DROP_DELETE, last, 0, n)))
+	int rows;
+	if ((rc = change(s, ST_DROP_RECORD, last, now_ms, &rows)))
 		return rc;
-	return recorded == *n ? VG_OK : VG_ERR_IO;
+	return change(s, ST_DROP_DELETE, last, 0, n);
 }
 
-/* Inside a capture transaction: make room for need more bytes under the cap.
- * Captured rows may fill the cap less a reserve of 1/32 — the daemon's own
- * writes (batches, the drops rows, the reclaiming itself) take pages too.
- * First the keys of forwarded events go, oldest first (only their
- * de-duplication window gets shorter); then, under drop_oldest, the oldest
- * pending events (counted in drops).  VG_ERR_FULL when there is still no
- * room: the event is refused. */
-static int make_room(struct vg_store *s, size_t need, int64_t now_ms)
+/* Inside a capture transaction, after a row (row_id) was put: keep the pages in
+ * use within the cap.  Captured rows may fill it up to 31/32 (the priority lane
+ * up to 63/64): the daemon's own writes (batches, drops, moving forwarded keys)
+ * take pages too.  First the keys of forwarded events go, oldest first — only
+ * their de-duplication window gets shorter —, a little more than needed so the
+ * next puts do not each pay; then, if may_drop and under drop_oldest, the oldest
+ * droppable events older than this row, as few as make it fit.  VG_ERR_FULL
+ * when it still does not fit: the caller rolls back, the event is refused. */
+static int keep_within_cap(struct vg_store *s, int priority, long long row_id, int may_drop, int64_t now_ms)
 {
 	if (!s->max_bytes)
 		return VG_OK;
-	long long limit = s->max_bytes - s->max_bytes / 32, used, want = (long long)need + ROW_OVERHEAD;
+	long long limit = s->max_bytes - s->max_bytes / (priority == 0 ? 64 : 32), used;
 	int rc = used_bytes(s, &used);
-	if (rc || used + want <= limit)
+	if (rc || used <= limit)
 		return rc;
-	/* Free a little more than this row needs, so the next ones do not each pay. */
 	long long slack = s->max_bytes / 64;
-	for (int round = 0; round < RECLAIM_ROUNDS && used + want + slack > limit; round++) {
+	int shrinking = 0;   /* a loop stopped at RECLAIM_ROUNDS with more left to free */
+	for (int round = 0; used + slack > limit; round++) {
 		int n;
+		if (round == RECLAIM_ROUNDS) {
+			shrinking = used > limit;
+			break;
+		}
 		if ((rc = change(s, ST_RECLAIM_KEYS, RECLAIM_CHUNK, 0, &n)))
 			return rc;
-		s->cap.keys_reclaimed += n;
-		if (n == 0) {
-			if (!s->drop_oldest)
-				break;
-			if ((rc = drop_oldest(s, now_ms, &n)))
-				return rc;
-			s->cap.dropped += n;
-			if (n == 0)
-				break;
-		}
+		s->txn_cap.keys_reclaimed += n;
+		if (n == 0)
+			break;
 		if ((rc = used_bytes(s, &used)))
 			return rc;
 	}
-	if (used + want <= limit)
+	for (int round = 0; !shrinking && may_drop && s->drop_oldest && used > limit; round++) {
+		int n;
+		if (round == RECLAIM_ROUNDS) {
+			shrinking = 1;
+			break;
+		}
+		if ((rc = drop_oldest(s, row_id, now_ms, &n)))
+			return rc;
+		s->txn_cap.dropped += n;
+		if (n == 0)
+			break;
+		if ((rc = used_bytes(s, &used)))
+			return rc;
+	}
+	/* Still over, but this put freed all it may (the cap was lowered, or far more is
+	 * to be freed than one put should do): the row stays with what was freed, and
+	 * the next puts free more.  Refusing would roll the freeing back as well. */
+	if (used <= limit || shrinking)
 		return VG_OK;
 	s->cap.refused++;
 	return VG_ERR_FULL;
@@ -523,15 +547,41 @@ static int put_event_row(struct vg_store *s, const struct vg_store_event *ev)
 
 int vg_store_put_event(struct vg_store *s, const struct vg_store_event *ev)
 {
-	int rc = make_room(s, ev->body_len, ev->received_at_ms);
-	return rc ? rc : put_event_row(s, ev);
-}
-
-int vg_store_put_quarantine(struct vg_store *s, const struct vg_store_quarantine *q)
-{
-	int rc = make_room(s, q->body ? q->body_len : 0, q->received_at_ms);
+	/* Put first: a duplicate needs no room, and the size is then exact. */
+	int rc = put_event_row(s, ev);
 	if (rc)
 		return rc;
+	return keep_within_cap(s, ev->priority, sqlite3_last_insert_rowid(s->db), 1, ev->received_at_ms);
+}
+
+static int put_quarantine_row(struct vg_store *s, const struct vg_store_quarantine *q);
+
+/* At the cap, a quarantined input is counted (quarantine_overflow), not stored:
+ * bad input never takes the room of good events, nor holds capture up. */
+int vg_store_put_quarantine(struct vg_store *s, const struct vg_store_quarantine *q)
+{
+	if (!s->max_bytes)
+		return put_quarantine_row(s, q);
+	int rc = exec(s, "SAVEPOINT quarantine");
+	if (rc)
+		return rc;
+	struct vg_store_cap_stats before = s->txn_cap;
+	rc = put_quarantine_row(s, q);
+	if (!rc)
+		rc = keep_within_cap(s, 1 /* normal */, 0, 0, q->received_at_ms);
+	if (rc == VG_ERR_FULL) {
+		s->cap.refused--;   /* not refused: counted */
+		s->txn_cap = before;
+		if ((rc = exec(s, "ROLLBACK TO quarantine")) == VG_OK && (rc = exec(s, "RELEASE quarantine")) == VG_OK)
+			rc = vg_store_count_quarantine_overflow(s, q->device_id, q->reason, q->received_at_ms);
+		return rc;
+	}
+	int rel = exec(s, "RELEASE quarantine");
+	return rc ? rc : rel;
+}
+
+static int put_quarantine_row(struct vg_store *s, const struct vg_store_quarantine *q)
+{
 	sqlite3_stmt *st = stmt(s, ST_PUT_QUARANTINE);
 	if (!st)
 		return VG_ERR_IO;
@@ -584,9 +634,18 @@ int vg_store_counts(struct vg_store *s, struct vg_store_counts *c)
 		" (SELECT count(*) FROM quarantine WHERE state = 'held'),"
 		" (SELECT count(*) FROM quarantine WHERE state = 'metadata'),"
 		" (SELECT coalesce(sum(count), 0) FROM quarantine_overflow),"
-		" (SELECT count(*) FROM drops)";
+		" (SELECT coalesce(sum(count), 0) FROM drops)";
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	long long version = 0;
+	int rc = int_query(s, "PRAGMA user_version", &version);
+	if (rc)
+		return rc;
+	/* A file the daemon has not migrated yet (venuegw status after an upgrade) has no drops. */
+	char one[sizeof sql];
+	snprintf(one, sizeof one, "%s", sql);
+	if (version < 2)
+		memcpy(strstr(one, " (SELECT coalesce(sum(count), 0) FROM drops)"), " 0", 3);
+	rc = sqlite3_prepare_v2(s->db, one, -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return map_rc(rc);
 	rc = sqlite3_step(st);
@@ -778,8 +837,19 @@ int vg_store_batch_done(struct vg_store *s, long long batch_id, int64_t now_ms)
 	int rc = vg_store_begin(s);
 	if (rc)
 		return rc;
-	if ((rc = exec_bound2(s, "UPDATE events SET state = 2, forwarded_at_ms = ?2, body = NULL"
-	                         " WHERE batch_id = ?1 AND state = 1", batch_id, now_ms)) ||
+	/* The events leave their rows for key rows (no body) at the end of the table:
+	 * the pages their bodies filled empty out and go to the free list, which is
+	 * what the disk cap counts (a row shrunk in place would keep its page). */
+	if ((rc = exec(s, "CREATE TEMP TABLE IF NOT EXISTS done_keys(event_key TEXT, device_id TEXT, type TEXT,"
+	                  " priority INTEGER, received_at_ms INTEGER, flags INTEGER);"
+	                  "DELETE FROM temp.done_keys")) ||
+	    (rc = exec_bound2(s, "INSERT INTO temp.done_keys SELECT event_key, device_id, type, priority,"
+	                         " received_at_ms, flags FROM events WHERE batch_id = ?1 AND state = 1 ORDER BY id",
+	                         batch_id, 0)) ||
+	    (rc = exec_bound2(s, "DELETE FROM events WHERE batch_id = ?1 AND state = 1", batch_id, 0)) ||
+	    (rc = exec_bound2(s, "INSERT INTO events(event_key, device_id, type, priority, state, received_at_ms,"
+	                         " flags, forwarded_at_ms) SELECT event_key, device_id, type, priority, 2,"
+	                         " received_at_ms, flags, ?1 FROM temp.done_keys ORDER BY rowid", now_ms, 0)) ||
 	    (rc = exec_bound2(s, "DELETE FROM batches WHERE id = ?1", batch_id, 0))) {
 		vg_store_rollback(s);
 		return rc;
@@ -930,9 +1000,9 @@ int vg_store_reconcile(struct vg_store *s, int64_t from_ms, int64_t to_ms, vg_st
 		"   WHERE state = 2 AND forwarded_at_ms >= ?1 AND forwarded_at_ms < ?2 AND device_id <> '_gateway'"
 		"  UNION ALL SELECT device_id, 1, 0, 1, 0 FROM quarantine"
 		"   WHERE received_at_ms >= ?1 AND received_at_ms < ?2"
-		"  UNION ALL SELECT device_id, 1, 0, 0, 0 FROM drops"
+		"  UNION ALL SELECT device_id, count, 0, 0, 0 FROM drops"
 		"   WHERE received_at_ms >= ?1 AND received_at_ms < ?2"
-		"  UNION ALL SELECT device_id, 0, 0, 0, 1 FROM drops"
+		"  UNION ALL SELECT device_id, 0, 0, 0, count FROM drops"
 		"   WHERE dropped_at_ms >= ?1 AND dropped_at_ms < ?2"
 		") GROUP BY device_id ORDER BY device_id";
 	sqlite3_stmt *st;
@@ -952,7 +1022,7 @@ int vg_store_reconcile(struct vg_store *s, int64_t from_ms, int64_t to_ms, vg_st
 	return rc == SQLITE_DONE ? VG_OK : map_rc(rc);
 }
 
-int vg_store_purge_forwarded(struct vg_store *s, int64_t before_ms, int limit)
+int vg_store_purge_forwarded(struct vg_store *s, int64_t before_ms, int64_t drops_before_ms, int limit)
 {
 	int rc = vg_store_begin(s);
 	if (rc)
@@ -960,9 +1030,12 @@ int vg_store_purge_forwarded(struct vg_store *s, int64_t before_ms, int limit)
 	rc = exec_bound2(s, "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE state = 2"
 	                    " AND forwarded_at_ms < ?1 LIMIT ?2)", before_ms, limit);
 	int n = sqlite3_changes(s->db);
-	if (!rc)
+	if (!rc) {
 		rc = exec_bound2(s, "DELETE FROM drops WHERE id IN (SELECT id FROM drops WHERE dropped_at_ms < ?1"
-		                    " LIMIT ?2)", before_ms, limit);
+		                    " LIMIT ?2)", drops_before_ms, limit);
+		if (sqlite3_changes(s->db) > n)
+			n = sqlite3_changes(s->db);
+	}
 	if (rc) {
 		vg_store_rollback(s);
 		return rc;
@@ -975,7 +1048,7 @@ int vg_store_drops_after(struct vg_store *s, long long after_id, vg_store_drops_
                          long long *last_id)
 {
 	static const char sql[] =
-		"SELECT device_id, type, count(*), max(id) FROM drops WHERE id > ?1"
+		"SELECT device_id, type, sum(count), max(id) FROM drops WHERE id > ?1"
 		" GROUP BY device_id, type ORDER BY device_id, type";
 	sqlite3_stmt *st;
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);

@@ -66,18 +66,20 @@ struct vg_store_event {
  * event already held or forwarded within dedup_retention_h: not stored), or
  * an error.
  *
- * The disk cap (max_bytes): when the pages in use plus this row would pass it,
- * the keys of forwarded events are deleted first, oldest first (their
- * de-duplication window gets shorter, nothing is lost); then, with drop_oldest,
- * the oldest pending events outside the priority lane and not in a batch (each
- * recorded in drops).  VG_ERR_FULL when that does not make room: the event is
- * not stored (backpressure).  vg_store_put_quarantine does the same. */
+ * The disk cap (max_bytes), after the row is put: when the pages in use pass
+ * the cap less a reserve, the keys of forwarded events are deleted first, oldest
+ * first (their de-duplication window gets shorter, nothing is lost); then, with
+ * drop_oldest, the oldest pending events outside the priority lane, not in a
+ * batch and not the gateway's own (counted in drops).  VG_ERR_FULL when that
+ * does not make room: the caller rolls back, the event is not stored
+ * (backpressure).  A quarantined input that does not fit is counted in
+ * quarantine_overflow instead of stored (vg_store_put_quarantine). */
 int vg_store_put_event(struct vg_store *s, const struct vg_store_event *ev);
 
 /* What this handle's disk cap did since it was opened. */
 struct vg_store_cap_stats {
-	long long keys_reclaimed;   /* forwarded keys deleted before dedup_retention_h */
-	long long dropped;          /* events dropped (drop_oldest) */
+	long long keys_reclaimed;   /* forwarded keys deleted before dedup_retention_h (committed) */
+	long long dropped;          /* events dropped (drop_oldest; committed) */
 	long long refused;          /* puts refused with VG_ERR_FULL */
 };
 void vg_store_cap_stats(const struct vg_store *s, struct vg_store_cap_stats *out);
@@ -194,8 +196,9 @@ typedef int (*vg_store_reconcile_cb)(void *ud, const char *device_id, long long 
 int vg_store_reconcile(struct vg_store *s, int64_t from_ms, int64_t to_ms, vg_store_reconcile_cb cb, void *ud);
 
 /* Delete up to limit forwarded rows older than before_ms, and up to limit drops
- * rows older than it.  Returns the number of forwarded rows deleted (≥ 0) or an error. */
-int vg_store_purge_forwarded(struct vg_store *s, int64_t before_ms, int limit);
+ * rows dropped before drops_before_ms.  Returns the larger of the two numbers
+ * deleted (≥ 0; limit: call again) or an error. */
+int vg_store_purge_forwarded(struct vg_store *s, int64_t before_ms, int64_t drops_before_ms, int limit);
 
 /* 1 when pending events of priority ≤ max_priority exist, 0 when not, or an
  * error.  Cheap (an index look-up). */
@@ -241,7 +244,7 @@ int vg_store_checkpoint_truncate(struct vg_store *s, int timeout_ms);
 struct vg_store_counts {
 	long long pending, inflight, forwarded;
 	long long quarantine_held, quarantine_metadata, quarantine_overflow;
-	long long dropped;          /* events dropped at the disk cap, kept as long as forwarded keys */
+	long long dropped;          /* events dropped at the disk cap in the last two reconciliation windows */
 };
 int vg_store_counts(struct vg_store *s, struct vg_store_counts *c);
 

@@ -876,9 +876,11 @@ static void on_tick(struct vg_timer *t)
 	if (now >= f->next_purge_ms) {
 		/* Keys older than dedup_retention_h go, a few short transactions per
 		 * tick (the loop also serves serial ports); more soon if more remain. */
-		int64_t before = vg_wall_ms() - (int64_t)f->cfg->dedup_retention_h * 3600000;
+		int64_t wall = vg_wall_ms(), before = wall - (int64_t)f->cfg->dedup_retention_h * 3600000;
+		/* drops rows matter until the reconciliation window they were dropped in is reported. */
+		int64_t drops_before = wall - 2 * (int64_t)f->cfg->reconciliation_interval_s * 1000;
 		int n = 0, chunks = 0;
-		while (chunks++ < 5 && (n = vg_store_purge_forwarded(f->store, before, 2000)) == 2000)
+		while (chunks++ < 5 && (n = vg_store_purge_forwarded(f->store, before, drops_before, 2000)) == 2000)
 			;
 		f->next_purge_ms = now + (n == 2000 ? 1000 : PURGE_EVERY_MS);
 	}

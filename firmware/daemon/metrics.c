@@ -180,6 +180,8 @@ static int on_event(void *ud, const struct vg_store_new_event *e)
 	struct vg_metrics *m = ud;
 	m->ev_mark = e->id;
 	m->chunk_rows++;
+	if (e->identified < 0)
+		return 0;   /* a forwarded event's key row, moved to the end of the table: read before */
 	ingest_add(m, e->device_id, e->type);
 	if (strcmp(e->device_id, GATEWAY_DEVICE) == 0)
 		return 0;

@@ -657,15 +657,20 @@ static void test_checkpoint(void **state)
 #define CAP_BYTES (1 << 20)
 #define CAP_BODY 1000
 
-static struct vg_store *open_capped(const char *path, int drop_oldest)
+static struct vg_store *open_capped_at(const char *path, int drop_oldest, long long max_bytes)
 {
 	struct vg_store_cfg cfg = { .path = path, .owner = 0, .durability_full = 0, .busy_timeout_ms = 50,
-	                            .max_bytes = CAP_BYTES, .drop_oldest = drop_oldest };
+	                            .max_bytes = max_bytes, .drop_oldest = drop_oldest };
 	struct vg_store *s = NULL;
 	char err[256] = "";
 	if (vg_store_open(&s, &cfg, err, sizeof(err)) != VG_OK)
 		fail_msg("vg_store_open: %s", err);
 	return s;
+}
+
+static struct vg_store *open_capped(const char *path, int drop_oldest)
+{
+	return open_capped_at(path, drop_oldest, CAP_BYTES);
 }
 
 /* Put event number i (key "cap-<i>", a CAP_BODY body) in its own transaction. */
@@ -715,36 +720,60 @@ static void test_cap_backpressure_refuses_and_loses_nothing(void **state)
 	assert_int_equal(put_numbered(s, stored, VG_PRIO_NORMAL, 1000 + stored), VG_ERR_FULL);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE state = 0"), stored);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM drops"), 0);
-	/* The quarantine is held to the cap too. */
+	/* At the cap a quarantined input is counted, not stored. */
 	char body[CAP_BODY];
 	memset(body, 'q', sizeof(body));
 	struct vg_store_quarantine q = { .received_at_ms = 5, .device_id = "pos-1", .reason = "contract",
 	                                 .body = body, .body_len = sizeof(body) };
-	assert_int_equal(vg_store_begin(s), VG_OK);
-	assert_int_equal(vg_store_put_quarantine(s, &q), VG_ERR_FULL);
-	vg_store_rollback(s);
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(vg_store_begin(s), VG_OK);
+		assert_int_equal(vg_store_put_quarantine(s, &q), VG_OK);
+		assert_int_equal(vg_store_commit(s), VG_OK);
+	}
+	long long counted = raw_int(f->db, "SELECT coalesce(sum(count), 0) FROM quarantine_overflow");
+	assert_true(counted > 10);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM quarantine") + counted, 20);
+	assert_true(file_bytes(f->db) <= CAP_BYTES);
 
-	/* The CDP took the oldest half: their keys are what goes first, and capture resumes. */
-	raw_exec(f->db, "UPDATE events SET state = 2, body = NULL, forwarded_at_ms = id"
-	                " WHERE id IN (SELECT id FROM events ORDER BY id LIMIT (SELECT count(*) / 2 FROM events))");
-	long long forwarded = raw_int(f->db, "SELECT count(*) FROM events WHERE state = 2");
-	long long pending = stored - forwarded;
+	/* The CDP takes the oldest half: their rows become key rows and their pages are freed. */
+	struct vg_store *o = open_store(f->db, 1, 50);
+	int taken = 0;
+	long long batch = 0;
+	assert_int_equal(vg_store_batch_claim(o, stored / 2, 2, 5000, take_all, &taken, &batch), VG_OK);
+	assert_int_equal(taken, stored / 2);
+	assert_int_equal(vg_store_batch_done(o, batch, 6000), VG_OK);
+	assert_int_equal(vg_store_used_bytes(s, &used), VG_OK);
+	assert_true(used < CAP_BYTES * 6 / 10);
+	long long forwarded = raw_int(f->db, "SELECT count(*) FROM events WHERE state = 2 AND body IS NULL");
+	assert_int_equal(forwarded, stored / 2);
+	/* Capture resumes; the keys stay while there is room. */
 	int more = 0;
 	while (more < 50 && put_numbered(s, stored + more, VG_PRIO_NORMAL, 9000 + more) == VG_OK)
 		more++;
 	assert_int_equal(more, 50);
 	struct vg_store_cap_stats cs;
 	vg_store_cap_stats(s, &cs);
-	assert_true(cs.keys_reclaimed > 0);
+	assert_int_equal(cs.keys_reclaimed, 0);
+	/* Until the cap again: every key goes, oldest first, before an event is refused. */
+	long long keys_left = forwarded, keys_in_order = 1;
+	while ((rc = put_numbered(s, stored + more, VG_PRIO_NORMAL, 9000 + more)) == VG_OK && more < 4 * CAP_BYTES / CAP_BODY) {
+		more++;
+		long long left = raw_int(f->db, "SELECT count(*) FROM events WHERE state = 2");
+		if (left < keys_left && left > 0)   /* what is left is the newest keys */
+			keys_in_order &= raw_int(f->db, "SELECT min(id) FROM events WHERE state = 2") ==
+			                 raw_int(f->db, "SELECT max(id) FROM events WHERE state = 2") - left + 1;
+		keys_left = left;
+	}
+	assert_int_equal(rc, VG_ERR_FULL);
+	assert_true(keys_in_order);
+	vg_store_cap_stats(s, &cs);
+	assert_int_equal(cs.keys_reclaimed, forwarded);
 	assert_int_equal(cs.dropped, 0);
-	assert_int_equal(cs.refused, 3);   /* two events and the quarantine row */
-	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE state = 0"), pending + 50);
-	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE state = 2"), forwarded - cs.keys_reclaimed);
-	/* The oldest keys went first. */
-	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE state = 2 AND id <= ("
-	                                "SELECT max(id) - (SELECT count(*) FROM events WHERE state = 2) FROM events"
-	                                " WHERE state = 2)"), 0);
+	assert_int_equal(cs.refused, 3);   /* the two above and this one */
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE state = 2"), 0);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE state = 0"), stored - forwarded + more);
 	assert_true(file_bytes(f->db) <= CAP_BYTES);
+	vg_store_close(o);
 	vg_store_close(s);
 }
 
@@ -792,7 +821,7 @@ static void test_cap_drop_oldest_keeps_the_priority_lane_and_batches(void **stat
 	assert_true(file_bytes(f->db) <= CAP_BYTES);
 	struct vg_store_cap_stats cs;
 	vg_store_cap_stats(s, &cs);
-	long long dropped = raw_int(f->db, "SELECT count(*) FROM drops");
+	long long dropped = raw_int(f->db, "SELECT coalesce(sum(count), 0) FROM drops");
 	assert_true(dropped > total / 2);
 	assert_int_equal(cs.dropped, dropped);
 	assert_int_equal(cs.refused, 0);
@@ -806,9 +835,11 @@ static void test_cap_drop_oldest_keeps_the_priority_lane_and_batches(void **stat
 	assert_int_equal(raw_int(f->db, "SELECT max(id) - min(id) + 1 - count(*) FROM events WHERE state = 0"
 	                                " AND priority > 0 AND device_id = 'pos-1'"), 0);
 	assert_int_equal(raw_int(f->db, "SELECT max(id) FROM events"), total + 1);
-	/* The drops rows say when it was received and when it was dropped. */
-	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM drops WHERE device_id = 'pos-1'"
-	                                " AND received_at_ms < dropped_at_ms"), dropped);
+	/* The drops rows say when (to 10 s) they were received and when they were dropped,
+	 * one row per device, type and 10 s in a chunk, not one per event. */
+	assert_int_equal(raw_int(f->db, "SELECT sum(count) FROM drops WHERE device_id = 'pos-1'"
+	                                " AND received_at_ms < dropped_at_ms AND received_at_ms % 10000 = 0"), dropped);
+	assert_true(raw_int(f->db, "SELECT count(*) FROM drops") * 8 <= dropped);
 
 	/* Reconciliation counts them: committed (by receive time) and dropped (by drop time). */
 	struct vg_store *o = open_store(f->db, 1, 50);
@@ -823,14 +854,19 @@ static void test_cap_drop_oldest_keeps_the_priority_lane_and_batches(void **stat
 	long long seen = 0, last = 0;
 	assert_int_equal(vg_store_drops_after(o, 0, drops_cb, &seen, &last), VG_OK);
 	assert_int_equal(seen, dropped);
-	assert_int_equal(last, dropped);
+	assert_int_equal(last, raw_int(f->db, "SELECT max(id) FROM drops"));
+	long long mark = last;
 	seen = 0;
 	assert_int_equal(vg_store_drops_after(o, last, drops_cb, &seen, &last), VG_OK);
 	assert_int_equal(seen, 0);
-	assert_int_equal(last, dropped);
+	assert_int_equal(last, mark);
 	/* Purged with the forwarded keys. */
-	assert_true(vg_store_purge_forwarded(o, 1000 + total + 1, 100000) >= 0);
+	assert_true(vg_store_purge_forwarded(o, 0, 1000 + total + 1, 100000) > 0);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM drops"), 0);
+	/* Row ids are not reused once the table is empty: the metrics read new rows by id. */
+	for (int i = total; i < total + 2 * CAP_BYTES / CAP_BODY; i++)
+		assert_int_equal(put_numbered(s, i, VG_PRIO_NORMAL, 1000 + i), VG_OK);
+	assert_true(raw_int(f->db, "SELECT min(id) FROM drops") > mark);
 	vg_store_close(o);
 	vg_store_close(s);
 }
@@ -849,6 +885,45 @@ static void test_cap_drop_oldest_refuses_when_nothing_can_go(void **state)
 	vg_store_close(s);
 }
 
+/* max_buffer_mb lowered below what the file holds: capture goes on and the file comes down to the
+ * new cap over the next puts, each freeing a bounded amount (not all at once, not never). */
+static void test_cap_lowered_shrinks_over_the_next_puts(void **state)
+{
+	struct fixture *f = *state;
+	create_db(f->db);
+	struct vg_store *s = open_capped_at(f->db, 1, 4 * CAP_BYTES);
+	int i = 0;
+	for (; i < 3 * CAP_BYTES / CAP_BODY; i++)
+		assert_int_equal(put_numbered(s, i, VG_PRIO_NORMAL, 1000 + i), VG_OK);
+	/* A third of them forwarded (compact keys), the rest pending. */
+	struct vg_store *o = open_store(f->db, 1, 50);
+	int taken = 0;
+	long long batch = 0;
+	assert_int_equal(vg_store_batch_claim(o, i / 3, 2, 5000, take_all, &taken, &batch), VG_OK);
+	assert_int_equal(vg_store_batch_done(o, batch, 6000), VG_OK);
+	vg_store_close(o);
+	vg_store_close(s);
+	long long used = 0;
+	s = open_capped_at(f->db, 1, CAP_BYTES);
+	assert_int_equal(vg_store_used_bytes(s, &used), VG_OK);
+	assert_true(used > CAP_BYTES);
+	int puts = 0;
+	for (; puts < 200 && used > CAP_BYTES; puts++, i++) {
+		assert_int_equal(put_numbered(s, i, VG_PRIO_NORMAL, 9000 + i), VG_OK);
+		long long now = 0;
+		assert_int_equal(vg_store_used_bytes(s, &now), VG_OK);
+		assert_true(now < used);   /* every put leaves the file smaller */
+		used = now;
+	}
+	assert_true(used <= CAP_BYTES);
+	assert_true(puts > 1);         /* bounded work per put */
+	struct vg_store_cap_stats cs;
+	vg_store_cap_stats(s, &cs);
+	assert_true(cs.keys_reclaimed > 0 && cs.dropped > 0);
+	assert_int_equal(cs.refused, 0);
+	vg_store_close(s);
+}
+
 static void test_migrates_schema_1_keeping_the_data(void **state)
 {
 	struct fixture *f = *state;
@@ -859,7 +934,7 @@ static void test_migrates_schema_1_keeping_the_data(void **state)
 	assert_int_equal(vg_store_commit(s), VG_OK);
 	vg_store_close(s);
 	/* Back to what 0.1.0's first schema was. */
-	raw_exec(f->db, "DROP TABLE drops; PRAGMA user_version = 1");
+	raw_exec(f->db, "DROP TABLE drops; DROP INDEX events_droppable; PRAGMA user_version = 1");
 	s = open_store(f->db, 1, 0);
 	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), VG_STORE_SCHEMA);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE name = 'drops'"), 1);
@@ -880,6 +955,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cap_backpressure_refuses_and_loses_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap_drop_oldest_keeps_the_priority_lane_and_batches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap_drop_oldest_refuses_when_nothing_can_go, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cap_lowered_shrinks_over_the_next_puts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_event_duplicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_discards, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quarantine_roundtrip, setup, teardown),
