@@ -52,7 +52,7 @@ def run_mode(label, durability, plugin, args, extra_conf="", prefilled=0):
         stored = None
         if plugin:
             stored = gw.query("SELECT count(*) FROM events WHERE device_id <> '_gateway'")[0][0]
-            dropped = gw.query("SELECT count(*) FROM drops")[0][0]
+            dropped = gw.query("SELECT coalesce(sum(count), 0) FROM drops")[0][0]
             if stored + dropped != acked + prefilled:
                 raise SystemExit("%s: %d acked (+%d pre-filled) but %d stored and %d dropped"
                                  % (label, acked, prefilled, stored, dropped))
