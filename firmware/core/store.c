@@ -633,18 +633,15 @@ int vg_store_counts(struct vg_store *s, struct vg_store_counts *c)
 		" (SELECT count(*) FROM events WHERE state = 2),"
 		" (SELECT count(*) FROM quarantine WHERE state = 'held'),"
 		" (SELECT count(*) FROM quarantine WHERE state = 'metadata'),"
-		" (SELECT coalesce(sum(count), 0) FROM quarantine_overflow),"
-		" (SELECT coalesce(sum(count), 0) FROM drops)";
+		" (SELECT coalesce(sum(count), 0) FROM quarantine_overflow),";
 	sqlite3_stmt *st;
 	long long version = 0;
 	int rc = int_query(s, "PRAGMA user_version", &version);
 	if (rc)
 		return rc;
 	/* A file the daemon has not migrated yet (venuegw status after an upgrade) has no drops. */
-	char one[sizeof sql];
-	snprintf(one, sizeof one, "%s", sql);
-	if (version < 2)
-		memcpy(strstr(one, " (SELECT coalesce(sum(count), 0) FROM drops)"), " 0", 3);
+	char one[sizeof sql + 64];
+	snprintf(one, sizeof one, "%s%s", sql, version >= 2 ? " (SELECT coalesce(sum(count), 0) FROM drops)" : " 0");
 	rc = sqlite3_prepare_v2(s->db, one, -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return map_rc(rc);
@@ -839,17 +836,22 @@ int vg_store_batch_done(struct vg_store *s, long long batch_id, int64_t now_ms)
 		return rc;
 	/* The events leave their rows for key rows (no body) at the end of the table:
 	 * the pages their bodies filled empty out and go to the free list, which is
-	 * what the disk cap counts (a row shrunk in place would keep its page). */
-	if ((rc = exec(s, "CREATE TEMP TABLE IF NOT EXISTS done_keys(event_key TEXT, device_id TEXT, type TEXT,"
+	 * what the disk cap counts (a row shrunk in place would keep its page).  The
+	 * key rows take ids above the highest there was, so ids never go down (the
+	 * metrics read new rows by id). */
+	long long top = 0;
+	if ((rc = int_query(s, "SELECT coalesce(max(id), 0) FROM events", &top)) ||
+	    (rc = exec(s, "CREATE TEMP TABLE IF NOT EXISTS done_keys(event_key TEXT, device_id TEXT, type TEXT,"
 	                  " priority INTEGER, received_at_ms INTEGER, flags INTEGER);"
 	                  "DELETE FROM temp.done_keys")) ||
 	    (rc = exec_bound2(s, "INSERT INTO temp.done_keys SELECT event_key, device_id, type, priority,"
 	                         " received_at_ms, flags FROM events WHERE batch_id = ?1 AND state = 1 ORDER BY id",
 	                         batch_id, 0)) ||
 	    (rc = exec_bound2(s, "DELETE FROM events WHERE batch_id = ?1 AND state = 1", batch_id, 0)) ||
-	    (rc = exec_bound2(s, "INSERT INTO events(event_key, device_id, type, priority, state, received_at_ms,"
-	                         " flags, forwarded_at_ms) SELECT event_key, device_id, type, priority, 2,"
-	                         " received_at_ms, flags, ?1 FROM temp.done_keys ORDER BY rowid", now_ms, 0)) ||
+	    (rc = exec_bound2(s, "INSERT INTO events(id, event_key, device_id, type, priority, state, received_at_ms,"
+	                         " flags, forwarded_at_ms) SELECT ?1 + rowid, event_key, device_id, type, priority, 2,"
+	                         " received_at_ms, flags, ?2 FROM temp.done_keys ORDER BY rowid", top, now_ms)) ||
+	    (rc = exec(s, "DELETE FROM temp.done_keys")) ||
 	    (rc = exec_bound2(s, "DELETE FROM batches WHERE id = ?1", batch_id, 0))) {
 		vg_store_rollback(s);
 		return rc;

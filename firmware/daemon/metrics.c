@@ -180,8 +180,15 @@ static int on_event(void *ud, const struct vg_store_new_event *e)
 	struct vg_metrics *m = ud;
 	m->ev_mark = e->id;
 	m->chunk_rows++;
-	if (e->identified < 0)
-		return 0;   /* a forwarded event's key row, moved to the end of the table: read before */
+	if (e->identified < 0) {
+		/* A forwarded event's key row, moved to the end of the table: counted when it
+		 * was read before; only its receive time still says when the device was seen
+		 * (a backlog forwarded before the start-up backfill reached it). */
+		struct device *d = strcmp(e->device_id, GATEWAY_DEVICE) ? device_get(m, e->device_id) : NULL;
+		if (d && e->received_at_ms > d->last_seen_ms)
+			d->last_seen_ms = e->received_at_ms;
+		return 0;
+	}
 	ingest_add(m, e->device_id, e->type);
 	if (strcmp(e->device_id, GATEWAY_DEVICE) == 0)
 		return 0;
@@ -319,7 +326,8 @@ static void scan(struct vg_metrics *m)
 static void seen(void *ud, long long event_id)
 {
 	struct vg_metrics *m = ud;
-	while (event_id > m->ev_mark && !m->scan_failed) {
+	/* Also after a failed scan: a row forwarded before it was read would go uncounted. */
+	while (event_id > m->ev_mark) {
 		long long before = m->ev_mark;
 		scan(m);
 		if (m->ev_mark == before)

@@ -924,6 +924,42 @@ static void test_cap_lowered_shrinks_over_the_next_puts(void **state)
 	vg_store_close(s);
 }
 
+/* A delivered batch leaves key rows at the end of the table, with ids above every id there
+ * was, so the next event's id is higher than any before (the metrics read new rows by id),
+ * and the pages of the bodies are freed. */
+static void test_batch_done_moves_keys_up_and_frees_pages(void **state)
+{
+	struct fixture *f = *state;
+	create_db(f->db);
+	struct vg_store *s = open_capped(f->db, 0);
+	for (int i = 0; i < 600; i++)
+		assert_int_equal(put_numbered(s, i, VG_PRIO_NORMAL, 1000 + i), VG_OK);
+	struct vg_store *o = open_store(f->db, 1, 50);
+	int taken = 0;
+	long long batch = 0, before = 0, after = 0;
+	assert_int_equal(vg_store_batch_claim(o, 600, 2, 5000, take_all, &taken, &batch), VG_OK);
+	assert_int_equal(taken, 600);
+	/* A gap: one event goes to the quarantine. */
+	assert_int_equal(vg_store_quarantine_event(o, 300, "unsendable", "test"), VG_OK);
+	assert_int_equal(vg_store_used_bytes(o, &before), VG_OK);
+	assert_int_equal(vg_store_batch_done(o, batch, 6000), VG_OK);
+	assert_int_equal(vg_store_used_bytes(o, &after), VG_OK);
+	assert_true(after < before / 3);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE state = 2 AND body IS NULL AND id > 600"
+	                                " AND forwarded_at_ms = 6000 AND received_at_ms >= 1000"), 599);
+	assert_int_equal(put_numbered(s, 600, VG_PRIO_NORMAL, 9000), VG_OK);
+	assert_int_equal(raw_int(f->db, "SELECT id FROM events WHERE state = 0"), 600 + 599 + 1);
+	/* Counts work on a file the daemon has not migrated yet. */
+	raw_exec(f->db, "DROP TABLE drops; DROP INDEX events_droppable; PRAGMA user_version = 1");
+	struct vg_store_counts c;
+	assert_int_equal(vg_store_counts(s, &c), VG_OK);
+	assert_int_equal(c.pending, 1);
+	assert_int_equal(c.forwarded, 599);
+	assert_int_equal(c.dropped, 0);
+	vg_store_close(o);
+	vg_store_close(s);
+}
+
 static void test_migrates_schema_1_keeping_the_data(void **state)
 {
 	struct fixture *f = *state;
@@ -956,6 +992,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cap_drop_oldest_keeps_the_priority_lane_and_batches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap_drop_oldest_refuses_when_nothing_can_go, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap_lowered_shrinks_over_the_next_puts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_done_moves_keys_up_and_frees_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_event_duplicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_discards, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quarantine_roundtrip, setup, teardown),
