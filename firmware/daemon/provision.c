@@ -743,18 +743,17 @@ int vg_cmd_provision(const char *config_path, int argc, char **argv)
 		goto fail;
 	if (p->lan_tls) {
 		char listener[4096];
-		path_in(path, p->cfg.broker_tls_dir, "ca.key");
-		if (put(&w, p, path, ca_key, strlen(ca_key), 0600, 0, 0))
-			goto fail;
-		path_in(path, p->cfg.broker_tls_dir, "ca.crt");
-		if (put(&w, p, path, ca_crt, strlen(ca_crt), 0644, 0, 0))
-			goto fail;
-		path_in(path, p->cfg.broker_tls_dir, "server.key");
-		if (put(&w, p, path, srv_key, strlen(srv_key), 0640, 1, 0))
-			goto fail;
-		path_in(path, p->cfg.broker_tls_dir, "server.crt");
-		if (put(&w, p, path, srv_crt, strlen(srv_crt), 0644, 0, 0))
-			goto fail;
+		const struct { const char *name, *pem; mode_t mode; int secret; } tls[] = {
+			{ "ca.key", ca_key, 0600, 0 },
+			{ "ca.crt", ca_crt, 0644, 0 },
+			{ "server.key", srv_key, 0640, 1 },
+			{ "server.crt", srv_crt, 0644, 0 },
+		};
+		for (size_t i = 0; i < sizeof tls / sizeof tls[0]; i++) {
+			path_in(path, p->cfg.broker_tls_dir, tls[i].name);
+			if (put(&w, p, path, tls[i].pem, strlen(tls[i].pem), tls[i].mode, tls[i].secret, 0))
+				goto fail;
+		}
 		path_in(path, p->cfg.broker_conf_dir, "venuegw-tls.conf");
 		if (tls_listener_text(p, listener, sizeof listener) != 0 ||
 		    put(&w, p, path, listener, strlen(listener), 0644, 0, 0))

@@ -234,36 +234,37 @@ pids="$pids $!"
 $helper notify "$tmp/notify-daemon.sock" "$tmp/notify-daemon" &
 pids="$pids $!"
 for _ in $(seq 200); do [ -S "$tmp/notify-broker.sock" ] && [ -S "$tmp/notify-daemon.sock" ] && break; sleep 0.05; done
+# start_as_venuegw NAME UNIT "SETPRIV GROUP OPTION" "EXTRA ENV" CMD...: run CMD as the unit does
+# (User=venuegw, UMask=0027) under strace into $tmp/NAME.strace, log in $tmp/NAME.log, with a
+# stand-in notify socket $tmp/notify-NAME.sock; wait for READY=1.  Sets started_strace (the
+# strace pid, our child) and started_pid (CMD's pid).
+start_as_venuegw() {
+	name=$1 unit=$2 groups=$3 extra_env=$4
+	shift 4
+	# shellcheck disable=SC2086  # extra_env and groups are word lists
+	(umask 0027; exec env NOTIFY_SOCKET="$tmp/notify-$name.sock" $extra_env \
+		strace -f -qq -s 256 -o "$tmp/$name.strace" \
+		setpriv --reuid=venuegw --regid=venuegw $groups "$@") >"$tmp/$name.log" 2>&1 &
+	started_strace=$!
+	straces="$straces $started_strace"
+	if $helper wait-line "$tmp/notify-$name" READY=1 $deadline; then
+		ok "$name sent READY=1 ($unit is Type=notify)"
+	else
+		sed 's/^/        /' "$tmp/$name.log"; die "the installed $name did not become ready"
+	fi
+	started_pid=$(ps -o pid= --ppid "$started_strace" | tr -d ' ')
+	[ -n "$started_pid" ] || die "cannot find the $name's pid under strace $started_strace"
+}
+
 # venuegw-broker.service: User=venuegw Group=venuegw UMask=0027, no supplementary groups.
-(umask 0027; exec env NOTIFY_SOCKET="$tmp/notify-broker.sock" strace -f -qq -s 256 -o "$tmp/broker.strace" \
-	setpriv --reuid=venuegw --regid=venuegw --clear-groups \
-	/usr/sbin/mosquitto -c /etc/venuegw/venuegw-broker.conf) >"$tmp/broker.log" 2>&1 &
-broker_strace=$!
-straces="$straces $broker_strace"
-if $helper wait-line "$tmp/notify-broker" READY=1 $deadline; then
-	ok "broker sent READY=1 (venuegw-broker.service is Type=notify)"
-else
-	sed 's/^/        /' "$tmp/broker.log"; die "the installed broker did not become ready"
-fi
-broker_pid=$(ps -o pid= --ppid "$broker_strace" | tr -d ' ')
-[ -n "$broker_pid" ] || die "cannot find the broker's pid under strace $broker_strace"
+start_as_venuegw broker venuegw-broker.service --clear-groups "" /usr/sbin/mosquitto -c /etc/venuegw/venuegw-broker.conf
+broker_strace=$started_strace broker_pid=$started_pid
 check "pid file /run/venuegw/broker.pid names the broker, a venuegw process we started" \
 	sh -c "test \"\$(cat /run/venuegw/broker.pid)\" = '$broker_pid' && ps -o user=,comm= -p '$broker_pid' | grep -q '^venuegw *mosquitto$'"
 check "broker log: the capture plugin is loaded" grep -q "capture.init" "$tmp/broker.log"
 # venuegw.service: also SupplementaryGroups=dialout input, WatchdogSec (here 4 s).
-(umask 0027; exec env NOTIFY_SOCKET="$tmp/notify-daemon.sock" WATCHDOG_USEC=4000000 \
-	strace -f -qq -s 256 -o "$tmp/daemon.strace" \
-	setpriv --reuid=venuegw --regid=venuegw --groups=dialout,input \
-	/usr/bin/venuegw run) >"$tmp/daemon.log" 2>&1 &
-daemon_strace=$!
-straces="$straces $daemon_strace"
-if $helper wait-line "$tmp/notify-daemon" READY=1 $deadline; then
-	ok "daemon sent READY=1 (venuegw.service is Type=notify)"
-else
-	sed 's/^/        /' "$tmp/daemon.log"; die "the installed daemon did not become ready"
-fi
-daemon_pid=$(ps -o pid= --ppid "$daemon_strace" | tr -d ' ')
-[ -n "$daemon_pid" ] || die "cannot find the daemon's pid under strace $daemon_strace"
+start_as_venuegw daemon venuegw.service --groups=dialout,input WATCHDOG_USEC=4000000 /usr/bin/venuegw run
+daemon_strace=$started_strace daemon_pid=$started_pid
 check "the daemon runs as venuegw with groups dialout and input" \
 	sh -c "ps -o user=,supgrp= -p '$daemon_pid' | grep -q '^venuegw .*dialout' && ps -o supgrp= -p '$daemon_pid' | grep -qw input"
 check "daemon sends WATCHDOG=1 (WatchdogSec=)" $helper wait-line "$tmp/notify-daemon" WATCHDOG=1 $deadline
