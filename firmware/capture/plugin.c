@@ -44,7 +44,7 @@ struct capture {
 	struct vg_keyring keys;
 	struct vg_store *store;       /* NULL until buffer.db can be opened */
 	char db_path[300];
-	int64_t next_open_try_ms;
+	int64_t next_open_log_ms;     /* the "cannot open" error is logged at most every 10 s */
 	int clock_synced;
 	int64_t clock_checked_ms;
 	struct rate_slot rate[RATE_SLOTS];
@@ -141,9 +141,14 @@ static int parse_topic(const char *topic, char device[65])
 	return 1;
 }
 
+/* buffer.db, opened as soon as the daemon has created it: every message and
+ * every broker tick tries again while it is not open (a failed open of a
+ * missing file costs one failed open(2)), so whichever of the two services
+ * starts first, the first event after the file exists is stored.  Only the
+ * error message is rate-limited, never the attempt. */
 static struct vg_store *store(struct capture *c, int64_t now_ms)
 {
-	if (c->store || now_ms < c->next_open_try_ms)
+	if (c->store)
 		return c->store;
 	char err[512];
 	struct vg_store_cfg scfg = {
@@ -155,10 +160,28 @@ static struct vg_store *store(struct capture *c, int64_t now_ms)
 		.drop_oldest = c->cfg.on_full == VG_ON_FULL_DROP_OLDEST,
 	};
 	if (vg_store_open(&c->store, &scfg, err, sizeof err) != VG_OK) {
-		vg_log(VG_LOG_ERR, "capture.store", "%s; not acknowledging events until it opens", err);
-		c->next_open_try_ms = now_ms + 1000;
+		if (now_ms >= c->next_open_log_ms) {
+			vg_log(VG_LOG_ERR, "capture.store", "%s; not acknowledging events until it opens", err);
+			c->next_open_log_ms = now_ms + 10000;
+		}
+		return NULL;
 	}
+	if (c->next_open_log_ms)
+		vg_log(VG_LOG_INFO, "capture.store", "opened %s; acknowledging events again", c->db_path);
+	c->next_open_log_ms = 0;
 	return c->store;
+}
+
+/* The broker's tick: open buffer.db as soon as it exists, before the first
+ * message needs it. */
+static int on_tick(int event, void *event_data, void *userdata)
+{
+	(void)event;
+	(void)event_data;
+	struct capture *c = userdata;
+	if (!c->store)
+		store(c, clock_ms(CLOCK_REALTIME));
+	return MOSQ_ERR_SUCCESS;
 }
 
 /* Token bucket per device for quarantine rows.  1: store the row. */
@@ -441,6 +464,11 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		vg_log(VG_LOG_ERR, "capture.init", "cannot register the message callback");
 		goto fail;
 	}
+	if (mosquitto_callback_register(identifier, MOSQ_EVT_TICK, on_tick, NULL, c) != MOSQ_ERR_SUCCESS) {
+		mosquitto_callback_unregister(identifier, MOSQ_EVT_MESSAGE, on_message, NULL);
+		vg_log(VG_LOG_ERR, "capture.init", "cannot register the tick callback");
+		goto fail;
+	}
 	vg_log(VG_LOG_INFO, "capture.init", "venue %s, buffer %s, durability %s", c->cfg.venue_id,
 	       c->db_path, c->cfg.durability == VG_DURABILITY_FULL ? "full" : "os");
 	*userdata = c;
@@ -460,6 +488,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	if (!c)
 		return MOSQ_ERR_SUCCESS;
 	mosquitto_callback_unregister(c->id, MOSQ_EVT_MESSAGE, on_message, NULL);
+	mosquitto_callback_unregister(c->id, MOSQ_EVT_TICK, on_tick, NULL);
 	vg_log(VG_LOG_INFO, "capture.stats",
 	       "stored=%llu duplicates=%llu quarantined=%llu quarantine_overflow=%llu suppressed=%llu"
 	       " store_failures=%llu"

@@ -147,6 +147,41 @@ class StoreFailureTest(CaptureCase):
         self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE device_id <> '_gateway'")[0][0], 1)
 
 
+class StartOrderTest(CaptureCase):
+    """The broker may start before the daemon has made buffer.db (issue 12: the plugin
+    retried only once a second, so the first publish after start-up was refused)."""
+    start_gateway = False
+
+    def test_broker_first_stores_the_first_event_after_buffer_db_exists(self):
+        topic = "venue/v1/pos-1/events"
+        self.gw.start_broker()
+        r = self.gw.mosquitto_pub("pos-1", topic, json.dumps({"id": "o-1", "type": "device.status"}))
+        self.assertNotEqual(r.returncode, 0, "acknowledged although buffer.db does not exist yet")
+        self.assertFalse(os.path.exists(self.gw.db_path()))
+        self.gw.start_daemon()  # returns as soon as buffer.db exists at the current schema
+        r = self.gw.mosquitto_pub("pos-1", topic, json.dumps({"id": "o-2", "type": "device.status"}))
+        self.assertEqual(r.returncode, 0, "the first event after buffer.db appeared was refused: %s"
+                         % r.stderr.decode(errors="replace"))
+        self.assertIn(event_key("pos-1", "o-2"), self.stored_keys())
+        self.assertNotIn(event_key("pos-1", "o-1"), self.stored_keys())
+        log = read_text(self.gw.broker_log)
+        self.assertIn("cannot open", log)
+        self.assertIn("capture.store: opened", log)
+        self.assertTrue(self.gw.broker_alive())
+
+    def test_the_broker_opens_buffer_db_without_waiting_for_a_message(self):
+        self.gw.start_broker()
+        self.gw.start_daemon()
+        # The broker's tick (every 100 ms at most while idle) opens it: no publish needed.
+        end = time.monotonic() + 30
+        while "capture.store: opened" not in read_text(self.gw.broker_log):
+            self.assertLess(time.monotonic(), end, "the plugin never opened buffer.db by itself")
+            time.sleep(0.05)
+        r = self.gw.mosquitto_pub("pos-1", "venue/v1/pos-1/events",
+                                  json.dumps({"id": "t-1", "type": "device.status"}))
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+
 class BadInputTest(CaptureCase):
     def test_bad_input_is_quarantined_with_reason_and_notice(self):
         gw = self.gw
