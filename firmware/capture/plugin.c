@@ -432,7 +432,15 @@ int mosquitto_plugin_version(int supported_version_count, const int *supported_v
 int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
                           struct mosquitto_opt *options, int option_count)
 {
-	vg_log_set_sink(log_sink);
+	/* Under systemd the broker's stderr is the journal, where mosquitto's own
+	 * lines all land at priority info: ours go there directly with their
+	 * priority prefix.  Elsewhere they go through the broker's log. */
+	if (vg_log_detect_format() == VG_LOG_FMT_JOURNAL) {
+		vg_log_set_format(VG_LOG_FMT_JOURNAL);
+		vg_log_set_sink(NULL);
+	} else {
+		vg_log_set_sink(log_sink);
+	}
 	const char *path = NULL;
 	for (int i = 0; i < option_count; i++) {
 		if (strcmp(options[i].key, "config") == 0) {

@@ -181,6 +181,25 @@ class StartOrderTest(CaptureCase):
                                   json.dumps({"id": "t-1", "type": "device.status"}))
         self.assertEqual(r.returncode, 0, r.stderr)
 
+    def test_under_journald_the_plugin_logs_with_priorities(self):
+        # systemd sets JOURNAL_STREAM=<dev>:<ino> of the stream it made the broker's
+        # stderr; here that stream is the broker's log file.  mosquitto's own lines
+        # carry no priority; the plugin's carry sd-daemon(3) prefixes.
+        open(self.gw.broker_log, "ab").close()
+        st = os.stat(self.gw.broker_log)
+        self.gw.broker_env = {"JOURNAL_STREAM": "%d:%d" % (st.st_dev, st.st_ino)}
+        self.gw.start_broker()
+        self.gw.start_daemon()
+        end = time.monotonic() + 30
+        while "<6>capture.store: opened" not in read_text(self.gw.broker_log):
+            self.assertLess(time.monotonic(), end, read_text(self.gw.broker_log))
+            time.sleep(0.05)
+        lines = read_text(self.gw.broker_log).splitlines()
+        self.assertTrue(any(l.startswith("<6>capture.init: venue ") for l in lines), lines)
+        self.assertTrue(any(l.startswith("<3>capture.store: cannot open ") for l in lines), lines)
+        self.assertFalse([l for l in lines if "venuegw capture." in l],
+                         "plugin lines went through the broker's log without a priority")
+
 
 class BadInputTest(CaptureCase):
     def test_bad_input_is_quarantined_with_reason_and_notice(self):
