@@ -259,8 +259,11 @@ class OutageTest(ForwardCase):
         while self.gw.query("SELECT count(*) FROM events WHERE state IN (0, 1)")[0][0]:
             self.assertLess(time.monotonic(), end, "the delivered batch was never marked")
             time.sleep(0.1)
-        sent = [r for r in self.cdp.requests() if r["path"] == "/v1/batch" and set(r["message_ids"]) & want]
-        self.assertEqual(len(sent), 1, "a delivered batch was sent again")
+        # The events may have left in one batch or two (a small batch leaves at once
+        # when idle): what matters is that none was sent again.
+        sent = [m for r in self.cdp.requests() if r["path"] == "/v1/batch"
+                for m in r["message_ids"] if m in want]
+        self.assertEqual(sorted(sent), sorted(want), "a delivered batch was sent again")
         self.assertEqual(self.cdp.stats()["duplicates"], 0)
         self.assertIn("retrying the mark", read_text(self.gw.daemon_log))   # the path was taken
 
