@@ -27,8 +27,16 @@ step "Installing build and runtime dependencies (Debian packages)"
 packaging/install-deps.sh
 
 step "Building venuegw"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
+# Only what the demo runs: the daemon, the broker plugin and the C publisher
+# tests/support/vg_pub.  VG_TESTS=ON for vg_pub (a build directory
+# packaging/deb/build-deb.sh made has it OFF); VG_UNIT_TESTS=AUTO because the
+# unit tests need cmocka, which only `install-deps.sh --tests` installs (AUTO
+# builds them when cmocka is there; tests/run.sh installs it and so still
+# gets them in this build directory).
+mkdir -p build
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVG_TESTS=ON -DVG_UNIT_TESTS=AUTO \
+	>build/quickstart-cmake.log 2>&1 || { cat build/quickstart-cmake.log >&2; exit 1; }
+cmake --build build -j "$(nproc 2>/dev/null || echo 2)" --target venuegw venuegw_capture vg_pub >/dev/null
 echo "built: build/venuegw, build/venuegw_capture.so, build/tests/support/vg_pub"
 
 dir=${VG_QUICKSTART_DIR:-/tmp/venuegw-quickstart}
