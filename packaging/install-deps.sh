@@ -5,19 +5,31 @@
 #   packaging/install-deps.sh --tests  also what the tests need
 set -eu
 
+# tzdata: venuegw reads /usr/share/zoneinfo for [gateway] timezone (the tests
+# use Europe/Berlin); Debian 12 has it at priority required, but a minimal
+# root or container may not.
 PKGS="build-essential cmake pkg-config
       libmosquitto-dev mosquitto mosquitto-clients mosquitto-dev
       libsqlite3-dev sqlite3 libmbedtls-dev libcurl4-openssl-dev libcjson-dev zlib1g-dev
-      libinih-dev libmicrohttpd-dev libsystemd-dev python3"
+      libinih-dev libmicrohttpd-dev libsystemd-dev python3 tzdata"
 if [ "${1:-}" = "--tests" ]; then
 	# prometheus: promtool checks /metrics; chromium: the status page test;
-	# lintian and strace: the .deb and its services (tests/package);
+	# lintian, strace, systemd (systemd-analyze verify/security; a machine or
+	# container without systemd lacks it) and iproute2 (ss): the .deb and its
+	# services (tests/package); groff-base: the man pages (test_manpages);
 	# qemu-user-static and the aarch64 cross compiler: the arm64 build and its
-	# unit tests (tests/cross)
+	# unit tests (tests/cross); mmdebstrap: the fresh Debian 12 root the
+	# README's commands run in (tests/fresh) and the guest image of the VM
+	# tests, which qemu-system-x86 boots and e2fsprogs turns into a disk
+	# (tests/vm)
 	PKGS="$PKGS libcmocka-dev clang libclang-rt-14-dev procps openssl
-	      prometheus chromium lintian strace qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
-	# tests/reference (the Segment Node client): node >= 18 and npm; a nodesource
-	# nodejs already ships npm and conflicts with Debian's npm package
+	      prometheus chromium lintian strace systemd iproute2 groff-base
+	      qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross mmdebstrap
+	      qemu-system-x86 e2fsprogs"
+	# tests/reference (the Segment Node client): node >= 18 and npm, and the CA
+	# certificates npm verifies registry.npmjs.org with; a nodesource nodejs
+	# already ships npm and conflicts with Debian's npm package
+	PKGS="$PKGS ca-certificates"
 	command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 	command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 fi

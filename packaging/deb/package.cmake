@@ -169,7 +169,9 @@ once the gateway is provisioned with `venuegw provision`.")
 # What the binary and the plugin link (dpkg-shlibdeps), plus the broker the
 # plugin runs in, and what postinst creates the user with.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "mosquitto (>= 2.0), systemd-sysusers | adduser")
+# tzdata: [gateway] timezone is read from /usr/share/zoneinfo (required
+# priority in Debian 12, but a minimal system may lack it).
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "mosquitto (>= 2.0), tzdata, systemd-sysusers | adduser")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${VG_DEB_SRC}/postinst ${VG_DEB_SRC}/prerm ${VG_DEB_SRC}/postrm ${VG_DEB_SRC}/conffiles)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)

@@ -37,7 +37,7 @@ deadline=30          # seconds any single wait may take before it counts as fail
 
 [ "$(id -u)" = 0 ] || { echo "tests/package/run.sh: run as root (it installs a package)" >&2; exit 2; }
 for tool in cpack lintian dpkg-buildflags systemd-analyze strace setpriv mosquitto mosquitto_pub \
-            mosquitto_sub mosquitto_passwd python3; do
+            mosquitto_sub mosquitto_passwd python3 ss; do
 	command -v "$tool" >/dev/null 2>&1 || {
 		echo "tests/package/run.sh: '$tool' is missing (packaging/install-deps.sh --tests installs it)" >&2
 		exit 2
