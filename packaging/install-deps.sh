@@ -27,7 +27,7 @@ if [ "${1:-}" = "--tests" ]; then
 	      qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross mmdebstrap
 	      qemu-system-x86 e2fsprogs"
 	# tests/reference (the Segment Node client): node >= 18 and npm, and the CA
-	# certificates npm verifies registry.npmjs.org with; a nodesource nodejs
+	# certificates npm verifies the npm registry with; a nodesource nodejs
 	# already ships npm and conflicts with Debian's npm package
 	PKGS="$PKGS ca-certificates"
 	command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"

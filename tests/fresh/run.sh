@@ -32,7 +32,7 @@
 # It cleans up on any exit: processes running inside the root (they were
 # started there by this test) are ended by PID, everything mounted under the
 # root is unmounted in reverse order, and the root is removed.
-# Traffic: apt (Debian's repositories) and npm (registry.npmjs.org) downloads;
+# Traffic: apt (Debian's repositories) and npm registry downloads;
 # the demo itself talks only to 127.0.0.1 (the root shares this machine's
 # network namespace; the quickstart picks free loopback ports).
 #
@@ -294,7 +294,7 @@ for f in $sources; do cp "$f" "$rootfs$f"; done
 rm -f "$rootfs/etc/resolv.conf"
 cp -L /etc/resolv.conf "$rootfs/etc/resolv.conf"
 # And the certificate authorities this machine added itself, if any (on a
-# network that inspects TLS, npm cannot reach registry.npmjs.org without its
+# network that inspects TLS, npm cannot reach the npm registry without its
 # CA; the CI machines here have one).  They wait in the root's
 # /usr/local/share/ca-certificates until the ca-certificates package is
 # installed by the commands, whose update-ca-certificates adds them to the
