@@ -215,7 +215,7 @@ static int commit(struct capture *c, struct vg_store *st, const char *device, co
 	if (rc)
 		return rc;
 	/* A forgotten person's events are acknowledged, counted, not stored. */
-	const char *idents[6];
+	const char *idents[VG_INGEST_IDENTS_MAX];
 	for (int i = 0; i < out->nidents; i++)
 		idents[i] = out->idents[i];
 	int sup = vg_store_suppressed(st, idents, (size_t)out->nidents);
@@ -357,6 +357,7 @@ static int on_message(int event, void *event_data, void *userdata)
 	struct vg_ingest_cfg icfg;
 	vg_ingest_cfg_init(&icfg, &c->cfg, key);
 	icfg.prev_key = prev;
+	icfg.ring = &c->keys;
 
 	struct vg_ingest_out out;
 	int rc = vg_ingest(&icfg, t > 0 ? topic_device : device, m->payload, m->payloadlen, now_ms,

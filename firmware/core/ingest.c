@@ -161,25 +161,36 @@ int vg_ingest(const struct vg_ingest_cfg *cfg, const char *device_id, const void
 	if (rc)
 		goto done;
 
-	/* Identity tokens, from the raw values, before scrubbing replaces them. */
+	/* Identity tokens, from the raw values, before scrubbing replaces them:
+	 * under the current key, then under every other version of the ring. */
 	cJSON *person = cJSON_GetObjectItemCaseSensitive(ev, "person");
 	if (cJSON_IsObject(person)) {
 		static const char *const fields[] = { "email", "phone", "customer_id", "loyalty_id",
 		                                      "member_code", "payment_customer_id" };
-		for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-			cJSON *v = cJSON_GetObjectItemCaseSensitive(person, fields[i]);
-			int stored = cfg->stored_body && cJSON_IsString(v) ?
-			             vg_pii_stored_form(fields[i], v->valuestring) : 0;
-			if (stored == 1) {
-				snprintf(out->idents[out->nidents++], VG_TOKEN_MAX, "%s", v->valuestring);
+		size_t nkeys = cfg->ring ? cfg->ring->n : 0;
+		for (size_t k = 0; k <= nkeys; k++) {
+			const struct vg_key *key = k == 0 ? cfg->key : &cfg->ring->keys[k - 1];
+			if (k > 0 && key->version == cfg->key->version)
 				continue;
+			for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+				if (out->nidents >= VG_INGEST_IDENTS_MAX)
+					break;
+				cJSON *v = cJSON_GetObjectItemCaseSensitive(person, fields[i]);
+				if (!cJSON_IsString(v))
+					continue;
+				int stored = cfg->stored_body ? vg_pii_stored_form(fields[i], v->valuestring) : 0;
+				if (stored == 1) {
+					/* A token of a stored body: its own identity, once. */
+					if (k == 0)
+						snprintf(out->idents[out->nidents++], VG_TOKEN_MAX, "%s", v->valuestring);
+					continue;
+				}
+				if (stored)
+					continue;
+				if (vg_pii_identity_token(key, fields[i], v->valuestring, strlen(v->valuestring),
+				                          cfg->default_country_code, out->idents[out->nidents], NULL, 0) > 0)
+					out->nidents++;
 			}
-			if (stored)
-				continue;
-			if (cJSON_IsString(v) &&
-			    vg_pii_identity_token(cfg->key, fields[i], v->valuestring, strlen(v->valuestring),
-			                          cfg->default_country_code, out->idents[out->nidents], NULL, 0) > 0)
-				out->nidents++;
 		}
 	}
 

@@ -28,10 +28,17 @@ enum vg_event_flag {
 /* The stable name of flag bit i (0..VG_FLAG__COUNT-1). */
 const char *vg_flag_name(int bit);
 
+/* At most this many identity tokens per event (identifiers × key versions). */
+#define VG_INGEST_IDENTS_MAX 32
+
 struct vg_ingest_cfg {
 	const char *venue_id;
 	const struct vg_key *key;        /* current token key; borrowed */
 	const struct vg_key *prev_key;   /* the previous key during a rotation's overlap, else NULL */
+	/* Every key version of the key file (borrowed), or NULL for key alone:
+	 * identity tokens are computed under each, so a person forgotten under
+	 * one version stays suppressed after another becomes current. */
+	const struct vg_keyring *ring;
 	int default_country_code;
 	struct vg_pii_policy policy;
 	int has_timezone;                /* [gateway] timezone is set */
@@ -63,8 +70,9 @@ struct vg_ingest_out {
 	size_t body_len;
 	struct vg_pii_stats pii;
 	/* The identity tokens of the person's identifiers (vg_pii_identity_token
-	 * under the current key), for suppression checks at capture. */
-	char idents[6][VG_TOKEN_MAX];
+	 * under the current key and every other version of cfg->ring), for
+	 * suppression checks at capture. */
+	char idents[VG_INGEST_IDENTS_MAX][VG_TOKEN_MAX];
 	int nidents;
 };
 

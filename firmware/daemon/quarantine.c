@@ -346,6 +346,7 @@ struct retry {
 	const struct vg_config *cfg;
 	struct vg_store *st;
 	const struct vg_key *key;
+	const struct vg_keyring *ring;
 	int dry_run;
 	int clock_synced;
 	long long asked, accepted, duplicates, rejected, not_retryable, suppressed, gone;
@@ -392,6 +393,7 @@ static int retry_one(struct retry *r, long long id)
 	struct vg_ingest_cfg icfg;
 	vg_ingest_cfg_init(&icfg, r->cfg, r->key);
 	icfg.stored_body = 1;
+	icfg.ring = r->ring;
 	/* The receive time stays the original one: the time checks judge the
 	 * device's time against it, as they did on arrival. */
 	rc = vg_ingest(&icfg, h.device_id, h.body, h.body_len, h.received_at_ms, r->clock_synced, &out);
@@ -413,7 +415,7 @@ static int retry_one(struct retry *r, long long id)
 		       out.rej.field[0] ? " field=" : "", out.rej.field, out.rej.detail);
 		goto done;
 	}
-	const char *idents[6];
+	const char *idents[VG_INGEST_IDENTS_MAX];
 	for (int i = 0; i < out.nidents; i++)
 		idents[i] = out.idents[i];
 	int sup = vg_store_suppressed(r->st, idents, (size_t)out.nidents);
@@ -547,6 +549,7 @@ static int cmd_retry(const struct vg_config *cfg, int argc, char **argv)
 	}
 	struct retry r = { .cfg = cfg, .dry_run = dry_run, .clock_synced = vg_clock_synced() };
 	r.key = vg_keyring_current(&kr, time(NULL));
+	r.ring = &kr;
 	if (!r.key) {
 		fprintf(stderr, "venuegw quarantine retry: no key in %s is active yet (activate_at in the future)\n",
 		        cfg->key_file);

@@ -237,6 +237,7 @@ static void sink_frame(void *ud, const struct vg_frame *f)
 		snprintf(value, sizeof value, "%lld:%lld", p->epoch, pe->seq);
 		struct vg_ingest_cfg icfg;
 		vg_ingest_cfg_init(&icfg, s->cfg, key);
+		icfg.ring = &s->keys;
 		icfg.key_kind = "seq";
 		icfg.key_value = value;
 		int64_t mono = vg_now_ms();
@@ -283,7 +284,7 @@ static int store_one(struct vg_serial *s, struct pending *pe)
 		return vg_store_put_quarantine(s->store, &q);
 	}
 	const struct vg_ingest_out *o = &pe->out;
-	const char *idents[6];
+	const char *idents[VG_INGEST_IDENTS_MAX];
 	for (int i = 0; i < o->nidents; i++)
 		idents[i] = o->idents[i];
 	int sup = vg_store_suppressed(s->store, idents, (size_t)o->nidents);
