@@ -109,6 +109,7 @@ int vg_plan_check(const struct vg_plan *p, const cJSON *event, int default_cc, s
  * path is the dotted path of the member with array indexes as "[]" and keys
  * that may hold personal data (not 1..40 of [A-Za-z0-9_-], or 6 digits or
  * more, or what vg_pii_in_identifier finds) as "~". */
+#define VG_PLAN_PATH_MAX 96   /* longer paths end in "…" */
 typedef void (*vg_plan_drop_cb)(void *ud, const char *path);
 
 /* Make a decoded event what may be stored: drop every member the type's

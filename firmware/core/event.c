@@ -34,6 +34,8 @@ static const char *const reject_names[VG_REJ__COUNT] = {
 	[VG_REJ_DEVICE_MISMATCH] = "device_mismatch",
 	[VG_REJ_BAD_TOPIC] = "bad_topic",
 	[VG_REJ_TOO_LARGE_WIRE] = "too_large_wire",
+	[VG_REJ_PII_IN_IDENTIFIER] = "pii_in_identifier",
+	[VG_REJ_UNDECLARED] = "undeclared_field",
 };
 
 const char *vg_reject_name(enum vg_reject_reason r)

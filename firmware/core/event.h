@@ -31,6 +31,8 @@ enum vg_reject_reason {
 	VG_REJ_DEVICE_MISMATCH,  /* "device_mismatch": topic names another device */
 	VG_REJ_BAD_TOPIC,        /* "bad_topic" */
 	VG_REJ_TOO_LARGE_WIRE,   /* "too_large_wire": tokenized form over the limit */
+	VG_REJ_PII_IN_IDENTIFIER, /* "pii_in_identifier": an id field looks like an email, phone or card */
+	VG_REJ_UNDECLARED,       /* "undeclared_field": a member the plan does not declare ([contracts] unknown = quarantine) */
 	VG_REJ__COUNT
 };
 

@@ -30,9 +30,17 @@ const char *vg_flag_name(int bit);
 
 /* At most this many identity tokens per event (identifiers × key versions). */
 #define VG_INGEST_IDENTS_MAX 32
+/* Distinct undeclared paths kept per event (the rest are only counted). */
+#define VG_INGEST_UNDECLARED_MAX 8
 
 struct vg_ingest_cfg {
 	const char *venue_id;
+	/* The tracking plan (borrowed): what passes is declared, nothing else
+	 * does.  Required. */
+	const struct vg_plan *plan;
+	/* Members the plan does not declare: 0 drop them (counted in
+	 * out->undeclared), 1 quarantine the event ("undeclared_field"). */
+	int unknown_quarantine;
 	const struct vg_key *key;        /* current token key; borrowed */
 	const struct vg_key *prev_key;   /* the previous key during a rotation's overlap, else NULL */
 	/* Every key version of the key file (borrowed), or NULL for key alone:
@@ -69,6 +77,13 @@ struct vg_ingest_out {
 	char *body;                      /* tokenized JSON, malloc'd; NULL if it did not decode */
 	size_t body_len;
 	struct vg_pii_stats pii;
+	/* Members dropped because the plan does not declare them: how many, and
+	 * the first VG_INGEST_UNDECLARED_MAX distinct paths (vg_plan_drop_cb's
+	 * form: no values, keys that may hold personal data as "~"). */
+	unsigned undeclared_total;
+	char undeclared[VG_INGEST_UNDECLARED_MAX][VG_PLAN_PATH_MAX];
+	unsigned undeclared_n[VG_INGEST_UNDECLARED_MAX];
+	int nundeclared;
 	/* The identity tokens of the person's identifiers (vg_pii_identity_token
 	 * under the current key and every other version of cfg->ring), for
 	 * suppression checks at capture. */
