@@ -617,8 +617,9 @@ static bool is_word(char c)
 }
 
 /* May a card (card) or phone number start at f[a]?  Not after a letter,
- * digit or '_'; not joined to one by '-', '.' or '/' (a card may follow
- * "letters-"); not after a digit and '.', '/' or ','. */
+ * digit or '_'; not joined to one by '-', '.' or '/' — but a card may follow
+ * a word of ASCII letters so joined ("card-4111…", "mail@x.de/4111…"); not
+ * after a digit and ','. */
 static bool left_ok(const char *f, size_t a, bool card)
 {
 	if (a == 0)
@@ -629,7 +630,7 @@ static bool left_ok(const char *f, size_t a, bool card)
 	if (a < 2)
 		return true;
 	char d = f[a - 2];
-	if (c == '-' && is_word(d)) {
+	if ((c == '-' || c == '.' || c == '/') && is_word(d)) {
 		if (!card)
 			return false;
 		for (size_t k = a - 1; k > 0 && is_word(f[k - 1]); k--)
@@ -637,8 +638,6 @@ static bool left_ok(const char *f, size_t a, bool card)
 				return false;
 		return true;
 	}
-	if ((c == '.' || c == '/') && is_word(d))
-		return false;
 	return !(c == ',' && is_digit(d));
 }
 

@@ -194,10 +194,12 @@ int vg_pii_apply(cJSON *parent, cJSON *item, enum vg_pii_class cls, const struct
  *    phones.  A national number must normalize with vg_norm_phone.
  *  - boundaries (no false positives inside identifiers): a card or phone is
  *    never preceded or followed by an ASCII letter, digit or '_'; nor joined
- *    by '-' to one (a card may follow "word-" if the word is ASCII letters
- *    only: "card-4111…"), nor by '.' or '/' to a preceding one, nor by '.',
- *    '/' or ',' to a following or preceding digit.  So UUIDs, ULIDs, hex
- *    digests, base64url tokens, dates, versions and IP addresses never match.
+ *    to one by '-' (either side) or by '.' or '/' (before it), nor joined by
+ *    '.', '/' or ',' to a digit (either side).  Only a card may follow a word
+ *    of ASCII letters joined by '-', '.' or '/' ("card-4111…",
+ *    "ana@x.de/4111…").  So UUIDs, ULIDs, hex digests, base64url tokens,
+ *    dates, versions, decimals and IP addresses never match; nor does a
+ *    phone in "Tel.0151 2345678" or "ORD-0151-2345678".
  * When two matches overlap, the one that starts first wins; on a tie an email
  * address wins, then the longer of card and phone, then the card.
  * Not found: phones without "+"/"00" for a default_cc outside the table,
