@@ -238,12 +238,11 @@ static int print_field(void *ud, const char *path, const char *types, const char
 	return 0;
 }
 
-/* [contracts] plan.  config.h has no plan_path yet on this branch: until it
- * does, the package's default plan (which is also that key's default). */
+/* [contracts] plan (its default is the package's plan), or the package's
+ * plan when no configuration could be loaded. */
 static const char *configured_plan(const struct vg_config *cfg)
 {
-	(void)cfg;
-	return VG_PLAN_DEFAULT_PATH;
+	return cfg && cfg->plan_path[0] ? cfg->plan_path : VG_PLAN_DEFAULT_PATH;
 }
 
 static int cmd_show(const struct vg_config *cfg, int argc, char **argv)
