@@ -13,7 +13,7 @@ import tempfile
 import time
 import unittest
 
-from harness import GatewayCase, build_path, keep_or_remove
+from harness import GatewayCase, build_path, event_key, keep_or_remove, token
 
 SOURCE = os.environ["VG_SOURCE_DIR"]
 DEFAULT_PLAN = os.path.join(SOURCE, "packaging", "plan", "plan.json")
@@ -303,6 +303,52 @@ class ImportTest(Temp):
             common = json.load(f)["common"]["properties"]
         self.assertEqual(set(common), {"id", "type", "occurred_at", "seq", "person", "consent"})
         self.assertExit(venuegw("plan", "check", out), 0)
+
+
+class ImportedPlanGatewayTest(GatewayCase):
+    """A real gateway whose [contracts] plan is the imported Segment plan."""
+    prefix = "vg-plan-gw-"
+    with_cdp = False
+
+    def setUp(self):
+        work = tempfile.mkdtemp(prefix="vg-plan-import-")
+        self.addCleanup(keep_or_remove, work)
+        self.plan = os.path.join(work, "imported.json")
+        r = venuegw("plan", "import", "--from", "segment", SEGMENT, "-o", self.plan, "--base", DEFAULT_PLAN)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.extra_conf = "[contracts]\nplan = %s\n" % self.plan
+        super().setUp()
+
+    def publish(self, event):
+        r = self.gw.mosquitto_pub("pos-1", "venue/v1/pos-1/events", json.dumps(event))
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def stored(self, event_id):
+        rows = self.gw.query("SELECT body FROM events WHERE event_key=?", event_key("pos-1", event_id))
+        return json.loads(rows[0][0]) if rows else None
+
+    def test_what_the_imported_plan_does_not_declare_never_reaches_buffer_db(self):
+        self.publish({"id": "imp-1", "type": "Order_Completed", "occurred_at": "2026-12-04T10:03:12+01:00",
+                      "properties": {"order_id": "o-77", "total": 12.5, "currency": "EUR",
+                                     "email": " Ana.Lopez@Example.com ", "staff_note": "call +49 151 2345678",
+                                     "ana.lopez@example.com": True}})
+        # A type the imported plan does not have is refused.
+        self.publish({"id": "imp-2", "type": "payment.succeeded", "occurred_at": "2026-12-04T10:03:13+01:00",
+                      "properties": {"amount_minor": 1250, "currency": "EUR"}})
+        body = self.stored("imp-1")
+        self.assertIsNotNone(body)
+        self.assertEqual(body["properties"]["order_id"], "o-77")
+        self.assertEqual(body["properties"]["email"], token("em", "ana.lopez@example.com"))
+        self.assertNotIn("staff_note", body["properties"])
+        raw = self.gw.query("SELECT body FROM events WHERE event_key=?", event_key("pos-1", "imp-1"))[0][0]
+        for needle in ("ana.lopez", "Ana.Lopez", "2345678"):
+            self.assertNotIn(needle, raw)
+        self.assertIsNone(self.stored("imp-2"))
+        # plan show reads [contracts] plan of the configuration.
+        r = venuegw("--config", self.gw.conf, "plan", "show")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(self.plan, r.stdout)
+        self.assertRegex(r.stdout, r"(?m)^Order_Completed +normal ")
 
 
 if __name__ == "__main__":
