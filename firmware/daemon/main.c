@@ -27,7 +27,7 @@ static const char usage_text[] =
 	"  forget               erase a person (identifiers on standard input)\n"
 	"  check-config         check the configuration and the files it names\n"
 	"  validate             check a sample event against the input contract\n"
-	"  plan                 check | show | import a tracking plan (what passes, and its classes)\n"
+	"  plan                 check | show | import a tracking plan (what passes)\n"
 	"  diag                 write a support bundle without personal data\n"
 	"  help                 this text, or a verb's: venuegw help VERB\n"
 	"\n"
