@@ -1039,7 +1039,9 @@ static cJSON *load_base(const char *path, int explicit_base)
 	if (probe)
 		fclose(probe);
 	char *text = read_file(path, &len);
-	cJSON *doc = text ? cJSON_ParseWithLength(text, len) : NULL;
+	if (!text)
+		return NULL;
+	cJSON *doc = cJSON_ParseWithLength(text, len);
 	free(text);
 	if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc, "common"))) {
 		fprintf(stderr, "venuegw plan import: %s: not a venuegw plan with \"common\"\n", path);
@@ -1107,17 +1109,18 @@ static int cmd_import(int argc, char **argv)
 		        " jsonSchema (Public API), or events[] with name and rules, jsonSchema or schema");
 		goto done;
 	}
-	evs = calloc((size_t)n, sizeof *evs);
-	if (!evs)
-		goto nomem;
-	export_events(doc, evs, &im);
-
+	/* The base first: a base that is named and cannot be read stops here. */
 	const char *bpath = base_path ? base_path : VG_PLAN_DEFAULT_PATH;
 	base = load_base(bpath, base_path != NULL);
 	if (!base && base_path) {
 		code = VG_EXIT_USAGE;
 		goto done;
 	}
+	evs = calloc((size_t)n, sizeof *evs);
+	if (!evs)
+		goto nomem;
+	export_events(doc, evs, &im);
+
 	cJSON *common = base ? cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(base, "common"), 1)
 	                     : cJSON_Parse(builtin_common);
 	const cJSON *base_events = cJSON_GetObjectItemCaseSensitive(base, "events");
