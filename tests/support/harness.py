@@ -27,7 +27,7 @@ from procs import die_with_test
 BUILD = os.environ.get("VG_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 SOURCE = os.environ.get("VG_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 MOSQUITTO = os.environ.get("VG_MOSQUITTO", "/usr/sbin/mosquitto")
-SCHEMA = 2                                  # buffer.db user_version (VG_STORE_SCHEMA)
+SCHEMA = 3                                  # buffer.db user_version (VG_STORE_SCHEMA)
 VENUE = "berlin-mitte-01"
 # DESIGN.md §5's K1: bytes 0x00..0x1f, so tests can compute expected tokens.
 KEY1_HEX = bytes(range(32)).hex()
