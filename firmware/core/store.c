@@ -22,6 +22,7 @@ enum stmt_id {
 	ST_DROP_LAST,
 	ST_DROP_RECORD,
 	ST_DROP_DELETE,
+	ST_QUARANTINE_BYTES,
 	ST__COUNT
 };
 
@@ -59,6 +60,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 		" SELECT device_id, type, received_at_ms / 10000 * 10000, ?2, count(*) FROM events"
 		" WHERE " DROPPABLE " AND id <= ?1 GROUP BY device_id, type, received_at_ms / 10000",
 	[ST_DROP_DELETE] = "DELETE FROM events WHERE " DROPPABLE " AND id <= ?1",
+	[ST_QUARANTINE_BYTES] = "SELECT bytes FROM quarantine_usage WHERE id = 0",
 #undef DROPPABLE
 };
 
@@ -611,7 +613,7 @@ int vg_store_put_quarantine(struct vg_store *s, const struct vg_store_quarantine
 		s->txn_cap = before;
 		if ((rc = exec(s, "ROLLBACK TO quarantine")) == VG_OK && (rc = exec(s, "RELEASE quarantine")) == VG_OK)
 			rc = vg_store_count_quarantine_overflow(s, q->device_id, q->reason, q->received_at_ms);
-		return rc;
+		return rc ? rc : VG_STORE_OVERFLOW;
 	}
 	int rel = exec(s, "RELEASE quarantine");
 	return rc ? rc : rel;
@@ -650,6 +652,19 @@ int vg_store_count_quarantine_overflow(struct vg_store *s, const char *device_id
 	sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now_ms);
 	return run(st);
+}
+
+int vg_store_quarantine_bytes(struct vg_store *s, long long *bytes)
+{
+	*bytes = 0;
+	sqlite3_stmt *st = stmt(s, ST_QUARANTINE_BYTES);
+	if (!st)
+		return VG_ERR_IO;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*bytes = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? VG_OK : map_rc(rc);
 }
 
 int vg_store_checkpoint(struct vg_store *s)
@@ -1061,26 +1076,44 @@ int vg_store_reconcile(struct vg_store *s, int64_t from_ms, int64_t to_ms, vg_st
 	return rc == SQLITE_DONE ? VG_OK : map_rc(rc);
 }
 
-int vg_store_purge_forwarded(struct vg_store *s, int64_t before_ms, int64_t drops_before_ms, int limit)
+/* Up to limit rows of each DELETE sql[i] (bound ?1 = before[i], ?2 = limit), all
+ * in one short transaction.  Returns the largest number deleted by one of them
+ * (limit: call again) or an error. */
+static int purge_rows(struct vg_store *s, const char *const *sql, const int64_t *before, size_t n, int limit)
 {
 	int rc = vg_store_begin(s);
 	if (rc)
 		return rc;
-	rc = exec_bound2(s, "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE state = 2"
-	                    " AND forwarded_at_ms < ?1 LIMIT ?2)", before_ms, limit);
-	int n = sqlite3_changes(s->db);
-	if (!rc) {
-		rc = exec_bound2(s, "DELETE FROM drops WHERE id IN (SELECT id FROM drops WHERE dropped_at_ms < ?1"
-		                    " LIMIT ?2)", drops_before_ms, limit);
-		if (sqlite3_changes(s->db) > n)
-			n = sqlite3_changes(s->db);
+	int most = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		rc = exec_bound2(s, sql[i], before[i], limit);
+		if (!rc && sqlite3_changes(s->db) > most)
+			most = sqlite3_changes(s->db);
 	}
-	if (rc) {
-		vg_store_rollback(s);
-		return rc;
-	}
-	rc = vg_store_commit(s);
-	return rc ? rc : n;
+	rc = end_txn(s, rc);
+	return rc ? rc : most;
+}
+
+int vg_store_purge_forwarded(struct vg_store *s, int64_t before_ms, int64_t drops_before_ms, int limit)
+{
+	static const char *const sql[] = {
+		"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE state = 2 AND forwarded_at_ms < ?1"
+		" LIMIT ?2)",
+		"DELETE FROM drops WHERE id IN (SELECT id FROM drops WHERE dropped_at_ms < ?1 LIMIT ?2)",
+	};
+	const int64_t before[] = { before_ms, drops_before_ms };
+	return purge_rows(s, sql, before, 2, limit);
+}
+
+int vg_store_purge_quarantine(struct vg_store *s, int64_t before_ms, int limit)
+{
+	/* Rows are numbered in receive order but for retried or moved ones: the
+	 * scan from the oldest id stops after limit old rows. */
+	static const char *const sql[] = {
+		"DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE received_at_ms < ?1"
+		" ORDER BY id LIMIT ?2)",
+	};
+	return purge_rows(s, sql, &before_ms, 1, limit);
 }
 
 int vg_store_drops_after(struct vg_store *s, long long after_id, vg_store_drops_cb cb, void *ud,

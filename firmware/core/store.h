@@ -62,9 +62,13 @@ struct vg_store_event {
 	size_t body_len;
 };
 
-/* Insert inside a transaction.  Returns VG_OK (stored), 1 (a duplicate of an
- * event already held or forwarded within dedup_retention_h: not stored), or
- * an error.
+/* The positive outcomes of a put that stored nothing (errors are negative). */
+#define VG_STORE_DUPLICATE 1   /* the event key is already held or was forwarded */
+#define VG_STORE_OVERFLOW 2    /* a quarantine row counted in quarantine_overflow instead */
+
+/* Insert inside a transaction.  Returns VG_OK (stored), VG_STORE_DUPLICATE (a
+ * duplicate of an event already held or forwarded within dedup_retention_h:
+ * not stored), or an error.
  *
  * The disk cap (max_bytes), after the row is put: when the pages in use pass
  * the cap less a reserve, the keys of forwarded events are deleted first, oldest
@@ -111,8 +115,21 @@ struct vg_store_quarantine {
 	size_t body_len;
 };
 
-/* Insert inside a transaction.  VG_OK or an error. */
+/* Insert inside a transaction.  VG_OK (stored), VG_STORE_OVERFLOW (at the
+ * disk cap: counted in quarantine_overflow instead, never refused), or an
+ * error.  The quarantine's own share (quarantine_max_mb) and the per-device
+ * rate are capture.h's: this stores whatever it is given while it fits. */
 int vg_store_put_quarantine(struct vg_store *s, const struct vg_store_quarantine *q);
+
+/* The quarantine's size as counted against [capture] quarantine_max_mb: its
+ * rows' text plus a fixed allowance per row (index entry, integers, page
+ * overhead).  Kept by triggers, so this reads one row.  VG_OK or an error. */
+int vg_store_quarantine_bytes(struct vg_store *s, long long *bytes);
+
+/* Delete, in its own short transaction, up to limit quarantine rows received
+ * before before_ms (quarantine_retention_d).  Returns the number deleted (≥ 0;
+ * limit: call again) or an error. */
+int vg_store_purge_quarantine(struct vg_store *s, int64_t before_ms, int limit);
 
 /* Count a quarantined input that the per-device rate cap kept out of the
  * quarantine table (one row per device and reason, a counter). */

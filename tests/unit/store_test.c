@@ -725,13 +725,17 @@ static void test_cap_backpressure_refuses_and_loses_nothing(void **state)
 	memset(body, 'q', sizeof(body));
 	struct vg_store_quarantine q = { .received_at_ms = 5, .device_id = "pos-1", .reason = "contract",
 	                                 .body = body, .body_len = sizeof(body) };
+	int overflowed = 0;
 	for (int i = 0; i < 20; i++) {
 		assert_int_equal(vg_store_begin(s), VG_OK);
-		assert_int_equal(vg_store_put_quarantine(s, &q), VG_OK);
+		rc = vg_store_put_quarantine(s, &q);
+		assert_true(rc == VG_OK || rc == VG_STORE_OVERFLOW);
+		overflowed += rc == VG_STORE_OVERFLOW;
 		assert_int_equal(vg_store_commit(s), VG_OK);
 	}
 	long long counted = raw_int(f->db, "SELECT coalesce(sum(count), 0) FROM quarantine_overflow");
 	assert_true(counted > 10);
+	assert_int_equal(counted, overflowed);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM quarantine") + counted, 20);
 	assert_true(file_bytes(f->db) <= CAP_BYTES);
 
@@ -1049,6 +1053,39 @@ static void test_erase_in_slices(void **state)
 	vg_store_close(s);
 }
 
+/* The quarantine's size is kept by triggers: inserts add, deletes (retention,
+ * retry, erasure) subtract; retention deletes only old rows. */
+static void test_quarantine_bytes_and_retention(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_store *s = open_store(f->db, 1, 0);
+	long long bytes = -1;
+	assert_int_equal(vg_store_quarantine_bytes(s, &bytes), VG_OK);
+	assert_int_equal(bytes, 0);
+	char body[1000];
+	memset(body, 'b', sizeof body);
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	for (int i = 0; i < 10; i++) {
+		struct vg_store_quarantine q = { .received_at_ms = 1000 + i, .device_id = "pos-1", .reason = "contract",
+		                                 .body = body, .body_len = sizeof body };
+		assert_int_equal(vg_store_put_quarantine(s, &q), VG_OK);
+	}
+	assert_int_equal(vg_store_commit(s), VG_OK);
+	assert_int_equal(vg_store_quarantine_bytes(s, &bytes), VG_OK);
+	assert_true(bytes >= 10 * 1000 && bytes < 10 * 1200);
+	assert_int_equal(bytes, raw_int(f->db, "SELECT sum(length(body) + length(device_id) * 2 + length(reason)"
+	                                       " + 64) FROM quarantine"));
+	/* Rows received before 1005 go, in slices of 3. */
+	assert_int_equal(vg_store_purge_quarantine(s, 1005, 3), 3);
+	assert_int_equal(vg_store_purge_quarantine(s, 1005, 3), 2);
+	assert_int_equal(vg_store_purge_quarantine(s, 1005, 3), 0);
+	assert_int_equal(raw_int(f->db, "SELECT min(received_at_ms) FROM quarantine"), 1005);
+	long long after = -1;
+	assert_int_equal(vg_store_quarantine_bytes(s, &after), VG_OK);
+	assert_int_equal(after * 2, bytes);
+	vg_store_close(s);
+}
+
 int main(void)
 {
 	vg_log_threshold = VG_LOG_WARN;   /* no "schema 0 -> 1" per test */
@@ -1072,6 +1109,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_busy_between_handles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_erase_in_slices, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quarantine_bytes_and_retention, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
