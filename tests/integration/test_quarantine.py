@@ -4,6 +4,7 @@ CDP, on 127.0.0.1."""
 import hashlib
 import json
 import os
+import re
 import subprocess
 import time
 import unittest
@@ -283,6 +284,82 @@ class WrongInputTest(QuarantineCase):
                                capture_output=True, text=True, timeout=60)
             self.assertEqual(r.returncode, 1, "%s: %s" % (verb, r.stderr))
             self.assertIn("buffer.db", r.stderr)
+
+
+def pub_summary(text):
+    m = re.search(r"acked=(\d+) publishes=(\d+) reconnects=(\d+)", text)
+    return (int(m[1]), int(m[2]), int(m[3])) if m else None
+
+
+class FloodCase(GatewayCase):
+    """Two devices send input to quarantine at full speed (MQTT, alternately
+    bad JSON and a contract violation) while a third publishes valid events
+    at a steady rate: the third is acknowledged throughout, nobody is
+    disconnected, every flooded input is stored or counted, and buffer.db
+    stays within max_buffer_mb."""
+    prefix = "vg-qf-"
+    with_cdp = False
+    CAP_MB = 16
+    FLOOD = 2000          # per flooding device
+    GOOD = 400            # the third device's events, at GOOD_RATE/s
+    GOOD_RATE = 50
+    PAD = 2000
+
+    def flood(self):
+        acked = os.path.join(self.tmp, "good-acked")
+        good = self.gw.publisher("pos-1", self.GOOD, "good", acked, rate=self.GOOD_RATE, deadline=60)
+        floods = []
+        for dev in ("kiosk-1", "scanner-1"):
+            cmd = [build_path("vg_pub"), "--port", str(self.gw.port), "--user", dev, "--password",
+                   self.gw.devices[dev], "--count", str(self.FLOOD), "--prefix", "fl", "--inflight", "50",
+                   "--deadline", "60", "--invalid", "--pad", str(self.PAD)]
+            floods.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        t0 = time.monotonic()
+        outs = [p.communicate(timeout=90)[0] for p in floods + [good]]
+        elapsed = time.monotonic() - t0
+        sums = [pub_summary(o) for o in outs]
+        for (acked_n, publishes, reconnects), want, o in zip(sums, [self.FLOOD, self.FLOOD, self.GOOD], outs):
+            self.assertEqual(acked_n, want, o)        # every publish acknowledged, the good device's too
+            self.assertEqual(reconnects, 0, o)        # nobody refused or disconnected
+            self.assertEqual(publishes, want, o)
+        self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE device_id = 'pos-1'")[0][0], self.GOOD)
+        # Every flooded input is a quarantine row or counted in quarantine_overflow.
+        for dev in ("kiosk-1", "scanner-1"):
+            rows = self.gw.query("SELECT count(*) FROM quarantine WHERE device_id = ?", dev)[0][0]
+            over = self.gw.query("SELECT coalesce(sum(count), 0) FROM quarantine_overflow WHERE device_id = ?",
+                                 dev)[0][0]
+            self.assertEqual(rows + over, self.FLOOD, dev)
+        pages = self.gw.query("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")[0][0]
+        self.assertLessEqual(pages, self.CAP_MB << 20)
+        return elapsed
+
+
+class FloodRateTest(FloodCase):
+    """The exact per-device limiter: at most burst + rate × time rows per device."""
+    extra_conf = "max_buffer_mb = 16\n[capture]\nquarantine_rate_per_min = 60\nquarantine_burst = 30\n" \
+                 "[metrics]\nlisten =\n"
+
+    def test_two_flooders_leave_a_third_device_acknowledged(self):
+        elapsed = self.flood()
+        for dev in ("kiosk-1", "scanner-1"):
+            rows = self.gw.query("SELECT count(*) FROM quarantine WHERE device_id = ?", dev)[0][0]
+            self.assertGreaterEqual(rows, 30, dev)
+            self.assertLessEqual(rows, 30 + int(elapsed) + 1, dev)
+
+
+class FloodShareTest(FloodCase):
+    """The quarantine's own share (quarantine_max_mb): with the rate limit out
+    of the way, it stops growing at its share and events still go in."""
+    extra_conf = "max_buffer_mb = 16\n[capture]\nquarantine_rate_per_min = 100000\nquarantine_burst = 100000\n" \
+                 "quarantine_max_mb = 1\n[metrics]\nlisten =\n"
+
+    def test_quarantine_stops_at_its_share(self):
+        self.flood()
+        used = self.gw.query("SELECT bytes FROM quarantine_usage")[0][0]
+        # At the share: within one row (PAD bytes and change) above 1 MiB.
+        self.assertGreater(used, (1 << 20) - 2 * self.PAD)
+        self.assertLessEqual(used, (1 << 20) + self.PAD + 512)
+        self.assertGreater(self.gw.query("SELECT coalesce(sum(count), 0) FROM quarantine_overflow")[0][0], 0)
 
 
 if __name__ == "__main__":
