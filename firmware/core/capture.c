@@ -13,9 +13,10 @@
 #define LIMITER_HASH 2048      /* chain heads: a power of two above VG_CAPTURE_LIMITER_DEVICES */
 #define NIL (-1)
 
-/* One device's quarantine bucket.  Keyed by the full device id. */
+/* One device's quarantine bucket.  Keyed by the SHA-256 of the full device
+ * id (any length: an MQTT user name is not limited to 64 characters). */
 struct bucket {
-	char device[65];
+	uint8_t id[32];
 	double tokens;
 	int64_t last_ms;           /* last refill */
 	uint64_t used;             /* LRU clock of the last take */
@@ -83,11 +84,9 @@ int vg_capture_ingest_cfg(struct vg_capture *c, int64_t now_ms, struct vg_ingest
 
 /* ---- the quarantine limiter ------------------------------------------------ */
 
-static unsigned slot_of(const char *device)
+static unsigned slot_of(const uint8_t id[32])
 {
-	uint8_t h[32];
-	vg_sha256(device, strlen(device), h);
-	return ((unsigned)h[0] | (unsigned)h[1] << 8 | (unsigned)h[2] << 16) % LIMITER_HASH;
+	return ((unsigned)id[0] | (unsigned)id[1] << 8 | (unsigned)id[2] << 16) % LIMITER_HASH;
 }
 
 static void refill(const struct vg_capture *c, struct bucket *b, int64_t now_ms)
@@ -103,7 +102,7 @@ static void refill(const struct vg_capture *c, struct bucket *b, int64_t now_ms)
 
 static void unlink_bucket(struct vg_capture *c, int i)
 {
-	int *p = &c->heads[slot_of(c->buckets[i].device)];
+	int *p = &c->heads[slot_of(c->buckets[i].id)];
 	while (*p != NIL && *p != i)
 		p = &c->buckets[*p].next;
 	if (*p == i)
@@ -134,15 +133,17 @@ static int take_bucket(struct vg_capture *c, int64_t now_ms)
 
 int vg_capture_quarantine_allowed(struct vg_capture *c, const char *device_id, int64_t now_ms)
 {
-	unsigned h = slot_of(device_id);
+	uint8_t id[32];
+	vg_sha256(device_id, strlen(device_id), id);
+	unsigned h = slot_of(id);
 	int i = c->heads[h];
-	while (i != NIL && strcmp(c->buckets[i].device, device_id) != 0)
+	while (i != NIL && memcmp(c->buckets[i].id, id, sizeof id) != 0)
 		i = c->buckets[i].next;
 	if (i == NIL) {
 		i = take_bucket(c, now_ms);
 		struct bucket *b = &c->buckets[i];
 		memset(b, 0, sizeof *b);
-		strncpy(b->device, device_id, sizeof b->device - 1);
+		memcpy(b->id, id, sizeof id);
 		b->tokens = c->cfg->quarantine_burst;
 		b->last_ms = now_ms;
 		b->live = 1;

@@ -36,7 +36,8 @@ struct vg_config;
 struct vg_keyring;
 struct vg_store;
 
-/* Devices the quarantine limiter tracks at once (bounded memory).  When a
+/* Devices the quarantine limiter tracks at once (bounded memory: about
+ * 90 bytes each, allocated with the struct vg_capture).  When a
  * new device needs a bucket and all are taken, the bucket evicted is one that
  * has refilled to the burst (forgetting it changes nothing: a new bucket
  * starts full); only when none has, the least recently used one — so a
@@ -119,7 +120,8 @@ int vg_capture_commit(struct vg_capture *c, struct vg_store *st, const struct vg
 
 /* The per-device quarantine limiter on its own (the put uses it): 1 when
  * device may store one more quarantine row at now_ms (a token is taken), 0
- * when its bucket is empty.  Exact per full device id. */
+ * when its bucket is empty.  Exact per full device id (compared by its
+ * SHA-256, whatever its length). */
 int vg_capture_quarantine_allowed(struct vg_capture *c, const char *device_id, int64_t now_ms);
 
 void vg_capture_stats(const struct vg_capture *c, struct vg_capture_stats *out);
