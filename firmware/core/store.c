@@ -1298,8 +1298,13 @@ int vg_store_tombstone(struct vg_store *s, const char *digest, int64_t now_ms, l
 
 int vg_store_suppression_versions(struct vg_store *s, vg_store_versions_cb cb, void *ud)
 {
+	/* A file the daemon has not migrated yet (status after an upgrade) records no versions. */
+	long long version = 0;
+	int rc = int_query(s, "PRAGMA user_version", &version);
+	if (rc || version < 3)
+		return rc;
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(s->db, "SELECT key_versions, count(*), min(created_at_ms) FROM suppressions"
+	rc = sqlite3_prepare_v2(s->db, "SELECT key_versions, count(*), min(created_at_ms) FROM suppressions"
 	                            " GROUP BY key_versions ORDER BY key_versions", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return map_rc(rc);

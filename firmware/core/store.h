@@ -274,7 +274,8 @@ int vg_store_tombstone(struct vg_store *s, const char *digest, int64_t now_ms, l
 
 /* The suppressions grouped by the key versions they cover (",1,2,"; "" for
  * rows written before versions were recorded): the list, how many rows, the
- * oldest's time.  A non-zero return from cb stops.  VG_OK or an error. */
+ * oldest's time.  A non-zero return from cb stops.  VG_OK (nothing through
+ * cb for a file of schema < 3) or an error. */
 typedef int (*vg_store_versions_cb)(void *ud, const char *key_versions, long long count, int64_t first_ms);
 int vg_store_suppression_versions(struct vg_store *s, vg_store_versions_cb cb, void *ud);
 

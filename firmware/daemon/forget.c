@@ -309,9 +309,12 @@ int vg_cmd_forget(const struct vg_config *cfg, int argc, char **argv)
 				        field, i + 1, vg_strerror(rc), vg_store_errmsg(st), pr.scanned, pr.deleted, secs);
 				code = VG_EXIT_FAIL;
 			} else {
+				char shown[sizeof versions];
+				snprintf(shown, sizeof shown, "%s", versions + 1);
+				shown[strlen(shown) ? strlen(shown) - 1 : 0] = '\0';   /* ",1,2," → "1,2" */
 				printf("forgot %s #%d: %lld rows scanned, %lld rows purged in %.1f s, tombstone %s,"
-				       " suppressed at capture (key versions %s)\n", field, i + 1, pr.scanned, pr.deleted,
-				       secs, digest, versions);
+				       " suppressed at capture under key versions %s\n", field, i + 1, pr.scanned, pr.deleted,
+				       secs, digest, shown);
 				total_rows += pr.deleted;
 			}
 		}

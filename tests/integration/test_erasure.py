@@ -173,7 +173,7 @@ class RotationTest(GatewayCase):
         ana, bob = "ana.lopez@example.com", "bob@example.org"
         r = self.gw.venuegw("forget", "--email", input=ana + "\n")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertIn("key versions ,1,", r.stdout)
+        self.assertIn("suppressed at capture under key versions 1\n", r.stdout)
         # Version 2 becomes current (no activate_at: active now); both services restart.
         with open(self.gw.keys, "a") as f:
             f.write("2 %s\n" % KEY2.hex())
@@ -230,6 +230,30 @@ class RotationTest(GatewayCase):
         self.assertIn("(versions: 1)", r.stderr)
         r = self.gw.venuegw("status")
         self.assertIn("WARNING             1 suppression", r.stdout)
+
+    def test_forget_covers_staged_versions(self):
+        """A version staged with an activate_at still ahead is covered too: once it is
+        the only one left, the person is still suppressed."""
+        ana = "ana.lopez@example.com"
+        with open(self.gw.keys, "a") as f:
+            f.write("2 %s activate_at=2099-01-01T00:00:00Z\n" % KEY2.hex())
+        r = self.gw.venuegw("forget", "--email", input=ana + "\n")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("under key versions 1,2\n", r.stdout)
+        self.assertEqual(self.gw.query("SELECT count(*), min(key_versions), max(key_versions) FROM suppressions"),
+                         [(2, ",1,2,", ",1,2,")])
+        with open(self.gw.keys, "w") as f:
+            f.write("2 %s\n" % KEY2.hex())
+        self.gw.stop_broker()
+        self.gw.start_broker()
+        key = self.pub("pos-1", self.ev("staged-ana-1", ana))
+        self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE event_key = ?", key)[0][0], 0)
+        bob = self.pub("pos-1", self.ev("staged-bob-1", "bob@example.org"))
+        self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE event_key = ?", bob)[0][0], 1)
+        # v1 is gone but her suppression still matches under v2: no "captured again" warning.
+        r = self.gw.venuegw("check-config")
+        self.assertNotIn("captured again", r.stderr)
+        self.assertIn("(versions: 1)", r.stderr)
 
 
 def bulk_fill(db, count, person_every, person_body_token, now_ms):
