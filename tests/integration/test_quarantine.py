@@ -10,6 +10,7 @@ import time
 import unittest
 
 from harness import VENUE, GatewayCase, b64url, build_path, event_key, lp, read_text, token
+from serial_sim import Pty
 
 ASSUMED_TZ = 1  # VG_FLAG_TS_ASSUMED_TZ
 
@@ -360,6 +361,77 @@ class FloodShareTest(FloodCase):
         self.assertGreater(used, (1 << 20) - 2 * self.PAD)
         self.assertLessEqual(used, (1 << 20) + self.PAD + 512)
         self.assertGreater(self.gw.query("SELECT coalesce(sum(count), 0) FROM quarantine_overflow")[0][0], 0)
+
+
+class SerialFloodTest(GatewayCase):
+    """The serial path has the same exact limiter: a terminal sending lines
+    that do not decode at full speed stores at most burst + rate × time
+    quarantine rows (the rest counted), while an MQTT device publishing at
+    the same time is acknowledged throughout."""
+    prefix = "vg-qs-"
+    with_cdp = False
+    extra_conf = "commit_interval_ms = 20\n[capture]\nquarantine_rate_per_min = 60\nquarantine_burst = 30\n" \
+                 "[metrics]\nlisten =\n"
+    LINES = 20000
+
+    def configure(self):
+        self.pty = Pty(os.path.join(self.tmp, "ttyKiosk"))
+        self.addCleanup(self.pty.unplug)
+        with open(self.gw.conf, "a") as f:
+            f.write("\n[serial.kiosk]\ndevice = %s\ndriver = ndjson\ndevice_id = kiosk-nd\n" % self.pty.path)
+
+    def counted(self):
+        rows = self.gw.query("SELECT count(*) FROM quarantine WHERE device_id = 'kiosk-nd'")[0][0]
+        over = self.gw.query("SELECT coalesce(sum(count), 0) FROM quarantine_overflow"
+                             " WHERE device_id = 'kiosk-nd'")[0][0]
+        return rows, over
+
+    def test_serial_flood_is_limited_per_device(self):
+        end = time.monotonic() + 10
+        while time.monotonic() < end and "open:" not in read_text(self.gw.daemon_log):
+            time.sleep(0.05)
+        acked = os.path.join(self.tmp, "good-acked")
+        good = self.gw.publisher("pos-1", 200, "good", acked, rate=50, deadline=60)
+        t0 = time.monotonic()
+        chunk = b"".join(b"{not json %d\n" % i for i in range(1000))
+        for _ in range(self.LINES // 1000):
+            self.pty.write(chunk)
+        end = time.monotonic() + 60
+        while time.monotonic() < end and sum(self.counted()) < self.LINES:
+            time.sleep(0.1)
+        elapsed = time.monotonic() - t0
+        rows, over = self.counted()
+        self.assertEqual(rows + over, self.LINES)          # every line stored or counted
+        self.assertGreaterEqual(rows, 30)
+        self.assertLessEqual(rows, 30 + int(elapsed) + 1)  # the bucket: burst + one a second
+        out = good.communicate(timeout=60)[0]
+        acked_n, publishes, reconnects = pub_summary(out)
+        self.assertEqual((acked_n, reconnects), (200, 0), out)
+
+
+class RetentionTest(QuarantineCase):
+    """quarantine_retention_d: the daemon purges older quarantine rows, keeps newer ones."""
+    extra_conf = "[capture]\nquarantine_retention_d = 2\n[metrics]\nlisten =\n"
+    start_gateway = False
+
+    def test_old_rows_are_purged(self):
+        import sqlite3
+        self.gw.start_daemon()
+        now = int(time.time() * 1000)
+        with sqlite3.connect(self.gw.db_path(), timeout=10) as c:
+            for i, age_d in enumerate((3, 3, 1)):
+                c.execute("INSERT INTO quarantine(received_at_ms, device_id, topic, size, reason, field, detail,"
+                          " error_offset, digest, event_key, state, body) VALUES (?, 'pos-1', 't', 1, 'bad_json',"
+                          " '', '', -1, '', ?, 'metadata', NULL)", (now - age_d * 86400000, "k%d" % i))
+        self.gw.stop_daemon()
+        self.gw.start_daemon()      # the first tick purges
+        end = time.monotonic() + 10
+        while time.monotonic() < end and self.gw.query("SELECT count(*) FROM quarantine")[0][0] != 1:
+            time.sleep(0.1)
+        self.assertEqual(self.gw.query("SELECT event_key FROM quarantine"), [("k2",)])
+        self.assertEqual(self.gw.query("SELECT bytes FROM quarantine_usage")[0][0],
+                         self.gw.query("SELECT length(device_id) * 2 + length(topic) + length(reason)"
+                                       " + length(event_key) + 64 FROM quarantine")[0][0])
 
 
 if __name__ == "__main__":
