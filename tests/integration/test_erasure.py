@@ -255,6 +255,33 @@ class RotationTest(GatewayCase):
         self.assertNotIn("captured again", r.stderr)
         self.assertIn("(versions: 1)", r.stderr)
 
+    def test_serial_sends_previous_key_tokens_during_the_overlap(self):
+        """One capture commit for both paths: during rotation_overlap_h the serial
+        path, like MQTT, sends the previous key's token beside the current one
+        (before this issue only the plugin did)."""
+        bob = "bob@example.org"
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
+        with open(self.gw.keys, "a") as f:
+            f.write("2 %s activate_at=%s\n" % (KEY2.hex(), at))
+        self.gw.stop()
+        self.pty.replug()
+        since = len(read_text(self.gw.daemon_log))
+        self.gw.start()
+        self.wait_port_open(since)
+        self.pub("pos-1", self.ev("ov-mqtt-1", bob))
+        self.pty.write(json.dumps(self.ev("ov-ser-1", bob, "kiosk.session.started")).encode() + b"\n")
+        want = {token("em", bob, key=KEY2, version=2), token("em", bob)}
+        got = {}
+        end = time.monotonic() + 20
+        while time.monotonic() < end and len(got) < 2:
+            for m in self.cdp.messages():
+                dev = m["context"]["venuegw"]["device_id"]
+                if dev in ("pos-1", "kiosk-nd"):
+                    got[dev] = {e["id"] for e in m["context"].get("externalIds", []) if e["type"] == "email_token"}
+            time.sleep(0.1)
+        self.assertEqual(got.get("pos-1"), want)
+        self.assertEqual(got.get("kiosk-nd"), want)
+
 
 def bulk_fill(db, count, person_every, person_body_token, now_ms):
     """count pending events in one transaction, built by SQLite itself (a
