@@ -30,6 +30,7 @@
 
 #define MAX_IDS 1000
 #define SLICE_ROWS 2000        /* rows read per slice: a few ms of instr() */
+_Static_assert(SLICE_ROWS <= VG_STORE_ERASE_SLICE_MAX, "a slice's matching rows all fit in one call");
 
 static const struct {
 	const char *flag, *field;
