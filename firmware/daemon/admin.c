@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "contract.h"
 #include "daemon.h"
 #include "digest.h"
 #include "err.h"
@@ -64,6 +65,40 @@ static cJSON *read_live_status(const struct vg_config *cfg)
 
 /* Every device with events in buffer.db: its latest receive time and how
  * many events are buffered (forwarded ones keep their key for a while). */
+/* The undeclared counts, largest first (at most 10 kept), and their total. */
+struct undeclared_top {
+	long long total;
+	cJSON *rows;   /* [{device, type, path, count}] */
+};
+
+static int status_undeclared(void *ud, const char *device, const char *type, const char *path, long long count,
+                             int64_t last_ms)
+{
+	(void)last_ms;
+	struct undeclared_top *u = ud;
+	u->total += count;
+	cJSON *row = cJSON_CreateObject();
+	if (!row || !cJSON_AddStringToObject(row, "device", device) || !cJSON_AddStringToObject(row, "type", type) ||
+	    !cJSON_AddStringToObject(row, "path", path) || !cJSON_AddNumberToObject(row, "count", (double)count)) {
+		cJSON_Delete(row);
+		return 0;
+	}
+	/* Insert in descending count; keep 10. */
+	int i = 0;
+	cJSON *it = u->rows->child;
+	while (it && cJSON_GetObjectItemCaseSensitive(it, "count")->valuedouble >= (double)count) {
+		it = it->next;
+		i++;
+	}
+	if (it)
+		cJSON_InsertItemInArray(u->rows, i, row);
+	else
+		cJSON_AddItemToArray(u->rows, row);
+	if (cJSON_GetArraySize(u->rows) > 10)
+		cJSON_DeleteItemFromArray(u->rows, 10);
+	return 0;
+}
+
 static int status_device(void *ud, const char *device_id, int64_t last_seen_ms, long long events)
 {
 	if (strcmp(device_id, "_gateway") == 0)
@@ -189,10 +224,21 @@ int vg_cmd_status(const struct vg_config *cfg, int argc, char **argv)
 	char sup_warn[600] = "";
 	if (!rc)
 		rc = vg_suppression_check(cfg, st, sup_warn, sizeof sup_warn);
+	struct undeclared_top und = { .rows = cJSON_CreateArray() };
+	if (!rc && und.rows)
+		rc = vg_store_undeclared_each(st, status_undeclared, &und);
 	vg_store_close(st);
+	/* The plan the configuration names, as the services load it. */
+	struct vg_plan *plan = NULL;
+	char plan_err[600] = "";
+	if (vg_plan_load(&plan, cfg->plan_path, plan_err, sizeof plan_err) == VG_OK)
+		plan_err[0] = '\0';
+	const char *unknown = cfg->unknown == VG_UNKNOWN_QUARANTINE ? "quarantine" : "drop";
 	if (rc || !devices) {
 		fprintf(stderr, "venuegw status: cannot read buffer.db: %s\n", vg_strerror(rc ? rc : VG_ERR_NOMEM));
 		cJSON_Delete(devices);
+		cJSON_Delete(und.rows);
+		vg_plan_free(plan);
 		return VG_EXIT_FAIL;
 	}
 	struct timespec ts;
@@ -248,6 +294,23 @@ int vg_cmd_status(const struct vg_config *cfg, int argc, char **argv)
 		cJSON_AddNumberToObject(o, "buffer_limit_bytes", (double)limit);
 		cJSON_AddStringToObject(o, "on_full", on_full);
 		cJSON_AddNumberToObject(o, "dropped", (double)c.dropped);
+		cJSON *pl = cJSON_AddObjectToObject(o, "plan");
+		if (pl) {
+			cJSON_AddStringToObject(pl, "path", cfg->plan_path);
+			cJSON_AddStringToObject(pl, "name", vg_plan_name(plan));
+			cJSON_AddStringToObject(pl, "version", vg_plan_version(plan));
+			cJSON_AddNumberToObject(pl, "types", vg_plan_count(plan));
+			cJSON_AddStringToObject(pl, "unknown", unknown);
+			if (plan_err[0])
+				cJSON_AddStringToObject(pl, "error", plan_err);
+			else
+				cJSON_AddNullToObject(pl, "error");
+		}
+		cJSON_AddNumberToObject(o, "undeclared_dropped", (double)und.total);
+		if (und.rows) {
+			cJSON_AddItemToObject(o, "undeclared_top", und.rows);
+			und.rows = NULL;
+		}
 		vg_json_add_time(o, "oldest_unforwarded_at", oldest_ms);
 		cJSON_AddNumberToObject(o, "oldest_unforwarded_age_s", (double)(long long)(age * 1000) / 1000);
 		cJSON_AddBoolToObject(o, "clock_synchronised", synced);
@@ -301,6 +364,22 @@ int vg_cmd_status(const struct vg_config *cfg, int argc, char **argv)
 			printf("none: everything is forwarded\n");
 		}
 		printf("forwarded (kept)    %lld\n", c.forwarded);
+		if (plan_err[0])
+			printf("plan                ERROR %s: the services do not start with it\n", plan_err);
+		else
+			printf("plan                %s: \"%s\" version %s, %d event types, unknown = %s\n", cfg->plan_path,
+			       vg_plan_name(plan), vg_plan_version(plan)[0] ? vg_plan_version(plan) : "(none)",
+			       vg_plan_count(plan), unknown);
+		printf("undeclared          %lld members dropped%s", und.total, und.total ? " (most:" : "");
+		int shown = 0;
+		for (cJSON *it = und.rows ? und.rows->child : NULL; it && shown < 3; it = it->next, shown++) {
+			printf("%s %s %s %s x%.0f", shown ? "," : "",
+			       cJSON_GetObjectItemCaseSensitive(it, "device")->valuestring,
+			       cJSON_GetObjectItemCaseSensitive(it, "type")->valuestring,
+			       cJSON_GetObjectItemCaseSensitive(it, "path")->valuestring,
+			       cJSON_GetObjectItemCaseSensitive(it, "count")->valuedouble);
+		}
+		printf("%s\n", und.total ? ")" : "");
 		printf("quarantined         %lld (%lld held, %lld undecodable, %lld counted in floods)\n", quarantined,
 		       c.quarantine_held, c.quarantine_metadata, c.quarantine_overflow);
 		printf("disk buffer         %.1f of %d MB (%lld%%), on_full = %s", (double)used / (1 << 20),
@@ -368,6 +447,8 @@ int vg_cmd_status(const struct vg_config *cfg, int argc, char **argv)
 	}
 	cJSON_Delete(devices);
 	cJSON_Delete(live);
+	cJSON_Delete(und.rows);
+	vg_plan_free(plan);
 	return code;
 }
 

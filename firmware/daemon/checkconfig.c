@@ -1,6 +1,7 @@
 /* venuegw check-config: the configuration file, then what it points at — the
  * secrets' files (readable, not readable by everyone), the token keys (one in
- * force), the CDP's certificates, data_dir and the ports' drivers.  Every
+ * force), the tracking plan (it loads), the CDP's certificates, data_dir and
+ * the ports' drivers.  Every
  * problem is listed, not only the first; warnings do not fail. */
 #include <errno.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "contract.h"
 #include "daemon.h"
 #include "err.h"
 #include "keys.h"
@@ -91,6 +93,16 @@ int vg_cmd_check_config(const struct vg_config *cfg, int argc, char **argv)
 			report(&c, 1, "[tokens] key_file: %s: no key is in force now (every activate_at is in the future)",
 			       cfg->key_file);
 		vg_keyring_wipe(&kr);
+	}
+
+	/* The tracking plan: both services refuse to start without one. */
+	check_file(&c, "contracts", "plan", cfg->plan_path, 0, 1);
+	struct vg_plan *plan = NULL;
+	if (access(cfg->plan_path, R_OK) == 0) {
+		if (vg_plan_load(&plan, cfg->plan_path, err, sizeof err) != VG_OK)
+			report(&c, 1, "[contracts] plan: %s (venuegw plan check %s lists every problem)", err,
+			       cfg->plan_path);
+		vg_plan_free(plan);
 	}
 
 	check_file(&c, "mqtt", "password_file", cfg->mqtt_password_file, 1, 1);

@@ -51,6 +51,23 @@ class CheckConfigTest(unittest.TestCase):
         self.assertIn("2 errors", r.stderr)
         self.assertEqual(r.stdout, "")
 
+    def test_a_plan_that_does_not_load(self):
+        plan = os.path.join(self.tmp, "plan.json")
+        with open(plan, "w") as f:
+            f.write('{"version": "x", "events": {"a.b": {"type": "objekt"}}}')
+        with open(self.gw.conf) as f:
+            text = f.read()
+        with open(self.gw.conf, "w") as f:
+            f.write(text.replace("plan = %s" % self.gw.plan, "plan = %s" % plan))
+        r = self.check()
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("error: [contracts] plan: %s: /events/a.b/type: not a JSON Schema type" % plan, r.stderr)
+        self.assertIn("venuegw plan check %s lists every problem" % plan, r.stderr)
+        os.unlink(plan)
+        r = self.check()
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("error: [contracts] plan: %s: No such file or directory" % plan, r.stderr)
+
     def test_files_the_service_user_cannot_read(self):
         # Root reads everything: check as an unprivileged user, as the service would run.
         os.chmod(self.gw.conf, 0o644)

@@ -91,6 +91,19 @@ class DropTest(PlanCase):
         self.assertEqual(status, 200)
         self.assertIn('venuegw_undeclared_fields_dropped_total{device="pos-1",type="pos.order.completed",'
                       'path="properties.customer_name"} 2', body)
+        # ... and in venuegw status, with the plan in force.
+        r = self.gw.venuegw("status")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('plan                %s: "venuegw default plan" version 1.0.0, 10 event types, unknown = drop'
+                      % DEFAULT_PLAN, r.stdout)
+        self.assertIn("undeclared          5 members dropped (most: pos-1 pos.order.completed"
+                      " properties.customer_name x2,", r.stdout)
+        r = self.gw.venuegw("status", "--json")
+        st = json.loads(r.stdout)
+        self.assertEqual((st["plan"]["version"], st["plan"]["unknown"], st["plan"]["error"]), ("1.0.0", "drop", None))
+        self.assertEqual(st["undeclared_dropped"], 5)
+        self.assertEqual(st["undeclared_top"][0], {"device": "pos-1", "type": "pos.order.completed",
+                                                   "path": "properties.customer_name", "count": 2})
 
 
 class QuarantineTest(PlanCase):
