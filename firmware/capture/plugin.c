@@ -42,6 +42,7 @@ struct capture {
 	mosquitto_plugin_id_t *id;
 	struct vg_config cfg;
 	struct vg_keyring keys;
+	struct vg_plan *plan;         /* the tracking plan; the broker's SIGHUP loads it again */
 	struct vg_store *store;       /* NULL until buffer.db can be opened */
 	char db_path[300];
 	int64_t next_open_log_ms;     /* the "cannot open" error is logged at most every 10 s */
@@ -358,6 +359,7 @@ static int on_message(int event, void *event_data, void *userdata)
 	vg_ingest_cfg_init(&icfg, &c->cfg, key);
 	icfg.prev_key = prev;
 	icfg.ring = &c->keys;
+	icfg.plan = c->plan;
 
 	struct vg_ingest_out out;
 	int rc = vg_ingest(&icfg, t > 0 ? topic_device : device, m->payload, m->payloadlen, now_ms,
@@ -422,6 +424,43 @@ static int on_message(int event, void *event_data, void *userdata)
 	return MOSQ_ERR_SUCCESS;
 }
 
+static void log_plan(const struct capture *c, const char *what)
+{
+	vg_log(VG_LOG_INFO, "capture.plan", "tracking plan %s: \"%s\" version %s, %d event types%s",
+	       c->cfg.plan_path, vg_plan_name(c->plan), vg_plan_version(c->plan)[0] ? vg_plan_version(c->plan)
+	       : "(none)", vg_plan_count(c->plan), what);
+}
+
+/* The broker's SIGHUP: read [contracts] from the configuration again and load
+ * the plan it names.  A plan (or configuration) that does not load never
+ * replaces the one in force. */
+static int on_reload(int event, void *event_data, void *userdata)
+{
+	(void)event;
+	(void)event_data;
+	struct capture *c = userdata;
+	char err[600];
+	struct vg_config *fresh = malloc(sizeof *fresh);
+	struct vg_plan *plan = NULL;
+	if (!fresh) {
+		vg_log(VG_LOG_ERR, "capture.plan", "SIGHUP: out of memory; the plan in force stays");
+		return MOSQ_ERR_SUCCESS;
+	}
+	if (vg_config_load(fresh, c->cfg.path, err, sizeof err) != VG_OK ||
+	    vg_plan_load(&plan, fresh->plan_path, err, sizeof err) != VG_OK) {
+		vg_log(VG_LOG_ERR, "capture.plan", "SIGHUP: %s; the plan in force (version %s) stays", err,
+		       vg_plan_version(c->plan));
+	} else {
+		memcpy(c->cfg.plan_path, fresh->plan_path, sizeof c->cfg.plan_path);
+		c->cfg.unknown = fresh->unknown;
+		vg_plan_free(c->plan);
+		c->plan = plan;
+		log_plan(c, ": in force");
+	}
+	free(fresh);
+	return MOSQ_ERR_SUCCESS;
+}
+
 int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
 {
 	for (int i = 0; i < supported_version_count; i++)
@@ -466,6 +505,11 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		vg_log(VG_LOG_ERR, "capture.init", "%s", err);
 		goto fail;
 	}
+	if (vg_plan_load(&c->plan, c->cfg.plan_path, err, sizeof err) != VG_OK) {
+		vg_log(VG_LOG_ERR, "capture.init", "[contracts] plan: %s", err);
+		goto fail;
+	}
+	log_plan(c, "");
 	vg_config_db_path(&c->cfg, c->db_path, sizeof c->db_path);
 	c->id = identifier;
 	store(c, clock_ms(CLOCK_REALTIME));
@@ -478,12 +522,19 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		vg_log(VG_LOG_ERR, "capture.init", "cannot register the tick callback");
 		goto fail;
 	}
+	if (mosquitto_callback_register(identifier, MOSQ_EVT_RELOAD, on_reload, NULL, c) != MOSQ_ERR_SUCCESS) {
+		mosquitto_callback_unregister(identifier, MOSQ_EVT_MESSAGE, on_message, NULL);
+		mosquitto_callback_unregister(identifier, MOSQ_EVT_TICK, on_tick, NULL);
+		vg_log(VG_LOG_ERR, "capture.init", "cannot register the reload callback");
+		goto fail;
+	}
 	vg_log(VG_LOG_INFO, "capture.init", "venue %s, buffer %s, durability %s", c->cfg.venue_id,
 	       c->db_path, c->cfg.durability == VG_DURABILITY_FULL ? "full" : "os");
 	*userdata = c;
 	return MOSQ_ERR_SUCCESS;
 fail:
 	vg_keyring_wipe(&c->keys);
+	vg_plan_free(c->plan);
 	vg_store_close(c->store);
 	free(c);
 	return MOSQ_ERR_INVAL;
@@ -498,6 +549,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 		return MOSQ_ERR_SUCCESS;
 	mosquitto_callback_unregister(c->id, MOSQ_EVT_MESSAGE, on_message, NULL);
 	mosquitto_callback_unregister(c->id, MOSQ_EVT_TICK, on_tick, NULL);
+	mosquitto_callback_unregister(c->id, MOSQ_EVT_RELOAD, on_reload, NULL);
 	vg_log(VG_LOG_INFO, "capture.stats",
 	       "stored=%llu duplicates=%llu quarantined=%llu quarantine_overflow=%llu suppressed=%llu"
 	       " store_failures=%llu"
@@ -506,6 +558,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	       (unsigned long long)hist_quantile(c, 0.50), (unsigned long long)hist_quantile(c, 0.99),
 	       (unsigned long long)hist_quantile(c, 0.999));
 	vg_keyring_wipe(&c->keys);
+	vg_plan_free(c->plan);
 	vg_store_close(c->store);
 	free(c);
 	return MOSQ_ERR_SUCCESS;

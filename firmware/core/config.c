@@ -33,6 +33,7 @@ static const char *const durability_names[] = { "full", "os", NULL };
 static const char *const on_full_names[] = { "backpressure", "drop_oldest", NULL };
 /* In enum vg_policy's order (pii.h). */
 static const char *const policy_names[] = { "token", "sha256", "drop", "keep", NULL };
+static const char *const unknown_names[] = { "drop", "quarantine", NULL };
 
 #define S(sec, k, t, field, def, rl, doc) \
 	{ sec, #k, t, offsetof(struct vg_config, field), \
@@ -83,6 +84,11 @@ static const struct key keys[] = {
 	  "quarantine rows stored per device per minute; beyond this a flood is counted, not stored"),
 	I("capture", quarantine_burst, 1, 100000, "30", 0,
 	  "quarantine rows a device may store in a burst before the rate applies"),
+	S("contracts", plan, K_PATH, plan_path, "/usr/share/venuegw/plan.json", 1,
+	  "the tracking plan: each event type's JSON Schema with an x-pii class per field; what it does not"
+	  " declare never passes (venuegw plan check FILE lints one)"),
+	E("contracts", unknown, unknown_names, "drop", 1,
+	  "members the plan does not declare: drop (counted per device, type and path) | quarantine the event"),
 	S("cdp", endpoint, K_URL, endpoint, "", 0,
 	  "the CDP base URL; batches go to <endpoint>/v1/batch (https, or http on loopback only)"),
 	S("cdp", write_key_file, K_PATH, write_key_file, "/etc/venuegw/write_key", 1,
@@ -118,17 +124,17 @@ static const struct key keys[] = {
 	IK("mqtt", status_interval_s, status_interval_s, 1, 3600, "30", 1,
 	  "how often the daemon republishes its retained status"),
 	EK("privacy", email, pol_email, policy_names, "token", 0,
-	  "person.email: token | sha256 (plain SHA-256, weaker: guessable) | drop | keep (raw, explicit only)"),
+	  "fields of class email: token | sha256 (plain SHA-256, weaker: guessable) | drop | keep (raw, explicit only)"),
 	EK("privacy", phone, pol_phone, policy_names, "token", 0,
-	  "person.phone (E.164): token | sha256 | drop | keep"),
+	  "fields of class phone (E.164): token | sha256 | drop | keep"),
 	EK("privacy", customer_id, pol_customer_id, policy_names, "keep", 0,
-	  "person.customer_id (a system identifier, the CDP's join key): keep | token | sha256 | drop"),
+	  "fields of class customer_id (a system identifier, the CDP's join key): keep | token | sha256 | drop"),
 	EK("privacy", loyalty_id, pol_loyalty_id, policy_names, "keep", 0,
-	  "person.loyalty_id: keep | token | sha256 | drop"),
+	  "fields of class loyalty_id: keep | token | sha256 | drop"),
 	EK("privacy", member_code, pol_member_code, policy_names, "keep", 0,
-	  "person.member_code: keep | token | sha256 | drop"),
+	  "fields of class member_code: keep | token | sha256 | drop"),
 	EK("privacy", payment_customer_id, pol_payment_customer_id, policy_names, "token", 0,
-	  "person.payment_customer_id (a financial handle, never the userId): token | sha256 | drop"),
+	  "fields of class payment_customer_id (a financial handle, never the userId): token | sha256 | drop"),
 	S("tokens", key_file, K_PATH, key_file, "/etc/venuegw/token_keys", 0,
 	  "token key file: '<version> <64 hex> [activate_at=<ISO 8601>]' per line"),
 	IK("tokens", rotation_overlap_h, rotation_overlap_h, 0, 8760, "168", 0,

@@ -14,6 +14,7 @@
 
 enum vg_durability { VG_DURABILITY_FULL = 0, VG_DURABILITY_OS = 1 };
 enum vg_on_full { VG_ON_FULL_BACKPRESSURE = 0, VG_ON_FULL_DROP_OLDEST = 1 };
+enum vg_unknown { VG_UNKNOWN_DROP = 0, VG_UNKNOWN_QUARANTINE = 1 };
 
 #define VG_MAX_PORTS 16
 #define VG_PORT_MAX_OPTS 16
@@ -94,6 +95,10 @@ struct vg_config {
 	/* [tokens] */
 	char key_file[256];
 	int rotation_overlap_h;
+
+	/* [contracts] */
+	char plan_path[256];       /* the tracking plan (DESIGN.md §4) */
+	int unknown;               /* enum vg_unknown: members the plan does not declare */
 
 	/* [metrics] */
 	char listen[64];

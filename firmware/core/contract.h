@@ -116,12 +116,15 @@ typedef void (*vg_plan_drop_cb)(void *ud, const char *path);
  * schema does not declare (cb for each; for an unknown type the common schema
  * applies), then apply each declared string's class (vg_pii_apply), keys
  * admitted by additionalProperties that look like personal data dropped too
- * (reported as "~").  Members whose value does not have a type their schema
- * allows are dropped when the schema gives them a personal class.  Returns
- * VG_OK, VG_ERR_NOMEM or VG_ERR_INVAL (the tree is then still safe to wipe
- * and free). */
+ * (reported as "~").  An `id`-class string that looks like personal data
+ * (vg_plan_check quarantines the event) is scanned as text, so the held body
+ * keeps no raw value either.  stored_body (`venuegw quarantine retry`: the
+ * event is a body venuegw stored): a value already in its class's stored
+ * form (a token of its kind, a SHA-256 hex digest, "card-NNNN:<pan token>")
+ * is kept as it is.  Returns VG_OK, VG_ERR_NOMEM or VG_ERR_INVAL (the tree is
+ * then still safe to wipe and free). */
 int vg_plan_apply(const struct vg_plan *p, cJSON *event, const struct vg_pii_ctx *ctx,
-                  struct vg_pii_stats *st, vg_plan_drop_cb cb, void *ud);
+                  struct vg_pii_stats *st, int stored_body, vg_plan_drop_cb cb, void *ud);
 
 /* The identifier fields of an event wherever they stand: for each string
  * member of class email, phone, customer_id, loyalty_id, member_code or

@@ -231,6 +231,13 @@ static int add_venuegw(cJSON *ctxo, const struct vg_encode_ctx *ctx,
 	if (!r || !add_time(vg, "received_at", ev->received_at_ms))
 		return VG_ERR_NOMEM;
 
+	/* The version of the tracking plan the event was captured under. */
+	const cJSON *plan = cJSON_GetObjectItemCaseSensitive(body, "_plan");
+	r = cJSON_IsString(plan) && plan->valuestring[0] ? cJSON_AddStringToObject(vg, "plan", plan->valuestring)
+	                                                 : cJSON_AddNullToObject(vg, "plan");
+	if (!r)
+		return VG_ERR_NOMEM;
+
 	cJSON *flags = cJSON_AddArrayToObject(vg, "flags");
 	if (!flags)
 		return VG_ERR_NOMEM;

@@ -41,7 +41,7 @@ const char *vg_reject_name(enum vg_reject_reason r);
 struct vg_reject {
 	enum vg_reject_reason reason;
 	long offset;        /* byte offset of the error in the payload, or -1 */
-	char field[48];     /* the field concerned ("properties.class_id"), or "" */
+	char field[96];     /* the field concerned ("properties.class_id"), or "" */
 	char detail[128];   /* one line of English; never contains input values */
 };
 

@@ -28,6 +28,7 @@ void vg_ingest_cfg_init(struct vg_ingest_cfg *icfg, const struct vg_config *cfg,
 	icfg->has_timezone = cfg->timezone[0] != '\0';
 	icfg->max_future_skew_s = cfg->max_future_skew_s;
 	icfg->max_past_age_d = cfg->max_past_age_d;
+	icfg->unknown_quarantine = cfg->unknown == VG_UNKNOWN_QUARANTINE;
 	vg_config_pii_policy(cfg, &icfg->policy);
 }
 
@@ -112,12 +113,86 @@ static int check_time(const struct vg_ingest_cfg *cfg, cJSON *ev, int64_t now_ms
 	return VG_OK;
 }
 
+/* Identity tokens under one key, for vg_plan_identifiers. */
+struct idents {
+	const struct vg_ingest_cfg *cfg;
+	struct vg_ingest_out *out;
+	const struct vg_key *key;
+	int first_key;
+};
+
+static int add_ident(void *ud, const char *cls, const char *value)
+{
+	struct idents *ic = ud;
+	struct vg_ingest_out *out = ic->out;
+	if (out->nidents >= VG_INGEST_IDENTS_MAX)
+		return 1;
+	int stored = ic->cfg->stored_body ? vg_pii_stored_form(cls, value) : 0;
+	if (stored == 1) {
+		/* A token of a stored body is its own identity, once. */
+		if (ic->first_key)
+			snprintf(out->idents[out->nidents++], VG_TOKEN_MAX, "%s", value);
+		return 0;
+	}
+	if (stored)
+		return 0;
+	if (vg_pii_identity_token(ic->key, cls, value, strlen(value), ic->cfg->default_country_code,
+	                          out->idents[out->nidents], NULL, 0) > 0)
+		out->nidents++;
+	return 0;
+}
+
+/* The previous key's tokens of tokenized identifiers, one per class. */
+struct prev_tokens {
+	const struct vg_ingest_cfg *cfg;
+	const char *cls[6];
+	char tok[6][VG_TOKEN_MAX];
+	int n;
+};
+
+static int add_prev(void *ud, const char *cls, const char *value)
+{
+	struct prev_tokens *pt = ud;
+	const struct vg_pii_policy *pol = &pt->cfg->policy;
+	int c = vg_pii_class_parse(cls);
+	enum vg_policy p = c == VG_PII_EMAIL ? pol->email : c == VG_PII_PHONE ? pol->phone
+	                 : c == VG_PII_CUSTOMER_ID ? pol->customer_id : c == VG_PII_LOYALTY_ID ? pol->loyalty_id
+	                 : c == VG_PII_MEMBER_CODE ? pol->member_code : pol->payment_customer_id;
+	if (p != VG_POL_TOKEN || pt->n >= 6)
+		return 0;
+	for (int i = 0; i < pt->n; i++)
+		if (strcmp(pt->cls[i], cls) == 0)
+			return 0; /* the first of each class, as person fields were */
+	if (pt->cfg->stored_body && vg_pii_stored_form(cls, value))
+		return 0;
+	if (vg_pii_identity_token(pt->cfg->prev_key, cls, value, strlen(value), pt->cfg->default_country_code,
+	                          pt->tok[pt->n], NULL, 0) > 0)
+		pt->cls[pt->n++] = vg_pii_class_name((enum vg_pii_class)c);
+	return 0;
+}
+
+/* A member the plan does not declare was dropped: count it by path. */
+static void note_undeclared(void *ud, const char *path)
+{
+	struct vg_ingest_out *out = ud;
+	out->undeclared_total++;
+	for (int i = 0; i < out->nundeclared; i++)
+		if (strcmp(out->undeclared[i], path) == 0) {
+			out->undeclared_n[i]++;
+			return;
+		}
+	if (out->nundeclared < VG_INGEST_UNDECLARED_MAX) {
+		snprintf(out->undeclared[out->nundeclared], VG_PLAN_PATH_MAX, "%s", path);
+		out->undeclared_n[out->nundeclared++] = 1;
+	}
+}
+
 int vg_ingest(const struct vg_ingest_cfg *cfg, const char *device_id, const void *payload,
               size_t len, int64_t now_ms, int clock_synced, struct vg_ingest_out *out)
 {
 	memset(out, 0, sizeof *out);
 	out->priority = VG_PRIO_NORMAL;
-	if (!cfg->key)
+	if (!cfg->key || !cfg->plan)
 		return VG_ERR_INVAL;
 	keyed_digest(cfg->key, payload, len, out->digest);
 
@@ -144,113 +219,77 @@ int vg_ingest(const struct vg_ingest_cfg *cfg, const char *device_id, const void
 		vg_event_key(cfg->venue_id, device_id, "body", h, sizeof h, out->event_key);
 	}
 	cJSON *type = cJSON_GetObjectItemCaseSensitive(ev, "type");
-	if (cJSON_IsString(type)) {
+	if (cJSON_IsString(type) && vg_plan_has(cfg->plan, type->valuestring)) {
+		/* Only a type the plan has: an unknown one may be anything. */
 		snprintf(out->type, sizeof out->type, "%s", type->valuestring);
-		out->priority = vg_contract_priority(type->valuestring);
+		out->priority = vg_plan_priority(cfg->plan, type->valuestring);
 	}
 
-	int rc = vg_contract_check(ev, &out->rej);
+	/* Checks read the raw event; nothing has been rewritten yet. */
+	int rc = vg_plan_check(cfg->plan, ev, cfg->default_country_code, &out->rej);
 	if (rc == VG_ERR_NOMEM)
 		goto done;
 	if (rc != VG_OK) {
 		out->quarantined = 1;
 		rc = VG_OK;
-	} else if ((rc = check_time(cfg, ev, now_ms, clock_synced, out)) == VG_ERR_INVAL) {
-		rc = VG_OK; /* quarantined */
-	}
-	if (rc)
-		goto done;
-
-	/* Identity tokens, from the raw values, before scrubbing replaces them:
-	 * under the current key, then under every other version of the ring. */
-	cJSON *person = cJSON_GetObjectItemCaseSensitive(ev, "person");
-	if (cJSON_IsObject(person)) {
-		static const char *const fields[] = { "email", "phone", "customer_id", "loyalty_id",
-		                                      "member_code", "payment_customer_id" };
-		size_t nkeys = cfg->ring ? cfg->ring->n : 0;
-		for (size_t k = 0; k <= nkeys; k++) {
-			const struct vg_key *key = k == 0 ? cfg->key : &cfg->ring->keys[k - 1];
-			if (k > 0 && key->version == cfg->key->version)
-				continue;
-			for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-				if (out->nidents >= VG_INGEST_IDENTS_MAX)
-					break;
-				cJSON *v = cJSON_GetObjectItemCaseSensitive(person, fields[i]);
-				if (!cJSON_IsString(v))
-					continue;
-				int stored = cfg->stored_body ? vg_pii_stored_form(fields[i], v->valuestring) : 0;
-				if (stored == 1) {
-					/* A token of a stored body: its own identity, once. */
-					if (k == 0)
-						snprintf(out->idents[out->nidents++], VG_TOKEN_MAX, "%s", v->valuestring);
-					continue;
-				}
-				if (stored)
-					continue;
-				if (vg_pii_identity_token(key, fields[i], v->valuestring, strlen(v->valuestring),
-				                          cfg->default_country_code, out->idents[out->nidents], NULL, 0) > 0)
-					out->nidents++;
-			}
-		}
 	}
 
-	/* During a rotation's overlap, the previous key's tokens of the fields
-	 * that are tokenized, sent alongside (body "_previous_tokens"). */
-	char prev[6][VG_TOKEN_MAX];
-	const char *prev_field[6];
-	int nprev = 0;
-	if (cfg->prev_key && cJSON_IsObject(person)) {
-		static const char *const fields[] = { "email", "phone", "customer_id", "loyalty_id",
-		                                      "member_code", "payment_customer_id" };
-		const enum vg_policy pols[] = { cfg->policy.email, cfg->policy.phone, cfg->policy.customer_id,
-		                                cfg->policy.loyalty_id, cfg->policy.member_code,
-		                                cfg->policy.payment_customer_id };
-		for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-			cJSON *v = cJSON_GetObjectItemCaseSensitive(person, fields[i]);
-			if (pols[i] == VG_POL_TOKEN && cJSON_IsString(v) &&
-			    vg_pii_identity_token(cfg->prev_key, fields[i], v->valuestring, strlen(v->valuestring),
-			                          cfg->default_country_code, prev[nprev], NULL, 0) > 0)
-				prev_field[nprev++] = fields[i];
-		}
+	/* Identity tokens, from the raw values, before apply replaces them. */
+	struct idents id_ctx = { .cfg = cfg, .out = out };
+	for (size_t k = 0; k <= (cfg->ring ? cfg->ring->n : 0); k++) {
+		id_ctx.key = k == 0 ? cfg->key : &cfg->ring->keys[k - 1];
+		id_ctx.first_key = k == 0;
+		if (k > 0 && id_ctx.key->version == cfg->key->version)
+			continue;
+		vg_plan_identifiers(cfg->plan, ev, add_ident, &id_ctx);
 	}
 
+	/* During a rotation's overlap, the previous key's tokens of the
+	 * identifiers that are tokenized, sent alongside (body "_previous_tokens"). */
+	struct prev_tokens prev = { .cfg = cfg };
+	if (cfg->prev_key)
+		vg_plan_identifiers(cfg->plan, ev, add_prev, &prev);
+
+	/* What may be stored: undeclared members dropped, classes applied. */
 	struct vg_pii_ctx pctx = { .key = cfg->key, .default_cc = cfg->default_country_code,
 	                           .policy = cfg->policy };
-	/* A stored body's tokens and digests are not scrubbed a second time:
-	 * set aside while the rest is, then put back. */
-	cJSON *kept = NULL;
-	if (cfg->stored_body && cJSON_IsObject(person)) {
-		cJSON *next;
-		for (cJSON *it = person->child; it; it = next) {
-			next = it->next;
-			if (!it->string || !cJSON_IsString(it) || !vg_pii_stored_form(it->string, it->valuestring))
-				continue;
-			if (!kept && !(kept = cJSON_CreateObject())) {
-				rc = VG_ERR_NOMEM;
-				goto done;
-			}
-			cJSON_AddItemToObject(kept, it->string, cJSON_DetachItemViaPointer(person, it));
-		}
-	}
-	rc = vg_pii_scrub_event(ev, &pctx, &out->pii);
-	if (kept) {
-		cJSON *p = cJSON_GetObjectItemCaseSensitive(ev, "person");
-		cJSON *next;
-		for (cJSON *it = kept->child; p && it; it = next) {
-			next = it->next;
-			cJSON_AddItemToObject(p, it->string, cJSON_DetachItemViaPointer(kept, it));
-		}
-		vg_json_wipe_delete(kept);
-	}
+	/* A stored body's own members (venuegw wrote them, the plan does not
+	 * declare them) are set aside while the plan applies. */
+	static const char *const own[] = { "device_occurred_at", "_previous_tokens" };
+	cJSON *kept[2] = { NULL, NULL };
+	for (size_t i = 0; cfg->stored_body && i < 2; i++)
+		kept[i] = cJSON_DetachItemFromObjectCaseSensitive(ev, own[i]);
+	if (cfg->stored_body)
+		vg_json_wipe_delete(cJSON_DetachItemFromObjectCaseSensitive(ev, "_plan"));
+	rc = vg_plan_apply(cfg->plan, ev, &pctx, &out->pii, cfg->stored_body, note_undeclared, out);
+	for (size_t i = 0; i < 2; i++)
+		if (kept[i] && (rc || !cJSON_AddItemToObject(ev, own[i], kept[i])))
+			vg_json_wipe_delete(kept[i]);
+	if (rc)
+		goto done;
+	if (!out->quarantined && out->undeclared_total && cfg->unknown_quarantine)
+		reject(out, VG_REJ_UNDECLARED, out->undeclared[0],
+		       "not declared by the tracking plan ([contracts] unknown = quarantine)");
+	if (!out->quarantined && (rc = check_time(cfg, ev, now_ms, clock_synced, out)) == VG_ERR_INVAL)
+		rc = VG_OK; /* quarantined */
 	if (rc)
 		goto done;
 	if (out->pii.fields_dropped || out->pii.phones_dropped || out->pii.emails_dropped)
 		out->flags |= VG_FLAG_PII_DROPPED;
-	if (nprev) {
+	const char *version = vg_plan_version(cfg->plan);
+	if (version[0]) {
+		if (!cJSON_AddStringToObject(ev, "_plan", version)) {
+			rc = VG_ERR_NOMEM;
+			goto done;
+		}
+	}
+	if (prev.n) {
+		vg_json_wipe_delete(cJSON_DetachItemFromObjectCaseSensitive(ev, "_previous_tokens"));
 		cJSON *p = cJSON_AddObjectToObject(ev, "_previous_tokens");
-		for (int i = 0; p && i < nprev; i++)
-			if (!cJSON_AddStringToObject(p, prev_field[i], prev[i]))
+		for (int i = 0; p && i < prev.n; i++)
+			if (!cJSON_AddStringToObject(p, prev.cls[i], prev.tok[i]))
 				p = NULL;
+		vg_wipe(prev.tok, sizeof prev.tok);
 		if (!p) {
 			rc = VG_ERR_NOMEM;
 			goto done;

@@ -93,15 +93,17 @@ struct vg_ingest_out {
 
 struct vg_config;
 /* Fill icfg from the gateway's configuration (venue, country code, time
- * zone, time limits, [privacy] policies) with key as the current token key;
- * prev_key and the key override stay NULL for the caller to set. */
+ * zone, time limits, [privacy] policies, [contracts] unknown) with key as the
+ * current token key; plan, ring, prev_key and the key override stay NULL for
+ * the caller to set. */
 void vg_ingest_cfg_init(struct vg_ingest_cfg *icfg, const struct vg_config *cfg, const struct vg_key *key);
 
 /* Run the pipeline over one raw payload from device_id (authenticated).
  * now_ms is the receive time (UTC ms); clock_synced says whether it can be
  * trusted to correct device times.  Fills *out (free with
  * vg_ingest_out_free) and returns VG_OK — for a quarantine too —, or
- * VG_ERR_NOMEM / VG_ERR_INVAL (no key): then nothing may be acknowledged. */
+ * VG_ERR_NOMEM / VG_ERR_INVAL (no key or no plan): then nothing may be
+ * acknowledged. */
 int vg_ingest(const struct vg_ingest_cfg *cfg, const char *device_id, const void *payload,
               size_t len, int64_t now_ms, int clock_synced, struct vg_ingest_out *out);
 

@@ -22,6 +22,9 @@ enum stmt_id {
 	ST_DROP_LAST,
 	ST_DROP_RECORD,
 	ST_DROP_DELETE,
+	ST_UNDECLARED_ADD,
+	ST_UNDECLARED_ROWS,
+	ST_UNDECLARED_NEW,
 	ST__COUNT
 };
 
@@ -60,6 +63,14 @@ static const char *const stmt_sql[ST__COUNT] = {
 		" WHERE " DROPPABLE " AND id <= ?1 GROUP BY device_id, type, received_at_ms / 10000",
 	[ST_DROP_DELETE] = "DELETE FROM events WHERE " DROPPABLE " AND id <= ?1",
 #undef DROPPABLE
+	[ST_UNDECLARED_ADD] =
+		"UPDATE undeclared SET count = count + ?4, last_ms = ?5"
+		" WHERE device_id = ?1 AND type = ?2 AND path = ?3",
+	[ST_UNDECLARED_ROWS] = "SELECT count(*) FROM undeclared",
+	[ST_UNDECLARED_NEW] =
+		"INSERT INTO undeclared(device_id, type, path, count, first_ms, last_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
+		" ON CONFLICT(device_id, type, path) DO UPDATE SET count = count + excluded.count,"
+		" last_ms = excluded.last_ms",
 };
 
 #define VG_SUPPRESSION_KEY_LEN 27 /* "sup." + 22 + NUL */
@@ -77,7 +88,7 @@ struct vg_store {
 	sqlite3_stmt *stmt[ST__COUNT];
 };
 
-/* Schema version 2.  Each migration takes the schema from version i to i+1;
+/* Schema version 3.  Each migration takes the schema from version i to i+1;
  * only the owner (the daemon) runs them. */
 static const char *const migrations[] = {
 	/* 0 → 1 */
@@ -163,6 +174,19 @@ static const char *const migrations[] = {
 	"CREATE INDEX drops_dropped ON drops(dropped_at_ms);"
 	"CREATE INDEX drops_received ON drops(received_at_ms);"
 	"CREATE INDEX events_droppable ON events(id) WHERE state = 0 AND priority > 0 AND device_id <> '_gateway';",
+	/* 2 → 3: the tracking plan.  undeclared counts the members the plan did
+	 * not declare, dropped at capture, per device, type and path (a path
+	 * never holds a value; keys that might are "~"); at most
+	 * VG_STORE_UNDECLARED_ROWS rows, the rest counted under path "~other". */
+	"CREATE TABLE undeclared ("
+	"  device_id TEXT NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  path TEXT NOT NULL,"
+	"  count INTEGER NOT NULL,"
+	"  first_ms INTEGER NOT NULL,"
+	"  last_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (device_id, type, path)"
+	");",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof migrations / sizeof migrations[0] == VG_STORE_SCHEMA,
@@ -1577,6 +1601,70 @@ int vg_store_group_counts(struct vg_store *s, enum vg_store_group g, vg_store_gr
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (cb(ud, col(st, 0), col(st, 1), col(st, 2), sqlite3_column_int64(st, 3),
 		       sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5))) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? VG_OK : map_rc(rc);
+}
+
+/* ---- the tracking plan's undeclared members ----------------------------------- */
+
+static int undeclared_step(sqlite3_stmt *st, const char *device_id, const char *type, const char *path,
+                           long long n, int64_t now_ms)
+{
+	sqlite3_bind_text(st, 1, device_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, n);
+	sqlite3_bind_int64(st, 5, now_ms);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? VG_OK : map_rc(rc);
+}
+
+int vg_store_count_undeclared(struct vg_store *s, const char *device_id, const char *type, const char *path,
+                              long long n, int64_t now_ms)
+{
+	sqlite3_stmt *add = stmt(s, ST_UNDECLARED_ADD);
+	if (!add)
+		return VG_ERR_IO;
+	int rc = undeclared_step(add, device_id, type, path, n, now_ms);
+	if (rc || sqlite3_changes(s->db) > 0)
+		return rc;
+	/* A new row: within the bound, or counted under "~other". */
+	sqlite3_stmt *rows = stmt(s, ST_UNDECLARED_ROWS);
+	sqlite3_stmt *ins = stmt(s, ST_UNDECLARED_NEW);
+	if (!rows || !ins)
+		return VG_ERR_IO;
+	long long have = 0;
+	rc = sqlite3_step(rows);
+	if (rc == SQLITE_ROW)
+		have = sqlite3_column_int64(rows, 0);
+	sqlite3_reset(rows);
+	if (rc != SQLITE_ROW)
+		return map_rc(rc);
+	if (have >= VG_STORE_UNDECLARED_ROWS)
+		return undeclared_step(ins, "~other", "~other", "~other", n, now_ms);
+	return undeclared_step(ins, device_id, type, path, n, now_ms);
+}
+
+int vg_store_undeclared_each(struct vg_store *s, vg_store_undeclared_cb cb, void *ud)
+{
+	long long version = 0;
+	int rc = int_query(s, "PRAGMA user_version", &version);
+	if (rc || version < 3)
+		return rc; /* not migrated yet: nothing counted */
+	sqlite3_stmt *st;
+	rc = sqlite3_prepare_v2(s->db, "SELECT device_id, type, path, count, last_ms FROM undeclared"
+	                        " ORDER BY device_id, type, path", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cb(ud, col(st, 0), col(st, 1), col(st, 2), sqlite3_column_int64(st, 3),
+		       sqlite3_column_int64(st, 4))) {
 			rc = SQLITE_DONE;
 			break;
 		}

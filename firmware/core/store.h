@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VG_STORE_SCHEMA 2
+#define VG_STORE_SCHEMA 3
 
 struct vg_store;
 
@@ -118,6 +118,24 @@ int vg_store_put_quarantine(struct vg_store *s, const struct vg_store_quarantine
  * quarantine table (one row per device and reason, a counter). */
 int vg_store_count_quarantine_overflow(struct vg_store *s, const char *device_id,
                                        const char *reason, int64_t now_ms);
+
+/* ---- the tracking plan (DESIGN.md §4) ------------------------------------ */
+
+/* Distinct (device, type, path) rows of undeclared counts kept at most. */
+#define VG_STORE_UNDECLARED_ROWS 1000
+
+/* Inside a capture transaction: n members at path (contract.h's drop path:
+ * no values) of an event of type from device_id were dropped because the
+ * plan does not declare them.  Beyond VG_STORE_UNDECLARED_ROWS distinct rows
+ * the count goes to device, type and path "~other".  VG_OK or an error. */
+int vg_store_count_undeclared(struct vg_store *s, const char *device_id, const char *type, const char *path,
+                              long long n, int64_t now_ms);
+
+/* Every undeclared count, by device, type and path, through cb (borrowed for
+ * the call; a non-zero return stops).  Nothing on a file not yet migrated. */
+typedef int (*vg_store_undeclared_cb)(void *ud, const char *device_id, const char *type, const char *path,
+                                      long long count, int64_t last_ms);
+int vg_store_undeclared_each(struct vg_store *s, vg_store_undeclared_cb cb, void *ud);
 
 /* Owner only: a passive checkpoint.  Returns VG_OK or an error. */
 int vg_store_checkpoint(struct vg_store *s);

@@ -363,14 +363,17 @@ int vg_cmd_status(const struct vg_config *cfg, int argc, char **argv)
 }
 
 const char vg_help_validate[] =
-	"Usage: venuegw validate [--device ID] FILE|-\n"
+	"Usage: venuegw validate [--device ID] [--plan PLAN] FILE|-\n"
 	"\n"
 	"Checks a sample event (one JSON object, DESIGN.md section 4) against the input\n"
-	"contract, for device makers.  Prints the event as buffer.db would store it\n"
-	"(tokenized), or the reason, field and detail it would be quarantined with.\n"
-	"Works without a gateway's configuration (tokens then use a fixed test key).\n"
+	"contract (the tracking plan), for device makers.  Prints the event as\n"
+	"buffer.db would store it (tokenized, undeclared members dropped and named),\n"
+	"or the reason, field and detail it would be quarantined with.  Works without\n"
+	"a gateway's configuration (tokens then use a fixed test key).\n"
 	"\n"
 	"  --device ID   the device id the event is checked as (default validate)\n"
+	"  --plan PLAN   the tracking plan (default: [contracts] plan, or the\n"
+	"                package's " VG_PLAN_DEFAULT_PATH ")\n"
 	"\n"
 	"Exit status: 0 accepted; 1 the file cannot be read; 2 bad command line or\n"
 	"configuration; 3 the event would be quarantined.\n";
@@ -379,9 +382,12 @@ int vg_cmd_validate(const struct vg_config *cfg, int have_config, int argc, char
 {
 	const char *device = "validate";
 	const char *file = NULL;
+	const char *plan_path = have_config ? cfg->plan_path : VG_PLAN_DEFAULT_PATH;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--device") == 0 && i + 1 < argc)
 			device = argv[++i];
+		else if (strcmp(argv[i], "--plan") == 0 && i + 1 < argc)
+			plan_path = argv[++i];
 		else if (!file)
 			file = argv[i];
 		else {
@@ -420,8 +426,16 @@ int vg_cmd_validate(const struct vg_config *cfg, int have_config, int argc, char
 		snprintf(defaults.venue_id, sizeof defaults.venue_id, "validate");
 		cfg = &defaults;
 	}
+	struct vg_plan *plan = NULL;
+	if (vg_plan_load(&plan, plan_path, err, sizeof err) != VG_OK) {
+		fprintf(stderr, "venuegw validate: %s\n", err);
+		vg_wipe(buf, n);
+		vg_keyring_wipe(&kr);
+		return VG_EXIT_USAGE;
+	}
 	struct vg_ingest_cfg icfg;
 	vg_ingest_cfg_init(&icfg, cfg, key);
+	icfg.plan = plan;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	struct vg_ingest_out out;
@@ -429,6 +443,7 @@ int vg_cmd_validate(const struct vg_config *cfg, int have_config, int argc, char
 	                   vg_clock_synced(), &out);
 	vg_wipe(buf, n);
 	vg_keyring_wipe(&kr);
+	vg_plan_free(plan);
 	if (rc) {
 		fprintf(stderr, "venuegw validate: %s\n", vg_strerror(rc));
 		return VG_EXIT_FAIL;
@@ -444,6 +459,11 @@ int vg_cmd_validate(const struct vg_config *cfg, int have_config, int argc, char
 		exit_code = VG_EXIT_REJECTED;
 	} else {
 		printf("accepted: type %s, event key %s, priority %d\n", out.type, out.event_key, out.priority);
+		for (int i = 0; i < out.nundeclared; i++)
+			printf("dropped: %s (not declared by the plan)%s\n", out.undeclared[i],
+			       out.undeclared_n[i] > 1 ? " (several times)" : "");
+		if (out.undeclared_total > 0 && out.nundeclared == VG_INGEST_UNDECLARED_MAX)
+			printf("dropped: %u undeclared members in all\n", out.undeclared_total);
 		for (int b = 0; b < VG_FLAG__COUNT; b++)
 			if (out.flags & (1u << b))
 				printf("flag: %s\n", vg_flag_name(b));

@@ -547,6 +547,21 @@ static void histogram(struct buf *b, const char *name, const struct vg_histogram
 	        h->count);
 }
 
+static int undeclared_row(void *ud, const char *device, const char *type, const char *path, long long count,
+                          int64_t last_ms)
+{
+	(void)last_ms;
+	struct buf *b = ud;
+	bputs(b, "venuegw_undeclared_fields_dropped_total{device=\"");
+	blabel(b, device);
+	bputs(b, "\",type=\"");
+	blabel(b, type);
+	bputs(b, "\",path=\"");
+	blabel(b, path);
+	bprintf(b, "\"} %lld\n", count);
+	return 0;
+}
+
 static void render_metrics(struct vg_metrics *m, struct buf *b)
 {
 	struct view v;
@@ -648,6 +663,10 @@ static void render_metrics(struct vg_metrics *m, struct buf *b)
 		bprintf(b, "venuegw_quarantine_inputs{state=\"metadata\"} %lld\n", v.c.quarantine_metadata);
 		bprintf(b, "venuegw_quarantine_inputs{state=\"flood\"} %lld\n", v.c.quarantine_overflow);
 	}
+	family(b, "venuegw_undeclared_fields_dropped_total", "counter",
+	       "Members the tracking plan does not declare, dropped at capture, by device, event type and path"
+	       " (\"~\" stands for a key that might hold personal data; \"~other\" past 1000 series).");
+	vg_store_undeclared_each(m->store, undeclared_row, b);
 	family(b, "venuegw_oldest_unforwarded_age_seconds", "gauge",
 	       "Age of the oldest event not yet forwarded (data freshness at the CDP); 0 when none.");
 	bprintf(b, "venuegw_oldest_unforwarded_age_seconds %.3f\n", age_s(&v));

@@ -347,6 +347,7 @@ struct retry {
 	struct vg_store *st;
 	const struct vg_key *key;
 	const struct vg_keyring *ring;
+	const struct vg_plan *plan;
 	int dry_run;
 	int clock_synced;
 	long long asked, accepted, duplicates, rejected, not_retryable, suppressed, gone;
@@ -394,6 +395,7 @@ static int retry_one(struct retry *r, long long id)
 	vg_ingest_cfg_init(&icfg, r->cfg, r->key);
 	icfg.stored_body = 1;
 	icfg.ring = r->ring;
+	icfg.plan = r->plan;
 	/* The receive time stays the original one: the time checks judge the
 	 * device's time against it, as they did on arrival. */
 	rc = vg_ingest(&icfg, h.device_id, h.body, h.body_len, h.received_at_ms, r->clock_synced, &out);
@@ -556,9 +558,17 @@ static int cmd_retry(const struct vg_config *cfg, int argc, char **argv)
 		vg_keyring_wipe(&kr);
 		goto out;
 	}
+	struct vg_plan *plan = NULL;
+	if (vg_plan_load(&plan, cfg->plan_path, err, sizeof err) != VG_OK) {
+		fprintf(stderr, "venuegw quarantine retry: [contracts] plan: %s\n", err);
+		vg_keyring_wipe(&kr);
+		goto out;
+	}
+	r.plan = plan;
 	r.st = vg_admin_open_store(cfg);
 	if (!r.st) {
 		vg_keyring_wipe(&kr);
+		vg_plan_free(plan);
 		goto out;
 	}
 	int rc = VG_OK;
@@ -604,6 +614,7 @@ static int cmd_retry(const struct vg_config *cfg, int argc, char **argv)
 close:
 	vg_store_close(r.st);
 	vg_keyring_wipe(&kr);
+	vg_plan_free(plan);
 out:
 	free(ids);
 	return code;

@@ -19,6 +19,7 @@
 
 #include <curl/curl.h>
 
+#include "contract.h"
 #include "daemon.h"
 #include "err.h"
 #include "forward.h"
@@ -39,6 +40,7 @@ struct daemon {
 	struct vg_status *status;
 	struct vg_metrics *metrics;
 	struct vg_serial *serial;
+	struct vg_plan *plan;         /* the tracking plan; SIGHUP loads it again */
 	struct vg_watch sig;
 	struct vg_timer checkpoint;
 	int sfd;
@@ -54,6 +56,29 @@ static void on_reloaded_key(void *ctx, const char *section, const char *key, int
 	else
 		vg_log(VG_LOG_WARN, "run.reload", "[%s] %s changed: needs a restart (the running value is kept)",
 		       section, key);
+}
+
+static void log_plan(const struct vg_plan *p, const char *path, const char *what)
+{
+	vg_log(VG_LOG_INFO, "run.plan", "tracking plan %s: \"%s\" version %s, %d event types%s", path,
+	       vg_plan_name(p), vg_plan_version(p)[0] ? vg_plan_version(p) : "(none)", vg_plan_count(p), what);
+}
+
+/* Load [contracts] plan again.  A plan that does not load never replaces a
+ * working one. */
+static void reload_plan(struct daemon *d)
+{
+	struct vg_plan *fresh;
+	char err[600];
+	if (vg_plan_load(&fresh, d->cfg->plan_path, err, sizeof err) != VG_OK) {
+		vg_log(VG_LOG_ERR, "run.plan", "SIGHUP: %s; the plan in force (version %s) stays", err,
+		       vg_plan_version(d->plan));
+		return;
+	}
+	vg_serial_set_plan(d->serial, fresh);
+	vg_plan_free(d->plan);
+	d->plan = fresh;
+	log_plan(fresh, d->cfg->plan_path, ": in force");
 }
 
 /* SIGHUP: read the file again; apply what may change while running, name
@@ -74,6 +99,7 @@ static void reload(struct daemon *d)
 		       restart ? ", some changes need a restart" : "");
 	}
 	free(fresh);
+	reload_plan(d);
 	vg_forwarder_reload(d->fwd);
 	vg_notify_ready(&d->notify);
 }
@@ -183,11 +209,17 @@ int vg_cmd_run(struct vg_config *cfg)
 	d.checkpoint.cb = on_checkpoint;
 	vg_loop_timer(&d.loop, &d.checkpoint, vg_now_ms() + cfg->checkpoint_interval_ms);
 
+	if (vg_plan_load(&d.plan, cfg->plan_path, err, sizeof err) != VG_OK) {
+		vg_log(VG_LOG_ERR, "run", "[contracts] plan: %s", err);
+		code = VG_EXIT_USAGE;
+		goto out;
+	}
+	log_plan(d.plan, cfg->plan_path, "");
 	if (vg_forwarder_open(&d.fwd, &d.loop, cfg, d.store, err, sizeof err) != VG_OK) {
 		vg_log(VG_LOG_ERR, "run", "%s", err);
 		goto out;
 	}
-	if (vg_serial_open(&d.serial, &d.loop, cfg, path, err, sizeof err) != VG_OK) {
+	if (vg_serial_open(&d.serial, &d.loop, cfg, d.plan, path, err, sizeof err) != VG_OK) {
 		vg_log(VG_LOG_ERR, "run", "%s", err);
 		code = VG_EXIT_USAGE;
 		goto out;
@@ -211,6 +243,7 @@ out:
 	vg_status_close(d.status);
 	vg_metrics_close(d.metrics);
 	vg_serial_close(d.serial);
+	vg_plan_free(d.plan);
 	vg_forwarder_close(d.fwd);
 	if (d.store)
 		vg_store_checkpoint(d.store);

@@ -65,6 +65,7 @@ struct pending {
 struct vg_serial {
 	struct vg_loop *loop;
 	const struct vg_config *cfg;
+	const struct vg_plan *plan;    /* borrowed from the daemon */
 	long long dropped_logged;      /* events dropped at the disk cap, as last logged */
 	struct vg_store *store;       /* a capture connection: durability as configured */
 	struct vg_keyring keys;
@@ -238,6 +239,7 @@ static void sink_frame(void *ud, const struct vg_frame *f)
 		struct vg_ingest_cfg icfg;
 		vg_ingest_cfg_init(&icfg, s->cfg, key);
 		icfg.ring = &s->keys;
+		icfg.plan = s->plan;
 		icfg.key_kind = "seq";
 		icfg.key_value = value;
 		int64_t mono = vg_now_ms();
@@ -530,8 +532,14 @@ static void on_reopen(struct vg_timer *t)
 	try_open(OF(struct port, reopen, t));
 }
 
+void vg_serial_set_plan(struct vg_serial *s, const struct vg_plan *plan)
+{
+	if (s)
+		s->plan = plan;
+}
+
 int vg_serial_open(struct vg_serial **out, struct vg_loop *loop, const struct vg_config *cfg,
-                   const char *db_path, char *err, size_t errsz)
+                   const struct vg_plan *plan, const char *db_path, char *err, size_t errsz)
 {
 	*out = NULL;
 	if (!cfg->nports)
@@ -543,6 +551,7 @@ int vg_serial_open(struct vg_serial **out, struct vg_loop *loop, const struct vg
 	}
 	s->loop = loop;
 	s->cfg = cfg;
+	s->plan = plan;
 	s->commit_timer.cb = on_commit_timer;
 	int rc = vg_keyring_load(&s->keys, cfg->key_file, err, errsz);
 	if (rc)

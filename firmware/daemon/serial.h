@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "config.h"
+#include "contract.h"
 #include "loop.h"
 
 struct vg_serial;
@@ -25,7 +26,11 @@ int vg_serial_check(const struct vg_config *cfg, char *err, size_t errsz);
  * Ports that cannot be opened yet are retried; only start-up failures of the
  * store or the key file are errors. */
 int vg_serial_open(struct vg_serial **out, struct vg_loop *loop, const struct vg_config *cfg,
-                   const char *db_path, char *err, size_t errsz);
+                   const struct vg_plan *plan, const char *db_path, char *err, size_t errsz);
+
+/* The tracking plan events are checked against from now on (borrowed: the
+ * caller keeps it alive while the ports run).  NULL s is fine. */
+void vg_serial_set_plan(struct vg_serial *s, const struct vg_plan *plan);
 
 /* Commit what is pending (settling its frames), restore termios, close. */
 void vg_serial_close(struct vg_serial *s);

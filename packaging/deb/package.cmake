@@ -10,6 +10,7 @@
 #   /etc/venuegw/{venuegw.conf,venuegw-broker.conf,acl} (conffiles), broker.d/
 #   /lib/systemd/system/{venuegw-broker,venuegw}.service
 #   /usr/lib/sysusers.d/venuegw.conf, /usr/lib/tmpfiles.d/venuegw.conf
+#   /usr/share/venuegw/plan.json (the default tracking plan: [contracts] plan)
 #   /usr/share/man/man{5,8}/ (whatever packaging/man holds, gzip -9n)
 #   /usr/share/doc/venuegw/{copyright,changelog.Debian.gz,README.Debian,...}
 # Maintainer scripts, conffiles list, copyright and changelog live beside this
@@ -123,6 +124,9 @@ install(FILES ${VG_PKG_SRC}/systemd/venuegw-broker.service ${VG_PKG_SRC}/systemd
 install(FILES ${VG_PKG_SRC}/systemd/venuegw.sysusers DESTINATION lib/sysusers.d RENAME venuegw.conf)
 install(FILES ${VG_PKG_SRC}/systemd/venuegw.tmpfiles DESTINATION lib/tmpfiles.d RENAME venuegw.conf)
 install(FILES ${VG_DEB_SRC}/copyright ${VG_DEB_SRC}/README.Debian ${vg_docs} DESTINATION ${VG_DOCDIR})
+# The default tracking plan (not a conffile: a venue copies it to /etc/venuegw
+# and points [contracts] plan at the copy, so upgrades never clobber theirs).
+install(FILES ${VG_PKG_SRC}/plan/plan.json DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/venuegw)
 install(FILES ${VG_DEB_SRC}/venuegw.lintian-overrides
         DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/lintian/overrides RENAME venuegw)
 # CPack strips with a plain `strip`; like dh_strip, also drop the .comment and

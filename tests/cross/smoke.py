@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 
 from cdp_client import StandIn  # noqa: E402
-from harness import KEY1_HEX, b64url, files_containing, free_port, lp, read_text, token  # noqa: E402
+from harness import DEFAULT_PLAN, KEY1_HEX, b64url, files_containing, free_port, lp, read_text, token  # noqa: E402
 from serial_sim import ACK, EcrTerminal, Pty  # noqa: E402
 
 VENUE = "cross-smoke"
@@ -135,10 +135,11 @@ def main():
                     "default_country_code = 49\ncommit_interval_ms = 20\n"
                     "[cdp]\nendpoint = %s\nwrite_key_file = %s/write_key\n"
                     "[mqtt]\nport = %d\n[tokens]\nkey_file = %s/token_keys\n[metrics]\nlisten =\n"
+                    "[contracts]\nplan = %s\n"
                     "[serial.ecr]\ndevice = %s/ttyEcr\ndriver = ecr\ndevice_id = pos-ecr\nbaud = 19200\n"
                     "[serial.kiosk]\ndevice = %s/ttyKiosk\ndriver = ndjson\ndevice_id = kiosk-nd\n"
                     "[serial.scan]\ndevice = %s/ttyScan\ndriver = scanner\ndevice_id = scanner-1\n"
-                    % (VENUE, data, cdp.url, tmp, free_port(), tmp, tmp, tmp, tmp))
+                    % (VENUE, data, cdp.url, tmp, free_port(), tmp, DEFAULT_PLAN, tmp, tmp, tmp))
         with open(log, "w") as out:
             daemon = subprocess.Popen(prefix + [venuegw, "--config", conf, "run"], stdout=out, stderr=out)
             SEEN["daemon"] = daemon

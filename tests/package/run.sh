@@ -127,7 +127,7 @@ for f in /usr/bin/venuegw /usr/lib/venuegw/venuegw_capture.so /etc/venuegw/venue
          /lib/systemd/system/venuegw.service /usr/lib/sysusers.d/venuegw.conf \
          /usr/lib/tmpfiles.d/venuegw.conf /usr/share/doc/venuegw/copyright \
          /usr/share/doc/venuegw/changelog.Debian.gz /usr/share/man/man5/venuegw.conf.5.gz \
-         /usr/share/man/man8/venuegw.8.gz; do
+         /usr/share/man/man8/venuegw.8.gz /usr/share/venuegw/plan.json; do
 	check "installed: $f" test -f "$f"
 done
 check "the broker's include_dir /etc/venuegw/broker.d exists" test -d /etc/venuegw/broker.d

@@ -27,10 +27,11 @@ from procs import die_with_test
 BUILD = os.environ.get("VG_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 SOURCE = os.environ.get("VG_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 MOSQUITTO = os.environ.get("VG_MOSQUITTO", "/usr/sbin/mosquitto")
-SCHEMA = 2                                  # buffer.db user_version (VG_STORE_SCHEMA)
+SCHEMA = 3                                  # buffer.db user_version (VG_STORE_SCHEMA)
 VENUE = "berlin-mitte-01"
 # DESIGN.md §5's K1: bytes 0x00..0x1f, so tests can compute expected tokens.
 KEY1_HEX = bytes(range(32)).hex()
+DEFAULT_PLAN = os.path.abspath(os.path.join(SOURCE, "packaging", "plan", "plan.json"))
 
 
 def build_path(*parts):
@@ -132,6 +133,9 @@ class Gateway:
             with open(self.write_key, "w") as f:
                 f.write(cdp.write_key + "\n")
             cdp_conf = "[cdp]\nendpoint = %s\nwrite_key_file = %s\n" % (cdp.url, self.write_key)
+        # The package's default tracking plan, unless the test names its own.
+        if "[contracts]" not in extra_conf:
+            extra_conf += "\n[contracts]\nplan = %s\n" % DEFAULT_PLAN
         with open(self.conf, "w") as f:
             f.write("[gateway]\nvenue_id = %s\ndata_dir = %s\ndurability = %s\n"
                     "default_country_code = 49\n%s\n%s\n[tokens]\nkey_file = %s\n"

@@ -1,6 +1,11 @@
-/* Unit tests for firmware/core/contract.c: every row of the input contract v1
- * table and every common-field rule (DESIGN.md §4), as known-answer tables:
- * a valid example per type, then mutations of it and the expected verdict. */
+/* Unit tests for firmware/core/contract.c, the tracking plan (DESIGN.md §4):
+ *  - the package's default plan (packaging/plan/plan.json) still expresses
+ *    the input contract v1 table: a valid example per type, then mutations
+ *    of it and the expected verdict, and every common-field rule;
+ *  - what passes is declared: undeclared members dropped wherever they stand
+ *    (keys included), classes applied wherever a field stands, id fields
+ *    that look like personal data quarantined;
+ *  - plan files: every problem named with its JSON pointer. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,6 +17,7 @@
 #include <string.h>
 
 #include "contract.h"
+#include "pii.h"
 #include "err.h"
 #include "event.h"
 
@@ -51,6 +57,8 @@ static const struct {
 };
 
 #define N_VALID (sizeof(valid) / sizeof(valid[0]))
+
+static struct vg_plan *plan; /* the default plan, loaded by group_setup */
 
 /* Set the value at a dotted path (creating parent objects) to json, or
  * remove it when json is NULL. */
@@ -98,7 +106,7 @@ static cJSON *example(const char *type)
 static void expect(cJSON *e, enum vg_reject_reason reason, const char *field, const char *what)
 {
 	struct vg_reject rej;
-	int rc = vg_contract_check(e, &rej);
+	int rc = vg_plan_check(plan, e, 49, &rej);
 	cJSON_Delete(e);
 	if (reason == VG_REJ_NONE) {
 		if (rc != VG_OK)
@@ -118,11 +126,12 @@ static void expect(cJSON *e, enum vg_reject_reason reason, const char *field, co
 static void test_table(void **state)
 {
 	(void)state;
-	assert_int_equal(vg_contract_count(), (int)N_VALID);
+	assert_int_equal(vg_plan_count(plan), (int)N_VALID);
 	for (size_t i = 0; i < N_VALID; i++)
-		assert_string_equal(vg_contract_type((int)i), valid[i].type);
-	assert_null(vg_contract_type(-1));
-	assert_null(vg_contract_type((int)N_VALID));
+		assert_string_equal(vg_plan_type(plan, (int)i), valid[i].type);
+	assert_null(vg_plan_type(plan, -1));
+	assert_null(vg_plan_type(plan, (int)N_VALID));
+	assert_string_equal(vg_plan_version(plan), "1.0.0");
 }
 
 static void test_valid_examples(void **state)
@@ -154,6 +163,9 @@ struct mutation {
 	const char *field;
 };
 
+/* The five alternatives of "a person identifier", as a rejection names them. */
+#define PERSON_IDS "person.customer_id|loyalty_id|member_code|email|phone"
+
 #define DEL NULL
 #define OK_ VG_REJ_NONE, ""
 #define CONTRACT(f) VG_REJ_CONTRACT, f
@@ -184,18 +196,18 @@ static const struct mutation rows[] = {
 	{ "device.status", "occurred_at", "1", NULL, NULL, BAD("occurred_at") },
 
 	/* checkin.scanned: one of the person identifiers. */
-	{ "checkin.scanned", "person", DEL, NULL, NULL, CONTRACT("person") },
-	{ "checkin.scanned", "person", "{}", NULL, NULL, CONTRACT("person") },
-	{ "checkin.scanned", "person.email", "\"\"", NULL, NULL, CONTRACT("person") },
-	{ "checkin.scanned", "person.email", "12345", NULL, NULL, CONTRACT("person") },
-	{ "checkin.scanned", "person.email", "null", NULL, NULL, CONTRACT("person") },
-	{ "checkin.scanned", "person.email", DEL, "person.name", "\"" SECRET "\"", CONTRACT("person") },
+	{ "checkin.scanned", "person", DEL, NULL, NULL, CONTRACT(PERSON_IDS) },
+	{ "checkin.scanned", "person", "{}", NULL, NULL, CONTRACT(PERSON_IDS) },
+	{ "checkin.scanned", "person.email", "\"\"", NULL, NULL, CONTRACT("person.email") },
+	{ "checkin.scanned", "person.email", "12345", NULL, NULL, CONTRACT("person.email") },
+	{ "checkin.scanned", "person.email", "null", NULL, NULL, CONTRACT("person.email") },
+	{ "checkin.scanned", "person.email", DEL, "person.name", "\"" SECRET "\"", CONTRACT(PERSON_IDS) },
 	{ "checkin.scanned", "person.email", DEL, "person.customer_id", "\"MB-1\"", OK_ },
 	{ "checkin.scanned", "person.email", DEL, "person.loyalty_id", "\"L-1\"", OK_ },
 	{ "checkin.scanned", "person.email", DEL, "person.member_code", "\"M-1\"", OK_ },
 	{ "checkin.scanned", "person.email", DEL, "person.phone", "\"+34 612 345 678\"", OK_ },
-	{ "checkin.scanned", "person.email", "\"\"", "person.phone", "\"+34 612\"", OK_ },
-	{ "checkin.scanned", "person.Email", "\"x@y.z\"", "person.email", DEL, CONTRACT("person") },
+	{ "checkin.scanned", "person.email", "\"\"", "person.phone", "\"+34 612\"", CONTRACT("person.email") },
+	{ "checkin.scanned", "person.Email", "\"x@y.z\"", "person.email", DEL, CONTRACT(PERSON_IDS) },
 
 	/* class.attended */
 	{ "class.attended", "properties.class_id", DEL, NULL, NULL, CONTRACT("properties.class_id") },
@@ -211,11 +223,12 @@ static const struct mutation rows[] = {
 	{ "booking.created", "properties.class_id", DEL, NULL, NULL,
 	  CONTRACT("properties.class_id|resource_id") },
 	{ "booking.created", "properties.class_id", "5", NULL, NULL,
-	  CONTRACT("properties.class_id|resource_id") },
+	  CONTRACT("properties.class_id") },
 	{ "booking.created", "properties.class_id", DEL, "properties.resource_id", "\"court-3\"", OK_ },
 	{ "booking.created", "properties.class_id", DEL, "properties.resource_id", "3",
-	  CONTRACT("properties.class_id|resource_id") },
-	{ "booking.created", "properties.class_id", "\"\"", "properties.resource_id", "\"court-3\"", OK_ },
+	  CONTRACT("properties.resource_id") },
+	{ "booking.created", "properties.class_id", "\"\"", "properties.resource_id", "\"court-3\"",
+	  CONTRACT("properties.class_id") },
 
 	/* booking.cancelled */
 	{ "booking.cancelled", "properties.booking_id", DEL, NULL, NULL,
@@ -298,14 +311,19 @@ static const struct mutation rows[] = {
 	{ "consent.updated", "consent", DEL, NULL, NULL, CONTRACT("consent") },
 	{ "consent.updated", "consent", "{}", NULL, NULL, CONTRACT("consent") },
 	{ "consent.updated", "consent", "{\"source\":\"kiosk-2\",\"marketing_email\":\"yes\"}", NULL,
-	  NULL, CONTRACT("consent") },
-	{ "consent.updated", "consent", "{\"marketing_email\":1}", NULL, NULL, CONTRACT("consent") },
+	  NULL, CONTRACT("consent.marketing_email") },
+	{ "consent.updated", "consent", "{\"marketing_email\":1}", NULL, NULL,
+	  CONTRACT("consent.marketing_email") },
+	{ "consent.updated", "consent", "{\"source\":\"kiosk-2\"}", NULL, NULL, CONTRACT("consent") },
+	/* A scope name that could carry personal data is not declared: it is
+	 * dropped, and the consent then holds no scope. */
+	{ "consent.updated", "consent", "{\"ana@example.com\":true}", NULL, NULL, CONTRACT("consent") },
 	{ "consent.updated", "consent", "{\"marketing_sms\":false}", NULL, NULL, OK_ },
 	{ "consent.updated", "consent", "{\"source\":\"kiosk-2\",\"x\":false}", NULL, NULL, OK_ },
 	{ "consent.updated", "consent", "true", NULL, NULL, BAD("consent") },
-	{ "consent.updated", "person", DEL, NULL, NULL, CONTRACT("person") },
-	{ "consent.updated", "person.customer_id", "\"\"", NULL, NULL, CONTRACT("person") },
-	{ "consent.updated", "person.customer_id", "88121", NULL, NULL, CONTRACT("person") },
+	{ "consent.updated", "person", DEL, NULL, NULL, CONTRACT(PERSON_IDS) },
+	{ "consent.updated", "person.customer_id", "\"\"", NULL, NULL, CONTRACT("person.customer_id") },
+	{ "consent.updated", "person.customer_id", "88121", NULL, NULL, CONTRACT("person.customer_id") },
 	{ "consent.updated", "person.customer_id", DEL, "person.email", "\"a@b.c\"", OK_ },
 	{ "consent.updated", "person.customer_id", DEL, "person.member_code", "\"M-1\"", OK_ },
 
@@ -426,31 +444,249 @@ static void test_not_object(void **state)
 	struct vg_reject rej;
 	cJSON *a = cJSON_CreateArray();
 	(void)state;
-	assert_int_equal(vg_contract_check(NULL, &rej), VG_ERR_INVAL);
+	assert_int_equal(vg_plan_check(plan, NULL, 49, &rej), VG_ERR_INVAL);
 	assert_int_equal(rej.reason, VG_REJ_NOT_OBJECT);
-	assert_int_equal(vg_contract_check(a, &rej), VG_ERR_INVAL);
+	assert_int_equal(vg_plan_check(plan, a, 49, &rej), VG_ERR_INVAL);
 	assert_int_equal(rej.reason, VG_REJ_NOT_OBJECT);
 	cJSON_Delete(a);
 	/* rej may be NULL */
 	cJSON *e = example("device.status");
-	assert_int_equal(vg_contract_check(e, NULL), VG_OK);
+	assert_int_equal(vg_plan_check(plan, e, 49, NULL), VG_OK);
 	set_path(e, "type", "\"nope\"");
-	assert_int_equal(vg_contract_check(e, NULL), VG_ERR_INVAL);
+	assert_int_equal(vg_plan_check(plan, e, 49, NULL), VG_ERR_INVAL);
 	cJSON_Delete(e);
 }
 
 static void test_priority(void **state)
 {
 	(void)state;
-	for (int i = 0; i < vg_contract_count(); i++) {
-		const char *t = vg_contract_type(i);
+	for (int i = 0; i < vg_plan_count(plan); i++) {
+		const char *t = vg_plan_type(plan, i);
 		enum vg_priority want = strcmp(t, "consent.updated") == 0 ? VG_PRIO_HIGH
 		                      : strcmp(t, "device.status") == 0 ? VG_PRIO_LOW
 		                      : VG_PRIO_NORMAL;
-		assert_int_equal(vg_contract_priority(t), want);
+		assert_int_equal(vg_plan_priority(plan, t), want);
 	}
-	assert_int_equal(vg_contract_priority("no.such.type"), VG_PRIO_NORMAL);
-	assert_int_equal(vg_contract_priority(NULL), VG_PRIO_NORMAL);
+	assert_int_equal(vg_plan_priority(plan, "no.such.type"), VG_PRIO_NORMAL);
+	assert_int_equal(vg_plan_priority(plan, NULL), VG_PRIO_NORMAL);
+}
+
+/* ---- what passes is declared ------------------------------------------- */
+
+struct drops {
+	char paths[16][VG_PLAN_PATH_MAX];
+	int n;
+};
+
+static void on_drop(void *ud, const char *path)
+{
+	struct drops *d = ud;
+	if (d->n < 16)
+		snprintf(d->paths[d->n++], VG_PLAN_PATH_MAX, "%s", path);
+}
+
+static int dropped(const struct drops *d, const char *path)
+{
+	for (int i = 0; i < d->n; i++)
+		if (strcmp(d->paths[i], path) == 0)
+			return 1;
+	return 0;
+}
+
+static struct vg_key test_key;
+
+/* Apply the default plan to json; returns the printed result (free it). */
+static char *apply(const char *json, struct drops *d, struct vg_pii_stats *st)
+{
+	cJSON *e = cJSON_Parse(json);
+	assert_non_null(e);
+	struct vg_pii_ctx ctx = { .key = &test_key, .default_cc = 49 };
+	vg_pii_policy_default(&ctx.policy);
+	memset(d, 0, sizeof *d);
+	assert_int_equal(vg_plan_apply(plan, e, &ctx, st, 0, on_drop, d), VG_OK);
+	char *out = cJSON_PrintUnformatted(e);
+	assert_non_null(out);
+	vg_json_wipe_delete(e);
+	return out;
+}
+
+/* The issue's example: every one of these values reached the CDP raw. */
+static void test_undeclared_dropped(void **state)
+{
+	(void)state;
+	static const char ev[] =
+		"{\"type\":\"pos.order.completed\"," OCC ",\"properties\":{\"order_id\":\"O-1\","
+		"\"total_minor\":4550,\"currency\":\"EUR\",\"phone\":\"+34 612 345 678\","
+		"\"ana.lopez@example.com\":true,\"customer_name\":\"Ana Lopez\","
+		"\"note\":\"call +49 151 2345678\",\"card\":\"2200 0000 0000 0004\","
+		"\"mail\":\"ana@m\xc3\xbcnchen.de\",\"lines\":[{\"sku\":\"water\",\"qty\":2,"
+		"\"buyer\":\"Ana Lopez\"}]},\"person\":{\"email\":\"ana.lopez@example.com\","
+		"\"nickname\":\"Ana\"},\"extra\":{\"a\":[1,2]}}";
+	struct drops d;
+	struct vg_pii_stats st = { 0 };
+	char *out = apply(ev, &d, &st);
+	static const char *const raw[] = { "612 345 678", "612345678", "ana.lopez", "Ana Lopez", "Ana\"",
+	                                   "151 2345678", "1512345678", "2200 0000", "2200000000000004",
+	                                   "nchen", "nickname", "buyer" };
+	for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++)
+		if (strstr(out, raw[i]))
+			fail_msg("raw value %s passed: %s", raw[i], out);
+	assert_true(dropped(&d, "properties.phone"));
+	assert_true(dropped(&d, "properties.~"));          /* the email used as a key */
+	assert_true(dropped(&d, "properties.customer_name"));
+	assert_true(dropped(&d, "properties.mail"));
+	assert_true(dropped(&d, "properties.lines[].buyer"));
+	assert_true(dropped(&d, "person.nickname"));
+	assert_true(dropped(&d, "extra"));
+	assert_int_equal(d.n, 7);
+	/* Declared fields keep what they may: the card masked, the phone in the
+	 * note and the person's email tokenized, the order id as sent. */
+	assert_non_null(strstr(out, "\"card\":\"card-0004:v1.pan."));
+	assert_non_null(strstr(out, "\"note\":\"call v1.ph."));
+	assert_non_null(strstr(out, "\"email\":\"v1.em."));
+	assert_non_null(strstr(out, "\"order_id\":\"O-1\""));
+	assert_non_null(strstr(out, "\"sku\":\"water\",\"qty\":2"));
+	cJSON_free(out);
+}
+
+/* An id (or any id-class field) that looks like personal data is
+ * quarantined, and apply never leaves the raw value in the held body. */
+static void test_pii_in_identifier(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *path, *json, *field;
+	} cases[] = {
+		{ "id", "\"ana.lopez@example.com\"", "id" },
+		{ "id", "\"+4915112345678\"", "id" },
+		{ "id", "\"4111 1111 1111 1111\"", "id" },
+		{ "properties.order_id", "\"4111111111111111\"", "properties.order_id" },
+		{ "properties.order_id", "\"call 0151 2345678\"", "properties.order_id" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		cJSON *e = example("pos.order.completed");
+		set_path(e, cases[i].path, cases[i].json);
+		char *text = cJSON_PrintUnformatted(e);
+		assert_non_null(text);
+		expect(e, VG_REJ_PII_IN_IDENTIFIER, cases[i].field, cases[i].json);
+		struct drops d;
+		struct vg_pii_stats st = { 0 };
+		char *out = apply(text, &d, &st);
+		char rawv[64];
+		snprintf(rawv, sizeof rawv, "%.*s", (int)strlen(cases[i].json) - 2, cases[i].json + 1);
+		if (strstr(out, rawv))
+			fail_msg("case %zu: raw %s held: %s", i, rawv, out);
+		cJSON_free(out);
+		cJSON_free(text);
+	}
+	/* Identifiers that are not personal data pass as sent. */
+	static const char *const ok[] = { "\"0f8c6a52-5d1e-4a53-9a43-3e2f51a0c9d7\"", "\"01JEB7Z9XKQH8W3N5V2M4R6T8Y\"",
+	                                  "\"100234\"", "\"ORD-2026-000123\"", "\"ea43b481-6079-4596-86bd-76238811f195\"" };
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		cJSON *e = example("pos.order.completed");
+		set_path(e, "id", ok[i]);
+		set_path(e, "properties.order_id", ok[i]);
+		expect(e, VG_REJ_NONE, "", ok[i]);
+	}
+}
+
+static int count_fields(void *ud, const char *path, const char *types, const char *cls, int required)
+{
+	char *buf = ud;
+	char line[200];
+	snprintf(line, sizeof line, "%s %s %s%s;", path, types, cls ? cls : "-", required ? " required" : "");
+	strncat(buf, line, 4095 - strlen(buf));
+	return 0;
+}
+
+static void test_fields(void **state)
+{
+	(void)state;
+	char buf[4096] = "";
+	assert_int_equal(vg_plan_fields(plan, "pos.order.completed", count_fields, buf), VG_OK);
+	assert_non_null(strstr(buf, "properties.order_id string id required;"));
+	assert_non_null(strstr(buf, "properties.lines[].name string text;"));
+	assert_non_null(strstr(buf, "properties.card string card;"));
+	assert_non_null(strstr(buf, "person.email string email;"));
+	assert_non_null(strstr(buf, "consent.* boolean -;"));
+	assert_int_equal(vg_plan_fields(plan, "no.such", count_fields, buf), VG_ERR_NOTFOUND);
+}
+
+/* ---- plan files ----------------------------------------------------------- */
+
+struct problems {
+	char text[2048];
+	int errors, warnings;
+};
+
+static void on_problem(void *ud, int warning, const char *pointer, const char *text)
+{
+	struct problems *p = ud;
+	char line[400];
+	snprintf(line, sizeof line, "%s %s: %s\n", warning ? "warning" : "error", pointer, text);
+	strncat(p->text, line, sizeof p->text - 1 - strlen(p->text));
+	if (warning)
+		p->warnings++;
+	else
+		p->errors++;
+}
+
+static void test_plan_problems(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *plan, *want;
+	} cases[] = {
+		{ "{\"events\":{\n\"a.b\":{\"type\":\"object\",}}}", "error /: not valid JSON (near line 2" },
+		{ "[]", "error /: a plan is a JSON object" },
+		{ "{\"version\":\"1\"}", "error /events: must be an object" },
+		{ "{\"events\":{\"a\":{\"properties\":{\"properties\":{\"properties\":{\"x\":{\"type\":\"strng\"}}}}}}}",
+		  "error /events/a/properties/properties/properties/x/type: not a JSON Schema type" },
+		{ "{\"events\":{\"a\":{\"properties\":{\"p\":{\"x-pii\":\"emial\"}}}}}",
+		  "error /events/a/properties/p/x-pii: not a personal-data class" },
+		{ "{\"events\":{\"a\":{\"properties\":{\"p\":{\"oneOf\":[]}}}}}",
+		  "error /events/a/properties/p/oneOf: keyword not supported" },
+		{ "{\"events\":{\"a\":{\"properties\":{\"p\":{\"pattern\":\"(\"}}}}}",
+		  "error /events/a/properties/p/pattern: not a regular expression" },
+		{ "{\"events\":{\"a/b~c\":{\"x-priority\":\"urgent\"}}}",
+		  "error /events/a~1b~0c/x-priority: must be \"high\"" },
+		{ "{\"events\":{\"a\":{\"properties\":{\"l\":{\"type\":\"array\"}}}}}",
+		  "warning /events/a/properties/l: an array without items" },
+		{ "{\"events\":{\"a\":{\"additionalProperties\":true}}}",
+		  "warning /events/a/additionalProperties: true lets any member name pass" },
+		{ "{\"events\":{\"a\":{}},\"extra\":1}", "error /extra: not a member of a plan" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct problems pr = { .text = "" };
+		struct vg_plan *p = NULL;
+		int rc = vg_plan_parse(&p, cases[i].plan, strlen(cases[i].plan), on_problem, &pr);
+		if (!strstr(pr.text, cases[i].want))
+			fail_msg("case %zu: want \"%s\" in:\n%s", i, cases[i].want, pr.text);
+		assert_int_equal(rc == VG_OK, pr.errors == 0);
+		assert_int_equal(p != NULL, pr.errors == 0);
+		vg_plan_free(p);
+	}
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	char err[512];
+	if (vg_plan_load(&plan, VG_DEFAULT_PLAN, err, sizeof err) != VG_OK) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	test_key.version = 1;
+	for (int i = 0; i < 32; i++)
+		test_key.bytes[i] = (uint8_t)i;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	vg_plan_free(plan);
+	return 0;
 }
 
 int main(void)
@@ -463,6 +699,10 @@ int main(void)
 		cmocka_unit_test(test_properties_size),
 		cmocka_unit_test(test_not_object),
 		cmocka_unit_test(test_priority),
+		cmocka_unit_test(test_undeclared_dropped),
+		cmocka_unit_test(test_pii_in_identifier),
+		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_plan_problems),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -112,6 +112,19 @@ static int external_id_count(const cJSON *msg)
 
 /* ---- track messages ----------------------------------------------------- */
 
+/* The plan version the event was captured under (the body's "_plan") goes to
+ * context.venuegw.plan, and the member itself never to properties. */
+static void test_plan_version(void **state)
+{
+	(void)state;
+	cJSON *msg = encode_flags("{\"type\":\"class.attended\",\"_plan\":\"2026-12-04.1\","
+	                          "\"properties\":{\"class_id\":\"spin\"}}", 0);
+	assert_str_member(get(get(msg, "context"), "venuegw"), "plan", "2026-12-04.1");
+	assert_absent(get(msg, "properties"), "_plan");
+	assert_absent(msg, "_plan");
+	cJSON_Delete(msg);
+}
+
 static void test_checkin_full(void **state)
 {
 	(void)state;
@@ -147,7 +160,8 @@ static void test_checkin_full(void **state)
 	const cJSON *c = get(msg, "context");
 	assert_absent(c, "consent");
 	const cJSON *vg = get(c, "venuegw");
-	assert_int_equal(cJSON_GetArraySize(vg), 8);
+	assert_int_equal(cJSON_GetArraySize(vg), 9);
+	assert_true(cJSON_IsNull(get(vg, "plan")));   /* the body has no _plan */
 	assert_true(cJSON_IsNumber(get(vg, "schema")));
 	assert_int_equal(get(vg, "schema")->valueint, 1);
 	assert_str_member(vg, "venue_id", VENUE);
@@ -627,6 +641,7 @@ int main(void)
 	tzset();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_checkin_full),
+		cmocka_unit_test(test_plan_version),
 		cmocka_unit_test(test_stored_sample),
 		cmocka_unit_test(test_email_only),
 		cmocka_unit_test(test_no_person),

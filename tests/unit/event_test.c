@@ -67,7 +67,7 @@ static void test_reject_names(void **state)
 	static const char *const want[VG_REJ__COUNT] = {
 		"none", "too_large", "bad_utf8", "bad_json", "not_object", "too_deep",
 		"bad_field", "unknown_type", "contract", "bad_time", "device_mismatch",
-		"bad_topic", "too_large_wire",
+		"bad_topic", "too_large_wire", "pii_in_identifier", "undeclared_field",
 	};
 	(void)state;
 	for (int i = 0; i < VG_REJ__COUNT; i++)

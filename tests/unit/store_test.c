@@ -950,7 +950,8 @@ static void test_batch_done_moves_keys_up_and_frees_pages(void **state)
 	assert_int_equal(put_numbered(s, 600, VG_PRIO_NORMAL, 9000), VG_OK);
 	assert_int_equal(raw_int(f->db, "SELECT id FROM events WHERE state = 0"), 600 + 599 + 1);
 	/* Counts work on a file the daemon has not migrated yet. */
-	raw_exec(f->db, "DROP TABLE drops; DROP INDEX events_droppable; PRAGMA user_version = 1");
+	raw_exec(f->db, "DROP TABLE drops; DROP INDEX events_droppable; DROP TABLE undeclared;"
+	                " PRAGMA user_version = 1");
 	struct vg_store_counts c;
 	assert_int_equal(vg_store_counts(s, &c), VG_OK);
 	assert_int_equal(c.pending, 1);
@@ -970,10 +971,12 @@ static void test_migrates_schema_1_keeping_the_data(void **state)
 	assert_int_equal(vg_store_commit(s), VG_OK);
 	vg_store_close(s);
 	/* Back to what 0.1.0's first schema was. */
-	raw_exec(f->db, "DROP TABLE drops; DROP INDEX events_droppable; PRAGMA user_version = 1");
+	raw_exec(f->db, "DROP TABLE drops; DROP INDEX events_droppable; DROP TABLE undeclared;"
+	                " PRAGMA user_version = 1");
 	s = open_store(f->db, 1, 0);
 	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), VG_STORE_SCHEMA);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE name = 'drops'"), 1);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE name = 'undeclared'"), 1);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE event_key = 'CCCCCCCCCCCCCCCCCCCCCC'"), 1);
 	vg_store_close(s);
 }
