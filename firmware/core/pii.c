@@ -2,8 +2,9 @@
  * (DESIGN.md §5).  See pii.h.
  *
  * Every buffer here that holds a raw value (an input copy, a normalized form,
- * a rebuilt free-text string, the string a replacement frees) is wiped with
- * vg_wipe() before it is freed or goes out of scope. */
+ * a folded view of a string, a rebuilt free-text string, the string a
+ * replacement frees) is wiped with vg_wipe() before it is freed or goes out
+ * of scope. */
 #include "pii.h"
 
 #include <stdbool.h>
@@ -398,13 +399,20 @@ static bool luhn(const char *d, size_t n)
 	return sum % 10 == 0;
 }
 
-int vg_pan_valid(const char *digits, size_t n)
+int vg_card_valid(const char *digits, size_t n)
 {
 	if (!digits || n < 13 || n > 19)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (!is_digit(digits[i]))
 			return 0;
+	return luhn(digits, n);
+}
+
+int vg_pan_valid(const char *digits, size_t n)
+{
+	if (!vg_card_valid(digits, n))
+		return 0;
 	bool scheme = false;
 	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]) && !scheme; i++) {
 		const struct scheme *sc = &schemes[i];
@@ -414,110 +422,568 @@ int vg_pan_valid(const char *digits, size_t n)
 		if (pfx >= sc->lo && pfx <= sc->hi && (sc->lengths & LEN(n)))
 			scheme = true;
 	}
-	return scheme && luhn(digits, n);
+	return scheme;
 }
 
-/* ---- finding card numbers and email addresses in text --------------------- */
+/* ---- folding: the view of a string the text scanner matches on ------------ */
+
+/* Strings shorter than this are folded on the stack. */
+#define FOLD_STACK 512
+
+/* f[0..nf) is what the scanner reads; map[i] is the offset in the original of
+ * the character that gave folded byte i, map[nf] the original's length (map
+ * NULL: f is the original itself, pure ASCII).  Folded bytes of non-ASCII
+ * letters are their own UTF-8 bytes; everything else folds to one ASCII byte
+ * or to nothing (see pii.h), so nf ≤ the original's length. */
+struct fold {
+	const char *f;
+	size_t nf;
+	const size_t *map;
+	char *heap;
+	size_t *heap_map;
+	char sbuf[FOLD_STACK];
+	size_t smap[FOLD_STACK + 1];
+};
+
+/* Non-ASCII punctuation, symbols and spaces fold to this byte: it is no
+ * letter, digit, separator or glue to any matcher. */
+#define FOLD_OTHER '\x01'
+
+/* The code point at s[0..n) and its length in bytes, or 0 for a byte that
+ * does not start a valid UTF-8 sequence. */
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	unsigned char c = s[0];
+	size_t len;
+	uint32_t v;
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	} else if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		v = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		v = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		v = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		v = (v << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (v < 0x800 || (v >= 0xd800 && v <= 0xdfff))) ||
+	    (len == 4 && (v < 0x10000 || v > 0x10ffff)))
+		return 0;
+	*cp = v;
+	return len;
+}
+
+enum fold_act { FOLD_SKIP, FOLD_BYTE, FOLD_KEEP };
+
+/* What a non-ASCII code point folds to: nothing, one ASCII byte (*out), or
+ * its own bytes (a letter, for the email matcher). */
+static enum fold_act fold_cp(uint32_t cp, char *out)
+{
+	if ((cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2060 && cp <= 0x2064) || cp == 0xfeff ||
+	    cp == 0x00ad)
+		return FOLD_SKIP;   /* zero-width and format characters, soft hyphen */
+	if (cp >= 0xff01 && cp <= 0xff5e) {
+		*out = (char)(cp - 0xff01 + 0x21);   /* fullwidth forms */
+		return FOLD_BYTE;
+	}
+	if (cp == 0x00a0 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x202f || cp == 0x205f ||
+	    cp == 0x3000)
+		*out = ' ';
+	else if ((cp >= 0x2010 && cp <= 0x2015) || cp == 0x2212)
+		*out = '-';
+	else if (cp == 0x3002 || cp == 0xff61)
+		*out = '.';   /* ideographic full stops: IDNA label separators */
+	else if (cp <= 0x00bf || cp == 0x00d7 || cp == 0x00f7 || (cp >= 0x2016 && cp <= 0x2bff) ||
+	         (cp >= 0x3001 && cp <= 0x303f) || (cp >= 0xfe10 && cp <= 0xfe6f) ||
+	         (cp >= 0xff5f && cp <= 0xff65) || (cp >= 0xfff0 && cp <= 0xffff) ||
+	         (cp >= 0x1f000 && cp <= 0x1faff))
+		*out = FOLD_OTHER;   /* punctuation, symbols, spaces, emoji */
+	else
+		return FOLD_KEEP;
+	return FOLD_BYTE;
+}
+
+/* Fold s[0..n).  Returns VG_OK or VG_ERR_NOMEM; fold_free() in both cases. */
+static int fold_init(struct fold *fd, const char *s, size_t n)
+{
+	fd->f = s;
+	fd->nf = n;
+	fd->map = NULL;
+	fd->heap = NULL;
+	fd->heap_map = NULL;
+	size_t i = 0;
+	while (i < n && (unsigned char)s[i] < 0x80)
+		i++;
+	if (i == n)
+		return VG_OK;   /* pure ASCII: the string is its own view */
+
+	char *f = fd->sbuf;
+	size_t *map = fd->smap;
+	if (n >= FOLD_STACK) {
+		if (n >= SIZE_MAX / sizeof(size_t) - 1)
+			return VG_ERR_NOMEM;
+		fd->heap = cJSON_malloc(n + 1);
+		fd->heap_map = cJSON_malloc((n + 1) * sizeof(size_t));
+		if (!fd->heap || !fd->heap_map)
+			return VG_ERR_NOMEM;
+		f = fd->heap;
+		map = fd->heap_map;
+	}
+	size_t o = 0;
+	for (size_t k = 0; k < i; k++) {
+		f[k] = s[k];
+		map[k] = k;
+	}
+	o = i;
+	while (i < n) {
+		const unsigned char *u = (const unsigned char *)s + i;
+		if (u[0] < 0x80) {
+			map[o] = i;
+			f[o++] = s[i++];
+			continue;
+		}
+		uint32_t cp;
+		size_t len = utf8_decode(u, n - i, &cp);
+		if (len == 0) {
+			map[o] = i++;
+			f[o++] = FOLD_OTHER;   /* not UTF-8 */
+			continue;
+		}
+		char b;
+		switch (fold_cp(cp, &b)) {
+		case FOLD_SKIP:
+			break;
+		case FOLD_BYTE:
+			map[o] = i;
+			f[o++] = b;
+			break;
+		case FOLD_KEEP:
+			for (size_t k = 0; k < len; k++) {
+				map[o] = i + k;
+				f[o++] = s[i + k];
+			}
+			break;
+		}
+		i += len;
+	}
+	map[o] = n;
+	f[o] = '\0';
+	fd->f = f;
+	fd->nf = o;
+	fd->map = map;
+	return VG_OK;
+}
+
+static void fold_free(struct fold *fd)
+{
+	if (fd->map)
+		vg_wipe((char *)fd->f, fd->nf);
+	if (fd->heap) {
+		vg_wipe(fd->heap, fd->nf);
+		cJSON_free(fd->heap);
+	}
+	if (fd->heap_map)
+		cJSON_free(fd->heap_map);
+	fd->heap = NULL;
+	fd->heap_map = NULL;
+	fd->map = NULL;
+}
+
+/* The original offset of folded offset i (0..nf). */
+static size_t fold_orig(const struct fold *fd, size_t i)
+{
+	return fd->map ? fd->map[i] : i;
+}
+
+/* ---- matchers on the folded view ------------------------------------------- */
 
 #define PAN_MAX 19
 
-/* The next card number in s[from..n): digit groups joined by single spaces or
- * dashes, starting and ending at group boundaries (a digit run is never
- * split), 13–19 digits, vg_pan_valid().  For a given start the longest match
- * wins.  On success the span is [*cs, *ce) and its digits are in dig[0..*nd). */
-static bool find_card(const char *s, size_t n, size_t from, size_t *cs, size_t *ce,
-                      char dig[PAN_MAX + 1], size_t *nd)
+static bool is_word(char c)
 {
-	size_t p = from;
-	if (p > 0)   /* a run that began before from is not ours to split */
-		while (p < n && is_digit(s[p]) && is_digit(s[p - 1]))
-			p++;
-	while (p < n) {
-		if (!is_digit(s[p])) {
-			p++;
+	return is_alpha(c) || is_digit(c) || c == '_';
+}
+
+/* May a card (card) or phone number start at f[a]?  Not after a letter,
+ * digit or '_'; not joined to one by '-', '.' or '/' — but a card may follow
+ * a word of ASCII letters so joined ("card-4111…", "mail@x.de/4111…"); not
+ * after a digit and ','. */
+static bool left_ok(const char *f, size_t a, bool card)
+{
+	if (a == 0)
+		return true;
+	char c = f[a - 1];
+	if (is_word(c))
+		return false;
+	if (a < 2)
+		return true;
+	char d = f[a - 2];
+	if ((c == '-' || c == '.' || c == '/') && is_word(d)) {
+		if (!card)
+			return false;
+		for (size_t k = a - 1; k > 0 && is_word(f[k - 1]); k--)
+			if (!is_alpha(f[k - 1]))
+				return false;
+		return true;
+	}
+	return !(c == ',' && is_digit(d));
+}
+
+/* May a card or phone number end before f[b]?  Not before a letter, digit or
+ * '_', nor joined by '-' to one, nor by '.', '/' or ',' to a digit. */
+static bool right_ok(const char *f, size_t nf, size_t b)
+{
+	if (b >= nf)
+		return true;
+	char c = f[b];
+	if (is_word(c))
+		return false;
+	if (b + 1 >= nf)
+		return true;
+	char d = f[b + 1];
+	if (c == '-' && is_word(d))
+		return false;
+	return !((c == '.' || c == '/' || c == ',') && is_digit(d));
+}
+
+/* The longest card number starting with the digit run at f[p]: groups joined
+ * by one space or dash, cut at a group end, 13–19 digits, Luhn.  Its end, or
+ * 0; its digits in dig[0..*nd). */
+static size_t card_at(const char *f, size_t nf, size_t p, char dig[PAN_MAX + 1], size_t *nd)
+{
+	size_t q = p, cnt = 0, best = 0, best_end = 0;
+	for (;;) {
+		size_t r = q;
+		while (r < nf && is_digit(f[r])) {
+			if (cnt < PAN_MAX)
+				dig[cnt] = f[r];
+			cnt++;
+			r++;
+		}
+		if (cnt > PAN_MAX)
+			break;
+		if (cnt >= 13 && luhn(dig, cnt) && right_ok(f, nf, r)) {
+			best = cnt;
+			best_end = r;
+		}
+		if (r + 1 < nf && (f[r] == ' ' || f[r] == '-') && is_digit(f[r + 1]))
+			q = r + 1;
+		else
+			break;
+	}
+	*nd = best;
+	return best_end;
+}
+
+/* Digit groups of a phone number candidate, joined by 1–3 of " -./()". */
+#define PH_GROUPS 12
+#define PH_TEXT_MAX 64   /* PH_GROUPS groups of ≤ 17 digits in all, 11 separators of ≤ 3 */
+
+struct groups {
+	size_t n;
+	size_t s[PH_GROUPS], e[PH_GROUPS];   /* group i is f[s[i]..e[i]) */
+	size_t digits[PH_GROUPS];            /* digits in groups 0..i */
+};
+
+static bool is_phone_sep(char c)
+{
+	return c == ' ' || c == '-' || c == '.' || c == '/' || c == '(' || c == ')';
+}
+
+/* Groups from the digit at f[p] while the digits stay ≤ maxdig. */
+static void collect_groups(const char *f, size_t nf, size_t p, size_t maxdig, struct groups *g)
+{
+	size_t tot = 0;
+	g->n = 0;
+	for (;;) {
+		size_t r = p;
+		while (r < nf && is_digit(f[r]))
+			r++;
+		tot += r - p;
+		if (tot > maxdig)
+			break;
+		g->s[g->n] = p;
+		g->e[g->n] = r;
+		g->digits[g->n] = tot;
+		if (++g->n == PH_GROUPS)
+			break;
+		size_t k = r;
+		while (k < nf && k - r < 3 && is_phone_sep(f[k]))
+			k++;
+		if (k == r || k >= nf || !is_digit(f[k]))
+			break;
+		p = k;
+	}
+}
+
+/* Normalize the phone text f[a..b) (parentheses other than a "(0)" read as
+ * spaces) into norm.  Returns the length or a negative vg_err. */
+static int phone_norm(const char *f, size_t a, size_t b, int cc, char *norm, size_t normsz)
+{
+	char t[PH_TEXT_MAX];
+	size_t n = b - a;
+	if (n > sizeof(t))
+		return VG_ERR_INVAL;
+	memcpy(t, f + a, n);
+	for (size_t i = 0; i < n; i++) {
+		if (t[i] == '(' && i + 2 < n && t[i + 1] == '0' && t[i + 2] == ')')
+			i += 2;
+		else if (t[i] == '(' || t[i] == ')')
+			t[i] = ' ';
+	}
+	int rc = vg_norm_phone(t, n, cc, norm, normsz);
+	vg_wipe(t, sizeof(t));
+	return rc;
+}
+
+#define NORM_PHONE_MAX 32
+
+/* What a digit matcher found. */
+enum match_kind { M_EMAIL, M_CARD, M_PHONE, M_PHONE_MARK };
+
+struct match {
+	enum match_kind kind;
+	size_t s, e;                   /* folded f[s..e) */
+	char dig[PAN_MAX + 1];         /* M_CARD: the digits */
+	size_t nd;
+	char norm[NORM_PHONE_MAX];     /* M_PHONE: E.164 */
+	int nl;
+};
+
+/* m = the phone number f[a..e) if it normalizes. */
+static bool phone_match(const char *f, size_t a, size_t e, int cc, struct match *m)
+{
+	int nl = phone_norm(f, a, e, cc, m->norm, sizeof(m->norm));
+	if (nl <= 0)
+		return false;
+	m->kind = M_PHONE;
+	m->nl = nl;
+	m->s = a;
+	m->e = e;
+	return true;
+}
+
+/* An international number at f[a] ('+' then a digit, or "00"): the longest
+ * prefix on a group end with 8–15 digits after the prefix that normalizes
+ * (M_PHONE), else for a '+' the longest such prefix (M_PHONE_MARK).  Returns
+ * whether m was filled. */
+static bool phone_intl(const char *f, size_t nf, size_t a, int cc, struct match *m)
+{
+	bool plus = f[a] == '+';
+	size_t skip = plus ? 0 : 2;   /* digits of the "00" prefix */
+	struct groups g;
+	collect_groups(f, nf, plus ? a + 1 : a, 15 + skip, &g);
+	size_t mark = 0;
+	for (size_t i = g.n; i-- > 0;) {
+		size_t d = g.digits[i] - skip;
+		if (g.digits[i] < skip || d < 8 || d > 15 || !right_ok(f, nf, g.e[i]))
 			continue;
-		}
-		size_t q = p, cnt = 0, best = 0, best_end = 0;
-		for (;;) {
-			size_t r = q;
-			while (r < n && is_digit(s[r])) {
-				if (cnt < PAN_MAX + 1)
-					dig[cnt] = s[r];
-				cnt++;
-				r++;
-			}
-			if (cnt > PAN_MAX)
-				break;
-			if (cnt >= 13 && vg_pan_valid(dig, cnt)) {
-				best = cnt;
-				best_end = r;
-			}
-			if (r + 1 < n && (s[r] == ' ' || s[r] == '-') && is_digit(s[r + 1]))
-				q = r + 1;
-			else
-				break;
-		}
-		if (best) {
-			*cs = p;
-			*ce = best_end;
-			*nd = best;
+		if (phone_match(f, a, g.e[i], cc, m))
 			return true;
-		}
-		while (p < n && is_digit(s[p]))
-			p++;
+		if (!mark)
+			mark = g.e[i];
+	}
+	if (plus && mark) {
+		m->kind = M_PHONE_MARK;
+		m->s = a;
+		m->e = mark;
+		return true;
 	}
 	return false;
 }
 
+/* Three groups joined by the same one '.', '/' or '-' that read as a date:
+ * 1–2/1–2/4, 4/1–2/1–2, or 2/2/2 not followed by a fourth group joined the
+ * same way (a French "06.12.34.56.78" is a phone). */
+static bool date_shape(const char *f, const struct groups *g)
+{
+	if (g->n < 3 || g->s[1] != g->e[0] + 1 || g->s[2] != g->e[1] + 1)
+		return false;
+	char sep = f[g->e[0]];
+	if (f[g->e[1]] != sep || !(sep == '.' || sep == '/' || sep == '-'))
+		return false;
+	size_t l0 = g->e[0] - g->s[0], l1 = g->e[1] - g->s[1], l2 = g->e[2] - g->s[2];
+	if (l0 <= 2 && l1 <= 2 && l2 == 4)
+		return true;
+	if (l0 == 4 && l1 <= 2 && l2 <= 2)
+		return true;
+	return l0 == 2 && l1 == 2 && l2 == 2 &&
+	       !(g->n > 3 && g->s[3] == g->e[2] + 1 && f[g->e[2]] == sep);
+}
+
+/* A national number of the default country at f[a] (a digit-run start, or a
+ * '(' before one): see pii.h for the forms.  Longest first. */
+static bool phone_national(const char *f, size_t nf, size_t a, int cc, struct match *m)
+{
+	const struct country *c = country_by_code(cc);
+	if (!c)
+		return false;
+	size_t p = f[a] == '(' ? a + 1 : a;
+	if (p + 1 < nf && f[p] == '0' && f[p + 1] == '0')
+		return false;   /* an international prefix */
+	size_t tl = strlen(c->trunk);
+	struct groups g;
+	collect_groups(f, nf, p, (size_t)c->max + tl, &g);
+	if (g.n == 0 || date_shape(f, &g))
+		return false;
+	size_t l0 = g.e[0] - g.s[0];
+	if (l0 == tl && g.n > 1 && f[g.e[0]] == '.')
+		return false;   /* "0.151…": a decimal */
+	bool trunk = tl && l0 >= tl && memcmp(f + p, c->trunk, tl) == 0;
+	/* NANP without its trunk: (NXX) NXX-XXXX. */
+	bool nanp = strcmp(c->cc, "1") == 0 && !trunk && g.n >= 3 && l0 == 3 &&
+	            g.e[1] - g.s[1] == 3 && g.e[2] - g.s[2] == 4 && f[g.s[0]] >= '2' &&
+	            f[g.s[1]] >= '2';
+	if (tl && !trunk && !nanp)
+		return false;
+	for (size_t i = g.n; i-- > 0;) {
+		if (nanp && i != 2)
+			continue;
+		if (!tl && (i == 0 || g.digits[i] < c->min || g.digits[i] > c->max))
+			continue;   /* no trunk prefix: the exact length, in groups */
+		if (tl && i == 0 && strcmp(c->trunk, "0") != 0)
+			continue;   /* a bare run only after a trunk 0 */
+		if (!right_ok(f, nf, g.e[i]))
+			continue;
+		if (phone_match(f, a, g.e[i], cc, m))
+			return true;
+	}
+	return false;
+}
+
+/* Whether a card number starts at a digit run inside f(a..e): then a phone
+ * number at a does not win, or it would leave the card's tail raw ("0151 4111
+ * 1111 1111 1111" is no phone, but a card after "0151"). */
+static bool card_inside(const char *f, size_t nf, size_t a, size_t e)
+{
+	char dig[PAN_MAX + 1];
+	size_t nd;
+	bool found = false;
+	for (size_t q = a + 1; q < e && !found; q++)
+		if (is_digit(f[q]) && !is_digit(f[q - 1]) && left_ok(f, q, true))
+			found = card_at(f, nf, q, dig, &nd) != 0;
+	vg_wipe(dig, sizeof(dig));
+	return found;
+}
+
+/* The first card or phone number starting at or after from. */
+static bool find_digits(const char *f, size_t nf, size_t from, int cc, struct match *m)
+{
+	for (size_t p = from; p < nf; p++) {
+		char c = f[p];
+		bool next_digit = p + 1 < nf && is_digit(f[p + 1]);
+		if (c == '+' && next_digit) {
+			if (left_ok(f, p, false) && phone_intl(f, nf, p, cc, m) &&
+			    !card_inside(f, nf, p, m->e))
+				return true;
+		} else if (c == '(' && next_digit) {
+			if (left_ok(f, p, false) && phone_national(f, nf, p, cc, m) &&
+			    !card_inside(f, nf, p, m->e))
+				return true;
+		} else if (is_digit(c) && (p == 0 || !is_digit(f[p - 1]))) {
+			size_t nd = 0, ce = 0;
+			if (left_ok(f, p, true))
+				ce = card_at(f, nf, p, m->dig, &nd);
+			bool ph = false;
+			if (left_ok(f, p, false)) {
+				if (c == '0' && next_digit && f[p + 1] == '0')
+					ph = phone_intl(f, nf, p, cc, m);
+				else
+					ph = phone_national(f, nf, p, cc, m);
+			}
+			if (ce && (!ph || ce >= m->e)) {
+				m->kind = M_CARD;
+				m->s = p;
+				m->e = ce;
+				m->nd = nd;
+				return true;
+			}
+			if (ph && !card_inside(f, nf, p, m->e))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Letters of emails: ASCII letters and digits, and every byte ≥ 0x80 left
+ * in the folded view (non-ASCII punctuation and spaces folded away). */
+static bool is_email_alnum(char c)
+{
+	return is_alpha(c) || is_digit(c) || (unsigned char)c >= 0x80;
+}
+
 static bool is_local_char(char c)
 {
-	return is_alpha(c) || is_digit(c) || c == '.' || c == '_' || c == '%' || c == '+' ||
-	       c == '-';
+	return is_email_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
 }
 
 static bool is_domain_char(char c)
 {
-	return is_alpha(c) || is_digit(c) || c == '.' || c == '-';
+	return is_email_alnum(c) || c == '.' || c == '-';
 }
 
-/* The next email address in s[from..n): a local part of [A-Za-z0-9._%+-]
- * (leading dots cut), '@', a domain of dot-separated labels of [A-Za-z0-9-]
- * whose last label is at least two letters (trailing dots and dashes cut). */
-static bool find_email(const char *s, size_t n, size_t from, size_t *es, size_t *ee)
+/* A last label that is a top-level domain: ≥ 2 letters (ASCII, or non-ASCII
+ * characters counted once each), or "xn--" and more. */
+static bool is_tld(const char *t, size_t n)
 {
-	for (size_t p = from; p < n; p++) {
-		if (s[p] != '@')
-			continue;
+	if (n > 4 && (t[0] == 'x' || t[0] == 'X') && (t[1] == 'n' || t[1] == 'N') && t[2] == '-' &&
+	    t[3] == '-')
+		return true;
+	size_t letters = 0;
+	for (size_t k = 0; k < n; k++) {
+		unsigned char c = (unsigned char)t[k];
+		if (is_alpha((char)c) || c >= 0xc0)
+			letters++;
+		else if (c < 0x80)
+			return false;   /* a digit or '-' */
+	}
+	return letters >= 2;
+}
+
+/* The next email address in f[from..nf): a local part (leading dots cut),
+ * '@', dot-separated labels (trailing dots and dashes cut), a TLD. */
+static bool find_email(const char *f, size_t nf, size_t from, size_t *es, size_t *ee)
+{
+	for (const char *at = memchr(f + from, '@', nf - from); at;
+	     at = memchr(at + 1, '@', nf - (size_t)(at + 1 - f))) {
+		size_t p = (size_t)(at - f);
 		size_t l = p;
-		while (l > from && is_local_char(s[l - 1]))
+		while (l > from && is_local_char(f[l - 1]))
 			l--;
-		while (l < p && s[l] == '.')
+		while (l < p && f[l] == '.')
 			l++;
 		if (l == p)
 			continue;
 		size_t r = p + 1;
-		while (r < n && is_domain_char(s[r]))
+		while (r < nf && is_domain_char(f[r]))
 			r++;
-		while (r > p + 1 && (s[r - 1] == '.' || s[r - 1] == '-'))
+		while (r > p + 1 && (f[r - 1] == '.' || f[r - 1] == '-'))
 			r--;
 		size_t ds = p + 1;
-		if (r == ds || s[ds] == '.' || s[ds] == '-')
+		if (r == ds || f[ds] == '.' || f[ds] == '-')
 			continue;
 		size_t dot = r;
 		bool bad = false;
 		for (size_t k = ds; k < r; k++) {
-			if (s[k] == '.') {
-				if (s[k - 1] == '.')
+			if (f[k] == '.') {
+				if (f[k - 1] == '.')
 					bad = true;
 				dot = k;
 			}
 		}
-		if (bad || dot == r || r - dot - 1 < 2)
-			continue;
-		for (size_t k = dot + 1; k < r; k++)
-			if (!is_alpha(s[k]))
-				bad = true;
-		if (bad)
+		if (bad || dot == r || !is_tld(f + dot + 1, r - dot - 1))
 			continue;
 		*es = l;
 		*ee = r;
@@ -525,6 +991,54 @@ static bool find_email(const char *s, size_t n, size_t from, size_t *es, size_t 
 	}
 	return false;
 }
+
+/* The matches of one folded string, in order, no two overlapping. */
+struct scanner {
+	const char *f;
+	size_t nf;
+	int cc;
+	int est, dst;   /* 0: search again, 1: found, 2: no more */
+	size_t es, ee;
+	struct match dm;
+};
+
+static void scanner_init(struct scanner *sc, const char *f, size_t nf, int cc)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->f = f;
+	sc->nf = nf;
+	sc->cc = cc;
+}
+
+static void scanner_wipe(struct scanner *sc)
+{
+	vg_wipe(&sc->dm, sizeof(sc->dm));
+}
+
+/* The next match starting at or after from: the one that starts first; on a
+ * tie the email address (it holds the digits whole). */
+static bool scanner_next(struct scanner *sc, size_t from, struct match *m)
+{
+	if (sc->est == 0 || (sc->est == 1 && sc->es < from))
+		sc->est = find_email(sc->f, sc->nf, from, &sc->es, &sc->ee) ? 1 : 2;
+	if (sc->dst == 0 || (sc->dst == 1 && sc->dm.s < from))
+		sc->dst = find_digits(sc->f, sc->nf, from, sc->cc, &sc->dm) ? 1 : 2;
+	if (sc->est == 1 && (sc->dst == 2 || sc->es <= sc->dm.s)) {
+		m->kind = M_EMAIL;
+		m->s = sc->es;
+		m->e = sc->ee;
+		sc->est = 0;
+		return true;
+	}
+	if (sc->dst == 1) {
+		*m = sc->dm;
+		sc->dst = 0;
+		return true;
+	}
+	return false;
+}
+
+/* ---- rewriting strings ------------------------------------------------------ */
 
 /* A growing string in cJSON's allocator; old storage is wiped on growth. */
 struct sbuf {
@@ -593,95 +1107,142 @@ static int replace_string(cJSON *item, const char *v, size_t n)
 	return VG_OK;
 }
 
-/* Card numbers → "card-<last4>:<pan token>", email addresses → their email
- * token, in one string item.  Replacements are not scanned again. */
-static int scrub_text(cJSON *item, const struct vg_pii_ctx *ctx, struct vg_pii_stats *st)
+/* "card-<last4>:<pan token>" of dig[0..nd) into rep.  Length or vg_err. */
+#define CARD_REP_MAX (5 + 4 + 1 + VG_TOKEN_MAX)
+static int card_replacement(const struct vg_key *key, const char *dig, size_t nd,
+                            char rep[CARD_REP_MAX])
+{
+	char tok[VG_TOKEN_MAX];
+	int tl = vg_token_make(key, VG_TK_PAN, dig, nd, tok);
+	if (tl < 0)
+		return tl;
+	int rl = snprintf(rep, CARD_REP_MAX, "card-%.4s:%s", dig + nd - 4, tok);
+	vg_wipe(tok, sizeof(tok));
+	return rl;
+}
+
+/* The email token of the folded address f[s..e) into tok. */
+static int email_token(const struct vg_key *key, const char *a, size_t n, char tok[VG_TOKEN_MAX])
+{
+	char stack[320];
+	char *norm = n < sizeof(stack) ? stack : cJSON_malloc(n + 1);
+	if (!norm)
+		return VG_ERR_NOMEM;
+	int nl = vg_norm_email(a, n, norm, n + 1);
+	int rc = nl < 0 ? nl : vg_token_make(key, VG_TK_EMAIL, norm, (size_t)nl, tok);
+	vg_wipe(norm, n + 1);
+	if (norm != stack)
+		cJSON_free(norm);
+	return rc;
+}
+
+#define PHONE_MARK "[phone]"
+
+/* Emails, phones and cards in one string item → their tokens. */
+static int scrub_string(cJSON *item, const struct vg_pii_ctx *ctx, struct vg_pii_stats *st)
 {
 	const char *s = item->valuestring;
 	if (!s)
 		return VG_OK;
 	size_t n = strlen(s);
+	struct fold fd;
+	int rc = fold_init(&fd, s, n);
+	if (rc != VG_OK) {
+		fold_free(&fd);
+		return rc;
+	}
+	struct scanner sc;
+	scanner_init(&sc, fd.f, fd.nf, ctx->default_cc);
+	struct match m;
 	struct sbuf b = { 0 };
-	size_t from = 0, copied = 0;
-	size_t es = 0, ee = 0, cs = 0, ce = 0, nd = 0;
-	int est = 0, cst = 0;   /* 0: search again, 1: found, 2: no more */
-	char dig[PAN_MAX + 1];
-	char tok[VG_TOKEN_MAX];
-	char *norm = NULL;
-	unsigned cards = 0, emails = 0;
-	int rc = VG_OK;
+	size_t copied = 0;   /* folded offset */
+	unsigned emails = 0, phones = 0, marks = 0, cards = 0;
+	char rep[CARD_REP_MAX];
 
-	for (;;) {
-		if (est == 0 || (est == 1 && es < from))
-			est = find_email(s, n, from, &es, &ee) ? 1 : 2;
-		if (cst == 0 || (cst == 1 && cs < from))
-			cst = find_card(s, n, from, &cs, &ce, dig, &nd) ? 1 : 2;
-		if (est == 2 && cst == 2)
-			break;
-		/* The match that starts first wins; on a tie the email address
-		 * (it holds the digits whole, so no part of a number is left). */
-		if (cst == 1 && (est == 2 || cs < es)) {
-			char rep[5 + 4 + 1 + VG_TOKEN_MAX];
-			int tl = vg_token_make(ctx->key, VG_TK_PAN, dig, nd, tok);
-			if (tl < 0) {
-				rc = tl;
-				goto out;
-			}
-			int rl = snprintf(rep, sizeof(rep), "card-%.4s:%s", dig + nd - 4, tok);
-			if ((rc = sb_put(&b, s + copied, cs - copied)) != VG_OK ||
-			    (rc = sb_put(&b, rep, (size_t)rl)) != VG_OK) {
-				vg_wipe(rep, sizeof(rep));
-				goto out;
-			}
-			vg_wipe(rep, sizeof(rep));
-			copied = from = ce;
-			cst = 0;
-			cards++;
-		} else {
-			size_t sl = ee - es;
-			norm = cJSON_malloc(sl + 1);
-			if (!norm) {
-				rc = VG_ERR_NOMEM;
-				goto out;
-			}
-			int nl = vg_norm_email(s + es, sl, norm, sl + 1);
-			if (nl < 0) {
-				/* Not reached: find_email only yields valid addresses. */
-				vg_wipe(norm, sl + 1);
-				cJSON_free(norm);
-				norm = NULL;
-				from = ee;
-				est = 0;
+	while (scanner_next(&sc, copied, &m)) {
+		int rl;
+		if (m.kind == M_EMAIL) {
+			rl = email_token(ctx->key, fd.f + m.s, m.e - m.s, rep);
+			if (rl == VG_ERR_INVAL) {
+				copied = m.e;   /* not reached: find_email yields valid addresses */
 				continue;
 			}
-			int tl = vg_token_make(ctx->key, VG_TK_EMAIL, norm, (size_t)nl, tok);
-			vg_wipe(norm, sl + 1);
-			cJSON_free(norm);
-			norm = NULL;
-			if (tl < 0) {
-				rc = tl;
-				goto out;
-			}
-			if ((rc = sb_put(&b, s + copied, es - copied)) != VG_OK ||
-			    (rc = sb_put(&b, tok, (size_t)tl)) != VG_OK)
-				goto out;
-			copied = from = ee;
-			est = 0;
 			emails++;
+		} else if (m.kind == M_CARD) {
+			rl = card_replacement(ctx->key, m.dig, m.nd, rep);
+			cards++;
+		} else if (m.kind == M_PHONE) {
+			rl = vg_token_make(ctx->key, VG_TK_PHONE, m.norm, (size_t)m.nl, rep);
+			phones++;
+		} else {
+			rl = (int)strlen(PHONE_MARK);
+			memcpy(rep, PHONE_MARK, (size_t)rl + 1);
+			marks++;
 		}
+		if (rl < 0) {
+			rc = rl;
+			goto out;
+		}
+		size_t o0 = fold_orig(&fd, copied), o1 = fold_orig(&fd, m.s);
+		if ((rc = sb_put(&b, s + o0, o1 - o0)) != VG_OK ||
+		    (rc = sb_put(&b, rep, (size_t)rl)) != VG_OK)
+			goto out;
+		copied = m.e;
 	}
 	if (b.p) {
-		if ((rc = sb_put(&b, s + copied, n - copied)) != VG_OK)
+		size_t o0 = fold_orig(&fd, copied);
+		if ((rc = sb_put(&b, s + o0, n - o0)) != VG_OK)
 			goto out;
 		swap_valuestring(item, b.p);
 		b.p = NULL;
-		st->cards_masked += cards;
 		st->emails_in_text += emails;
+		st->phones_in_text += phones;
+		st->phones_dropped += marks;
+		st->cards_masked += cards;
 	}
 out:
 	sb_wipe_free(&b);
-	vg_wipe(dig, sizeof(dig));
-	vg_wipe(tok, sizeof(tok));
+	vg_wipe(&m, sizeof(m));
+	vg_wipe(rep, sizeof(rep));
+	scanner_wipe(&sc);
+	fold_free(&fd);
+	return rc;
+}
+
+int vg_pii_scrub_text(cJSON *item, const struct vg_pii_ctx *ctx, struct vg_pii_stats *st)
+{
+	struct vg_pii_stats dummy = { 0 };
+	if (!item || !ctx || !ctx->key)
+		return VG_ERR_INVAL;
+	if (!cJSON_IsString(item))
+		return VG_OK;
+	return scrub_string(item, ctx, st ? st : &dummy);
+}
+
+int vg_pii_in_identifier(const char *s, size_t n, int default_cc, const char **what)
+{
+	static const char *const names[] = {
+		[M_EMAIL] = "email", [M_CARD] = "card", [M_PHONE] = "phone", [M_PHONE_MARK] = "phone",
+	};
+	if (what)
+		*what = NULL;
+	if (!s || n == 0)
+		return 0;
+	struct fold fd;
+	int rc = fold_init(&fd, s, n);
+	if (rc == VG_OK) {
+		struct scanner sc;
+		struct match m;
+		scanner_init(&sc, fd.f, fd.nf, default_cc);
+		if (scanner_next(&sc, 0, &m)) {
+			if (what)
+				*what = names[m.kind];
+			rc = 1;
+		}
+		vg_wipe(&m, sizeof(m));
+		scanner_wipe(&sc);
+	}
+	fold_free(&fd);
 	return rc;
 }
 
@@ -691,7 +1252,7 @@ static int scan_children(cJSON *node, const struct vg_pii_ctx *ctx, struct vg_pi
 	for (cJSON *it = node->child; it; it = it->next) {
 		int rc = VG_OK;
 		if (cJSON_IsString(it))
-			rc = scrub_text(it, ctx, st);
+			rc = scrub_string(it, ctx, st);
 		else if (cJSON_IsArray(it) || cJSON_IsObject(it))
 			rc = scan_children(it, ctx, st);
 		if (rc != VG_OK)
@@ -700,7 +1261,7 @@ static int scan_children(cJSON *node, const struct vg_pii_ctx *ctx, struct vg_pi
 	return VG_OK;
 }
 
-/* ---- person --------------------------------------------------------------- */
+/* ---- classes ---------------------------------------------------------------- */
 
 void vg_pii_policy_default(struct vg_pii_policy *p)
 {
@@ -714,24 +1275,73 @@ void vg_pii_policy_default(struct vg_pii_policy *p)
 	p->payment_customer_id = VG_POL_TOKEN;
 }
 
-enum field_class { FC_EMAIL, FC_PHONE, FC_IDENT };
+/* How a class is applied. */
+enum field_class {
+	FC_TEXT,    /* scanned */
+	FC_ID,      /* left alone */
+	FC_DROP,    /* name, address, birth date */
+	FC_CARD,    /* masked or dropped */
+	FC_EMAIL,   /* these three: normalized, then per policy */
+	FC_PHONE,
+	FC_IDENT,
+};
 
-struct person_field {
+struct class_info {
 	const char *name;
-	enum field_class cls;
-	enum vg_token_kind kind;
-	size_t policy;   /* offset in struct vg_pii_policy */
+	enum field_class fc;
+	enum vg_token_kind kind;   /* FC_EMAIL, FC_PHONE, FC_IDENT */
+	size_t policy;             /* offset in struct vg_pii_policy: the same three */
 };
 
-static const struct person_field person_fields[] = {
-	{ "email", FC_EMAIL, VG_TK_EMAIL, offsetof(struct vg_pii_policy, email) },
-	{ "phone", FC_PHONE, VG_TK_PHONE, offsetof(struct vg_pii_policy, phone) },
-	{ "customer_id", FC_IDENT, VG_TK_CUSTOMER, offsetof(struct vg_pii_policy, customer_id) },
-	{ "loyalty_id", FC_IDENT, VG_TK_LOYALTY, offsetof(struct vg_pii_policy, loyalty_id) },
-	{ "member_code", FC_IDENT, VG_TK_MEMBER, offsetof(struct vg_pii_policy, member_code) },
-	{ "payment_customer_id", FC_IDENT, VG_TK_PAYCUST,
-	  offsetof(struct vg_pii_policy, payment_customer_id) },
+#define POLICY(f) offsetof(struct vg_pii_policy, f)
+
+static const struct class_info classes[VG_PII__COUNT] = {
+	[VG_PII_TEXT] = { "text", FC_TEXT, VG_TK__COUNT, 0 },
+	[VG_PII_ID] = { "id", FC_ID, VG_TK__COUNT, 0 },
+	[VG_PII_EMAIL] = { "email", FC_EMAIL, VG_TK_EMAIL, POLICY(email) },
+	[VG_PII_PHONE] = { "phone", FC_PHONE, VG_TK_PHONE, POLICY(phone) },
+	[VG_PII_NAME] = { "name", FC_DROP, VG_TK__COUNT, 0 },
+	[VG_PII_ADDRESS] = { "address", FC_DROP, VG_TK__COUNT, 0 },
+	[VG_PII_BIRTH_DATE] = { "birth_date", FC_DROP, VG_TK__COUNT, 0 },
+	[VG_PII_CARD] = { "card", FC_CARD, VG_TK_PAN, 0 },
+	[VG_PII_CUSTOMER_ID] = { "customer_id", FC_IDENT, VG_TK_CUSTOMER, POLICY(customer_id) },
+	[VG_PII_LOYALTY_ID] = { "loyalty_id", FC_IDENT, VG_TK_LOYALTY, POLICY(loyalty_id) },
+	[VG_PII_MEMBER_CODE] = { "member_code", FC_IDENT, VG_TK_MEMBER, POLICY(member_code) },
+	[VG_PII_PAYMENT_CUSTOMER_ID] = { "payment_customer_id", FC_IDENT, VG_TK_PAYCUST,
+	                                 POLICY(payment_customer_id) },
 };
+
+const char *vg_pii_class_name(enum vg_pii_class c)
+{
+	if ((int)c < 0 || c >= VG_PII__COUNT)
+		return NULL;
+	return classes[c].name;
+}
+
+int vg_pii_class_parse(const char *name)
+{
+	for (int i = 0; name && i < VG_PII__COUNT; i++)
+		if (strcmp(name, classes[i].name) == 0)
+			return i;
+	return -1;
+}
+
+static bool has_policy(const struct class_info *ci)
+{
+	return ci->fc == FC_EMAIL || ci->fc == FC_PHONE || ci->fc == FC_IDENT;
+}
+
+/* The person field named name: one of the six classes with a policy. */
+static const struct class_info *person_field(const char *name)
+{
+	int c = vg_pii_class_parse(name);
+	return c >= 0 && has_policy(&classes[c]) ? &classes[c] : NULL;
+}
+
+static enum vg_policy policy_of(const struct class_info *ci, const struct vg_pii_ctx *ctx)
+{
+	return *(const enum vg_policy *)((const char *)&ctx->policy + ci->policy);
+}
 
 static void drop_item(cJSON *parent, cJSON *item)
 {
@@ -739,31 +1349,30 @@ static void drop_item(cJSON *parent, cJSON *item)
 	vg_json_wipe_delete(item);
 }
 
-static void count_dropped(const struct person_field *f, struct vg_pii_stats *st)
+static void count_dropped(const struct class_info *ci, struct vg_pii_stats *st)
 {
-	if (!f)
-		st->fields_dropped++;
-	else if (f->cls == FC_EMAIL)
+	if (ci && ci->fc == FC_EMAIL)
 		st->emails_dropped++;
-	else if (f->cls == FC_PHONE)
+	else if (ci && ci->fc == FC_PHONE)
 		st->phones_dropped++;
 	else
 		st->fields_dropped++;
 }
 
-/* One person field: normalize, then token / sha256 / keep, or drop. */
-static int scrub_person_field(cJSON *person, cJSON *it, const struct person_field *f,
-                              const struct vg_pii_ctx *ctx, struct vg_pii_stats *st)
+/* One string field of a class with a policy: normalize, then token / sha256 /
+ * keep, or drop.  Returns VG_OK, 1 (dropped) or a vg_err. */
+static int apply_policy(cJSON *parent, cJSON *it, const struct class_info *ci,
+                        const struct vg_pii_ctx *ctx, struct vg_pii_stats *st)
 {
-	enum vg_policy pol = *(const enum vg_policy *)((const char *)&ctx->policy + f->policy);
+	enum vg_policy pol = policy_of(ci, ctx);
 	if (pol == VG_POL_DROP) {
-		drop_item(person, it);
-		return VG_OK;
+		drop_item(parent, it);
+		return 1;
 	}
 	if (!cJSON_IsString(it) || !it->valuestring) {
-		drop_item(person, it);
-		count_dropped(f, st);
-		return VG_OK;
+		drop_item(parent, it);
+		count_dropped(ci, st);
+		return 1;
 	}
 
 	size_t len = strlen(it->valuestring);
@@ -772,20 +1381,21 @@ static int scrub_person_field(cJSON *person, cJSON *it, const struct person_fiel
 	if (!norm)
 		return VG_ERR_NOMEM;
 	int nl;
-	if (f->cls == FC_EMAIL)
+	if (ci->fc == FC_EMAIL)
 		nl = vg_norm_email(it->valuestring, len, norm, cap);
-	else if (f->cls == FC_PHONE)
+	else if (ci->fc == FC_PHONE)
 		nl = vg_norm_phone(it->valuestring, len, ctx->default_cc, norm, cap);
 	else
 		nl = vg_norm_ident(it->valuestring, len, norm, cap);
 
 	int rc = VG_OK;
 	if (nl < 0) {
-		drop_item(person, it);
-		count_dropped(f, st);
+		drop_item(parent, it);
+		count_dropped(ci, st);
+		rc = 1;
 	} else if (pol == VG_POL_TOKEN) {
 		char tok[VG_TOKEN_MAX];
-		int tl = vg_token_make(ctx->key, f->kind, norm, (size_t)nl, tok);
+		int tl = vg_token_make(ctx->key, ci->kind, norm, (size_t)nl, tok);
 		rc = tl < 0 ? tl : replace_string(it, tok, (size_t)tl);
 		vg_wipe(tok, sizeof(tok));
 	} else if (pol == VG_POL_SHA256) {
@@ -801,13 +1411,122 @@ static int scrub_person_field(cJSON *person, cJSON *it, const struct person_fiel
 		 * text to the scanner (a card number in a customer_id is masked);
 		 * a kept email or phone is what the tenant asked to keep. */
 		rc = replace_string(it, norm, (size_t)nl);
-		if (rc == VG_OK && f->cls == FC_IDENT)
-			rc = scrub_text(it, ctx, st);
+		if (rc == VG_OK && ci->fc == FC_IDENT)
+			rc = scrub_string(it, ctx, st);
 	}
 	vg_wipe(norm, cap);
 	cJSON_free(norm);
 	return rc;
 }
+
+/* A `card` field: "card-<last4>:<pan token>", or dropped. */
+static int apply_card(cJSON *parent, cJSON *it, const struct vg_pii_ctx *ctx,
+                      struct vg_pii_stats *st)
+{
+	const char *s = it->valuestring;
+	size_t n = strlen(s);
+	struct fold fd;
+	int rc = fold_init(&fd, s, n);
+	char dig[PAN_MAX + 1], rep[CARD_REP_MAX];
+	size_t nd = 0;
+	bool ok = rc == VG_OK;
+	if (ok) {
+		size_t len = fd.nf;
+		const char *t = trim(fd.f, &len);
+		for (size_t i = 0; ok && i < len; i++) {
+			if (!is_digit(t[i]))
+				ok = t[i] == ' ' || t[i] == '-' || t[i] == '.';
+			else if (nd < PAN_MAX)
+				dig[nd++] = t[i];
+			else
+				ok = false;   /* more than 19 digits */
+		}
+		ok = ok && vg_card_valid(dig, nd);
+	}
+	if (ok) {
+		int rl = card_replacement(ctx->key, dig, nd, rep);
+		rc = rl < 0 ? rl : replace_string(it, rep, (size_t)rl);
+		if (rc == VG_OK)
+			st->cards_masked++;
+	} else if (rc == VG_OK) {
+		drop_item(parent, it);
+		st->fields_dropped++;
+		rc = 1;
+	}
+	vg_wipe(dig, sizeof(dig));
+	vg_wipe(rep, sizeof(rep));
+	fold_free(&fd);
+	return rc;
+}
+
+/* A JSON number becomes the string of its integer value.  VG_ERR_INVAL if it
+ * is not an integer exactly representable in a double. */
+static int number_to_string(cJSON *it)
+{
+	double x = it->valuedouble;
+	if (!(x > -9007199254740992.0 && x < 9007199254740992.0) || (double)(long long)x != x)
+		return VG_ERR_INVAL;
+	char buf[24];
+	int n = snprintf(buf, sizeof(buf), "%lld", (long long)x);
+	char *v = cJSON_malloc((size_t)n + 1);
+	if (!v) {
+		vg_wipe(buf, sizeof(buf));
+		return VG_ERR_NOMEM;
+	}
+	memcpy(v, buf, (size_t)n + 1);
+	vg_wipe(buf, sizeof(buf));
+	it->type = cJSON_String | (it->type & cJSON_StringIsConst);
+	it->valuestring = v;
+	it->valuedouble = 0;
+	it->valueint = 0;
+	return VG_OK;
+}
+
+int vg_pii_apply(cJSON *parent, cJSON *item, enum vg_pii_class cls, const struct vg_pii_ctx *ctx,
+                 struct vg_pii_stats *st)
+{
+	struct vg_pii_stats dummy = { 0 };
+	if (!parent || !item || !ctx || !ctx->key || (int)cls < 0 || cls >= VG_PII__COUNT)
+		return VG_ERR_INVAL;
+	if (!st)
+		st = &dummy;
+	const struct class_info *ci = &classes[cls];
+
+	if (ci->fc == FC_ID || cJSON_IsBool(item) || cJSON_IsNull(item))
+		return VG_OK;
+	if (ci->fc == FC_TEXT) {
+		if (cJSON_IsString(item))
+			return scrub_string(item, ctx, st);
+		if (cJSON_IsArray(item) || cJSON_IsObject(item))
+			return scan_children(item, ctx, st);
+		return VG_OK;
+	}
+	if (has_policy(ci) && policy_of(ci, ctx) == VG_POL_DROP) {
+		drop_item(parent, item);   /* by policy: not counted */
+		return 1;
+	}
+	if (ci->fc == FC_DROP || !(cJSON_IsString(item) || cJSON_IsNumber(item)) ||
+	    (cJSON_IsString(item) && !item->valuestring)) {
+		drop_item(parent, item);
+		st->fields_dropped++;
+		return 1;
+	}
+	if (cJSON_IsNumber(item)) {
+		int rc = number_to_string(item);
+		if (rc == VG_ERR_INVAL) {
+			drop_item(parent, item);
+			st->fields_dropped++;
+			return 1;
+		}
+		if (rc != VG_OK)
+			return rc;
+	}
+	if (ci->fc == FC_CARD)
+		return apply_card(parent, item, ctx, st);
+	return apply_policy(parent, item, ci, ctx, st);
+}
+
+/* ---- stored forms and identity tokens --------------------------------------- */
 
 /* 1 if s is "v<digits>.<kind>.<22 base64url chars>". */
 int vg_token_is(const char *s, const char *kind)
@@ -845,29 +1564,25 @@ int vg_sha256_hex_is(const char *s)
 
 int vg_pii_stored_form(const char *field, const char *value)
 {
-	for (size_t i = 0; i < sizeof(person_fields) / sizeof(person_fields[0]); i++)
-		if (strcmp(field, person_fields[i].name) == 0) {
-			if (vg_token_is(value, vg_token_kind_name(person_fields[i].kind)))
-				return 1;
-			return vg_sha256_hex_is(value) ? 2 : 0;
-		}
-	return 0;
+	const struct class_info *f = person_field(field);
+	if (!f)
+		return 0;
+	if (vg_token_is(value, vg_token_kind_name(f->kind)))
+		return 1;
+	return vg_sha256_hex_is(value) ? 2 : 0;
 }
 
 int vg_pii_identity_token(const struct vg_key *key, const char *field, const char *raw, size_t len,
                           int default_cc, char tok[VG_TOKEN_MAX], char *norm, size_t normsz)
 {
-	const struct person_field *f = NULL;
-	for (size_t i = 0; field && i < sizeof(person_fields) / sizeof(person_fields[0]); i++)
-		if (strcmp(field, person_fields[i].name) == 0)
-			f = &person_fields[i];
+	const struct class_info *f = field ? person_field(field) : NULL;
 	if (!f || !key || !raw)
 		return VG_ERR_INVAL;
 	char buf[256];
 	int nl;
-	if (f->cls == FC_EMAIL)
+	if (f->fc == FC_EMAIL)
 		nl = vg_norm_email(raw, len, buf, sizeof(buf));
-	else if (f->cls == FC_PHONE)
+	else if (f->fc == FC_PHONE)
 		nl = vg_norm_phone(raw, len, default_cc, buf, sizeof(buf));
 	else
 		nl = vg_norm_ident(raw, len, buf, sizeof(buf));
@@ -878,22 +1593,21 @@ int vg_pii_identity_token(const struct vg_key *key, const char *field, const cha
 	return rc;
 }
 
+/* ---- the event -------------------------------------------------------------- */
+
 static int scrub_person(cJSON *person, const struct vg_pii_ctx *ctx, struct vg_pii_stats *st)
 {
 	cJSON *next;
 	for (cJSON *it = person->child; it; it = next) {
 		next = it->next;
-		const struct person_field *f = NULL;
-		for (size_t i = 0; it->string && i < sizeof(person_fields) / sizeof(person_fields[0]); i++)
-			if (strcmp(it->string, person_fields[i].name) == 0)
-				f = &person_fields[i];
+		const struct class_info *f = it->string ? person_field(it->string) : NULL;
 		if (!f) {
 			drop_item(person, it);   /* name, birth date, address, unknown */
 			st->fields_dropped++;
 			continue;
 		}
-		int rc = scrub_person_field(person, it, f, ctx, st);
-		if (rc != VG_OK)
+		int rc = apply_policy(person, it, f, ctx, st);
+		if (rc < 0)
 			return rc;
 	}
 	return VG_OK;
@@ -919,7 +1633,7 @@ int vg_pii_scrub_event(cJSON *event, const struct vg_pii_ctx *ctx, struct vg_pii
 			}
 			rc = scrub_person(it, ctx, st);
 		} else if (cJSON_IsString(it)) {
-			rc = scrub_text(it, ctx, st);
+			rc = scrub_string(it, ctx, st);
 		} else if (cJSON_IsArray(it) || cJSON_IsObject(it)) {
 			rc = scan_children(it, ctx, st);
 		} else {

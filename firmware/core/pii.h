@@ -39,7 +39,13 @@ int vg_token_make(const struct vg_key *key, enum vg_token_kind kind,
 /* Normalizers: write the normalized form of in[0..len) into out (at most
  * outsz bytes including the NUL) and return its length, or VG_ERR_INVAL when
  * the input cannot be normalized (or VG_ERR_RANGE when out is too small).
- *   email: trim, lowercase; must hold exactly one '@' with text either side.
+ *   email: trim (ASCII whitespace), ASCII lowercase; must hold exactly one
+ *          '@' with text either side and a '.' inside the domain.  Bytes
+ *          ≥ 0x80 (a Unicode local part or domain: "ana@münchen.de") are
+ *          kept as sent: no Unicode case folding, no NFC, no punycode, so
+ *          "ANA@MÜNCHEN.DE" gives "ana@mÜnchen.de" — a second token for the
+ *          same person when a device sends another case of a non-ASCII
+ *          letter.
  *   phone: E.164 ("+<cc><national>"), using default_cc (a calling code such
  *          as 49) for numbers without an international prefix ("+" or "00").
  *          A per-country table knows the trunk prefix, whether it is dropped
@@ -54,8 +60,15 @@ int vg_norm_ident(const char *in, size_t len, char *out, size_t outsz);
 /* Card numbers: 13–19 digits, single spaces or dashes allowed between digits,
  * a valid scheme prefix for its length (Visa, Mastercard, Amex, Discover,
  * JCB, Diners, Maestro, UnionPay) and a passing Luhn check.
- * Returns 1 if digits[0..n) (digits only) is such a number, else 0. */
+ * Returns 1 if digits[0..n) (digits only) is such a number, else 0.
+ * The text scanner no longer uses the scheme table (DESIGN §5: any scheme):
+ * see vg_card_valid. */
 int vg_pan_valid(const char *digits, size_t n);
+
+/* 1 if digits[0..n) is 13–19 ASCII digits passing the Luhn check, whatever
+ * the scheme (Mir 2200…, UnionPay, RuPay, Elo, Verve, …), else 0.  This is
+ * the rule of the text scanner and of the `card` class. */
+int vg_card_valid(const char *digits, size_t n);
 
 enum vg_policy { VG_POL_TOKEN, VG_POL_SHA256, VG_POL_DROP, VG_POL_KEEP };
 
@@ -75,12 +88,141 @@ struct vg_pii_ctx {
 
 /* Counters: what scrubbing did to one event.  Added to, never reset. */
 struct vg_pii_stats {
-	unsigned phones_dropped;   /* phone numbers that could not be normalized */
-	unsigned emails_dropped;   /* person.email values that could not be normalized */
-	unsigned fields_dropped;   /* name, birth date, address, unknown person fields */
-	unsigned cards_masked;     /* card numbers found in string values */
+	unsigned phones_dropped;   /* phone values that could not be normalized, and
+	                              "+" numbers in text replaced by "[phone]" */
+	unsigned emails_dropped;   /* email values that could not be normalized */
+	unsigned fields_dropped;   /* name, birth date, address, unknown person fields,
+	                              card values that are not a card number, numbers
+	                              that are no exact integer, objects/arrays with a
+	                              personal class */
+	unsigned cards_masked;     /* card numbers masked (in text and card fields) */
 	unsigned emails_in_text;   /* email addresses found in free-text strings */
+	unsigned phones_in_text;   /* phone numbers found in free text and tokenized */
 };
+
+/* Personal-data classes of a field (DESIGN §4 x-pii). */
+enum vg_pii_class {
+	VG_PII_TEXT = 0,
+	VG_PII_ID,
+	VG_PII_EMAIL,
+	VG_PII_PHONE,
+	VG_PII_NAME,
+	VG_PII_ADDRESS,
+	VG_PII_BIRTH_DATE,
+	VG_PII_CARD,
+	VG_PII_CUSTOMER_ID,
+	VG_PII_LOYALTY_ID,
+	VG_PII_MEMBER_CODE,
+	VG_PII_PAYMENT_CUSTOMER_ID,
+	VG_PII__COUNT
+};
+
+/* "text", "id", "email", "phone", "name", "address", "birth_date", "card",
+ * "customer_id", "loyalty_id", "member_code", "payment_customer_id" (the
+ * x-pii spelling); NULL for an out-of-range class.  Static storage. */
+const char *vg_pii_class_name(enum vg_pii_class c);
+/* The class named name (exact, case-sensitive), or -1 (also for NULL). */
+int vg_pii_class_parse(const char *name);
+
+/* Apply class cls to item, a member (object member or array element) of
+ * parent, in place, per ctx->policy.  Both are borrowed; item stays owned by
+ * parent unless it is dropped.
+ *  - email, phone, customer_id, loyalty_id, member_code, payment_customer_id:
+ *    normalized (vg_norm_email / vg_norm_phone with ctx->default_cc /
+ *    vg_norm_ident), then replaced by its token, its SHA-256 hex, kept in its
+ *    normalized form, or dropped, per the policy of that name
+ *    (ctx->policy.email, .phone, .customer_id, …).  A value that cannot be
+ *    normalized is dropped and counted (emails_dropped, phones_dropped,
+ *    fields_dropped).  A kept customer_id / loyalty_id / member_code /
+ *    payment_customer_id is then scanned as text (a card number in it is
+ *    masked); a kept email or phone is not.
+ *  - name, address, birth_date: dropped, counted in fields_dropped.
+ *  - card: a value of 13–19 digits (spaces, dashes and dots allowed between
+ *    them, after the folding of vg_pii_scrub_text) passing Luhn becomes
+ *    "card-<last4>:<pan token>" (cards_masked); anything else is dropped and
+ *    counted in fields_dropped.
+ *  - text: vg_pii_scrub_text; an object or array of class text has every
+ *    string inside it scanned (keys are not: see vg_pii_in_identifier).
+ *  - id: left as it is (the caller checks vg_pii_in_identifier first).
+ * A JSON number of a personal class is first turned into the decimal text of
+ * its integer value (the item becomes a string); a number that is not an
+ * integer, or not exactly representable (|x| ≥ 2^53, so a 19-digit card sent
+ * as a number), is dropped and counted in fields_dropped.  A number of class
+ * text or id is left alone (numbers are never scanned).  true/false/null are
+ * left alone whatever the class.  An object or array of a personal class is
+ * dropped, counted in fields_dropped.  Strings that held raw values are
+ * wiped before they are freed.
+ * Returns VG_OK (item is still in parent, perhaps rewritten), 1 when item was
+ * detached from parent and wiped and freed (the caller must not touch it
+ * again: take item->next before the call), VG_ERR_NOMEM (item is unchanged
+ * or already rewritten, never half-written; the tree is still safe to wipe
+ * and free), or VG_ERR_INVAL (a NULL argument, no key, an unknown class). */
+int vg_pii_apply(cJSON *parent, cJSON *item, enum vg_pii_class cls, const struct vg_pii_ctx *ctx,
+                 struct vg_pii_stats *st);
+
+/* Free text: replace, in the string item (any other item is left alone),
+ * every email address by its email token (emails_in_text), every phone
+ * number by its phone token (vg_norm_phone with ctx->default_cc, then
+ * VG_TK_PHONE; phones_in_text), every "+" number of 8–15 digits that does not
+ * normalize by "[phone]" (phones_dropped) and every card number by
+ * "card-<last4>:<pan token>" (cards_masked).  Replacements are not scanned
+ * again; the rest of the string is kept byte for byte.
+ *
+ * What is found (on a folded view of the string: fullwidth forms U+FF01–FF5E
+ * read as ASCII, zero-width and format characters U+200B–200F, U+2060–2064,
+ * U+FEFF, U+00AD skipped, U+00A0, U+2000–200A, U+202F, U+205F, U+3000 read as
+ * spaces, U+2010–2015 and U+2212 as '-', U+3002 and U+FF61 as '.'; a
+ * replacement covers the original bytes of the whole match):
+ *  - email: local part of ASCII letters, digits, "._%+-" and non-ASCII
+ *    letters, '@', dot-separated labels of letters, digits, '-'; the last
+ *    label is ≥ 2 letters (ASCII or non-ASCII) or "xn--…".  Non-ASCII
+ *    punctuation, symbols and spaces (U+0080–00BF, U+2000–2BFF, U+3000–303F,
+ *    emoji, …) end an address; any other byte ≥ 0x80 counts as a letter.
+ *  - card: 13–19 digits in groups joined by one space or dash, passing Luhn
+ *    (vg_card_valid); a run of digits is never split.
+ *  - phone, international: "+" or "00", then 8–15 digits in groups joined by
+ *    1–3 of " -./()".
+ *  - phone, national, for a default_cc in the country table only: starting
+ *    with the country's trunk prefix (DE "0151 2345678", "030/1234567", FR
+ *    "06 12 34 56 78", GB, IT landlines, NL, AT, CH, BE, SE, IE; US "1 212 555
+ *    0100"), or for the US also "(212) 555-0100" / "212-555-0100" (3-3-4
+ *    groups, area code and exchange 2–9); for countries without a trunk
+ *    prefix (ES, PT, DK, PL) the table's exact national length written in at
+ *    least two groups ("612 345 678": a bare "612345678" is an order number as
+ *    often as a phone).  Dates (1–2/1–2/4, 4/1–2/1–2, and 2/2/2 digit groups
+ *    joined by the same '.', '/' or '-') and decimals ("0.151…") are not
+ *    phones.  A national number must normalize with vg_norm_phone.
+ *  - boundaries (no false positives inside identifiers): a card or phone is
+ *    never preceded or followed by an ASCII letter, digit or '_'; nor joined
+ *    to one by '-' (either side) or by '.' or '/' (before it), nor joined by
+ *    '.', '/' or ',' to a digit (either side).  Only a card may follow a word
+ *    of ASCII letters joined by '-', '.' or '/' ("card-4111…",
+ *    "ana@x.de/4111…").  So UUIDs, ULIDs, hex digests, base64url tokens,
+ *    dates, versions, decimals and IP addresses never match; nor does a
+ *    phone in "Tel.0151 2345678" or "ORD-0151-2345678".
+ * When two matches overlap, the one that starts first wins; on a tie an email
+ * address wins, then the longer of card and phone, then the card.
+ * Not found: phones without "+"/"00" for a default_cc outside the table,
+ * national numbers not starting with the trunk prefix (IT mobiles "312 …"),
+ * numbers spelled in words, split across fields, or with letters in between.
+ * Returns VG_OK, VG_ERR_NOMEM (the string is then unchanged and st not
+ * touched) or VG_ERR_INVAL (NULL item or ctx, no key).  Nothing is allocated
+ * unless something is replaced (then the new string, grown by doubling) or the
+ * string is 512 bytes or more and holds non-ASCII bytes (then its folded copy
+ * and offset map); every such buffer is wiped before it is freed.  Linear in
+ * the string's length.  Pure: no globals, safe on any thread. */
+int vg_pii_scrub_text(cJSON *item, const struct vg_pii_ctx *ctx, struct vg_pii_stats *st);
+
+/* 1 if s[0..n) contains what vg_pii_scrub_text would replace (an email, a
+ * phone number — one that normalizes, or a "+" number of 8–15 digits — or a
+ * card number) with default_cc as the default calling code, and *what (when
+ * what is not NULL) is set to "email", "phone" or "card" (static storage):
+ * the first match in the string.  0 if none.  VG_ERR_NOMEM (a non-zero value:
+ * treat it as "found") when a long non-ASCII string could not be folded.
+ * s need not be NUL-terminated; NULL with n == 0 is fine.  Used for `id`
+ * fields (quarantined as pii_in_identifier) and for object keys admitted by a
+ * schema's additionalProperties.  Needs no key. */
+int vg_pii_in_identifier(const char *s, size_t n, int default_cc, const char **what);
 
 /* Scrub a decoded event in place:
  *  - person.email/phone/customer_id/loyalty_id/member_code/payment_customer_id
@@ -88,9 +230,9 @@ struct vg_pii_stats {
  *    kept normalized); values that cannot be normalized are dropped, counted;
  *  - every other person field (name, birth date, address, anything unknown) is
  *    dropped, counted;
- *  - in every string value anywhere else (not JSON numbers), card numbers are
- *    replaced by "card-<last4>:<pan token>" and email addresses by their
- *    email token.
+ *  - every string value anywhere else (not JSON numbers, not object keys) is
+ *    scanned as free text by vg_pii_scrub_text: emails, phones and card
+ *    numbers are replaced.
  * Every string that held a raw value is zeroed before it is freed.
  * Returns VG_OK, VG_ERR_NOMEM (the tree is then still safe to wipe and free),
  * or VG_ERR_INVAL (no key). */

@@ -1,7 +1,7 @@
 /* Unit test: the token specification's vectors (packaging/doc/token-spec.md),
  * read from $VG_TEST_DATA/token_vectors.tsv and checked line by line through
  * the gateway's own code: vg_norm_email / vg_norm_phone / vg_norm_ident,
- * vg_pan_valid and the free-text scrubber for card numbers, vg_token_make,
+ * vg_card_valid and the free-text scrubber for card numbers, vg_token_make,
  * vg_event_key.  The CDP team computes the same values from the document;
  * every line of the file must hold here. */
 #include <stdarg.h>
@@ -180,7 +180,7 @@ static void check_pan(unsigned ln, const struct vg_key *key, const char *in, con
 	if (strcmp(cc, "-") != 0)
 		FAIL(ln, "pan: default_country_code must be \"-\"");
 	int shaped = pan_digits(in, dig, sizeof dig, &nd);
-	int valid = shaped && vg_pan_valid(dig, nd);
+	int valid = shaped && vg_card_valid(dig, nd);
 	char *scrubbed = scrub_note(key, in);
 
 	if (strcmp(want_norm, "-") == 0) {
