@@ -106,6 +106,10 @@ def card_needles(raw):
             n += 1
     out.add(raw[i:])
     out.add(nfkc(raw[i:]))
+    # as a JSON number printed with 15 significant digits (cJSON's "%1.15g": the 16th
+    # digit of a card is its Luhn check digit, so these 15 give the whole number away)
+    if len(d) >= 15:
+        out.add("%.15g" % float(d))
     # the usual printed groupings
     if len(d) == 16:
         g = [d[0:4], d[4:8], d[8:12], d[12:16]]
@@ -157,11 +161,13 @@ class Item:
     tokens: tokens (kind, normalized) that must be at the CDP in this event's
     message when expect == "cdp"; intact: (dotted path, value) pairs the CDP
     message must hold as sent; mqtt_topic_device: publish to another device's
-    topic (MQTT only)."""
+    topic (MQTT only); beyond: why this item asks more than DESIGN.md promises
+    (its leaks are reported apart; None for an item inside the promise)."""
 
     def __init__(self, category, name, template, secrets, expect="either", tokens=(), intact=(),
-                 mqtt_only=False, topic_device=None):
+                 mqtt_only=False, topic_device=None, beyond=None):
         self.category = category
+        self.beyond = beyond
         self.name = name
         self.template = template
         self.secrets = sorted({s for s in secrets if s})
@@ -475,7 +481,7 @@ def text_items(g):
             if ml >= maxlen:
                 return t, path
 
-    def add(cat, name, text, needles, escaped=None, tokens=(), maxlen=None):
+    def add(cat, name, text, needles, escaped=None, tokens=(), maxlen=None, beyond=None):
         t, path = field(maxlen or len(text) + 10)
         ev = event(t)
         if escaped is not None:
@@ -486,7 +492,7 @@ def text_items(g):
             set_path(ev, path, text)
             tpl = dumps(ev)
         # a token is certain only where the whole field is the value
-        items.append(Item(cat, "%s in %s %s" % (name, t, path), tpl, needles, tokens=tokens))
+        items.append(Item(cat, "%s in %s %s" % (name, t, path), tpl, needles, tokens=tokens, beyond=beyond))
 
     wrappers = ["%s", "please call back: %s", "%s, thanks!", "mail %s / tel", "Kunde: %s\nBitte zurückrufen"]
     for k, (name, e, esc, norm) in enumerate(g.email_variants()):
@@ -523,7 +529,12 @@ def text_items(g):
             raw = d[:4] + " " + d[4:8] + "-" + d[8:12] + NBSP + d[12:]
         else:
             raw = Gen.group(d, sep)
-        add("text_card", "separator %s" % name, "Karte %s" % raw, card_needles(raw))
+        # DESIGN §5 (and pii.h): digits with single spaces or dashes between them; Unicode
+        # spaces (NBSP, thin, figure) and zero-width characters are spaces or nothing to a reader.
+        beyond = None
+        if name in ("dots", "slash", "two spaces", "tab"):
+            beyond = "card separator %s: DESIGN allows single spaces or dashes" % name
+        add("text_card", "separator %s" % name, "Karte %s" % raw, card_needles(raw), beyond=beyond)
     for i in range(3):
         _, d = g.card()
         raw = "\u200b".join(d)          # a zero-width space between every digit
@@ -534,10 +545,10 @@ def text_items(g):
         add("text_card", "fullwidth digits", "Ｃａｒｄ：%s" % raw, card_needles(raw))
     _, d = g.card()
     raw = "".join(chr(ord(c) + 0x0630) for c in d)       # Arabic-Indic digits ٠١٢…
-    add("text_card", "arabic-indic digits", raw, card_needles(raw))
+    add("text_card", "arabic-indic digits", raw, card_needles(raw), beyond="digits other than ASCII and fullwidth")
     _, d = g.card()
     raw = "".join(chr(ord(c) + 0x0936) for c in d)       # Devanagari digits
-    add("text_card", "devanagari digits", raw, card_needles(raw))
+    add("text_card", "devanagari digits", raw, card_needles(raw), beyond="digits other than ASCII and fullwidth")
     for i in range(2):
         _, d = g.card()
         add("text_card", "u-escaped digits", d, card_needles(d) | {u_escape_all(d)}, escaped=u_escape_all(d))
@@ -555,7 +566,8 @@ def text_items(g):
     _, d2 = g.card("visa", 16)
     e2 = g.email("example.com")
     text = "%s%s+49151%s" % (e2, d2, g.dd(8))
-    add("text_mixed", "glued", text, email_needles(e2) | card_needles(d2) | {text}, maxlen=200)
+    add("text_mixed", "glued", text, email_needles(e2) | card_needles(d2) | {text}, maxlen=200,
+        beyond="no boundary between an email's domain and a card's digits")
     return items
 
 
@@ -821,8 +833,10 @@ def numeric_items(g):
     """JSON numbers are never scanned: card-like numbers in declared numeric fields pass untouched."""
     items = []
     # Luhn-valid, < 2**53 so a double holds them exactly
+    # (5105105105105159 and 6011000990139481: above 2**52, where printing with "%1.15g" and
+    # accepting it by a relative comparison, as cJSON does, gives ...160 and ...480)
     nums = ["4012888888881881", "5105105105105100", "6011000990139424", "3566002020360505", "2223003122003222",
-            "4000056655665556"]
+            "4000056655665556", "5105105105105159", "6011000990139481", "4929000000006"]
     for i, n in enumerate(nums):
         assert luhn_ok(n) and int(n) < 2 ** 53
         if i % 3 == 0:
@@ -928,11 +942,43 @@ def topic_items(g):
     return items
 
 
+def wrong_type_items(g):
+    """A JSON number where the plan declares a free-text string: a type violation (quarantined,
+    or dropped) — the number must not stay in the stored or held body as it was sent."""
+    items = []
+    for i, path_t in enumerate([("pos.order.completed", "properties.note"), ("pos.order.completed", "properties.lines[].name"),
+                                ("consent.updated", "consent.source"), ("booking.created", "properties.comment"),
+                                ("device.status", "properties.status"), ("refund.issued", "properties.reason")]):
+        _, d = g.card("visa", 16)
+        m = "151" + g.dd(8)
+        t, path = path_t
+        ev = set_path(event(t), path, int(d) if i % 2 == 0 else int("49" + m))
+        s = card_needles(d) if i % 2 == 0 else {"49" + m, m}
+        items.append(Item("wrong_type", "number in text field %s" % path, dumps(ev), s))
+    return items
+
+
+def beyond_items(g):
+    """Forms a reader recognises but DESIGN's definitions do not cover: reported apart."""
+    items = []
+    n = g.uniq()
+    for name, text, needles in [
+        ("quoted local part", '"ana lopez%d"@example.com' % n, {'"ana lopez%d"@example.com' % n}),
+        ("ip literal domain", "ana%d@[192.168.17.4]" % n, {"ana%d@[192.168.17.4]" % n}),
+        ("spaces around at", "ana.lopez%d @ example.com" % n, {"ana.lopez%d @ example.com" % n}),
+        ("at spelled out", "ana.lopez%d (at) example (dot) com" % n, {"ana.lopez%d (at) example (dot) com" % n}),
+        ("phone with letters for digits", "+49 151 FOUR 1234567", {"+49 151 FOUR 1234567"}),
+    ]:
+        ev = event("pos.order.completed", properties={"note": "contact: %s" % text})
+        items.append(Item("beyond", name, dumps(ev), needles, beyond=name))
+    return items
+
+
 def corpus(seed=SEED):
     g = Gen(seed)
     items = (baseline_items(g) + text_items(g) + person_items(g) + undeclared_items(g) + key_items(g) +
              nested_items(g) + identifier_items(g) + split_items(g) + numeric_items(g) + structural_items(g) +
-             topic_items(g))
+             topic_items(g) + wrong_type_items(g) + beyond_items(g))
     check(items)
     return items
 
