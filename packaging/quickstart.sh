@@ -52,10 +52,8 @@ metrics_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1"
 # ACL: all in $dir, secrets 0640.
 echo "wk-quickstart" | build/venuegw --config "$dir/venuegw.conf" provision --venue-id berlin-mitte-01 \
 	--endpoint "http://127.0.0.1:$cdp_port" --write-key-stdin --data-dir "$dir/data" \
-	--country-code 49 --mqtt-port "$port" --metrics-listen "127.0.0.1:$metrics_port"
-# The package's default tracking plan, from this checkout (a package reads
-# /usr/share/venuegw/plan.json without this line).
-printf '\n[contracts]\nplan = %s\n' "$root/packaging/plan/plan.json" >> "$dir/venuegw.conf"
+	--country-code 49 --mqtt-port "$port" --metrics-listen "127.0.0.1:$metrics_port" \
+	--plan "$root/packaging/plan/plan.json"
 for dev in pos-1 kiosk-1 scanner-1 venuegw-admin; do
 	echo "pw-$dev" | build/venuegw --config "$dir/venuegw.conf" device add "$dev" --password-stdin
 done

@@ -18,6 +18,7 @@
 #include <mbedtls/platform_util.h>
 
 #include "config.h"
+#include "contract.h"
 #include "daemon.h"
 #include "err.h"
 #include "keys.h"
@@ -49,6 +50,7 @@ const char vg_help_provision[] =
 	"           (--write-key-file FILE | --write-key-stdin) [--token-key-file FILE]\n"
 	"           [--gateway-id ID] [--data-dir DIR] [--durability full|os]\n"
 	"           [--country-code N] [--mqtt-port PORT] [--metrics-listen ADDR:PORT]\n"
+	"           [--plan FILE]\n"
 	"           [--lan-tls [--tls-port PORT] [--tls-bind ADDR] [--tls-name NAME]...\n"
 	"                      [--tls-require-cert]]\n"
 	"           [--owner USER[:GROUP]] [--force]\n"
@@ -86,6 +88,9 @@ const char vg_help_provision[] =
 	"  --country-code N        calling code for phone numbers without one\n"
 	"  --mqtt-port PORT        the broker's plain listener on 127.0.0.1 (default 1884)\n"
 	"  --metrics-listen A:P    metrics and status page address (default 127.0.0.1:9478)\n"
+	"  --plan FILE             the tracking plan ([contracts] plan; default the\n"
+	"                          package's " VG_PLAN_DEFAULT_PATH "); it must pass\n"
+	"                          venuegw plan check\n"
 	"  --lan-tls               make a LAN CA (EC P-256, 10 years) and the broker's\n"
 	"                          server certificate (2 years) and a TLS listener\n"
 	"  --tls-port PORT         the TLS listener's port (default 8883)\n"
@@ -110,7 +115,7 @@ struct plan {
 	char dir[PATH_MAX];
 	char config[PATH_MAX];
 	const char *venue_id, *endpoint, *write_key_file, *token_key_file, *gateway_id;
-	const char *data_dir_opt, *durability, *metrics_listen, *tls_bind;
+	const char *data_dir_opt, *durability, *metrics_listen, *tls_bind, *plan_file;
 	int write_key_stdin, country_code, mqtt_port, lan_tls, tls_port, require_cert, force;
 	const char *names[MAX_NAMES];
 	int nnames;
@@ -326,6 +331,7 @@ static int config_text(struct plan *p, char *out, size_t outsz)
 		"password_file = %s/mqtt_password\n"
 		"\n"
 		"%s%s%s"
+		"%s%s%s"
 		"[broker]\n"
 		"passwd_file = %s/passwd\n"
 		"acl_file = %s/acl\n"
@@ -339,6 +345,7 @@ static int config_text(struct plan *p, char *out, size_t outsz)
 		p->endpoint, p->dir, p->dir, p->mqtt_port, p->dir,
 		p->metrics_listen ? "[metrics]\nlisten = " : "", p->metrics_listen ? p->metrics_listen : "",
 		p->metrics_listen ? "\n\n" : "",
+		p->plan_file ? "[contracts]\nplan = " : "", p->plan_file ? p->plan_file : "", p->plan_file ? "\n\n" : "",
 		p->dir, p->dir, p->dir, p->dir, pid_file);
 	return n > 0 && (size_t)n < outsz ? 0 : -1;
 }
@@ -364,7 +371,7 @@ static int tls_listener_text(const struct plan *p, char *out, size_t outsz)
 static int parse_args(struct plan *p, int argc, char **argv)
 {
 	enum { O_VENUE = 256, O_ENDPOINT, O_WKF, O_WKS, O_TKF, O_GWID, O_DATA, O_DUR, O_CC, O_MQTT,
-	       O_METRICS, O_LANTLS, O_TLSPORT, O_TLSBIND, O_TLSNAME, O_REQCERT, O_OWNER, O_FORCE };
+	       O_METRICS, O_LANTLS, O_TLSPORT, O_TLSBIND, O_TLSNAME, O_REQCERT, O_OWNER, O_FORCE, O_PLAN };
 	static const struct option opts[] = {
 		{ "venue-id", required_argument, NULL, O_VENUE },
 		{ "endpoint", required_argument, NULL, O_ENDPOINT },
@@ -384,6 +391,7 @@ static int parse_args(struct plan *p, int argc, char **argv)
 		{ "tls-require-cert", no_argument, NULL, O_REQCERT },
 		{ "owner", required_argument, NULL, O_OWNER },
 		{ "force", no_argument, NULL, O_FORCE },
+		{ "plan", required_argument, NULL, O_PLAN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -437,6 +445,7 @@ static int parse_args(struct plan *p, int argc, char **argv)
 				return VG_EXIT_USAGE;
 			break;
 		case O_FORCE: p->force = 1; break;
+		case O_PLAN: p->plan_file = optarg; break;
 		case 'h': fputs(vg_help_provision, stdout); return -1;
 		default:
 			return usage("unknown option or missing value: '%s'", argv[optind - 2 < 0 ? 0 : optind - 2]);
@@ -456,6 +465,16 @@ static int parse_args(struct plan *p, int argc, char **argv)
 		return usage("--tls-bind: '%s' is not an address", p->tls_bind);
 	if (p->lan_tls && p->tls_port == p->mqtt_port)
 		return usage("--tls-port must differ from --mqtt-port");
+	if (p->plan_file) {
+		struct vg_plan *plan;
+		char err[600];
+		if (p->plan_file[0] != '/')
+			return usage("--plan: '%s' is not an absolute path (the services read it from their own"
+			             " directory)", p->plan_file);
+		if (vg_plan_load(&plan, p->plan_file, err, sizeof err) != VG_OK)
+			return usage("--plan: %s", err);
+		vg_plan_free(plan);
+	}
 	return 0;
 }
 

@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import Gateway, build_path
+from harness import DEFAULT_PLAN, Gateway, build_path
 
 
 def venuegw(*args, input=None, pre=()):
@@ -80,13 +80,24 @@ class WrongInputTest(unittest.TestCase):
         self.assertExit(venuegw("validate", os.path.join(self.tmp, "nope.json")), 1, "nope.json")
         # A configuration that is named must load (device makers may omit it).
         self.assertExit(venuegw("--config", self.missing, "validate", "-", input="{}"), 2, self.missing)
-        r = venuegw("validate", "-", input="{not json")
+        # Without a configuration: the package's plan, unless --plan names one.
+        self.assertExit(venuegw("validate", "--plan", os.path.join(self.tmp, "nope-plan.json"), "-", input="{}"),
+                        2, "nope-plan.json: cannot open the tracking plan")
+        r = venuegw("validate", "--plan", DEFAULT_PLAN, "-", input="{not json")
         self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
         self.assertIn("bad_json", r.stdout)
         ok = {"id": "v", "type": "checkin.scanned", "occurred_at": "2026-11-28T18:03:12+01:00",
               "person": {"member_code": "M-1"}}
-        r = venuegw("validate", "-", input=json.dumps(ok))
+        r = venuegw("validate", "--plan", DEFAULT_PLAN, "-", input=json.dumps(ok))
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # What the plan does not declare is named (its path, never its value) and dropped.
+        ok["properties"] = {"customer_name": "Ana Lopez", "ana.lopez@example.com": True}
+        r = venuegw("validate", "--plan", DEFAULT_PLAN, "-", input=json.dumps(ok))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("dropped: properties.customer_name (not declared by the plan)", r.stdout)
+        self.assertIn("dropped: properties.~ (not declared by the plan)", r.stdout)
+        self.assertNotIn("Lopez", r.stdout)
+        self.assertNotIn("lopez", r.stdout)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ PAD = 3000          # ~3.4 KB events: the cap holds roughly 4 000 of them
 
 
 class DiskCapCase(GatewayCase):
+    # vg_pub --pad sends a "pad" member of bulk; this test's plan declares it.
+    plan_props = {"pad": {"type": "string", "x-pii": "text"}}
     prefix = "vg-cap-"
     durability = "os"
     wait_first_request = True   # the start-up reconciliation is out before the CDP goes down

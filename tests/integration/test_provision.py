@@ -25,7 +25,7 @@ import time
 import unittest
 
 from cdp_client import StandIn
-from harness import (KEY1_HEX, MOSQUITTO, SOURCE, VENUE, build_path, event_key, free_port,
+from harness import (DEFAULT_PLAN, KEY1_HEX, MOSQUITTO, SOURCE, VENUE, build_path, event_key, free_port,
                      read_text, wait_port)
 
 NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
@@ -89,7 +89,7 @@ class Provisioned(unittest.TestCase):
         r = venuegw(self.conf, "provision", "--venue-id", VENUE, "--endpoint", self.cdp.url,
                     "--write-key-stdin", "--token-key-file", self.keyfile, "--durability", "os",
                     "--mqtt-port", str(self.port), "--metrics-listen", "127.0.0.1:%d" % free_port(),
-                    *extra, input=self.cdp.write_key + "\n")
+                    "--plan", DEFAULT_PLAN, *extra, input=self.cdp.write_key + "\n")
         if check:
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         return r

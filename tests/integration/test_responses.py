@@ -15,6 +15,8 @@ from test_forward import batch_key
 class ResponseCase(GatewayCase):
     prefix = "vg-rsp-"
     extra_conf = ""            # extra [gateway] keys
+    # Some tests send a "blob" of bulk; this plan declares it as free text.
+    plan_props = {"blob": {"type": "string", "x-pii": "text"}}
     cdp_conf = ""              # extra [cdp] keys
     # The start-up reconciliation event is the first request; faults come after it.
     wait_first_request = True

@@ -9,6 +9,7 @@ children of the test, and can SIGKILL and restart them.
 Paths come from the environment CTest sets: VG_BUILD_DIR, VG_SOURCE_DIR.
 """
 import base64
+import json
 import hashlib
 import os
 import re
@@ -84,12 +85,28 @@ def wait_port(port, proc=None, deadline_s=10.0):
     raise TimeoutError("nothing listening on 127.0.0.1:%d after %.0fs" % (port, deadline_s))
 
 
+def write_plan(path, props):
+    """The default plan with props (name → schema) declared in every event
+    type's properties, written to path."""
+    with open(DEFAULT_PLAN) as f:
+        plan = json.load(f)
+    for schema in plan["events"].values():
+        p = schema.setdefault("properties", {}).setdefault("properties", {"type": "object"})
+        p.setdefault("properties", {}).update(props)
+    plan["version"] = plan.get("version", "") + "+test"
+    with open(path, "w") as f:
+        json.dump(plan, f, indent=1)
+
+
 class Gateway:
     DEVICES = {"pos-1": "pw-pos-1", "pos-2": "pw-pos-2", "kiosk-1": "pw-kiosk-1",
                "scanner-1": "pw-scanner-1", "venuegw-admin": "pw-admin", "venuegw": "pw-gw"}
 
     def __init__(self, tmpdir, durability="full", plugin=True, extra_conf="", broker_env=None,
-                 devices=None, cdp=None, metrics_listen=None, metrics_password_file=None):
+                 devices=None, cdp=None, metrics_listen=None, metrics_password_file=None, plan_props=None):
+        """plan_props: extra members every event type's properties declare
+        (name → schema), in a copy of the default plan: a test that sends a
+        member the package's plan does not declare (a "pad" of bulk) says so."""
         self.dir = tmpdir
         self.port = free_port()
         # Each gateway's own metrics and status page port ([metrics] listen):
@@ -134,8 +151,12 @@ class Gateway:
                 f.write(cdp.write_key + "\n")
             cdp_conf = "[cdp]\nendpoint = %s\nwrite_key_file = %s\n" % (cdp.url, self.write_key)
         # The package's default tracking plan, unless the test names its own.
+        self.plan = DEFAULT_PLAN
+        if plan_props:
+            self.plan = os.path.join(tmpdir, "plan.json")
+            write_plan(self.plan, plan_props)
         if "[contracts]" not in extra_conf:
-            extra_conf += "\n[contracts]\nplan = %s\n" % DEFAULT_PLAN
+            extra_conf += "\n[contracts]\nplan = %s\n" % self.plan
         with open(self.conf, "w") as f:
             f.write("[gateway]\nvenue_id = %s\ndata_dir = %s\ndurability = %s\n"
                     "default_country_code = 49\n%s\n%s\n[tokens]\nkey_file = %s\n"
@@ -316,6 +337,7 @@ class GatewayCase(unittest.TestCase):
     extra_conf = ""            # [gateway] lines (or whole sections) for venuegw.conf
     devices = None             # MQTT users and passwords (None: Gateway.DEVICES)
     broker_env = None          # extra environment for mosquitto
+    plan_props = None          # members every type's properties declare beyond the default plan
     wait_first_request = False  # wait for the start-up reconciliation request to reach the CDP
 
     def setUp(self):
@@ -333,7 +355,7 @@ class GatewayCase(unittest.TestCase):
             return
         self.gw = Gateway(self.tmp, cdp=self.cdp, durability=self.durability,
                           extra_conf=self.extra_conf, devices=self.devices,
-                          broker_env=self.broker_env)
+                          broker_env=self.broker_env, plan_props=self.plan_props)
         self.configure()
         if self.start_gateway:
             self.gw.start()
