@@ -7,6 +7,8 @@
  * A store failure returns an error: the broker sends no PUBACK and
  * disconnects the device, which reconnects and resends.  Never
  * MOSQ_ERR_ACL_DENIED, which an MQTT 3.1.1 client would take for success.
+ * No side doors: no client reads or subscribes to an event topic, a last will
+ * on one is refused, an event's MQTT v5 properties are dropped (below).
  *
  * Configured by `plugin_opt_config <path to venuegw.conf>`. */
 #include <stdint.h>
@@ -53,6 +55,7 @@ struct capture {
 	unsigned long long stored, duplicates, quarantined, overflowed, suppressed, store_failures;
 	long long dropped_logged;      /* events dropped at the disk cap, as last logged */
 	unsigned long long hist[HIST_BUCKETS]; /* callback time, log-linear µs buckets */
+	const struct mosquitto *disconnecting; /* see on_disconnect(); NULL between callbacks */
 };
 
 /* The plugin is built with hidden visibility; only these three are exported. */
@@ -180,6 +183,7 @@ static int on_tick(int event, void *event_data, void *userdata)
 	(void)event;
 	(void)event_data;
 	struct capture *c = userdata;
+	c->disconnecting = NULL;
 	if (!c->store)
 		store(c, clock_ms(CLOCK_REALTIME));
 	return MOSQ_ERR_SUCCESS;
@@ -325,6 +329,135 @@ static int replace_payload(struct mosquitto_evt_message *m, const struct vg_inge
 	return MOSQ_ERR_SUCCESS;
 }
 
+/* --- No side doors (DESIGN.md §2): the broker is an intake, not a bus. ------
+ *
+ * How mosquitto 2.0.11 asks, and what we answer:
+ * - Every access goes through mosquitto_acl_check() (src/security.c), which
+ *   calls the MOSQ_EVT_ACL_CHECK callbacks in registration order and stops at
+ *   the first answer that is not MOSQ_ERR_PLUGIN_DEFER.  The acl_file is one
+ *   of those callbacks (src/security_default.c), registered after the
+ *   plugins have been initialised, so ours is asked first and a DEFER lets
+ *   the acl_file decide.  The acl_file never defers and allows every
+ *   SUBSCRIBE ("FIXME - implement ACL subscription strings").
+ * - MOSQ_ACL_READ is asked per subscriber and message before delivery
+ *   (subs__send() in src/subs.c) and before a retained message is sent to a
+ *   new subscriber (retain__process() in src/retain.c): denying it for event
+ *   topics stops every route out, whatever the filter (#, +, $share/...).
+ * - A last will is never shown to a plugin at CONNECT and never reaches
+ *   MOSQ_EVT_MESSAGE: handle__connect() only parses it; context__send_will()
+ *   (src/context.c) asks MOSQ_ACL_WRITE for it when it is to be published
+ *   and queues it with db__messages_easy_queue(), retained if it says so.
+ *   On a disconnect, context__disconnect() calls the MOSQ_EVT_DISCONNECT
+ *   callbacks and then, with nothing in between, context__send_will(): a
+ *   WRITE asked for the client that has just disconnected is its will. */
+
+/* 1 if the subscription filter names event topics (venue/v1/<device>/events
+ * with + for any of the first three levels, also under $share/<group>/).
+ * Broader filters (#, venue/#, venue/v1/+/+) are allowed: what they would
+ * match on an event topic is refused at MOSQ_ACL_READ. */
+static int filter_names_events(const char *filter)
+{
+	static const char *const level[] = { "venue", "v1", NULL, "events" };
+	if (strncmp(filter, "$share/", 7) == 0) {
+		filter = strchr(filter + 7, '/');
+		if (!filter)
+			return 0;
+		filter++;
+	}
+	const char *p = filter;
+	for (int i = 0; i < 4; i++) {
+		const char *end = strchr(p, '/');
+		if ((i < 3) != (end != NULL))
+			return 0;
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		int plus = n == 1 && p[0] == '+';
+		if (i == 3 && plus)
+			return 0;
+		if (level[i] && !plus && (n != strlen(level[i]) || memcmp(p, level[i], n) != 0))
+			return 0;
+		if (n == 0 || memchr(p, '#', n))
+			return 0;
+		p = end + 1;
+	}
+	return 1;
+}
+
+/* MOSQ_EVT_DISCONNECT: remember the client for the ACL check that may follow
+ * at once (its will).  Forgotten at the next ACL check or tick, so a later
+ * client that gets the same address is never taken for it. */
+static int on_disconnect(int event, void *event_data, void *userdata)
+{
+	(void)event;
+	struct capture *c = userdata;
+	const struct mosquitto_evt_disconnect *d = event_data;
+	c->disconnecting = d->client;
+	return MOSQ_ERR_SUCCESS;
+}
+
+/* MOSQ_EVT_ACL_CHECK, for every client and topic.  Event topics: READ and
+ * SUBSCRIBE denied; WRITE of a will denied; any other WRITE left to the
+ * acl_file (PLUGIN_DEFER).  Every other topic: PLUGIN_DEFER. */
+static int on_acl_check(int event, void *event_data, void *userdata)
+{
+	(void)event;
+	struct capture *c = userdata;
+	const struct mosquitto_evt_acl_check *a = event_data;
+	const struct mosquitto *dying = c->disconnecting;
+	c->disconnecting = NULL;
+	char device[65];
+	switch (a->access) {
+	case MOSQ_ACL_SUBSCRIBE:
+		return filter_names_events(a->topic) ? MOSQ_ERR_ACL_DENIED : MOSQ_ERR_PLUGIN_DEFER;
+	case MOSQ_ACL_READ:
+		return parse_topic(a->topic, device) != 0 ? MOSQ_ERR_ACL_DENIED : MOSQ_ERR_PLUGIN_DEFER;
+	case MOSQ_ACL_WRITE:
+		if (parse_topic(a->topic, device) == 0)
+			return MOSQ_ERR_PLUGIN_DEFER;
+		if (a->client == dying) {
+			const char *user = mosquitto_client_username(a->client);
+			vg_log(VG_LOG_WARN, "capture.will", "device %s: a last will on %s is not accepted; publish"
+			       " events as messages (refused when the broker was to publish it: nobody receives it,"
+			       " nothing is stored)", user ? user : "(none)", a->topic);
+			return MOSQ_ERR_ACL_DENIED;
+		}
+		/* A will published later (a v5 will delay, a session taken over) is
+		 * not preceded by its disconnect: it is delivered to nobody (READ),
+		 * and a retained copy is removed by the empty retained message queued
+		 * here, which the broker handles before the next packet.  A retained
+		 * event itself never stays: on_message clears its retain flag. */
+		if (a->retain)
+			mosquitto_broker_publish(NULL, a->topic, 0, NULL, 0, true, NULL);
+		return MOSQ_ERR_PLUGIN_DEFER;
+	default:
+		return MOSQ_ERR_PLUGIN_DEFER;
+	}
+}
+
+/* An event's MQTT v5 properties (user properties, correlation data, content
+ * type, response topic, payload format indicator) never travel on; the
+ * plugin never reads them, so they are never stored either. */
+static void drop_properties(struct mosquitto_evt_message *m)
+{
+	mosquitto_property_free_all(&m->properties);
+}
+
+static int side_doors_register(mosquitto_plugin_id_t *id, struct capture *c)
+{
+	if (mosquitto_callback_register(id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, c) != MOSQ_ERR_SUCCESS)
+		return MOSQ_ERR_UNKNOWN;
+	if (mosquitto_callback_register(id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL, c) != MOSQ_ERR_SUCCESS) {
+		mosquitto_callback_unregister(id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL);
+		return MOSQ_ERR_UNKNOWN;
+	}
+	return MOSQ_ERR_SUCCESS;
+}
+
+static void side_doors_unregister(mosquitto_plugin_id_t *id)
+{
+	mosquitto_callback_unregister(id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL);
+	mosquitto_callback_unregister(id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
+}
+
 static int on_message(int event, void *event_data, void *userdata)
 {
 	(void)event;
@@ -421,6 +554,7 @@ static int on_message(int event, void *event_data, void *userdata)
 		m->payloadlen = 0;
 		m->retain = false;
 	}
+	drop_properties(m);
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -528,6 +662,13 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		vg_log(VG_LOG_ERR, "capture.init", "cannot register the reload callback");
 		goto fail;
 	}
+	if (side_doors_register(identifier, c) != MOSQ_ERR_SUCCESS) {
+		mosquitto_callback_unregister(identifier, MOSQ_EVT_MESSAGE, on_message, NULL);
+		mosquitto_callback_unregister(identifier, MOSQ_EVT_TICK, on_tick, NULL);
+		mosquitto_callback_unregister(identifier, MOSQ_EVT_RELOAD, on_reload, NULL);
+		vg_log(VG_LOG_ERR, "capture.init", "cannot register the ACL and disconnect callbacks");
+		goto fail;
+	}
 	vg_log(VG_LOG_INFO, "capture.init", "venue %s, buffer %s, durability %s", c->cfg.venue_id,
 	       c->db_path, c->cfg.durability == VG_DURABILITY_FULL ? "full" : "os");
 	*userdata = c;
@@ -550,6 +691,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	mosquitto_callback_unregister(c->id, MOSQ_EVT_MESSAGE, on_message, NULL);
 	mosquitto_callback_unregister(c->id, MOSQ_EVT_TICK, on_tick, NULL);
 	mosquitto_callback_unregister(c->id, MOSQ_EVT_RELOAD, on_reload, NULL);
+	side_doors_unregister(c->id);
 	vg_log(VG_LOG_INFO, "capture.stats",
 	       "stored=%llu duplicates=%llu quarantined=%llu quarantine_overflow=%llu suppressed=%llu"
 	       " store_failures=%llu"

@@ -28,21 +28,29 @@
 /* packaging/broker/acl, compiled in so an installed venuegw needs no source
  * tree (test_provision checks that the two are the same). */
 static const char vg_broker_acl[] =
-	"# venuegw broker ACL (DESIGN.md §2).\n"
+	"# venuegw broker ACL (DESIGN.md §2).  The broker is an intake, not a bus: no\n"
+	"# client ever reads an event topic (venue/v1/<device>/events), raw or\n"
+	"# tokenized, whatever its filter (#, +, $share/...), retained or as a will.\n"
+	"# The capture plugin refuses the same reads and subscriptions itself, and\n"
+	"# refuses a last will on an event topic; this file is the second lock.\n"
+	"#\n"
 	"# Devices (user name = device id) may write only event topics and read only\n"
-	"# their own subtree (where rejection notices arrive).  Writing another\n"
-	"# device's topic is let through on purpose: the capture plugin quarantines it\n"
-	"# with a reason and tells the device, instead of a silent ACL drop that an\n"
-	"# MQTT 3.1.1 client would take for success.\n"
+	"# their own rejection notices.  Writing another device's topic is let through\n"
+	"# on purpose: the capture plugin quarantines it with a reason and tells the\n"
+	"# device, instead of a silent ACL drop that an MQTT 3.1.1 client would take\n"
+	"# for success.  A user with a section of its own is matched against that\n"
+	"# section before the patterns: a section that grants a wildcard read must\n"
+	"# deny event topics first, as venuegw-admin's does.\n"
 	"pattern write venue/v1/+/events\n"
-	"pattern read venue/v1/%u/#\n"
+	"pattern read venue/v1/%u/rejected\n"
 	"\n"
 	"# The gateway daemon: its status topic (retained, last will).\n"
 	"user venuegw\n"
 	"topic readwrite venue/v1/_gateway/#\n"
 	"\n"
-	"# IT staff's read-only view of everything (payloads are tokenized).\n"
+	"# IT staff's read-only view of everything else: status and rejection notices.\n"
 	"user venuegw-admin\n"
+	"topic deny venue/v1/+/events\n"
 	"topic read #\n";
 
 const char vg_help_provision[] =

@@ -224,7 +224,9 @@ class NothingRawTest(PrivacyCase):
             bodies = read_text(self.cdp.record)
             self.assertEqual([n for n in needles if n in bodies], [], "raw data sent to the CDP")
             self.assertIn("v1.em.", bodies)       # the events did arrive, tokenized
-            self.assertIn(b"v1.em.", seen)
+            self.assertIn(b"venue/v1/pos-1/rejected ", seen)  # the admin was subscribed,
+            self.assertNotIn(b"/events ", seen)   # and no client got an event (DESIGN.md §2)
+            self.assertNotIn(b"v1.em.", seen)
         finally:
             nd.close()
             ecr.close()
