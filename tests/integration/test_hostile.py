@@ -219,8 +219,8 @@ class HostileCorpusTest(GatewayCase):
         singles = []
         for i, it in enumerate(items):
             p = it.payload("hm-%04d" % i)
-            if it.topic_device:
-                singles.append((it.topic_device, p))
+            if it.topic_device or it.client_id or it.mqtt_args:
+                singles.append((it, p))
             else:
                 assert b"\n" not in p and b"\r" not in p, it
                 lines.append(p)
@@ -233,12 +233,16 @@ class HostileCorpusTest(GatewayCase):
                                 "-i", "ho-pub-%d" % time.monotonic_ns(), "-l"],
                                stdin=f, capture_output=True, timeout=120)
         self.assertEqual(r.returncode, 0, r.stderr)
-        for dev, p in singles:
+        for it, p in singles:
             pf = os.path.join(self.tmp, "single.json")
             with open(pf, "wb") as f:
                 f.write(p)
-            r = self.gw.mosquitto_pub(MQTT_DEVICE, "venue/v1/%s/events" % dev, payload_file=pf)
-            self.assertEqual(r.returncode, 0, r.stderr)
+            cmd = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.gw.port), "-u", MQTT_DEVICE,
+                   "-P", self.gw.devices[MQTT_DEVICE], "-q", "1",
+                   "-t", "venue/v1/%s/events" % (it.topic_device or MQTT_DEVICE),
+                   "-i", it.client_id or "ho-pub-%d" % time.monotonic_ns(), "-f", pf] + it.mqtt_args
+            r = subprocess.run(cmd, capture_output=True, timeout=30)
+            self.assertEqual(r.returncode, 0, (it, r.stderr))
         return len(lines) + len(singles)
 
     def send_serial(self, items):
@@ -400,11 +404,21 @@ class HostileCorpusTest(GatewayCase):
                     if got != want:
                         problems.append("%s %s (%s/%s): %s = %r, sent %r" % (dev, eid, it.category, it.name, path, got, want))
 
+        fate = {}     # category -> [events sent, at the CDP]
+        for i, it in enumerate(items):
+            f = fate.setdefault(it.category, [0, 0])
+            for dev, eid in ((MQTT_DEVICE, "hm-%04d" % i), (SERIAL_DEVICE, "hs-%04d" % i)):
+                if dev == SERIAL_DEVICE and it.mqtt_only:
+                    continue
+                f[0] += 1
+                f[1] += (dev, eid) in by_id
         n_secrets = len(needles.owner)
         print("\nhostile corpus: %d items (%s)" % (len(items), ", ".join(
             "%s %d" % kv for kv in sorted(hostile_corpus.summary(items).items()))))
         print("events sent: %d (MQTT %d, serial ndjson %d); at the CDP %d, quarantined %d (+%d overflow); %.1fs"
               % (total, n_mqtt, n_serial, len(msgs), rows, over, t_arrived))
+        print("per category: events sent / at the CDP (the rest quarantined or, without an id, not traceable): "
+              + ", ".join("%s %d/%d" % (k, v[0], v[1]) for k, v in sorted(fate.items())))
         print("secrets checked: %d (%d byte forms); places scanned: %d" % (n_secrets, len(needles.forms), len(places)))
         for name, (data, decoded) in places.items():
             print("  %-40s %9d bytes %7d decoded strings" % (name, len(data), len(decoded)))

@@ -161,12 +161,15 @@ class Item:
     tokens: tokens (kind, normalized) that must be at the CDP in this event's
     message when expect == "cdp"; intact: (dotted path, value) pairs the CDP
     message must hold as sent; mqtt_topic_device: publish to another device's
-    topic (MQTT only); beyond: why this item asks more than DESIGN.md promises
+    topic (MQTT only); client_id: the MQTT client id to connect with; mqtt_args:
+    more mosquitto_pub arguments (MQTT v5 properties); beyond: why this item asks more than DESIGN.md promises
     (its leaks are reported apart; None for an item inside the promise)."""
 
     def __init__(self, category, name, template, secrets, expect="either", tokens=(), intact=(),
-                 mqtt_only=False, topic_device=None, beyond=None):
+                 mqtt_only=False, topic_device=None, beyond=None, client_id=None, mqtt_args=()):
         self.category = category
+        self.client_id = client_id
+        self.mqtt_args = list(mqtt_args)
         self.beyond = beyond
         self.name = name
         self.template = template
@@ -942,6 +945,32 @@ def topic_items(g):
     return items
 
 
+def mqtt_items(g):
+    """MQTT only: personal data in MQTT v5 properties of an event (dropped, never passed on: DESIGN
+    §2) and in the client id (which mosquitto writes to its log when a client connects)."""
+    items = []
+    for i in range(4):
+        e, (_, d) = g.email(), g.card("visa", 16)
+        m = "151" + g.dd(8)
+        ph = "+49 %s %s" % (m[:3], m[3:])
+        args = ["-V", "mqttv5", "-D", "publish", "user-property", "email", e,
+                "-D", "publish", "user-property", "card", Gen.group(d, " "),
+                "-D", "publish", "correlation-data", d,
+                "-D", "publish", "content-type", "text/plain; phone=%s" % ph,
+                "-D", "publish", "response-topic", "venue/v1/pos-1/%s" % e]
+        if i % 2:
+            args += ["-D", "connect", "user-property", "owner", e]
+        ev = event("device.status")
+        items.append(Item("mqtt_v5", "v5 properties %d" % i, dumps(ev),
+                          email_needles(e) | card_needles(d) | phone_needles(ph, "+49" + m, m),
+                          mqtt_only=True, mqtt_args=args))
+    e = g.email()
+    items.append(Item("mqtt_v5", "email as the MQTT client id", dumps(event("device.status")), email_needles(e),
+                      mqtt_only=True, client_id=e,
+                      beyond="the client id is the device's own choice and mosquitto logs it on connect"))
+    return items
+
+
 def wrong_type_items(g):
     """A JSON number where the plan declares a free-text string: a type violation (quarantined,
     or dropped) — the number must not stay in the stored or held body as it was sent."""
@@ -978,7 +1007,7 @@ def corpus(seed=SEED):
     g = Gen(seed)
     items = (baseline_items(g) + text_items(g) + person_items(g) + undeclared_items(g) + key_items(g) +
              nested_items(g) + identifier_items(g) + split_items(g) + numeric_items(g) + structural_items(g) +
-             topic_items(g) + wrong_type_items(g) + beyond_items(g))
+             topic_items(g) + wrong_type_items(g) + beyond_items(g) + mqtt_items(g))
     check(items)
     return items
 
