@@ -384,7 +384,7 @@ class HostileCorpusTest(GatewayCase):
         tokens_seen = {k: blob.count("v1.%s." % k) for k in ("em", "ph", "pan")}
         problems = []
         for i, it in enumerate(items):
-            for dev, eid in ((MQTT_DEVICE, "hm-%04d" % i), (SERIAL_DEVICE, "hs-%04d" % i)):
+            for dev, eid in ((MQTT_DEVICE, it.fixed_id or "hm-%04d" % i), (SERIAL_DEVICE, it.fixed_id or "hs-%04d" % i)):
                 if dev == SERIAL_DEVICE and it.mqtt_only:
                     continue
                 m = by_id.get((dev, eid))
@@ -407,7 +407,7 @@ class HostileCorpusTest(GatewayCase):
         fate = {}     # category -> [events sent, at the CDP]
         for i, it in enumerate(items):
             f = fate.setdefault(it.category, [0, 0])
-            for dev, eid in ((MQTT_DEVICE, "hm-%04d" % i), (SERIAL_DEVICE, "hs-%04d" % i)):
+            for dev, eid in ((MQTT_DEVICE, it.fixed_id or "hm-%04d" % i), (SERIAL_DEVICE, it.fixed_id or "hs-%04d" % i)):
                 if dev == SERIAL_DEVICE and it.mqtt_only:
                     continue
                 f[0] += 1

@@ -154,7 +154,7 @@ def luhn_ok(d):
 # --- items ---------------------------------------------------------------------
 
 class Item:
-    """One hostile event.
+    """One hostile event (its "id" is ID unless the item is about the id).
 
     template: the payload text with ID where the event id goes (str), or raw
     bytes; secrets: needles; expect: "cdp" | "quarantine" | "either";
@@ -168,6 +168,7 @@ class Item:
     def __init__(self, category, name, template, secrets, expect="either", tokens=(), intact=(),
                  mqtt_only=False, topic_device=None, beyond=None, client_id=None, mqtt_args=()):
         self.category = category
+        self.fixed_id = None        # the event's own id, when it is not ID
         self.client_id = client_id
         self.mqtt_args = list(mqtt_args)
         self.beyond = beyond
@@ -945,6 +946,27 @@ def topic_items(g):
     return items
 
 
+def issue_items(g):
+    """Issue 13's own reports, verbatim: what a new user saw stored and forwarded raw."""
+    ev = event("pos.order.completed", properties={
+        "phone": "+34 612 345 678", "ana.lopez@example.com": True, "customer_name": "Ana Lopez",
+        "note": "call +49 151 2345678", "card": "2200 0000 0000 0004", "mail": "ana@münchen.de"})
+    s = (phone_needles("+34 612 345 678", "+34612345678", "612345678") | email_needles("ana.lopez@example.com") |
+         {"Ana Lopez"} | phone_needles("+49 151 2345678", "+491512345678", "1512345678") |
+         card_needles("2200 0000 0000 0004") | email_needles("ana@münchen.de"))
+    items = [Item("issue", "the issue's pos.order.completed", dumps(ev), s)]
+    ev = event("consent.updated", consent={"+4915112345678": True, "marketing_sms": False})
+    items.append(Item("issue", "consent keyed by a phone", dumps(ev), phone_needles("+4915112345678", "+4915112345678",
+                                                                                     "15112345678")))
+    ev = event("pos.order.completed")
+    ev["id"] = "ea43b481-6079-4596-86bd-76238811f195"
+    it = Item("issue", "the UUID once taken for a card", dumps(ev), (), expect="cdp",
+              intact=[("context.venuegw.device_event_id", "ea43b481-6079-4596-86bd-76238811f195")])
+    it.fixed_id = ev["id"]
+    items.append(it)
+    return items
+
+
 def mqtt_items(g):
     """MQTT only: personal data in MQTT v5 properties of an event (dropped, never passed on: DESIGN
     §2) and in the client id (which mosquitto writes to its log when a client connects)."""
@@ -1007,7 +1029,7 @@ def corpus(seed=SEED):
     g = Gen(seed)
     items = (baseline_items(g) + text_items(g) + person_items(g) + undeclared_items(g) + key_items(g) +
              nested_items(g) + identifier_items(g) + split_items(g) + numeric_items(g) + structural_items(g) +
-             topic_items(g) + wrong_type_items(g) + beyond_items(g) + mqtt_items(g))
+             topic_items(g) + wrong_type_items(g) + beyond_items(g) + mqtt_items(g) + issue_items(g))
     check(items)
     return items
 
