@@ -83,6 +83,7 @@ struct parse {
 	vg_plan_problem_cb cb;
 	void *ud;
 	int errors;
+	int in_any;                  /* inside anyOf: schemas that only check, never declare */
 	char ptr[512];               /* the JSON pointer of what is being parsed */
 };
 
@@ -413,6 +414,7 @@ static struct node *parse_node(struct parse *ps, const cJSON *js)
 			}
 			size_t save = push(ps, key);
 			int i = 0;
+			ps->in_any++;
 			for (const cJSON *b = k->child; b; b = b->next, i++) {
 				char idx[16];
 				snprintf(idx, sizeof idx, "%d", i);
@@ -420,6 +422,7 @@ static struct node *parse_node(struct parse *ps, const cJSON *js)
 				if (c)
 					n->any[n->nany++] = c;
 			}
+			ps->in_any--;
 			pop(ps, save);
 		} else if (strcmp(key, "x-pii") == 0) {
 			int c = cJSON_IsString(k) ? vg_pii_class_parse(k->valuestring) : -1;
@@ -440,6 +443,8 @@ static struct node *parse_node(struct parse *ps, const cJSON *js)
 	}
 	if (n->cls >= 0 && n->types && !(n->types & (T_STRING | T_NUMBER | T_INTEGER)))
 		problem(ps, 1, "x-pii", "a class on a field that is never a string or number does nothing");
+	if (ps->in_any)
+		return n; /* an alternative only checks; what passes is declared outside it */
 	if ((n->types & T_ARRAY) && !n->items)
 		problem(ps, 1, NULL, "an array without items: its elements never pass");
 	for (size_t i = 0; i < n->nrequired; i++) {

@@ -14,7 +14,8 @@ enum vg_exit {
 
 /* Each verb's --help text (venuegw VERB --help, venuegw help VERB). */
 extern const char vg_help_run[], vg_help_check_config[], vg_help_status[], vg_help_quarantine[],
-	vg_help_validate[], vg_help_forget[], vg_help_provision[], vg_help_device[], vg_help_diag[];
+	vg_help_validate[], vg_help_forget[], vg_help_provision[], vg_help_device[], vg_help_diag[],
+	vg_help_plan[];
 
 /* `venuegw run`: the daemon.  Returns an exit code. */
 int vg_cmd_run(struct vg_config *cfg);
@@ -27,6 +28,10 @@ int vg_cmd_validate(const struct vg_config *cfg, int have_config, int argc, char
 int vg_cmd_device(const struct vg_config *cfg, int argc, char **argv);
 int vg_cmd_check_config(const struct vg_config *cfg, int argc, char **argv);
 int vg_cmd_diag(const struct vg_config *cfg, int argc, char **argv);
+
+/* `venuegw plan check|show|import` (plan.c).  cfg is NULL when no
+ * configuration could be loaded (show then uses the default plan). */
+int vg_cmd_plan(const struct vg_config *cfg, int argc, char **argv);
 
 /* Opens data_dir/buffer.db for an admin verb; prints why on stderr and
  * returns NULL when it cannot.  Close with vg_store_close(). */

@@ -27,6 +27,7 @@ static const char usage_text[] =
 	"  forget               erase a person (identifiers on standard input)\n"
 	"  check-config         check the configuration and the files it names\n"
 	"  validate             check a sample event against the input contract\n"
+	"  plan                 check | show | import a tracking plan (what passes)\n"
 	"  diag                 write a support bundle without personal data\n"
 	"  help                 this text, or a verb's: venuegw help VERB\n"
 	"\n"
@@ -42,7 +43,8 @@ static const char usage_text[] =
 	"\n"
 	"Exit status:\n"
 	"  0  success\n"
-	"  1  operational failure (database, files, network, the broker)\n"
+	"  1  operational failure (database, files, network, the broker);\n"
+	"     plan: the plan (or the export to import) has errors\n"
 	"  2  bad command line or bad configuration (the message names file:line)\n"
 	"  3  validate: the event would be quarantined\n"
 	"\n"
@@ -90,6 +92,7 @@ static const struct verb {
 	{ "forget", vg_help_forget, NEEDS_CONFIG },
 	{ "check-config", vg_help_check_config, NEEDS_CONFIG },
 	{ "validate", vg_help_validate, OPTIONAL_CONFIG },
+	{ "plan", vg_help_plan, OPTIONAL_CONFIG },
 	{ "diag", vg_help_diag, NEEDS_CONFIG },
 	{ "help", usage_text, NO_CONFIG },
 };
@@ -177,12 +180,14 @@ int main(int argc, char **argv)
 	char err[600];
 	int rc = vg_config_load(&cfg, config_path, err, sizeof err);
 	if (verb->config == OPTIONAL_CONFIG) {
-		/* Device makers may validate without a gateway's config; one they
-		 * name must load. */
+		/* Device makers may validate (and plans be checked) without a
+		 * gateway's config; one they name must load. */
 		if (rc != VG_OK && explicit_config) {
 			fprintf(stderr, "venuegw: %s\n", err);
 			return VG_EXIT_USAGE;
 		}
+		if (strcmp(verb->name, "plan") == 0)
+			return vg_cmd_plan(rc == VG_OK ? &cfg : NULL, vargc, vargv);
 		return vg_cmd_validate(&cfg, rc == VG_OK, vargc, vargv);
 	}
 	if (rc != VG_OK) {

@@ -668,6 +668,23 @@ static void test_plan_problems(void **state)
 	}
 }
 
+/* The plan the package ships parses without a single warning. */
+static void test_default_plan_is_clean(void **state)
+{
+	(void)state;
+	FILE *f = fopen(VG_DEFAULT_PLAN, "rb");
+	assert_non_null(f);
+	static char text[1 << 20];
+	size_t n = fread(text, 1, sizeof text, f);
+	fclose(f);
+	struct problems pr = { .text = "" };
+	struct vg_plan *p = NULL;
+	assert_int_equal(vg_plan_parse(&p, text, n, on_problem, &pr), VG_OK);
+	if (pr.errors || pr.warnings)
+		fail_msg("%s", pr.text);
+	vg_plan_free(p);
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -703,6 +720,7 @@ int main(void)
 		cmocka_unit_test(test_pii_in_identifier),
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_plan_problems),
+		cmocka_unit_test(test_default_plan_is_clean),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
