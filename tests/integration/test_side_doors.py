@@ -274,6 +274,17 @@ class SubscribersCase(SideDoorCase):
                          "pos-1 received pos-2's rejection notice")
 
 
+    def test_subscriptions_naming_event_topics_are_refused(self):
+        """SUBACK says no (the acl_file allows every SUBSCRIBE: the plugin refuses)."""
+        for user in (DEVICE, "venuegw-admin"):
+            for f in ("venue/v1/+/events", EVENTS, "venue/v1/pos-1/events", "+/+/+/events", "+/v1/+/events",
+                      "$share/sd/venue/v1/+/events", "$share/sd/+/+/+/events"):
+                r = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.gw.port), "-u", user,
+                                    "-P", self.gw.devices[user], "-q", "1", "-V", self.version, "-t", f, "-W", "5"],
+                                   capture_output=True, timeout=30)
+                self.assertIn(b"All subscription requests were denied", r.stderr, "%s on %s" % (user, f))
+
+
 class WillCase(SideDoorCase):
     def will_client(self, payload, retain):
         """A device that connects with a last will on its own event topic."""
