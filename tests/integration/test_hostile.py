@@ -3,8 +3,8 @@
 every position and encoding) through MQTT and through a serial ndjson port;
 afterwards no raw value — nor its normalized forms — in buffer.db, its WAL,
 the broker's and the daemon's logs, `venuegw quarantine list/show`, the
-`venuegw diag` bundle, any request body the CDP received, or anything an MQTT
-subscriber received.
+`venuegw diag` bundle, any request body the CDP received, anything an MQTT
+subscriber received, the metrics and status pages or `venuegw status`.
 
 Real parts: our mosquitto with the capture plugin, the daemon with an ndjson
 port on a PTY, the stand-in CDP, all on 127.0.0.1; the default tracking plan
@@ -28,6 +28,7 @@ import tarfile
 import threading
 import time
 import unittest
+import urllib.request
 
 import hostile_corpus
 import serial_sim
@@ -350,6 +351,16 @@ class HostileCorpusTest(GatewayCase):
             for m in tf.getmembers():
                 if m.isfile():
                     add("diag: " + os.path.basename(m.name), tf.extractfile(m).read())
+
+        # the metrics and the status page (undeclared members are counted per path there), the status verb
+        if self.gw.metrics_url:
+            for path in ("/metrics", "/", "/status.json"):
+                with urllib.request.urlopen(self.gw.metrics_url + path, timeout=30) as resp:
+                    add("metrics endpoint " + path, resp.read())
+        r = self.gw.venuegw("status")
+        add("venuegw status", r.stdout + r.stderr)
+        r = self.gw.venuegw("status", "--json")
+        add("venuegw status --json", r.stdout + r.stderr)
 
         for s in subs:
             add("MQTT subscriber %s%s" % (s.user, " (v5)" if "-V" in s.proc.args else ""), s.stop())
