@@ -7,6 +7,10 @@ of, for a gateway with default_country_code = 49 (issue 13, DESIGN.md §4-§5).
         payload = it.payload("h-%04d" % i)   # bytes for MQTT or one ndjson line
         it.secrets                            # every string a leak would show
 
+    python3 hostile_corpus.py                 # counts per category
+    python3 hostile_corpus.py --validate build/venuegw packaging/plan/plan.json [--beyond]
+                                              # each item through `venuegw validate`: what leaks
+
 Each item records the raw secrets it contains: the exact strings as they stand
 in the payload (decoded and, where the payload escapes them, as escaped), and
 normalized forms — lowercased email (also NFKC, zero-width characters removed,
@@ -1060,7 +1064,44 @@ def summary(items):
     return cats
 
 
+def validate(venuegw, plan, show_beyond=False):
+    """Each item through `venuegw validate` (no gateway: the pipeline alone, with a
+    gateway config of default_country_code 49 and DESIGN's K1): the items whose
+    output (stored or quarantined form, reasons, dropped paths) holds a secret."""
+    import os
+    import subprocess
+    import tempfile
+    bad = 0
+    plan = os.path.abspath(plan)
+    with tempfile.TemporaryDirectory(prefix="vg-hc-") as d:
+        keys, conf = os.path.join(d, "keys"), os.path.join(d, "venuegw.conf")
+        with open(keys, "w") as f:
+            f.write("1 %s\n" % bytes(range(32)).hex())
+        with open(conf, "w") as f:
+            f.write("[gateway]\nvenue_id = berlin-mitte-01\ndata_dir = %s\ndefault_country_code = 49\n"
+                    "[tokens]\nkey_file = %s\n[contracts]\nplan = %s\n" % (d, keys, plan))
+        for i, it in enumerate(corpus()):
+            if it.beyond and not show_beyond:
+                continue
+            r = subprocess.run([venuegw, "--config", conf, "validate", "--device", "pos-1", "-"],
+                               input=it.payload("hv-%04d" % i), capture_output=True, timeout=30)
+            out = r.stdout + r.stderr
+            if r.returncode not in (0, 3):
+                raise RuntimeError("venuegw validate: exit %d: %s" % (r.returncode, out.decode(errors="replace")))
+            hits = [s for s in it.secrets if s.encode() in out or json_escaped(s).encode() in out]
+            if hits:
+                bad += 1
+                print("%s/%s%s: %s" % (it.category, it.name, " [beyond]" if it.beyond else "", hits[:4]))
+                print("    in:  %s" % it.payload("hv-%04d" % i)[:300].decode("utf-8", "replace"))
+                print("    out: %s" % out.decode("utf-8", "replace").replace("\n", " | ")[:400])
+    return bad
+
+
 if __name__ == "__main__":
+    import sys
+    if len(sys.argv) >= 4 and sys.argv[1] == "--validate":
+        # python3 hostile_corpus.py --validate BUILD/venuegw packaging/plan/plan.json [--beyond]
+        sys.exit(1 if validate(sys.argv[2], sys.argv[3], "--beyond" in sys.argv) else 0)
     items = corpus()
     print(len(items), "items;", sum(len(i.secrets) for i in items), "needles")
     for k, v in sorted(summary(items).items()):
