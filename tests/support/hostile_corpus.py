@@ -345,6 +345,9 @@ class Gen:
         out.append(("escaped uppercase hex", e, "".join("\\u%04X" % ord(c) for c in e), e.lower()))
         e = "ana%d@münchen.de" % self.uniq()
         out.append(("utf8 domain u-escaped", e, u_escape_all(e), None))
+        n = self.uniq()
+        out.append(("punycode domain", "ana%d@xn--e1afmkfd.xn--p1ai" % n, None, "ana%d@xn--e1afmkfd.xn--p1ai" % n))
+        out.append(("punycode label", "ana%d@xn--mnchen-3ya.de" % self.uniq(), None, None))
         e = self.email()
         out.append(("escaped solidus and at", e, json_escaped(e).replace("@", "\\u0040").replace(".", "\\u002e"), e.lower()))
         return out
@@ -574,8 +577,11 @@ def text_items(g):
     _, d2 = g.card("visa", 16)
     e2 = g.email("example.com")
     text = "%s%s+49151%s" % (e2, d2, g.dd(8))
-    add("text_mixed", "glued", text, email_needles(e2) | card_needles(d2) | {text}, maxlen=200,
-        beyond="no boundary between an email's domain and a card's digits")
+    # (whichever way a scanner splits "…@example.com4111…", a raw email must not remain)
+    add("text_mixed", "glued", text, email_needles(e2) | card_needles(d2) | {text}, maxlen=200)
+    for tail in ("2", "2024", "_1", "-7"):
+        e3 = g.email("example.com")
+        add("text_email", "a digit or mark right after the domain %r" % tail, "%s%s" % (e3, tail), email_needles(e3))
     return items
 
 
@@ -950,6 +956,42 @@ def topic_items(g):
     return items
 
 
+def context_items(g):
+    """Emails, phones and cards in the company free text keeps: URLs, JSON and CSV in a string,
+    brackets, quotes, labels glued with punctuation, other scripts right after a value."""
+    items = []
+    forms = [
+        ("url query", "https://pay.example.com/r?pan={card}&mail={email}&tel={phone}", None),
+        ("json in a string", '{{"email": "{email}", "card": "{card}", "phone": "{phone}"}}', None),
+        ("csv line", "{email};{card};{phone};Berlin", None),
+        ("brackets", "[{card}] <{email}> ({phone})", None),
+        ("quotes", "'{email}' \"{card}\" «{phone}»", None),
+        ("labels with colon", "PAN:{card} E-Mail:{email} Tel.:{phone}", None),
+        ("hash and equals", "#{card} mail={email} tel={phone}", None),
+        ("cjk right after", "{email}请回电{phone}谢谢{card}。", None),
+        ("arabic right after", "{email}،{phone}،{card}", None),
+        ("newlines and tabs", "\n{email}\t{phone}\r\n{card}\n", None),
+        ("card glued to letters", "PAN{card_plain} Kartennr{card_plain}", "a card glued to letters: the boundary that keeps "
+                                                                        "UUIDs from being taken for cards"),
+    ]
+    for k, (name, fmt, beyond) in enumerate(forms):
+        for variant in range(2):
+            e = g.email()
+            _, d = g.card()
+            card = Gen.group(d, " " if variant else "-")
+            m = ("151" if variant else "30") + g.dd(8 if variant else 7)
+            phone = ("+49 %s %s" % (m[:3], m[3:])) if variant else ("0%s %s" % (m[:2], m[2:]))
+            text = fmt.format(email=e, card=card, card_plain=d, phone=phone)
+            needles = email_needles(e) | card_needles(card if "{card}" in fmt else d)
+            if "{phone}" in fmt:
+                needles |= phone_needles(phone, "+49" + m, m)
+            t, path = [("pos.order.completed", "properties.note"), ("booking.created", "properties.comment"),
+                       ("refund.issued", "properties.reason"), ("checkin.scanned", "properties.location")][(k + variant) % 4]
+            ev = set_path(event(t), path, text)
+            items.append(Item("text_context", "%s (%s)" % (name, path), dumps(ev), needles, beyond=beyond))
+    return items
+
+
 def issue_items(g):
     """Issue 13's own reports, verbatim: what a new user saw stored and forwarded raw."""
     ev = event("pos.order.completed", properties={
@@ -1033,7 +1075,8 @@ def corpus(seed=SEED):
     g = Gen(seed)
     items = (baseline_items(g) + text_items(g) + person_items(g) + undeclared_items(g) + key_items(g) +
              nested_items(g) + identifier_items(g) + split_items(g) + numeric_items(g) + structural_items(g) +
-             topic_items(g) + wrong_type_items(g) + beyond_items(g) + mqtt_items(g) + issue_items(g))
+             topic_items(g) + wrong_type_items(g) + beyond_items(g) + mqtt_items(g) + issue_items(g) +
+             context_items(g))
     check(items)
     return items
 
