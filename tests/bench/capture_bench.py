@@ -7,6 +7,13 @@ past the cap, so every event makes room for itself); plus the plugin callback's
 p50/p99 (from its own histogram) and the publishers' publish→PUBACK latency.
 
     python3 tests/bench/capture_bench.py [--events N] [--publishers P] [--inflight K]
+                                         [--baseline REV [--rounds R]]
+
+--baseline REV also builds git revision REV of this checkout (into
+/var/tmp/venuegw-bench/REV, kept for the next run) and runs its own
+capture_bench.py, alternating with this one R times (default 2), then prints
+this build's figures against REV's, mode by mode (medians over the rounds):
+a change's cost measured in one run on one machine.
 
 Environment: VG_BUILD_DIR (default ./build), VG_SOURCE_DIR.  Prints figures;
 asserts nothing about speed.
@@ -15,6 +22,8 @@ import argparse
 import os
 import re
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -62,13 +71,84 @@ def run_mode(label, durability, plugin, args, extra_conf="", prefilled=0):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.abspath(os.environ.get("VG_SOURCE_DIR", os.path.join(HERE, "..", "..")))
+ROW = re.compile(r"^(.{26}) +(\d+) +[\d.]+ +([\d.]+) +([\d.]+) +(\d+|-) +(\d+|-)$")
+
+
+def build_baseline(rev):
+    """Check out and build rev's broker plugin, daemon and publisher (cached)."""
+    sha = subprocess.run(["git", "-C", SOURCE, "rev-parse", "--verify", rev + "^{commit}"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    root = os.path.join("/var/tmp/venuegw-bench", sha[:12])
+    src, build = os.path.join(root, "src"), os.path.join(root, "build")
+    if not os.path.exists(os.path.join(root, "built")):
+        shutil.rmtree(root, ignore_errors=True)
+        os.makedirs(src)
+        print("baseline %s: exporting %s and building it in %s" % (rev, sha[:12], root), flush=True)
+        archive = subprocess.run(["git", "-C", SOURCE, "archive", sha], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", src], input=archive, check=True)
+        subprocess.run(["cmake", "-S", src, "-B", build, "-DCMAKE_BUILD_TYPE=RelWithDebInfo", "-DVG_TESTS=ON",
+                        "-DVG_UNIT_TESTS=OFF"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["cmake", "--build", build, "-j2", "--target", "venuegw", "venuegw_capture", "vg_pub"],
+                       check=True, stdout=subprocess.DEVNULL)
+        open(os.path.join(root, "built"), "w").close()
+    return src, build
+
+
+def run_script(src, build, args):
+    """One run of src's capture_bench.py on build: {mode: (rate, p50, p99, cb50, cb99)}."""
+    env = dict(os.environ, VG_BUILD_DIR=build, VG_SOURCE_DIR=src, PYTHONDONTWRITEBYTECODE="1")
+    out = subprocess.run([sys.executable, os.path.join(src, "tests", "bench", "capture_bench.py"),
+                          "--events", str(args.events), "--publishers", str(args.publishers),
+                          "--inflight", str(args.inflight)], env=env, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit("%s: the benchmark failed:\n%s%s" % (src, out.stdout, out.stderr))
+    rows = {}
+    for line in out.stdout.splitlines():
+        m = ROW.match(line)
+        if m:
+            num = [None if x == "-" else float(x) for x in m.groups()[1:]]
+            rows[m.group(1).strip()] = num
+    return rows
+
+
+def compare(args):
+    bsrc, bbuild = build_baseline(args.baseline)
+    cur_build = os.path.abspath(os.environ.get("VG_BUILD_DIR", os.path.join(SOURCE, "build")))
+    runs = {"baseline": [], "this": []}
+    for r in range(args.rounds):
+        for who, (src, build) in (("baseline", (bsrc, bbuild)), ("this", (SOURCE, cur_build))):
+            print("round %d/%d: %s" % (r + 1, args.rounds, who), flush=True)
+            runs[who].append(run_script(src, build, args))
+    print("\nthis build against %s, medians of %d rounds (%d publishers x %d events):"
+          % (args.baseline, args.rounds, args.publishers, args.events))
+    print("%-26s %11s %11s %6s %9s %9s %6s %9s %9s" % ("mode", "ev/s base", "ev/s this", "ratio",
+                                                       "cb50 base", "cb50 this", "ratio", "cb99 base",
+                                                       "cb99 this"))
+    for mode in runs["this"][0]:
+        def med(who, i):
+            vals = [run[mode][i] for run in runs[who] if mode in run and run[mode][i] is not None]
+            return statistics.median(vals) if vals else None
+        b_rate, t_rate = med("baseline", 0), med("this", 0)
+        b50, t50, b99, t99 = med("baseline", 3), med("this", 3), med("baseline", 4), med("this", 4)
+        fmt = lambda v: "-" if v is None else "%.0f" % v  # noqa: E731
+        ratio = lambda a, b: "-" if not a or b is None else "%.2f" % (b / a)  # noqa: E731
+        print("%-26s %11s %11s %6s %9s %9s %6s %9s %9s" % (mode, fmt(b_rate), fmt(t_rate), ratio(b_rate, t_rate),
+                                                           fmt(b50), fmt(t50), ratio(b50, t50), fmt(b99), fmt(t99)))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=int(os.environ.get("VG_BENCH_EVENTS", 20000)),
                     help="events per publisher (default 20000)")
     ap.add_argument("--publishers", type=int, default=4, choices=range(1, 5))
     ap.add_argument("--inflight", type=int, default=20)
+    ap.add_argument("--baseline", metavar="REV", help="compare with git revision REV, built on the side")
+    ap.add_argument("--rounds", type=int, default=2, help="with --baseline: alternating runs of each (default 2)")
     args = ap.parse_args()
+    if args.baseline:
+        return compare(args)
     print("capture benchmark: %d publishers x %d events, QoS 1, %d in flight each, payload ~400 B"
           % (args.publishers, args.events, args.inflight))
     results = [run_mode("mosquitto, no plugin", "full", False, args),
