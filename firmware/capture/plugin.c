@@ -351,10 +351,11 @@ static int replace_payload(struct mosquitto_evt_message *m, const struct vg_inge
  *   callbacks and then, with nothing in between, context__send_will(): a
  *   WRITE asked for the client that has just disconnected is its will. */
 
-/* 1 if the subscription filter names event topics (venue/v1/<device>/events
- * with + for any of the first three levels, also under $share/<group>/).
- * Broader filters (#, venue/#, venue/v1/+/+) are allowed: what they would
- * match on an event topic is refused at MOSQ_ACL_READ. */
+/* 1 if the subscription filter names event topics: venue/v1/<device>/events
+ * with + for any of the first three levels, optionally followed by /# (which
+ * matches its parent too), also under $share/<group>/.  Broader filters (#,
+ * venue/#, venue/v1/+/+) are allowed: what they would match on an event
+ * topic is refused at MOSQ_ACL_READ. */
 static int filter_names_events(const char *filter)
 {
 	static const char *const level[] = { "venue", "v1", NULL, "events" };
@@ -367,17 +368,20 @@ static int filter_names_events(const char *filter)
 	const char *p = filter;
 	for (int i = 0; i < 4; i++) {
 		const char *end = strchr(p, '/');
+		if (i == 3 && end && strcmp(end, "/#") == 0)
+			end = NULL;
 		if ((i < 3) != (end != NULL))
 			return 0;
-		size_t n = end ? (size_t)(end - p) : strlen(p);
+		size_t n = end ? (size_t)(end - p) : strcspn(p, "/");
 		int plus = n == 1 && p[0] == '+';
 		if (i == 3 && plus)
 			return 0;
 		if (level[i] && !plus && (n != strlen(level[i]) || memcmp(p, level[i], n) != 0))
 			return 0;
-		if (n == 0 || memchr(p, '#', n))
+		if (memchr(p, '#', n))
 			return 0;
-		p = end + 1;
+		if (end)
+			p = end + 1;
 	}
 	return 1;
 }
@@ -435,7 +439,9 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 
 /* An event's MQTT v5 properties (user properties, correlation data, content
  * type, response topic, payload format indicator) never travel on; the
- * plugin never reads them, so they are never stored either. */
+ * plugin never reads them, so they are never stored either.  The message
+ * expiry interval is not in this list: handle__publish() keeps it beside the
+ * message (a number, out of a plugin's reach in 2.0.11). */
 static void drop_properties(struct mosquitto_evt_message *m)
 {
 	mosquitto_property_free_all(&m->properties);

@@ -38,7 +38,7 @@ RAW_PROP_CORR = "378282246310005"
 # shared subscriptions, and the wide filters a device or the admin may use.
 FILTERS = ["#", "venue/#", "venue/v1/#", "+/+/+/events", "venue/v1/+/events", EVENTS,
            "venue/v1/+/+", "venue/v1/%s/#" % DEVICE, "+/v1/+/events",
-           "$share/sd/venue/v1/+/events", "$share/sd/#", "$share/sd/+/+/+/events"]
+           "$share/sd/venue/v1/+/events", "$share/sd/#", "$share/sd/+/+/+/events", EVENTS + "/#"]
 
 # The permissive ACL of before issue 13 (a device read its own subtree, the
 # admin read #): with it, only the plugin stands between an event and a client.
@@ -278,7 +278,8 @@ class SubscribersCase(SideDoorCase):
         """SUBACK says no (the acl_file allows every SUBSCRIBE: the plugin refuses)."""
         for user in (DEVICE, "venuegw-admin"):
             for f in ("venue/v1/+/events", EVENTS, "venue/v1/pos-1/events", "+/+/+/events", "+/v1/+/events",
-                      "$share/sd/venue/v1/+/events", "$share/sd/+/+/+/events"):
+                      "$share/sd/venue/v1/+/events", "$share/sd/+/+/+/events", EVENTS + "/#",
+                      "venue/v1/+/events/#"):
                 r = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.gw.port), "-u", user,
                                     "-P", self.gw.devices[user], "-q", "1", "-V", self.version, "-t", f, "-W", "5"],
                                    capture_output=True, timeout=30)
