@@ -20,7 +20,6 @@ Items that ask more than DESIGN.md promises (a card written with dots, Arabic-
 Indic digits, an email glued to a card: hostile_corpus.Item.beyond) are
 reported apart ("BEYOND") and fail the test only with VG_HOSTILE_STRICT=1.
 """
-import io
 import json
 import os
 import subprocess
@@ -32,7 +31,7 @@ import urllib.request
 
 import hostile_corpus
 import serial_sim
-from harness import SOURCE, GatewayCase, build_path, read_text, token
+from harness import SOURCE, GatewayCase, read_text, token
 
 PLAN = os.path.join(SOURCE, "packaging", "plan", "plan.json")
 MQTT_DEVICE = "pos-1"
@@ -176,8 +175,11 @@ class Needles:
         return hits
 
 
+MISSING = "<missing>"
+
+
 def lookup(msg, path):
-    """'properties.lines[0].name' in a CDP message."""
+    """'properties.lines[0].name' in a CDP message (MISSING when it is not there)."""
     cur = msg
     for part in path.split("."):
         idx = None
@@ -185,11 +187,11 @@ def lookup(msg, path):
             part, _, i = part[:-1].partition("[")
             idx = int(i)
         if not isinstance(cur, dict) or part not in cur:
-            return KeyError(path)
+            return MISSING
         cur = cur[part]
         if idx is not None:
             if not isinstance(cur, list) or idx >= len(cur):
-                return KeyError(path)
+                return MISSING
             cur = cur[idx]
     return cur
 

@@ -358,7 +358,6 @@ class Gen:
 
     def phones_national(self):
         """(country, raw in national form, e164, nsn): numbers with random subscriber parts."""
-        r = self.rng
         out = []
         m = "151" + self.dd(8)
         out.append(("DE", "0%s %s" % (m[:3], m[3:]), "+49" + m, m))
@@ -397,7 +396,6 @@ class Gen:
 
     def phones_international(self):
         """(country, raw international, e164, nsn): every country, every written form."""
-        r = self.rng
         out = []
         plans = [("49", "DE", "151" + self.dd(8), True), ("49", "DE", "30" + self.dd(7), True),
                  ("34", "ES", "6" + self.dd(8), False), ("39", "IT", "06" + self.dd(8), False),
@@ -569,7 +567,7 @@ def text_items(g):
     # several secrets in one long text
     _, d1 = g.card()
     e1 = g.email()
-    cc, raw_p, e164, nsn = g.phones_international()[0]
+    _, raw_p, e164, nsn = g.phones_international()[0]
     text = ("Kundin rief an: %s, Karte %s, Rückruf %s. " % (e1, Gen.group(d1, " "), raw_p)) * 3
     add("text_mixed", "three secrets repeated", text, email_needles(e1) | card_needles(Gen.group(d1, " ")) |
         phone_needles(raw_p, e164, nsn), maxlen=1024)
@@ -682,8 +680,6 @@ def undeclared_items(g):
             parts["properties"]["card_number"] = d
             del parts["properties"]["card"]
         ev = event(t, **parts)
-        if "email" in parts.get("person", {}):
-            pass
         items.append(Item("undeclared", "%s shape %d" % (t, i % len(shapes)), dumps(ev), secrets))
     return items
 
@@ -691,8 +687,6 @@ def undeclared_items(g):
 def key_items(g):
     """Personal data as object keys: never pass (undeclared keys; additionalProperties keys that look like PII)."""
     items = []
-    r = g.rng
-    cases = []
     for i in range(24):
         e, (_, d) = g.email(), g.card()
         m = "15" + g.dd(9)
