@@ -986,6 +986,30 @@ def context_items(g):
     return items
 
 
+def card_reader_items(g):
+    """What card readers and tills put in free text: magnetic-stripe track data (a reader in
+    keyboard-wedge mode types it), a card with its expiry, CVV and holder."""
+    items = []
+    for i in range(2):
+        _, d = g.card("visa", 16)
+        holder = "%s/%s" % (LAST[i * 3].upper() + "X%d" % g.uniq(), FIRST[i * 5].upper())
+        exp = "%02d%02d" % (27 + i, 1 + i * 5)
+        forms = [
+            ("track 1", "%%B%s^%s^%s1010000000000000?" % (d, holder, exp), None),
+            ("track 2", ";%s=%s1011234567890?" % (d, exp), None),
+            ("card slash expiry", "%s/%s" % (d, exp), None),
+            ("card, expiry and cvv", "PAN %s EXP %s/%s CVV %03d" % (Gen.group(d, " "), exp[2:], exp[:2], 100 + i),
+             None),
+            ("card dash expiry", "%s-%s" % (d, exp),
+             "20 digits joined by a dash: DESIGN's 13-19 digits with dashes allowed does not cover it"),
+            ("card glued to expiry", "%s%s" % (d, exp), "a run of 20 digits is no card by DESIGN's definition"),
+        ]
+        for name, text, beyond in forms:
+            ev = event("payment.succeeded", properties={"note": text})
+            items.append(Item("card_reader", name, dumps(ev), card_needles(d), beyond=beyond))
+    return items
+
+
 def issue_items(g):
     """Issue 13's own reports, verbatim: what a new user saw stored and forwarded raw."""
     ev = event("pos.order.completed", properties={
@@ -1070,7 +1094,7 @@ def corpus(seed=SEED):
     items = (baseline_items(g) + text_items(g) + person_items(g) + undeclared_items(g) + key_items(g) +
              nested_items(g) + identifier_items(g) + split_items(g) + numeric_items(g) + structural_items(g) +
              topic_items(g) + wrong_type_items(g) + beyond_items(g) + mqtt_items(g) + issue_items(g) +
-             context_items(g))
+             context_items(g) + card_reader_items(g))
     check(items)
     return items
 
