@@ -515,9 +515,17 @@ def text_items(g):
         if country != "DE":
             continue     # other countries' national forms: see person_phone_items (not promised in text)
         add("text_phone", "national %s %s" % (country, raw), "Rückruf unter %s bitte" % raw,
-            phone_needles(raw, e164, nsn))
+            phone_needles(raw, e164, nsn), tokens=[("ph", e164)])
+    # A phone in text becomes its phone token (E.164), never a card's: "+" or "00" says phone,
+    # even when its digits happen to pass Luhn.
     for country, raw, e164, nsn in g.phones_international():
-        add("text_phone", "international %s" % country, "tel. %s (mobile)" % raw, phone_needles(raw, e164, nsn))
+        add("text_phone", "international %s" % country, "tel. %s (mobile)" % raw, phone_needles(raw, e164, nsn),
+            tokens=[("ph", e164)])
+    # +49 1511 2345678: its 13 digits pass Luhn
+    for raw in ("+4915112345678", "+49 1511 2345678", "0049 1511 2345678", "+49 (0)1511 2345678"):
+        assert luhn_ok("4915112345678")
+        add("text_phone", "a phone whose digits pass Luhn %r" % raw, "bitte %s anrufen" % raw,
+            phone_needles(raw, "+4915112345678", "15112345678"), tokens=[("ph", "+4915112345678")])
     # cards of every scheme, spaces / dashes / none
     seps = [" ", "-", ""]
     k = 0
