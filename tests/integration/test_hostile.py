@@ -199,6 +199,7 @@ def lookup(msg, path):
 class HostileCorpusTest(GatewayCase):
     prefix = "vg-ho-"
     extra_conf = "commit_interval_ms = 20\n"
+    unknown = None      # [contracts] unknown (None: the default, drop)
 
     def configure(self):
         self.items = hostile_corpus.corpus()
@@ -207,6 +208,8 @@ class HostileCorpusTest(GatewayCase):
         text = read_text(self.gw.conf)
         if "[contracts]" not in text and not os.environ.get("VG_HOSTILE_NO_PLAN"):
             text += "[contracts]\nplan = %s\n" % PLAN
+        if self.unknown:
+            text = text.replace("[contracts]\n", "[contracts]\nunknown = %s\n" % self.unknown, 1)
         # Every quarantined event stays a row: the test counts them.
         text += "[capture]\nquarantine_rate_per_min = 100000\nquarantine_burst = 100000\n"
         text += "[serial.nd]\ndevice = %s\ndriver = ndjson\ndevice_id = %s\n" % (self.pty.path, SERIAL_DEVICE)
@@ -451,6 +454,13 @@ class HostileCorpusTest(GatewayCase):
         if leaks:
             self.fail("raw personal data leaked: %d (item, place) pairs, first: %s" % (len(leaks), leaks[:10]))
         self.assertEqual(problems, [])
+
+
+class HostileCorpusUnknownQuarantineTest(HostileCorpusTest):
+    """The same with [contracts] unknown = quarantine: events with undeclared members are
+    held in the quarantine instead, and what is held must be as clean."""
+    prefix = "vg-hoq-"
+    unknown = "quarantine"
 
 
 if __name__ == "__main__":
