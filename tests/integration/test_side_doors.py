@@ -146,7 +146,7 @@ class SideDoorCase(GatewayCase):
             s.stop()
 
     def sub(self, user, filters, marker_topic=REJECTED, extra=()):
-        """A subscriber to filters (plus the marker topic), once it is subscribed."""
+        """A subscriber to filters and the marker topic (wait_ready: subscribed)."""
         s = Sub(self.gw, user, list(filters) + [marker_topic], self.version, extra)
         self.subs.append(s)
         return s
