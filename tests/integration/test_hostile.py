@@ -321,6 +321,10 @@ class HostileCorpusTest(GatewayCase):
                     with open(p, "rb") as f:
                         places["%s (%s)" % (n, when)] = (f.read(), [])
 
+        # Undeclared members are dropped *and counted* per device, type and path (issue 13, part 1).
+        undeclared = self.gw.query("SELECT device_id, count(*), sum(count) FROM undeclared GROUP BY device_id")
+        undeclared_counts = {d: (rows, n) for d, rows, n in undeclared}
+
         # buffer.db, decoded: every column of every table, bodies parsed
         decoded_db = []
         tables = [t for (t,) in self.gw.query("SELECT name FROM sqlite_master WHERE type = 'table'")]
@@ -428,6 +432,10 @@ class HostileCorpusTest(GatewayCase):
                     continue
                 f[0] += 1
                 f[1] += (dev, eid) in by_id
+        if not self.unknown:
+            for dev in (MQTT_DEVICE, SERIAL_DEVICE):
+                if dev not in undeclared_counts:
+                    problems.append("%s: no undeclared member counted in buffer.db's undeclared table" % dev)
         n_secrets = len(needles.owner)
         print("\nhostile corpus: %d items (%s)" % (len(items), ", ".join(
             "%s %d" % kv for kv in sorted(hostile_corpus.summary(items).items()))))
@@ -438,6 +446,7 @@ class HostileCorpusTest(GatewayCase):
         print("secrets checked: %d (%d byte forms); places scanned: %d" % (n_secrets, len(needles.forms), len(places)))
         for name, (data, decoded) in places.items():
             print("  %-40s %9d bytes %7d decoded strings" % (name, len(data), len(decoded)))
+        print("undeclared members counted (rows, members) per device: %s" % undeclared_counts)
         print("tokens at the CDP: v1.em. %(em)d, v1.ph. %(ph)d, v1.pan. %(pan)d" % tokens_seen)
         print("leaks: %d; beyond DESIGN's promise: %d; expectation problems: %d" % (len(leaks), len(beyond), len(problems)))
         for l in leaks[:200]:
