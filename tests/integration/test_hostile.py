@@ -371,8 +371,12 @@ class HostileCorpusTest(GatewayCase):
         r = self.gw.venuegw("status", "--json")
         add("venuegw status --json", r.stdout + r.stderr)
 
+        received = {}
         for s in subs:
-            add("MQTT subscriber %s%s" % (s.user, " (v5)" if "-V" in s.proc.args else ""), s.stop())
+            name = "MQTT subscriber %s%s" % (s.user, " (v5)" if "-V" in s.proc.args else "")
+            data = s.stop()
+            add(name, data)
+            received[name] = sum(1 for line in data.splitlines() if line.startswith(b"venue/v1/"))
 
         # The CDP's requests: accepted and refused bodies, decompressed.
         bodies = []
@@ -446,6 +450,7 @@ class HostileCorpusTest(GatewayCase):
         print("secrets checked: %d (%d byte forms); places scanned: %d" % (n_secrets, len(needles.forms), len(places)))
         for name, (data, decoded) in places.items():
             print("  %-40s %9d bytes %7d decoded strings" % (name, len(data), len(decoded)))
+        print("messages the subscribers received (rejection notices, gateway status): %s" % received)
         print("undeclared members counted (rows, members) per device: %s" % undeclared_counts)
         print("tokens at the CDP: v1.em. %(em)d, v1.ph. %(ph)d, v1.pan. %(pan)d" % tokens_seen)
         print("leaks: %d; beyond DESIGN's promise: %d; expectation problems: %d" % (len(leaks), len(beyond), len(problems)))
