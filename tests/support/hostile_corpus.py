@@ -916,6 +916,8 @@ def structural_items(g):
                       % (ID, '{"a": [' * 12, e, d, ']}' * 12)).encode()),
         ("top-level array", ('[{"id": "%s", "email": "%s", "card": "%s"}]' % (ID, e, d)).encode()),
         ("not json at all", ("email=%s card=%s" % (e, d)).encode()),
+        ("byte order mark first", ('\ufeff{"id": "%s", "type": "device.status", "properties": {"note": "%s %s"}}'
+                                   % (ID, e, d)).encode()),
         ("trailing garbage", ('{"id": "%s", "type": "device.status"} %s %s' % (ID, e, d)).encode()),
         ("too large", ('{"id": "%s", "type": "device.status", "properties": {"note": "%s", "pad": "%s"}}'
                        % (ID, e + " " + d, "p" * 70000)).encode()),
