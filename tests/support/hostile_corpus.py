@@ -1003,20 +1003,20 @@ def card_reader_items(g):
     keyboard-wedge mode types it), a card with its expiry, CVV and holder."""
     items = []
     for i in range(2):
-        _, d = g.card("visa", 16)
         holder = "%s/%s" % (LAST[i * 3].upper() + "X%d" % g.uniq(), FIRST[i * 5].upper())
         exp = "%02d%02d" % (27 + i, 1 + i * 5)
         forms = [
-            ("track 1", "%%B%s^%s^%s1010000000000000?" % (d, holder, exp), None),
-            ("track 2", ";%s=%s1011234567890?" % (d, exp), None),
-            ("card slash expiry", "%s/%s" % (d, exp), None),
-            ("card, expiry and cvv", "PAN %s EXP %s/%s CVV %03d" % (Gen.group(d, " "), exp[2:], exp[:2], 100 + i),
-             None),
-            ("card dash expiry", "%s-%s" % (d, exp),
+            ("track 1", "%%B{d}^%s^%s1010000000000000?" % (holder, exp), None),
+            ("track 2", ";{d}=%s1011234567890?" % exp, None),
+            ("card slash expiry", "{d}/%s" % exp, None),
+            ("card, expiry and cvv", "PAN {g} EXP %s/%s CVV %03d" % (exp[2:], exp[:2], 100 + i), None),
+            ("card dash expiry", "{d}-%s" % exp,
              "20 digits joined by a dash: DESIGN's 13-19 digits with dashes allowed does not cover it"),
-            ("card glued to expiry", "%s%s" % (d, exp), "a run of 20 digits is no card by DESIGN's definition"),
+            ("card glued to expiry", "{d}%s" % exp, "a run of 20 digits is no card by DESIGN's definition"),
         ]
-        for name, text, beyond in forms:
+        for name, fmt, beyond in forms:
+            _, d = g.card("visa", 16)      # one card per item: a leak names its item
+            text = fmt.replace("{d}", d).replace("{g}", Gen.group(d, " "))
             ev = event("payment.succeeded", properties={"note": text})
             items.append(Item("card_reader", name, dumps(ev), card_needles(d), beyond=beyond))
     return items
