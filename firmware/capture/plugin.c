@@ -23,6 +23,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "capture.h"
 #include "config.h"
 #include "digest.h"
 #include "err.h"
@@ -31,28 +32,19 @@
 #include "log.h"
 #include "store.h"
 
-#define RATE_SLOTS 256
 #define HIST_BUCKETS (24 * 16)
-
-struct rate_slot {
-	char device[65];
-	double tokens;
-	int64_t last_ms;
-};
 
 struct capture {
 	mosquitto_plugin_id_t *id;
 	struct vg_config cfg;
 	struct vg_keyring keys;
 	struct vg_plan *plan;         /* the tracking plan; the broker's SIGHUP loads it again */
+	struct vg_capture *capture;   /* keys, suppression, the put, the quarantine's limits, counters */
 	struct vg_store *store;       /* NULL until buffer.db can be opened */
 	char db_path[300];
 	int64_t next_open_log_ms;     /* the "cannot open" error is logged at most every 10 s */
 	int clock_synced;
 	int64_t clock_checked_ms;
-	struct rate_slot rate[RATE_SLOTS];
-	/* counters, reported at shutdown (and by the daemon's metrics later) */
-	unsigned long long stored, duplicates, quarantined, overflowed, suppressed, store_failures;
 	long long dropped_logged;      /* events dropped at the disk cap, as last logged */
 	unsigned long long hist[HIST_BUCKETS]; /* callback time, log-linear µs buckets */
 	const struct mosquitto *disconnecting; /* see on_disconnect(); NULL between callbacks */
@@ -187,94 +179,6 @@ static int on_tick(int event, void *event_data, void *userdata)
 	if (!c->store)
 		store(c, clock_ms(CLOCK_REALTIME));
 	return MOSQ_ERR_SUCCESS;
-}
-
-/* Token bucket per device for quarantine rows.  1: store the row. */
-static int quarantine_allowed(struct capture *c, const char *device, int64_t now_ms)
-{
-	uint8_t h[32];
-	vg_sha256(device, strlen(device), h);
-	struct rate_slot *s = &c->rate[(h[0] | (h[1] << 8)) % RATE_SLOTS];
-	double burst = c->cfg.quarantine_burst;
-	if (strcmp(s->device, device) != 0) {
-		snprintf(s->device, sizeof s->device, "%s", device);
-		s->tokens = burst;
-		s->last_ms = now_ms;
-	}
-	double rate_per_ms = c->cfg.quarantine_rate_per_min / 60000.0;
-	s->tokens += (double)(now_ms - s->last_ms) * rate_per_ms;
-	if (s->tokens > burst)
-		s->tokens = burst;
-	s->last_ms = now_ms;
-	if (s->tokens < 1.0)
-		return 0;
-	s->tokens -= 1.0;
-	return 1;
-}
-
-/* Commit the outcome.  VG_OK once durable, else an error (no ack). */
-static int commit(struct capture *c, struct vg_store *st, const char *device, const char *topic,
-                  size_t size, const struct vg_ingest_out *out, int64_t now_ms)
-{
-	int rc = vg_store_begin(st);
-	if (rc)
-		return rc;
-	/* A forgotten person's events are acknowledged, counted, not stored. */
-	const char *idents[VG_INGEST_IDENTS_MAX];
-	for (int i = 0; i < out->nidents; i++)
-		idents[i] = out->idents[i];
-	int sup = vg_store_suppressed(st, idents, (size_t)out->nidents);
-	if (sup != 0) {
-		vg_store_rollback(st);
-		if (sup < 0)
-			return sup;
-		c->suppressed++;
-		return VG_OK;
-	}
-	if (!out->quarantined) {
-		struct vg_store_event ev = {
-			.event_key = out->event_key,
-			.device_id = device,
-			.type = out->type,
-			.priority = out->priority,
-			.flags = out->flags,
-			.received_at_ms = now_ms,
-			.body = out->body,
-			.body_len = out->body_len,
-		};
-		rc = vg_store_put_event(st, &ev);
-		if (rc == 1) {
-			c->duplicates++;
-			rc = VG_OK;
-		} else if (rc == VG_OK) {
-			c->stored++;
-		}
-	} else if (quarantine_allowed(c, device, now_ms)) {
-		struct vg_store_quarantine q = {
-			.received_at_ms = now_ms,
-			.device_id = device,
-			.topic = topic,
-			.size = size,
-			.reason = vg_reject_name(out->rej.reason),
-			.field = out->rej.field,
-			.detail = out->rej.detail,
-			.error_offset = out->rej.offset,
-			.digest = out->digest,
-			.event_key = out->event_key,
-			.body = out->body,
-			.body_len = out->body_len,
-		};
-		rc = vg_store_put_quarantine(st, &q);
-		c->quarantined++;
-	} else {
-		rc = vg_store_count_quarantine_overflow(st, device, vg_reject_name(out->rej.reason), now_ms);
-		c->overflowed++;
-	}
-	if (rc) {
-		vg_store_rollback(st);
-		return rc;
-	}
-	return vg_store_commit(st);
 }
 
 /* Tell the device why its message was quarantined, on venue/v1/<device>/rejected. */
@@ -484,20 +388,13 @@ static int on_message(int event, void *event_data, void *userdata)
 	const char *username = mosquitto_client_username(m->client);
 	const char *device = username ? username : (t > 0 ? topic_device : "unknown");
 
-	const struct vg_key *key = vg_keyring_current(&c->keys, now_ms / 1000);
-	const struct vg_key *prev = vg_keyring_previous(&c->keys, now_ms / 1000);
-	if (key && prev && key->activate_at + (int64_t)c->cfg.rotation_overlap_h * 3600 <= now_ms / 1000)
-		prev = NULL; /* the rotation's overlap is over */
-	if (!key) {
+	struct vg_ingest_cfg icfg;
+	if (vg_capture_ingest_cfg(c->capture, now_ms, &icfg) != VG_OK) {
 		vg_log(VG_LOG_ERR, "capture.keys", "no token key is active yet; not acknowledging");
 		if (m->payload)
 			vg_wipe(m->payload, m->payloadlen);
 		return MOSQ_ERR_UNKNOWN;
 	}
-	struct vg_ingest_cfg icfg;
-	vg_ingest_cfg_init(&icfg, &c->cfg, key);
-	icfg.prev_key = prev;
-	icfg.ring = &c->keys;
 	icfg.plan = c->plan;
 
 	struct vg_ingest_out out;
@@ -517,9 +414,12 @@ static int on_message(int event, void *event_data, void *userdata)
 		                 "the topic names another device than the one that is connected");
 
 	struct vg_store *st = store(c, now_ms);
-	rc = st ? commit(c, st, device, m->topic, m->payloadlen, &out, now_ms) : VG_ERR_IO;
+	struct vg_capture_in in = {
+		.device_id = device, .topic = m->topic, .size = m->payloadlen, .received_at_ms = now_ms, .out = &out,
+	};
+	enum vg_capture_outcome what;
+	rc = st ? vg_capture_commit(c->capture, st, &in, &what) : VG_ERR_IO;
 	if (rc) {
-		c->store_failures++;
 		if (rc == VG_ERR_SCHEMA)
 			vg_log(VG_LOG_ERR, "capture.store", "buffer.db schema is not version %d (has the daemon"
 			       " migrated it?); not acknowledging", VG_STORE_SCHEMA);
@@ -650,6 +550,10 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		goto fail;
 	}
 	log_plan(c, "");
+	if (vg_capture_open(&c->capture, &c->cfg, &c->keys) != VG_OK) {
+		vg_log(VG_LOG_ERR, "capture.init", "out of memory");
+		goto fail;
+	}
 	vg_config_db_path(&c->cfg, c->db_path, sizeof c->db_path);
 	c->id = identifier;
 	store(c, clock_ms(CLOCK_REALTIME));
@@ -680,6 +584,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	*userdata = c;
 	return MOSQ_ERR_SUCCESS;
 fail:
+	vg_capture_close(c->capture);
 	vg_keyring_wipe(&c->keys);
 	vg_plan_free(c->plan);
 	vg_store_close(c->store);
@@ -698,13 +603,16 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	mosquitto_callback_unregister(c->id, MOSQ_EVT_TICK, on_tick, NULL);
 	mosquitto_callback_unregister(c->id, MOSQ_EVT_RELOAD, on_reload, NULL);
 	side_doors_unregister(c->id);
+	struct vg_capture_stats cs;
+	vg_capture_stats(c->capture, &cs);
 	vg_log(VG_LOG_INFO, "capture.stats",
 	       "stored=%llu duplicates=%llu quarantined=%llu quarantine_overflow=%llu suppressed=%llu"
 	       " store_failures=%llu"
 	       " callback_us_p50=%llu callback_us_p99=%llu callback_us_p999=%llu",
-	       c->stored, c->duplicates, c->quarantined, c->overflowed, c->suppressed, c->store_failures,
+	       cs.stored, cs.duplicates, cs.quarantined, cs.overflowed, cs.suppressed, cs.store_failures,
 	       (unsigned long long)hist_quantile(c, 0.50), (unsigned long long)hist_quantile(c, 0.99),
 	       (unsigned long long)hist_quantile(c, 0.999));
+	vg_capture_close(c->capture);
 	vg_keyring_wipe(&c->keys);
 	vg_plan_free(c->plan);
 	vg_store_close(c->store);

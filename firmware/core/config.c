@@ -89,6 +89,11 @@ static const struct key keys[] = {
 	  " declare never passes (venuegw plan check FILE lints one)"),
 	E("contracts", unknown, unknown_names, "drop", 1,
 	  "members the plan does not declare: drop (counted per device, type and path) | quarantine the event"),
+	I("capture", quarantine_max_mb, 0, 1024 * 1024, "0", 0,
+	  "the quarantine's share of max_buffer_mb in MiB (0: a tenth of it); at the share new quarantine"
+	  " rows are counted in quarantine_overflow, never stored, and events are never refused for it"),
+	I("capture", quarantine_retention_d, 1, 3650, "30", 1,
+	  "days quarantined input is kept; the daemon purges older rows"),
 	S("cdp", endpoint, K_URL, endpoint, "", 0,
 	  "the CDP base URL; batches go to <endpoint>/v1/batch (https, or http on loopback only)"),
 	S("cdp", write_key_file, K_PATH, write_key_file, "/etc/venuegw/write_key", 1,
@@ -191,6 +196,13 @@ static void fail(struct parse_state *st, const char *section, const char *key, c
 		snprintf(st->msg, sizeof st->msg, "[%s] %s: %s", section, key, what);
 	else
 		snprintf(st->msg, sizeof st->msg, "%s", what);
+}
+
+int vg_config_quarantine_max_mb(const struct vg_config *cfg)
+{
+	if (cfg->quarantine_max_mb > 0)
+		return cfg->quarantine_max_mb;
+	return cfg->max_buffer_mb / 10 > 0 ? cfg->max_buffer_mb / 10 : 1;
 }
 
 int vg_config_valid_id(const char *v)
@@ -676,6 +688,12 @@ static int finish(struct parse_state *st, int rc)
 	}
 	if (!!cfg->client_cert[0] != !!cfg->client_key[0]) {
 		snprintf(st->err, st->errsz, "%s: [cdp] client_cert and client_key go together", st->name);
+		return VG_ERR_CONFIG;
+	}
+	if (cfg->quarantine_max_mb > cfg->max_buffer_mb) {
+		snprintf(st->err, st->errsz, "%s: [capture] quarantine_max_mb = %d is more than [gateway]"
+		         " max_buffer_mb = %d: the quarantine's share must fit in the cap", st->name,
+		         cfg->quarantine_max_mb, cfg->max_buffer_mb);
 		return VG_ERR_CONFIG;
 	}
 	if (check_metrics(st))

@@ -65,6 +65,8 @@ struct vg_config {
 	/* [capture] */
 	int quarantine_rate_per_min;
 	int quarantine_burst;
+	int quarantine_max_mb;        /* 0: a tenth of max_buffer_mb (vg_config_quarantine_max_mb) */
+	int quarantine_retention_d;
 
 	/* [cdp] */
 	char endpoint[256];
@@ -111,6 +113,10 @@ struct vg_config {
 	char broker_tls_dir[256];
 	char broker_pid_file[256];
 };
+
+/* The quarantine's share of the disk cap in MiB: [capture] quarantine_max_mb,
+ * or a tenth of [gateway] max_buffer_mb (at least 1) when it is 0. */
+int vg_config_quarantine_max_mb(const struct vg_config *cfg);
 
 /* 1 if v is a valid id: 1-64 of [A-Za-z0-9._-] (venue, gateway and device ids). */
 int vg_config_valid_id(const char *v);

@@ -210,6 +210,24 @@ static regex_t *compile_re(struct parse *ps, const char *key, const char *src)
 	return re;
 }
 
+int vg_plan_pattern_ok(const char *pattern, char *err, size_t errsz)
+{
+	char *p = posix_pattern(pattern);
+	regex_t re;
+	if (!p) {
+		snprintf(err, errsz, "out of memory");
+		return 0;
+	}
+	int rc = regcomp(&re, p, REG_EXTENDED | REG_NOSUB);
+	free(p);
+	if (rc != 0) {
+		regerror(rc, &re, err, errsz);
+		return 0;
+	}
+	regfree(&re);
+	return 1;
+}
+
 static int get_count(struct parse *ps, const cJSON *v, const char *key, long *out)
 {
 	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 1e9 ||
@@ -227,6 +245,7 @@ static const char *const ignored_keywords[] = {
 };
 
 static struct node *parse_node(struct parse *ps, const cJSON *js);
+static const struct node *member_schema(const struct node *n, const char *name, int *additional);
 
 /* An empty schema: any value; for objects and arrays, no member declared. */
 static struct node *node_new(void)
@@ -268,6 +287,8 @@ static void parse_properties(struct parse *ps, struct node *n, const cJSON *v)
 		return problem(ps, 0, "properties", "out of memory");
 	size_t save = push(ps, "properties");
 	for (const cJSON *m = v->child; m; m = m->next) {
+		if (cJSON_IsFalse(m))
+			continue; /* false: this member is not declared (a type taking back common's) */
 		size_t s2 = push(ps, m->string);
 		struct node *c = parse_node(ps, m);
 		pop(ps, s2);
@@ -594,6 +615,16 @@ int vg_plan_parse(struct vg_plan **out, const char *text, size_t len, vg_plan_pr
 			problem(&ps, 0, NULL, "must be a schema (a JSON object)");
 		if (n && n->types && n->types != T_OBJECT)
 			problem(&ps, 0, "type", "an event is an object");
+		if (n) {
+			int add;
+			const struct node *ty = member_schema(n, "type", &add);
+			if (!ty || add || (ty->types && !(ty->types & T_STRING)))
+				problem(&ps, 0, "properties", "the event's \"type\" must be declared as a string (here or in"
+				                              " common): without it nothing of the event can be forwarded");
+			if (!member_schema(n, "occurred_at", &add) || add)
+				problem(&ps, 1, "properties", "\"occurred_at\" is not declared: every event of this type gets"
+				                              " its receive time (flag timestamp_missing)");
+		}
 		for (size_t i = 0; i < p->ntypes; i++)
 			if (strcmp(p->types[i].name, e->string) == 0)
 				problem(&ps, 0, NULL, "the type is listed twice");
@@ -911,6 +942,26 @@ static int is_uuid(const char *s)
 
 static int check_value(struct check *ck, const struct node *n, const cJSON *v);
 
+/* Whether an `id`-class value looks like personal data (*what: "email",
+ * "phone", "card").  A bare run of digits that is not "00…" counts as a phone
+ * only when it is written like one: zero-padded order and receipt numbers
+ * ("0123456789") are as common as national numbers without separators. */
+static int id_personal(const char *s, int default_cc, const char **what)
+{
+	const char *w = NULL;
+	int found = vg_pii_in_identifier(s, strlen(s), default_cc, &w);
+	if (found && w && strcmp(w, "phone") == 0) {
+		size_t i = 0;
+		while (s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (s[i] == '\0' && !(s[0] == '0' && s[1] == '0'))
+			found = 0;
+	}
+	if (what)
+		*what = w;
+	return found != 0;
+}
+
 /* The dotted path of the first member a missing required member would need:
  * "properties.class_id" rather than "properties". */
 static void deepen_missing(struct check *ck, const struct node *n, const char *name)
@@ -988,7 +1039,7 @@ static int check_string(struct check *ck, const struct node *n, const cJSON *v)
 	}
 	if (n->cls == VG_PII_ID) {
 		const char *what = NULL;
-		if (vg_pii_in_identifier(s, strlen(s), ck->default_cc, &what)) {
+		if (id_personal(s, ck->default_cc, &what)) {
 			char d[96];
 			snprintf(d, sizeof d, "an identifier that looks like %s %s number",
 			         what && strcmp(what, "email") == 0 ? "an" : "a", what ? what : "personal");
@@ -1243,6 +1294,15 @@ static int apply_children(struct apply *ap, const struct node *n, cJSON *v)
 static int apply_value(struct apply *ap, const struct node *n, cJSON *parent, cJSON *item)
 {
 	unsigned t = json_type(item);
+	if (n->types && !(n->types & t)) {
+		/* Declared, but not as this (the check quarantined the event):
+		 * "note": 4111111111111111 must not be held as it came. */
+		if (ap->cb)
+			ap->cb(ap->ud, ap->path.s);
+		cJSON_DetachItemViaPointer(parent, item);
+		vg_json_wipe_delete(item);
+		return 1;
+	}
 	if (t == T_OBJECT || t == T_ARRAY) {
 		if (n->cls >= 0 && n->cls != VG_PII_TEXT && n->cls != VG_PII_ID) {
 			/* a personal class on a structure: nothing of it passes */
@@ -1255,8 +1315,7 @@ static int apply_value(struct apply *ap, const struct node *n, cJSON *parent, cJ
 		cls = VG_PII_TEXT;
 	if (t == T_STRING && ap->stored_body && stored_form(cls, item->valuestring))
 		return VG_OK;
-	if (t == T_STRING && cls == VG_PII_ID &&
-	    vg_pii_in_identifier(item->valuestring, strlen(item->valuestring), ap->ctx->default_cc, NULL))
+	if (t == T_STRING && cls == VG_PII_ID && id_personal(item->valuestring, ap->ctx->default_cc, NULL))
 		cls = VG_PII_TEXT; /* quarantined as pii_in_identifier: held without the raw value */
 	if (t == T_STRING || ((t & T_NUMBER) && n->cls >= 0))
 		return vg_pii_apply(parent, item, (enum vg_pii_class)cls, ap->ctx, ap->st);

@@ -62,6 +62,10 @@ typedef void (*vg_plan_problem_cb)(void *ud, int warning, const char *pointer, c
  * VG_OK, VG_ERR_CONFIG (errors: *out is NULL), VG_ERR_NOMEM. */
 int vg_plan_parse(struct vg_plan **out, const char *text, size_t len, vg_plan_problem_cb cb, void *ud);
 
+/* 1 if pattern is one a plan may use (a POSIX extended expression, \d \w \s
+ * allowed), else 0 with why in err.  For converters (venuegw plan import). */
+int vg_plan_pattern_ok(const char *pattern, char *err, size_t errsz);
+
 /* Read (at most 4 MiB) and parse the file at path.  On failure err gets
  * "<path>: <pointer>: <text>" for the first error (or why it cannot be read).
  * VG_OK, VG_ERR_IO, VG_ERR_CONFIG or VG_ERR_NOMEM. */

@@ -777,8 +777,8 @@ static bool phone_match(const char *f, size_t a, size_t e, int cc, struct match 
 
 /* An international number at f[a] ('+' then a digit, or "00"): the longest
  * prefix on a group end with 8–15 digits after the prefix that normalizes
- * (M_PHONE), else for a '+' the longest such prefix (M_PHONE_MARK).  Returns
- * whether m was filled. */
+ * (M_PHONE), else — for a '+', or a "00" before a digit 1–9 — the longest
+ * such prefix (M_PHONE_MARK).  Returns whether m was filled. */
 static bool phone_intl(const char *f, size_t nf, size_t a, int cc, struct match *m)
 {
 	bool plus = f[a] == '+';
@@ -795,7 +795,9 @@ static bool phone_intl(const char *f, size_t nf, size_t a, int cc, struct match 
 		if (!mark)
 			mark = g.e[i];
 	}
-	if (plus && mark) {
+	/* "00" then a country code's first digit: as a '+'.  ("000123…" is a
+	 * zero-padded number, not a call.) */
+	if (mark && (plus || (a + 2 < nf && f[a + 2] >= '1' && f[a + 2] <= '9'))) {
 		m->kind = M_PHONE_MARK;
 		m->s = a;
 		m->e = mark;

@@ -163,7 +163,7 @@ int vg_pii_apply(cJSON *parent, cJSON *item, enum vg_pii_class cls, const struct
 /* Free text: replace, in the string item (any other item is left alone),
  * every email address by its email token (emails_in_text), every phone
  * number by its phone token (vg_norm_phone with ctx->default_cc, then
- * VG_TK_PHONE; phones_in_text), every "+" number of 8–15 digits that does not
+ * VG_TK_PHONE; phones_in_text), every "+" (or "00" before 1–9) number of 8–15 digits that does not
  * normalize by "[phone]" (phones_dropped) and every card number by
  * "card-<last4>:<pan token>" (cards_masked).  Replacements are not scanned
  * again; the rest of the string is kept byte for byte.

@@ -25,6 +25,7 @@ enum stmt_id {
 	ST_UNDECLARED_ADD,
 	ST_UNDECLARED_ROWS,
 	ST_UNDECLARED_NEW,
+	ST_QUARANTINE_BYTES,
 	ST__COUNT
 };
 
@@ -62,6 +63,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 		" SELECT device_id, type, received_at_ms / 10000 * 10000, ?2, count(*) FROM events"
 		" WHERE " DROPPABLE " AND id <= ?1 GROUP BY device_id, type, received_at_ms / 10000",
 	[ST_DROP_DELETE] = "DELETE FROM events WHERE " DROPPABLE " AND id <= ?1",
+	[ST_QUARANTINE_BYTES] = "SELECT bytes FROM quarantine_usage WHERE id = 0",
 #undef DROPPABLE
 	[ST_UNDECLARED_ADD] =
 		"UPDATE undeclared SET count = count + ?4, last_ms = ?5"
@@ -87,6 +89,13 @@ struct vg_store {
 	struct vg_store_cap_stats txn_cap; /* in the open transaction */
 	sqlite3_stmt *stmt[ST__COUNT];
 };
+
+/* What one quarantine row counts against quarantine_max_mb: its text and a
+ * fixed allowance for the row's integers, its index entry and page overhead
+ * (p: "", "new." or "old."). */
+#define QROW_BYTES(p) \
+	"(coalesce(length(" p "body), 0) + length(" p "device_id) * 2 + length(" p "topic) + length(" p "reason)" \
+	" + length(" p "field) + length(" p "detail) + length(" p "digest) + length(" p "event_key) + 64)"
 
 /* Schema version 3.  Each migration takes the schema from version i to i+1;
  * only the owner (the daemon) runs them. */
@@ -174,10 +183,29 @@ static const char *const migrations[] = {
 	"CREATE INDEX drops_dropped ON drops(dropped_at_ms);"
 	"CREATE INDEX drops_received ON drops(received_at_ms);"
 	"CREATE INDEX events_droppable ON events(id) WHERE state = 0 AND priority > 0 AND device_id <> '_gateway';",
-	/* 2 → 3: the tracking plan.  undeclared counts the members the plan did
-	 * not declare, dropped at capture, per device, type and path (a path
-	 * never holds a value; keys that might are "~"); at most
-	 * VG_STORE_UNDECLARED_ROWS rows, the rest counted under path "~other". */
+	/* 2 → 3: the quarantine's own share of the cap and the key versions of
+	 * suppressions.  quarantine_usage holds the quarantine's payload bytes
+	 * (QROW_BYTES per row), kept by triggers, so capture reads its share with
+	 * one page instead of a scan.  suppressions.key_versions lists the key
+	 * versions the erasure that wrote the row covered (",1,2,"; "" for rows
+	 * from before this schema): a version missing from the key file is found
+	 * without any token. */
+	"ALTER TABLE suppressions ADD COLUMN key_versions TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE quarantine_usage ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 0),"
+	"  bytes INTEGER NOT NULL"
+	");"
+	"INSERT INTO quarantine_usage(id, bytes) SELECT 0, coalesce(sum(" QROW_BYTES("") "), 0) FROM quarantine;"
+	"CREATE TRIGGER quarantine_usage_insert AFTER INSERT ON quarantine BEGIN"
+	"  UPDATE quarantine_usage SET bytes = bytes + " QROW_BYTES("new.") " WHERE id = 0; END;"
+	"CREATE TRIGGER quarantine_usage_delete AFTER DELETE ON quarantine BEGIN"
+	"  UPDATE quarantine_usage SET bytes = bytes - " QROW_BYTES("old.") " WHERE id = 0; END;"
+	"CREATE TRIGGER quarantine_usage_update AFTER UPDATE ON quarantine BEGIN"
+	"  UPDATE quarantine_usage SET bytes = bytes + " QROW_BYTES("new.") " - " QROW_BYTES("old.") " WHERE id = 0; END;"
+	/* and the tracking plan: undeclared counts the members the plan did not
+	 * declare, dropped at capture, per device, type and path (a path never
+	 * holds a value; keys that might are "~"); at most VG_STORE_UNDECLARED_ROWS
+	 * rows, the rest counted under path "~other". */
 	"CREATE TABLE undeclared ("
 	"  device_id TEXT NOT NULL,"
 	"  type TEXT NOT NULL,"
@@ -432,6 +460,17 @@ void vg_store_rollback(struct vg_store *s)
 	memset(&s->txn_cap, 0, sizeof s->txn_cap);
 }
 
+/* End a write transaction: commit when rc is VG_OK, else roll back and
+ * return rc. */
+static int end_txn(struct vg_store *s, int rc)
+{
+	if (rc) {
+		vg_store_rollback(s);
+		return rc;
+	}
+	return vg_store_commit(s);
+}
+
 /* ---- the disk cap (DESIGN §3 promise 5, §6) ----------------------------------- */
 
 #define RECLAIM_CHUNK 128      /* forwarded keys: small rows */
@@ -598,7 +637,7 @@ int vg_store_put_quarantine(struct vg_store *s, const struct vg_store_quarantine
 		s->txn_cap = before;
 		if ((rc = exec(s, "ROLLBACK TO quarantine")) == VG_OK && (rc = exec(s, "RELEASE quarantine")) == VG_OK)
 			rc = vg_store_count_quarantine_overflow(s, q->device_id, q->reason, q->received_at_ms);
-		return rc;
+		return rc ? rc : VG_STORE_OVERFLOW;
 	}
 	int rel = exec(s, "RELEASE quarantine");
 	return rc ? rc : rel;
@@ -637,6 +676,19 @@ int vg_store_count_quarantine_overflow(struct vg_store *s, const char *device_id
 	sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now_ms);
 	return run(st);
+}
+
+int vg_store_quarantine_bytes(struct vg_store *s, long long *bytes)
+{
+	*bytes = 0;
+	sqlite3_stmt *st = stmt(s, ST_QUARANTINE_BYTES);
+	if (!st)
+		return VG_ERR_IO;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*bytes = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? VG_OK : map_rc(rc);
 }
 
 int vg_store_checkpoint(struct vg_store *s)
@@ -1048,26 +1100,44 @@ int vg_store_reconcile(struct vg_store *s, int64_t from_ms, int64_t to_ms, vg_st
 	return rc == SQLITE_DONE ? VG_OK : map_rc(rc);
 }
 
-int vg_store_purge_forwarded(struct vg_store *s, int64_t before_ms, int64_t drops_before_ms, int limit)
+/* Up to limit rows of each DELETE sql[i] (bound ?1 = before[i], ?2 = limit), all
+ * in one short transaction.  Returns the largest number deleted by one of them
+ * (limit: call again) or an error. */
+static int purge_rows(struct vg_store *s, const char *const *sql, const int64_t *before, size_t n, int limit)
 {
 	int rc = vg_store_begin(s);
 	if (rc)
 		return rc;
-	rc = exec_bound2(s, "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE state = 2"
-	                    " AND forwarded_at_ms < ?1 LIMIT ?2)", before_ms, limit);
-	int n = sqlite3_changes(s->db);
-	if (!rc) {
-		rc = exec_bound2(s, "DELETE FROM drops WHERE id IN (SELECT id FROM drops WHERE dropped_at_ms < ?1"
-		                    " LIMIT ?2)", drops_before_ms, limit);
-		if (sqlite3_changes(s->db) > n)
-			n = sqlite3_changes(s->db);
+	int most = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		rc = exec_bound2(s, sql[i], before[i], limit);
+		if (!rc && sqlite3_changes(s->db) > most)
+			most = sqlite3_changes(s->db);
 	}
-	if (rc) {
-		vg_store_rollback(s);
-		return rc;
-	}
-	rc = vg_store_commit(s);
-	return rc ? rc : n;
+	rc = end_txn(s, rc);
+	return rc ? rc : most;
+}
+
+int vg_store_purge_forwarded(struct vg_store *s, int64_t before_ms, int64_t drops_before_ms, int limit)
+{
+	static const char *const sql[] = {
+		"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE state = 2 AND forwarded_at_ms < ?1"
+		" LIMIT ?2)",
+		"DELETE FROM drops WHERE id IN (SELECT id FROM drops WHERE dropped_at_ms < ?1 LIMIT ?2)",
+	};
+	const int64_t before[] = { before_ms, drops_before_ms };
+	return purge_rows(s, sql, before, 2, limit);
+}
+
+int vg_store_purge_quarantine(struct vg_store *s, int64_t before_ms, int limit)
+{
+	/* Rows are numbered in receive order but for retried or moved ones: the
+	 * scan from the oldest id stops after limit old rows. */
+	static const char *const sql[] = {
+		"DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE received_at_ms < ?1"
+		" ORDER BY id LIMIT ?2)",
+	};
+	return purge_rows(s, sql, &before_ms, 1, limit);
 }
 
 int vg_store_drops_after(struct vg_store *s, long long after_id, vg_store_drops_cb cb, void *ud,
@@ -1139,68 +1209,136 @@ int vg_store_suppressed(struct vg_store *s, const char *const *tokens, size_t n)
 	return 0;
 }
 
-static int delete_matching(struct vg_store *s, const char *table, const char *state_clause,
-                           const char *needle, long long *rows)
+int vg_store_suppress(struct vg_store *s, const char *const *tokens, size_t n, const char *key_versions,
+                      int64_t now_ms)
 {
-	char sql[200];
-	snprintf(sql, sizeof sql, "DELETE FROM %s WHERE %s body IS NOT NULL AND instr(body, ?1) > 0",
-	         table, state_clause);
+	int rc = vg_store_begin(s);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st = NULL;
+	rc = map_rc(sqlite3_prepare_v2(s->db, "INSERT INTO suppressions(token, created_at_ms, key_versions)"
+	                               " VALUES (?1, ?2, ?3) ON CONFLICT(token) DO UPDATE SET"
+	                               " key_versions = excluded.key_versions", -1, &st, NULL));
+	for (size_t i = 0; i < n && !rc; i++) {
+		char k[VG_SUPPRESSION_KEY_LEN];
+		suppression_key(tokens[i], k);
+		sqlite3_bind_text(st, 1, k, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, now_ms);
+		sqlite3_bind_text(st, 3, key_versions ? key_versions : "", -1, SQLITE_STATIC);
+		rc = run(st);
+	}
+	sqlite3_finalize(st);
+	return end_txn(s, rc);
+}
+
+/* "(instr(body, ?3) > 0 OR instr(body, ?4) > 0 …)" for n needles. */
+static void match_clause(char *out, size_t outsz, size_t n)
+{
+	size_t len = (size_t)snprintf(out, outsz, "(");
+	for (size_t i = 0; i < n && len < outsz; i++)
+		len += (size_t)snprintf(out + len, outsz - len, "%sinstr(body, ?%zu) > 0", i ? " OR " : "", i + 3);
+	if (len < outsz)
+		snprintf(out + len, outsz - len, ")");
+}
+
+int vg_store_erase_slice(struct vg_store *s, enum vg_store_table table, const char *const *match,
+                         size_t nmatch, long long after_id, long long to_id, long long *scanned,
+                         long long *deleted)
+{
+	*scanned = *deleted = 0;
+	if (nmatch == 0 || nmatch > VG_STORE_ERASE_MATCH_MAX || to_id <= after_id)
+		return nmatch > VG_STORE_ERASE_MATCH_MAX ? VG_ERR_INVAL : VG_OK;
+	const char *name = table == VG_STORE_TABLE_QUARANTINE ? "quarantine" : "events";
+	/* Forwarded events keep no body; pending and in-batch events do. */
+	const char *state = table == VG_STORE_TABLE_QUARANTINE ? "" : " AND state IN (0, 1)";
+	char where[1200], sql[1400];
+	match_clause(where, sizeof where, nmatch);
+	long long ids[VG_STORE_ERASE_SLICE_MAX];
+	size_t nids = 0;
+
+	/* 1. Read, outside any write transaction: in WAL mode this takes no lock
+	 *    a writer waits for, however long it runs. */
+	snprintf(sql, sizeof sql, "SELECT id, body IS NOT NULL AND %s FROM %s WHERE id > ?1 AND id <= ?2%s",
+	         where, name, state);
 	sqlite3_stmt *st;
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return map_rc(rc);
-	sqlite3_bind_text(st, 1, needle, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
+	sqlite3_bind_int64(st, 1, after_id);
+	sqlite3_bind_int64(st, 2, to_id);
+	for (size_t i = 0; i < nmatch; i++)
+		sqlite3_bind_text(st, (int)i + 3, match[i], -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		(*scanned)++;
+		if (sqlite3_column_int(st, 1) && nids < VG_STORE_ERASE_SLICE_MAX)
+			ids[nids++] = sqlite3_column_int64(st, 0);
+	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return map_rc(rc);
-	*rows += sqlite3_changes(s->db);
+	if (nids == 0)
+		return VG_OK;
+
+	/* 2. Delete what matched in one short write transaction, matching again:
+	 *    a row may have been forwarded (its body cleared) or moved meanwhile. */
+	snprintf(sql, sizeof sql, "DELETE FROM %s WHERE id = ?1 AND body IS NOT NULL AND %s%s", name, where, state);
+	if ((rc = vg_store_begin(s)))
+		return rc;
+	rc = map_rc(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL));
+	for (size_t i = 0; !rc && i < nmatch; i++)
+		sqlite3_bind_text(st, (int)i + 3, match[i], -1, SQLITE_STATIC);
+	long long n = 0;
+	for (size_t i = 0; !rc && i < nids; i++) {
+		sqlite3_bind_int64(st, 1, ids[i]);
+		rc = sqlite3_step(st) == SQLITE_DONE ? VG_OK : map_rc(sqlite3_errcode(s->db));
+		sqlite3_reset(st);
+		if (!rc)
+			n += sqlite3_changes(s->db);
+	}
+	sqlite3_finalize(st);
+	if ((rc = end_txn(s, rc)))
+		return rc;
+	*deleted = n;
 	return VG_OK;
 }
 
-int vg_store_forget(struct vg_store *s, const char *const *match, size_t nmatch,
-                    const char *const *suppress, size_t nsuppress, const char *digest,
-                    int64_t now_ms, long long *rows)
+int vg_store_tombstone(struct vg_store *s, const char *digest, int64_t now_ms, long long rows)
 {
-	*rows = 0;
 	int rc = vg_store_begin(s);
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < nmatch && !rc; i++) {
-		rc = delete_matching(s, "events", "state IN (0, 1) AND", match[i], rows);
-		if (!rc)
-			rc = delete_matching(s, "quarantine", "", match[i], rows);
-	}
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
+	rc = map_rc(sqlite3_prepare_v2(s->db, "INSERT INTO tombstones(digest, created_at_ms, rows_purged)"
+	                               " VALUES (?1, ?2, ?3)", -1, &st, NULL));
 	if (!rc) {
-		rc = map_rc(sqlite3_prepare_v2(s->db, "INSERT INTO suppressions(token, created_at_ms) VALUES (?1, ?2)"
-		                               " ON CONFLICT(token) DO NOTHING", -1, &st, NULL));
-		for (size_t i = 0; i < nsuppress && !rc; i++) {
-			char k[VG_SUPPRESSION_KEY_LEN];
-			suppression_key(suppress[i], k);
-			sqlite3_bind_text(st, 1, k, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_int64(st, 2, now_ms);
-			rc = run(st);
-		}
+		sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, now_ms);
+		sqlite3_bind_int64(st, 3, rows);
+		rc = run(st);
 		sqlite3_finalize(st);
 	}
-	if (!rc) {
-		rc = map_rc(sqlite3_prepare_v2(s->db, "INSERT INTO tombstones(digest, created_at_ms, rows_purged)"
-		                               " VALUES (?1, ?2, ?3)", -1, &st, NULL));
-		if (!rc) {
-			sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 2, now_ms);
-			sqlite3_bind_int64(st, 3, *rows);
-			rc = run(st);
-			sqlite3_finalize(st);
-		}
-	}
-	if (rc) {
-		vg_store_rollback(s);
-		*rows = 0;
+	return end_txn(s, rc);
+}
+
+int vg_store_suppression_versions(struct vg_store *s, vg_store_versions_cb cb, void *ud)
+{
+	/* A file the daemon has not migrated yet (status after an upgrade) records no versions. */
+	long long version = 0;
+	int rc = int_query(s, "PRAGMA user_version", &version);
+	if (rc || version < 3)
 		return rc;
-	}
-	return vg_store_commit(s);
+	sqlite3_stmt *st;
+	rc = sqlite3_prepare_v2(s->db, "SELECT key_versions, count(*), min(created_at_ms) FROM suppressions"
+	                            " GROUP BY key_versions ORDER BY key_versions", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (cb(ud, col(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2))) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? VG_OK : map_rc(rc);
 }
 
 int vg_store_lift(struct vg_store *s, const char *const *tokens, size_t n, long long *lifted)
@@ -1233,9 +1371,16 @@ int vg_store_checkpoint_truncate(struct vg_store *s, int timeout_ms)
 	 * truncating checkpoint has little left to do under its lock. */
 	sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	int64_t end = mono_ns() + (int64_t)timeout_ms * 1000000;
+	/* Each attempt waits for nobody: a truncating checkpoint that waits for a
+	 * reader holds the write lock meanwhile, and capture (100 ms at most)
+	 * would stop acknowledging.  Between attempts the lock is free. */
+	int busy = s->busy_timeout_ms;
+	s->busy_timeout_ms = 0;
 	for (;;) {
 		int log = -1, done = -1;
 		int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+		if ((rc == SQLITE_OK && log == 0) || (rc != SQLITE_OK && rc != SQLITE_BUSY) || mono_ns() >= end)
+			s->busy_timeout_ms = busy;
 		if (rc == SQLITE_OK && log == 0)
 			return VG_OK;
 		if (rc != SQLITE_OK && rc != SQLITE_BUSY)

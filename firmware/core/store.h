@@ -62,9 +62,13 @@ struct vg_store_event {
 	size_t body_len;
 };
 
-/* Insert inside a transaction.  Returns VG_OK (stored), 1 (a duplicate of an
- * event already held or forwarded within dedup_retention_h: not stored), or
- * an error.
+/* The positive outcomes of a put that stored nothing (errors are negative). */
+#define VG_STORE_DUPLICATE 1   /* the event key is already held or was forwarded */
+#define VG_STORE_OVERFLOW 2    /* a quarantine row counted in quarantine_overflow instead */
+
+/* Insert inside a transaction.  Returns VG_OK (stored), VG_STORE_DUPLICATE (a
+ * duplicate of an event already held or forwarded within dedup_retention_h:
+ * not stored), or an error.
  *
  * The disk cap (max_bytes), after the row is put: when the pages in use pass
  * the cap less a reserve, the keys of forwarded events are deleted first, oldest
@@ -111,8 +115,21 @@ struct vg_store_quarantine {
 	size_t body_len;
 };
 
-/* Insert inside a transaction.  VG_OK or an error. */
+/* Insert inside a transaction.  VG_OK (stored), VG_STORE_OVERFLOW (at the
+ * disk cap: counted in quarantine_overflow instead, never refused), or an
+ * error.  The quarantine's own share (quarantine_max_mb) and the per-device
+ * rate are capture.h's: this stores whatever it is given while it fits. */
 int vg_store_put_quarantine(struct vg_store *s, const struct vg_store_quarantine *q);
+
+/* The quarantine's size as counted against [capture] quarantine_max_mb: its
+ * rows' text plus a fixed allowance per row (index entry, integers, page
+ * overhead).  Kept by triggers, so this reads one row.  VG_OK or an error. */
+int vg_store_quarantine_bytes(struct vg_store *s, long long *bytes);
+
+/* Delete, in its own short transaction, up to limit quarantine rows received
+ * before before_ms (quarantine_retention_d).  Returns the number deleted (≥ 0;
+ * limit: call again) or an error. */
+int vg_store_purge_quarantine(struct vg_store *s, int64_t before_ms, int limit);
 
 /* Count a quarantined input that the per-device rate cap kept out of the
  * quarantine table (one row per device and reason, a counter). */
@@ -239,23 +256,54 @@ int vg_store_serial_advance(struct vg_store *s, const char *device_id, long long
  * none is, or an error. */
 int vg_store_suppressed(struct vg_store *s, const char *const *tokens, size_t n);
 
-/* Forget a person, in one transaction: delete every buffered row (pending, in
- * a batch, quarantined) whose body holds any of match[0..nmatch) — the
- * person's tokens under every key version, and their kept plain identifiers
- * as JSON strings —, record a tombstone (digest, time, rows purged — no
- * personal data) and a suppression for each of suppress[0..nsuppress).
- * *rows gets the number of rows deleted.  With secure_delete on, freed pages
- * are zeroed; vg_store_checkpoint_truncate() then clears the WAL. */
-int vg_store_forget(struct vg_store *s, const char *const *match, size_t nmatch,
-                    const char *const *suppress, size_t nsuppress, const char *digest,
-                    int64_t now_ms, long long *rows);
+/* Erasure works in short steps so capture never waits on it (§6): first
+ * vg_store_suppress() (capture suppresses the person from its commit on),
+ * then vg_store_erase_slice() over each table by row id, then
+ * vg_store_tombstone().  Rows committed after the suppression cannot be the
+ * person's, so the ids up to vg_store_max_ids() read after it are all there
+ * is to scan. */
+
+/* In its own tiny transaction: suppress tokens[0..n) at capture (stored as
+ * digests, never the tokens).  key_versions lists the key versions the tokens
+ * were computed under, as ",1,2," (copied; NULL: unknown), so check-config can
+ * tell when a version suppressions rely on left the key file.  VG_OK or an
+ * error (nothing suppressed). */
+int vg_store_suppress(struct vg_store *s, const char *const *tokens, size_t n, const char *key_versions,
+                      int64_t now_ms);
+
+enum vg_store_table { VG_STORE_TABLE_EVENTS, VG_STORE_TABLE_QUARANTINE };
+#define VG_STORE_ERASE_MATCH_MAX 32    /* needles per call */
+#define VG_STORE_ERASE_SLICE_MAX 4096  /* rows deleted per call at most: keep slices smaller */
+
+/* Erase one slice: the rows of table with after_id < id <= to_id whose body
+ * holds any of match[0..nmatch) (events: pending or in a batch; forwarded
+ * ones keep no body).  They are found by a read that takes no write lock,
+ * then deleted in one short write transaction that matches again.  A slice
+ * should hold at most VG_STORE_ERASE_SLICE_MAX rows (more matching rows are
+ * left for the next pass).  *scanned and *deleted count rows.  VG_OK or an
+ * error (then nothing of this slice was deleted).  match is borrowed. */
+int vg_store_erase_slice(struct vg_store *s, enum vg_store_table table, const char *const *match,
+                         size_t nmatch, long long after_id, long long to_id, long long *scanned,
+                         long long *deleted);
+
+/* In its own short transaction: the tombstone of an erasure (a digest, the
+ * time, rows purged — no personal data).  VG_OK or an error. */
+int vg_store_tombstone(struct vg_store *s, const char *digest, int64_t now_ms, long long rows);
+
+/* The suppressions grouped by the key versions they cover (",1,2,"; "" for
+ * rows written before versions were recorded): the list, how many rows, the
+ * oldest's time.  A non-zero return from cb stops.  VG_OK (nothing through
+ * cb for a file of schema < 3) or an error. */
+typedef int (*vg_store_versions_cb)(void *ud, const char *key_versions, long long count, int64_t first_ms);
+int vg_store_suppression_versions(struct vg_store *s, vg_store_versions_cb cb, void *ud);
 
 /* End suppressions for tokens[0..n).  *lifted gets how many were removed. */
 int vg_store_lift(struct vg_store *s, const char *const *tokens, size_t n, long long *lifted);
 
 /* Copy the WAL into the database and truncate it to zero bytes, so no old
  * page image survives in it.  A passive checkpoint goes first; then it tries
- * until timeout_ms has passed (0: once).  VG_OK, or VG_ERR_BUSY when readers
+ * until timeout_ms has passed (0: once), each attempt without waiting for
+ * anyone (a waiting truncation would hold capture's write lock).  VG_OK, or VG_ERR_BUSY when readers
  * kept it from completing (the daemon's next checkpoint reuses the WAL). */
 int vg_store_checkpoint_truncate(struct vg_store *s, int timeout_ms);
 

@@ -186,6 +186,9 @@ int vg_cmd_status(const struct vg_config *cfg, int argc, char **argv)
 		rc = vg_store_used_bytes(st, &used);
 	if (!rc && devices)
 		rc = vg_store_devices(st, 0, 0x7fffffffffffffffLL, status_device, devices);
+	char sup_warn[600] = "";
+	if (!rc)
+		rc = vg_suppression_check(cfg, st, sup_warn, sizeof sup_warn);
 	vg_store_close(st);
 	if (rc || !devices) {
 		fprintf(stderr, "venuegw status: cannot read buffer.db: %s\n", vg_strerror(rc ? rc : VG_ERR_NOMEM));
@@ -237,6 +240,10 @@ int vg_cmd_status(const struct vg_config *cfg, int argc, char **argv)
 		cJSON_AddNumberToObject(o, "quarantine_metadata", (double)c.quarantine_metadata);
 		cJSON_AddNumberToObject(o, "quarantine_overflow", (double)c.quarantine_overflow);
 		cJSON_AddNumberToObject(o, "quarantined", (double)quarantined);
+		if (sup_warn[0])
+			cJSON_AddStringToObject(o, "suppressions_warning", sup_warn);
+		else
+			cJSON_AddNullToObject(o, "suppressions_warning");
 		cJSON_AddNumberToObject(o, "buffer_used_bytes", (double)used);
 		cJSON_AddNumberToObject(o, "buffer_limit_bytes", (double)limit);
 		cJSON_AddStringToObject(o, "on_full", on_full);
@@ -274,6 +281,8 @@ int vg_cmd_status(const struct vg_config *cfg, int argc, char **argv)
 		for (int i = 0; i < 6; i++)
 			printf("%s%s=%s", i ? " " : "", fields[i], pol_names[pols[i]]);
 		printf("\n");
+		if (sup_warn[0])
+			printf("WARNING             %s\n", sup_warn);
 		if (pols[0] == 3 || pols[1] == 3)
 			printf("WARNING             raw %s%s%s kept in the clear by an explicit [privacy] line in %s\n",
 			       pols[0] == 3 ? "emails" : "", pols[0] == 3 && pols[1] == 3 ? " and " : "",

@@ -14,6 +14,7 @@
 #include "err.h"
 #include "keys.h"
 #include "serial.h"
+#include "store.h"
 
 struct check {
 	const struct vg_config *cfg;
@@ -106,6 +107,18 @@ int vg_cmd_check_config(const struct vg_config *cfg, int argc, char **argv)
 	else if (access(cfg->data_dir, W_OK | X_OK) != 0)
 		report(&c, 1, "[gateway] data_dir: %s: not writable by this user (uid %u)", cfg->data_dir,
 		       (unsigned)getuid());
+
+	/* Erasure across key rotations: suppressions match under the versions
+	 * they were written for, so those must stay in the key file. */
+	char db[300];
+	vg_config_db_path(cfg, db, sizeof db);
+	if (access(db, R_OK) == 0) {
+		struct vg_store *bst = vg_admin_open_store(cfg);
+		char warn[600];
+		if (bst && vg_suppression_check(cfg, bst, warn, sizeof warn) == VG_OK && warn[0])
+			report(&c, 0, "[tokens] key_file: %s", warn);
+		vg_store_close(bst);
+	}
 
 	if (c.errors) {
 		fprintf(stderr, "%s: %d error%s, %d warning%s\n", cfg->path, c.errors, c.errors == 1 ? "" : "s",

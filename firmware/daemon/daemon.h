@@ -38,6 +38,11 @@ int vg_cmd_plan(const struct vg_config *cfg, int argc, char **argv);
 struct vg_store;
 struct vg_store *vg_admin_open_store(const struct vg_config *cfg);
 
+/* Suppressions against the key file (forget.c): warn gets "" when every
+ * suppression still matches under a version of the key file, else what to
+ * do.  VG_OK or a store error. */
+int vg_suppression_check(const struct vg_config *cfg, struct vg_store *st, char *warn, size_t warnsz);
+
 /* `venuegw provision`: writes config_path and the secrets beside it. */
 int vg_cmd_provision(const char *config_path, int argc, char **argv);
 

@@ -209,7 +209,7 @@ static void redact(struct buf *b)
 			int card = 0;
 			if (!phone && nd >= 13 && nd <= 19) {
 				/* contiguous digits or groups: a card if it passes the checks */
-				card = vg_pan_valid(dig, nd);
+				card = vg_card_valid(dig, nd);
 			}
 			if (phone || card) {
 				bput(&o, phone ? "[phone]" : "[card]", phone ? 7 : 6);

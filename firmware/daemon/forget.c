@@ -1,11 +1,14 @@
 /* venuegw forget — erasure at the desk (DESIGN.md §3 promise 6, §6).
  *
  * Identifiers are read from standard input, one per line, never from argv
- * (so they land in no shell history or process list).  For each: every
- * buffered row carrying the person's tokens (under every key version) or
- * kept plain identifier is deleted in one transaction, with a tombstone
- * (a keyed digest, the time, the rows purged — no personal data) and a
- * suppression the capture paths check; then the WAL is checkpointed and
+ * (so they land in no shell history or process list).  For each, in short
+ * transactions so capture never waits on it (§6: the broker's thread gives
+ * up after 100 ms): first a suppression under every key version of the key
+ * file (staged ones too) in its own tiny transaction — capture suppresses the
+ * person from then on —; then every buffered row carrying the person's tokens
+ * or kept plain identifier is found by reads that lock nothing and deleted a
+ * slice of row ids at a time; then a tombstone (a keyed digest, the time, the
+ * rows purged — no personal data).  Finally the WAL is checkpointed and
  * truncated so no old page keeps the data, and an erasure.requested notice
  * is queued for the CDP in the priority lane.  --lift ends suppressions. */
 #include <stddef.h>
@@ -26,6 +29,8 @@
 #include "store.h"
 
 #define MAX_IDS 1000
+#define SLICE_ROWS 2000        /* rows read per slice: a few ms of instr() */
+_Static_assert(SLICE_ROWS <= VG_STORE_ERASE_SLICE_MAX, "a slice's matching rows all fit in one call");
 
 static const struct {
 	const char *flag, *field;
@@ -65,6 +70,49 @@ static void tombstone_digest(const struct vg_key *key, const char *field, const 
 	vg_hmac_sha256(key->bytes, sizeof key->bytes, parts, lens, 4, mac);
 	memcpy(out, "tomb.", 5);
 	vg_b64url(mac, 16, out + 5);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct erase_progress {
+	long long scanned, deleted, total;
+	int64_t started_ms, next_report_ms;
+};
+
+/* Delete the rows of one table carrying any of match, a slice of row ids at a
+ * time up to to_id.  Progress on stderr every few seconds (a large backlog
+ * takes a while). */
+static int erase_table(struct vg_store *st, enum vg_store_table table, const char *const *match, size_t nm,
+                       long long to_id, struct erase_progress *pr)
+{
+	for (long long from = 0; from < to_id; from += SLICE_ROWS) {
+		long long scanned, deleted;
+		int rc = vg_store_erase_slice(st, table, match, nm, from, from + SLICE_ROWS, &scanned, &deleted);
+		if (rc)
+			return rc;
+		pr->scanned += scanned;
+		pr->deleted += deleted;
+		int64_t now = mono_ms();
+		if (now >= pr->next_report_ms) {
+			fprintf(stderr, "venuegw forget: %lld of %lld rows scanned, %lld purged, %.1f s\n", pr->scanned,
+			        pr->total, pr->deleted, (double)(now - pr->started_ms) / 1000.0);
+			pr->next_report_ms = now + 5000;
+		}
+	}
+	return VG_OK;
+}
+
+/* ",1,2," for the versions of the ring. */
+static void versions_text(const struct vg_keyring *kr, char *out, size_t outsz)
+{
+	size_t len = (size_t)snprintf(out, outsz, ",");
+	for (size_t k = 0; k < kr->n && len < outsz; k++)
+		len += (size_t)snprintf(out + len, outsz - len, "%u,", kr->keys[k].version);
 }
 
 static int queue_notice(struct vg_store *st, const struct vg_config *cfg, const char *field,
@@ -227,19 +275,48 @@ int vg_cmd_forget(const struct vg_config *cfg, int argc, char **argv)
 			tombstone_digest(current, field, norms[i], digest);
 			vg_pii_identity_token(current, field, norms[i], strlen(norms[i]), cfg->default_country_code, cur,
 			                      NULL, 0);
-			long long rows = 0;
-			int rc = vg_store_forget(st, match, nm, match, nt, digest, now, &rows);
-			if (rc == VG_OK)
-				rc = queue_notice(st, cfg, field, policy == VG_POL_KEEP ? norms[i]
-				                  : policy == VG_POL_SHA256 ? hex : cur, digest, rows, now);
+			/* 1. The suppression, alone: from its commit on capture stores
+			 *    nothing more of the person, so the rows to purge are those
+			 *    up to the highest ids read after it. */
+			char versions[VG_KEYRING_MAX * 8 + 2];
+			versions_text(&kr, versions, sizeof versions);
+			struct erase_progress pr = { .started_ms = mono_ms() };
+			pr.next_report_ms = pr.started_ms + 5000;
+			long long ev_max = 0, q_max = 0;
+			int rc = vg_store_suppress(st, match, nt, versions, now);
 			if (rc) {
 				fprintf(stderr, "venuegw forget: %s (%s); nothing of this identifier was changed\n",
 				        vg_strerror(rc), vg_store_errmsg(st));
 				code = VG_EXIT_FAIL;
+				vg_wipe(quoted, sizeof quoted);
+				continue;
+			}
+			/* 2. The rows, a slice at a time; 3. the tombstone and the notice. */
+			if (!(rc = vg_store_max_ids(st, &ev_max, &q_max))) {
+				pr.total = ev_max + q_max;
+				rc = erase_table(st, VG_STORE_TABLE_EVENTS, match, nm, ev_max, &pr);
+			}
+			if (!rc)
+				rc = erase_table(st, VG_STORE_TABLE_QUARANTINE, match, nm, q_max, &pr);
+			if (!rc)
+				rc = vg_store_tombstone(st, digest, now, pr.deleted);
+			if (!rc)
+				rc = queue_notice(st, cfg, field, policy == VG_POL_KEEP ? norms[i]
+				                  : policy == VG_POL_SHA256 ? hex : cur, digest, pr.deleted, now);
+			double secs = (double)(mono_ms() - pr.started_ms) / 1000.0;
+			if (rc) {
+				fprintf(stderr, "venuegw forget: %s #%d: %s (%s) after %lld rows scanned and %lld purged in"
+				        " %.1f s; the person is suppressed at capture; run forget again for the rest\n",
+				        field, i + 1, vg_strerror(rc), vg_store_errmsg(st), pr.scanned, pr.deleted, secs);
+				code = VG_EXIT_FAIL;
 			} else {
-				printf("forgot %s #%d: %lld rows purged, tombstone %s, suppressed at capture\n", field,
-				       i + 1, rows, digest);
-				total_rows += rows;
+				char shown[sizeof versions];
+				snprintf(shown, sizeof shown, "%s", versions + 1);
+				shown[strlen(shown) ? strlen(shown) - 1 : 0] = '\0';   /* ",1,2," → "1,2" */
+				printf("forgot %s #%d: %lld rows scanned, %lld rows purged in %.1f s, tombstone %s,"
+				       " suppressed at capture under key versions %s\n", field, i + 1, pr.scanned, pr.deleted,
+				       secs, digest, shown);
+				total_rows += pr.deleted;
 			}
 		}
 		vg_wipe(quoted, sizeof quoted);
@@ -260,4 +337,81 @@ int vg_cmd_forget(const struct vg_config *cfg, int argc, char **argv)
 		vg_wipe(norms[i], sizeof norms[i]);
 	vg_keyring_wipe(&kr);
 	return code;
+}
+
+/* ---- suppressions and the key file ---------------------------------------------- */
+
+struct sup_check {
+	const struct vg_keyring *kr;
+	long long lost;
+	char missing[128];   /* versions suppressions rely on that the key file lacks: ",1,3," */
+};
+
+static int in_ring(const struct vg_keyring *kr, unsigned v)
+{
+	for (size_t k = 0; k < kr->n; k++)
+		if (kr->keys[k].version == v)
+			return 1;
+	return 0;
+}
+
+static int sup_versions(void *ud, const char *versions, long long count, int64_t first_ms)
+{
+	(void)first_ms;
+	struct sup_check *sc = ud;
+	if (!versions[0])
+		return 0;   /* written before versions were recorded: cannot tell */
+	int any = 0;
+	for (const char *p = versions; *p;) {
+		if (*p == ',') {
+			p++;
+			continue;
+		}
+		char *end;
+		unsigned long v = strtoul(p, &end, 10);
+		if (end == p)
+			break;
+		p = end;
+		if (in_ring(sc->kr, (unsigned)v)) {
+			any = 1;
+			continue;
+		}
+		char needle[16];
+		snprintf(needle, sizeof needle, ",%lu,", v);
+		if (!strstr(sc->missing, needle) && strlen(sc->missing) + strlen(needle) < sizeof sc->missing)
+			snprintf(sc->missing + strlen(sc->missing), sizeof sc->missing - strlen(sc->missing), "%s",
+			         sc->missing[0] ? needle + 1 : needle);
+	}
+	if (!any)
+		sc->lost += count;
+	return 0;
+}
+
+int vg_suppression_check(const struct vg_config *cfg, struct vg_store *st, char *warn, size_t warnsz)
+{
+	warn[0] = '\0';
+	char err[600];
+	struct vg_keyring kr;
+	if (vg_keyring_load(&kr, cfg->key_file, err, sizeof err) != VG_OK)
+		return VG_OK;   /* the key file's own check reports it */
+	struct sup_check sc = { .kr = &kr };
+	int rc = vg_store_suppression_versions(st, sup_versions, &sc);
+	vg_keyring_wipe(&kr);
+	if (rc)
+		return rc;
+	/* ",1,3," → "1,3" */
+	char missing[sizeof sc.missing];
+	snprintf(missing, sizeof missing, "%s", sc.missing[0] ? sc.missing + 1 : "");
+	if (missing[0] && missing[strlen(missing) - 1] == ',')
+		missing[strlen(missing) - 1] = '\0';
+	if (sc.lost)
+		snprintf(warn, warnsz, "%lld suppression%s (venuegw forget) match only under key versions missing"
+		         " from %s (versions: %s): those people's events are captured again; put the versions back in"
+		         " the key file (an old version may stay there, unused) or run venuegw forget for them again",
+		         sc.lost, sc.lost == 1 ? "" : "s", cfg->key_file, missing);
+	else if (missing[0])
+		snprintf(warn, warnsz, "suppressions (venuegw forget) also cover key versions no longer in %s"
+		         " (versions: %s); they still match under the versions that remain: keep those in the key file",
+		         cfg->key_file, missing);
+	return VG_OK;
 }

@@ -882,7 +882,13 @@ static void on_tick(struct vg_timer *t)
 		int n = 0, chunks = 0;
 		while (chunks++ < 5 && (n = vg_store_purge_forwarded(f->store, before, drops_before, 2000)) == 2000)
 			;
-		f->next_purge_ms = now + (n == 2000 ? 1000 : PURGE_EVERY_MS);
+		/* Quarantined input older than quarantine_retention_d, the same way. */
+		int64_t q_before = wall - (int64_t)f->cfg->quarantine_retention_d * 86400000;
+		int qn = 0;
+		chunks = 0;
+		while (chunks++ < 5 && (qn = vg_store_purge_quarantine(f->store, q_before, 500)) == 500)
+			;
+		f->next_purge_ms = now + (n == 2000 || qn == 500 ? 1000 : PURGE_EVERY_MS);
 	}
 	if (!f->have_key) {
 		if (now < f->key_retry_ms)

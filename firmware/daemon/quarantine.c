@@ -17,6 +17,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "capture.h"
 #include "daemon.h"
 #include "digest.h"
 #include "err.h"
@@ -345,8 +346,7 @@ static void held_free(struct held *h)
 struct retry {
 	const struct vg_config *cfg;
 	struct vg_store *st;
-	const struct vg_key *key;
-	const struct vg_keyring *ring;
+	struct vg_capture *capture;   /* the one capture commit: keys, suppression, the put */
 	const struct vg_plan *plan;
 	int dry_run;
 	int clock_synced;
@@ -365,7 +365,7 @@ static int retry_one(struct retry *r, long long id)
 	int have_out = 0;
 	enum outcome oc;
 	r->asked++;
-	int rc = vg_store_begin(r->st);
+	int rc = vg_capture_begin(r->capture, r->st);
 	if (rc)
 		return rc;
 	rc = vg_store_quarantine_get(r->st, id, copy_held, &h);
@@ -392,9 +392,9 @@ static int retry_one(struct retry *r, long long id)
 		goto done;
 	}
 	struct vg_ingest_cfg icfg;
-	vg_ingest_cfg_init(&icfg, r->cfg, r->key);
+	if ((rc = vg_capture_ingest_cfg(r->capture, (int64_t)time(NULL) * 1000, &icfg)))
+		goto fail;
 	icfg.stored_body = 1;
-	icfg.ring = r->ring;
 	icfg.plan = r->plan;
 	/* The receive time stays the original one: the time checks judge the
 	 * device's time against it, as they did on arrival. */
@@ -417,32 +417,18 @@ static int retry_one(struct retry *r, long long id)
 		       out.rej.field[0] ? " field=" : "", out.rej.field, out.rej.detail);
 		goto done;
 	}
-	const char *idents[VG_INGEST_IDENTS_MAX];
-	for (int i = 0; i < out.nidents; i++)
-		idents[i] = out.idents[i];
-	int sup = vg_store_suppressed(r->st, idents, (size_t)out.nidents);
-	if (sup < 0) {
-		rc = sup;
+	struct vg_capture_in in = {
+		.device_id = h.device_id, .topic = "", .size = h.body_len, .received_at_ms = h.received_at_ms,
+		.out = &out,
+	};
+	enum vg_capture_outcome what;
+	if ((rc = vg_capture_put(r->capture, r->st, &in, &what)))
 		goto fail;
-	}
-	if (sup) {
+	if (what == VG_CAPTURE_SUPPRESSED) {
 		oc = OUT_SUPPRESSED;
 		printf("%-6lld suppressed     the person was forgotten (venuegw forget): entry removed, not stored\n", id);
 	} else {
-		struct vg_store_event ev = {
-			.event_key = out.event_key,
-			.device_id = h.device_id,
-			.type = out.type,
-			.priority = out.priority,
-			.flags = out.flags,
-			.received_at_ms = h.received_at_ms,
-			.body = out.body,
-			.body_len = out.body_len,
-		};
-		rc = vg_store_put_event(r->st, &ev);
-		if (rc < 0)
-			goto fail;
-		oc = rc == 1 ? OUT_DUPLICATE : OUT_ACCEPTED;
+		oc = what == VG_CAPTURE_DUPLICATE ? OUT_DUPLICATE : OUT_ACCEPTED;
 		if (oc == OUT_ACCEPTED)
 			printf("%-6lld accepted       event %s, type %s: pending, the daemon forwards it\n", id,
 			       out.event_key, out.type);
@@ -453,11 +439,9 @@ static int retry_one(struct retry *r, long long id)
 	if ((rc = vg_store_quarantine_remove(r->st, id)))
 		goto fail;
 done:
-	if (r->dry_run) {
-		vg_store_rollback(r->st);
-	} else if (oc == OUT_NOT_RETRYABLE) {
-		vg_store_rollback(r->st);
-	} else if ((rc = vg_store_commit(r->st))) {
+	if (r->dry_run || oc == OUT_NOT_RETRYABLE) {
+		vg_capture_abort(r->capture, r->st);
+	} else if ((rc = vg_capture_end(r->capture, r->st))) {
 		goto fail_committed;
 	}
 	switch (oc) {
@@ -473,7 +457,7 @@ done:
 	held_free(&h);
 	return VG_OK;
 fail:
-	vg_store_rollback(r->st);
+	vg_capture_abort(r->capture, r->st);
 fail_committed:
 	fprintf(stderr, "venuegw quarantine retry: entry %lld: %s (%s); it stays as it was\n", id, vg_strerror(rc),
 	        vg_store_errmsg(r->st));
@@ -550,9 +534,7 @@ static int cmd_retry(const struct vg_config *cfg, int argc, char **argv)
 		goto out;
 	}
 	struct retry r = { .cfg = cfg, .dry_run = dry_run, .clock_synced = vg_clock_synced() };
-	r.key = vg_keyring_current(&kr, time(NULL));
-	r.ring = &kr;
-	if (!r.key) {
+	if (!vg_keyring_current(&kr, time(NULL))) {
 		fprintf(stderr, "venuegw quarantine retry: no key in %s is active yet (activate_at in the future)\n",
 		        cfg->key_file);
 		vg_keyring_wipe(&kr);
@@ -565,8 +547,15 @@ static int cmd_retry(const struct vg_config *cfg, int argc, char **argv)
 		goto out;
 	}
 	r.plan = plan;
+	if (vg_capture_open(&r.capture, cfg, &kr) != VG_OK) {
+		fprintf(stderr, "venuegw quarantine retry: out of memory\n");
+		vg_keyring_wipe(&kr);
+		vg_plan_free(plan);
+		goto out;
+	}
 	r.st = vg_admin_open_store(cfg);
 	if (!r.st) {
+		vg_capture_close(r.capture);
 		vg_keyring_wipe(&kr);
 		vg_plan_free(plan);
 		goto out;
@@ -613,6 +602,7 @@ static int cmd_retry(const struct vg_config *cfg, int argc, char **argv)
 		code = VG_EXIT_OK;
 close:
 	vg_store_close(r.st);
+	vg_capture_close(r.capture);
 	vg_keyring_wipe(&kr);
 	vg_plan_free(plan);
 out:

@@ -11,6 +11,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "contract.h"
 #include "digest.h"
 #include "driver.h"
@@ -69,6 +70,7 @@ struct vg_serial {
 	long long dropped_logged;      /* events dropped at the disk cap, as last logged */
 	struct vg_store *store;       /* a capture connection: durability as configured */
 	struct vg_keyring keys;
+	struct vg_capture *capture;   /* keys, suppression, the put, the quarantine's limits */
 	struct port ports[VG_MAX_PORTS];
 	int nports;
 	struct pending *pend;
@@ -213,7 +215,8 @@ static void sink_frame(void *ud, const struct vg_frame *f)
 		p->bad++;
 		s->npend++;
 	} else {
-		const struct vg_key *key = vg_keyring_current(&s->keys, now / 1000);
+		struct vg_ingest_cfg icfg;
+		int have_key = vg_capture_ingest_cfg(s->capture, now, &icfg) == VG_OK;
 		if (!p->have_counter) {
 			/* Not read when the port opened (buffer.db busy): try again now. */
 			long long epoch, seq;
@@ -223,9 +226,9 @@ static void sink_frame(void *ud, const struct vg_frame *f)
 				p->have_counter = 1;
 			}
 		}
-		if (!key || !p->have_counter) {
+		if (!have_key || !p->have_counter) {
 			vg_log(VG_LOG_ERR, "serial.frame", "port %s: %s; frame not acknowledged", p->cfg->name,
-			       key ? "no event counter" : "no token key is active");
+			       have_key ? "no event counter" : "no token key is active");
 			if (f->token && p->drv->settle)
 				p->drv->settle(p->dstate, f->token, 0, vg_now_ms(),
 				               &p->sink);
@@ -236,9 +239,6 @@ static void sink_frame(void *ud, const struct vg_frame *f)
 		char value[48];
 		pe->seq = ++p->next_seq;
 		snprintf(value, sizeof value, "%lld:%lld", p->epoch, pe->seq);
-		struct vg_ingest_cfg icfg;
-		vg_ingest_cfg_init(&icfg, s->cfg, key);
-		icfg.ring = &s->keys;
 		icfg.plan = s->plan;
 		icfg.key_kind = "seq";
 		icfg.key_value = value;
@@ -277,37 +277,20 @@ static int store_one(struct vg_serial *s, struct pending *pe)
 {
 	char topic[48];
 	snprintf(topic, sizeof topic, "serial:%s", pe->p->cfg->name);
-	if (pe->bad) {
-		struct vg_store_quarantine q = {
-			.received_at_ms = pe->received_ms, .device_id = pe->p->cfg->device_id, .topic = topic,
-			.size = pe->size, .reason = pe->reason, .field = "", .detail = pe->detail, .error_offset = -1,
-			.digest = "", .event_key = "", .body = NULL,
-		};
-		return vg_store_put_quarantine(s->store, &q);
-	}
-	const struct vg_ingest_out *o = &pe->out;
-	const char *idents[VG_INGEST_IDENTS_MAX];
-	for (int i = 0; i < o->nidents; i++)
-		idents[i] = o->idents[i];
-	int sup = vg_store_suppressed(s->store, idents, (size_t)o->nidents);
-	if (sup)
-		return sup < 0 ? sup : VG_OK; /* a forgotten person: acknowledged, not stored */
-	if (o->quarantined) {
-		struct vg_store_quarantine q = {
-			.received_at_ms = pe->received_ms, .device_id = pe->p->cfg->device_id, .topic = topic,
-			.size = o->body_len, .reason = vg_reject_name(o->rej.reason), .field = o->rej.field,
-			.detail = o->rej.detail, .error_offset = o->rej.offset, .digest = o->digest,
-			.event_key = o->event_key, .body = o->body, .body_len = o->body_len,
-		};
-		return vg_store_put_quarantine(s->store, &q);
-	}
-	struct vg_store_event ev = {
-		.event_key = o->event_key, .device_id = pe->p->cfg->device_id, .type = o->type,
-		.priority = o->priority, .flags = o->flags, .received_at_ms = pe->received_ms,
-		.body = o->body, .body_len = o->body_len,
+	struct vg_capture_in in = {
+		.device_id = pe->p->cfg->device_id, .topic = topic, .received_at_ms = pe->received_ms,
 	};
-	int rc = vg_store_put_event(s->store, &ev);
-	return rc == 1 ? VG_OK : rc;
+	if (pe->bad) {
+		/* A frame the driver could not read: metadata only, never its bytes. */
+		in.size = pe->size;
+		in.reason = pe->reason;
+		in.detail = pe->detail;
+	} else {
+		in.size = pe->out.body_len;
+		in.out = &pe->out;
+	}
+	enum vg_capture_outcome what;
+	return vg_capture_put(s->capture, s->store, &in, &what);
 }
 
 static void commit_pending(struct vg_serial *s)
@@ -316,7 +299,7 @@ static void commit_pending(struct vg_serial *s)
 	if (!s->npend)
 		return;
 	int64_t now = wall_ms();
-	int rc = vg_store_begin(s->store);
+	int rc = vg_capture_begin(s->capture, s->store);
 	for (size_t i = 0; !rc && i < s->npend; i++)
 		rc = store_one(s, &s->pend[i]);
 	for (int i = 0; !rc && i < s->nports; i++) {
@@ -325,9 +308,9 @@ static void commit_pending(struct vg_serial *s)
 			rc = vg_store_serial_advance(s->store, p->cfg->device_id, p->next_seq, now);
 	}
 	if (rc)
-		vg_store_rollback(s->store);
+		vg_capture_abort(s->capture, s->store);
 	else
-		rc = vg_store_commit(s->store);
+		rc = vg_capture_end(s->capture, s->store);
 	int ok = rc == VG_OK;
 	struct vg_store_cap_stats cs;
 	vg_store_cap_stats(s->store, &cs);
@@ -556,6 +539,10 @@ int vg_serial_open(struct vg_serial **out, struct vg_loop *loop, const struct vg
 	int rc = vg_keyring_load(&s->keys, cfg->key_file, err, errsz);
 	if (rc)
 		goto fail;
+	if ((rc = vg_capture_open(&s->capture, cfg, &s->keys))) {
+		snprintf(err, errsz, "out of memory");
+		goto fail;
+	}
 	struct vg_store_cfg scfg = {
 		.path = db_path, .owner = 0, .durability_full = cfg->durability == VG_DURABILITY_FULL,
 		.busy_timeout_ms = 100,
@@ -605,6 +592,7 @@ void vg_serial_close(struct vg_serial *s)
 	}
 	free(s->pend);
 	vg_store_close(s->store);
+	vg_capture_close(s->capture);
 	vg_keyring_wipe(&s->keys);
 	free(s);
 }

@@ -11,7 +11,7 @@ import time
 import unittest
 
 import harness
-from harness import event_key, files_containing, read_lines, read_text, token
+from harness import SCHEMA, event_key, files_containing, read_lines, read_text, token
 
 
 class CaptureCase(harness.GatewayCase):
@@ -141,7 +141,7 @@ class StoreFailureTest(CaptureCase):
         self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE device_id <> '_gateway'")[0][0], 0)
         self.assertIn("schema", read_text(self.gw.broker_log))
         with sqlite3.connect(self.gw.db_path()) as c:
-            c.execute("PRAGMA user_version = %d" % harness.SCHEMA)
+            c.execute("PRAGMA user_version = %d" % SCHEMA)
         r = self.gw.mosquitto_pub("pos-1", "venue/v1/pos-1/events",
                                   json.dumps({"id": "s-1", "type": "device.status"}))
         self.assertEqual(r.returncode, 0, r.stderr)

@@ -27,7 +27,11 @@ class DiagTest(GatewayCase):
     prefix = "vg-dg-"
     write_key = WRITE_KEY
     devices = dict(Gateway.DEVICES, venuegw=MQTT_PASSWORD)
-    extra_conf = "; the venue's contact: owner.contact@example.org\n[metrics]\nlisten =\n"
+    # Personal data where a careless installer might put it: a comment, and a
+    # value holding a card number of a scheme outside the old IIN table (Mir),
+    # which config.txt copies through the redaction filter.
+    extra_conf = ("; the venue's contact: owner.contact@example.org\n"
+                  "[mqtt]\nusername = till-2200000000000004\n[metrics]\nlisten =\n")
 
     def pub(self, ev, device="pos-1"):
         r = self.gw.mosquitto_pub(device, "venue/v1/%s/events" % device, json.dumps(ev))
@@ -57,7 +61,7 @@ class DiagTest(GatewayCase):
     def needles(self, key):
         """Raw values, their tokens (as the CDP received them and as buffer.db holds them) and secrets."""
         raw = [EMAIL, EMAIL.lower(), PHONE, "+49309876543", "309876543", CUSTOMER, CARD, CARD.replace(" ", ""),
-               "owner.contact@example.org"]
+               "owner.contact@example.org", "2200000000000004"]
         toks = {token("em", EMAIL.lower()), token("ph", "+49309876543"), token("pan", CARD.replace(" ", ""))}
         msgs = {m["messageId"]: m for m in self.cdp_messages}
         m = msgs[key]

@@ -30,6 +30,7 @@ def venuegw(*args, input=None):
 def a_plan(field):
     """A plan of one type whose properties declare one field, the schema given."""
     return {"name": "t", "version": "1",
+            "common": {"properties": {"type": {"type": "string"}, "occurred_at": {"type": "string"}}},
             "events": {"pos.order.completed": {"type": "object", "properties": {"properties": {
                 "type": "object", "properties": {"f": field}}}}}}
 

@@ -4,11 +4,13 @@ CDP, on 127.0.0.1."""
 import hashlib
 import json
 import os
+import re
 import subprocess
 import time
 import unittest
 
 from harness import VENUE, GatewayCase, b64url, build_path, event_key, lp, read_text, token
+from serial_sim import Pty
 
 ASSUMED_TZ = 1  # VG_FLAG_TS_ASSUMED_TZ
 
@@ -283,6 +285,155 @@ class WrongInputTest(QuarantineCase):
                                capture_output=True, text=True, timeout=60)
             self.assertEqual(r.returncode, 1, "%s: %s" % (verb, r.stderr))
             self.assertIn("buffer.db", r.stderr)
+
+
+def pub_summary(text):
+    m = re.search(r"acked=(\d+) publishes=(\d+) reconnects=(\d+)", text)
+    return (int(m[1]), int(m[2]), int(m[3])) if m else None
+
+
+class FloodCase(GatewayCase):
+    """Two devices send input to quarantine at full speed (MQTT, alternately
+    bad JSON and a contract violation) while a third publishes valid events
+    at a steady rate: the third is acknowledged throughout, nobody is
+    disconnected, every flooded input is stored or counted, and buffer.db
+    stays within max_buffer_mb."""
+    prefix = "vg-qf-"
+    # vg_pub --pad sends a "pad" member of bulk; this test's plan declares it.
+    plan_props = {"pad": {"type": "string", "x-pii": "text"}}
+    with_cdp = False
+    CAP_MB = 16
+    FLOOD = 2000          # per flooding device
+    GOOD = 400            # the third device's events, at GOOD_RATE/s
+    GOOD_RATE = 50
+    PAD = 2000
+
+    def flood(self):
+        acked = os.path.join(self.tmp, "good-acked")
+        good = self.gw.publisher("pos-1", self.GOOD, "good", acked, rate=self.GOOD_RATE, deadline=60)
+        floods = []
+        for dev in ("kiosk-1", "scanner-1"):
+            cmd = [build_path("vg_pub"), "--port", str(self.gw.port), "--user", dev, "--password",
+                   self.gw.devices[dev], "--count", str(self.FLOOD), "--prefix", "fl", "--inflight", "50",
+                   "--deadline", "60", "--invalid", "--pad", str(self.PAD)]
+            floods.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        t0 = time.monotonic()
+        outs = [p.communicate(timeout=90)[0] for p in floods + [good]]
+        elapsed = time.monotonic() - t0
+        sums = [pub_summary(o) for o in outs]
+        for (acked_n, publishes, reconnects), want, o in zip(sums, [self.FLOOD, self.FLOOD, self.GOOD], outs):
+            self.assertEqual(acked_n, want, o)        # every publish acknowledged, the good device's too
+            self.assertEqual(reconnects, 0, o)        # nobody refused or disconnected
+            self.assertEqual(publishes, want, o)
+        self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE device_id = 'pos-1'")[0][0], self.GOOD)
+        # Every flooded input is a quarantine row or counted in quarantine_overflow.
+        for dev in ("kiosk-1", "scanner-1"):
+            rows = self.gw.query("SELECT count(*) FROM quarantine WHERE device_id = ?", dev)[0][0]
+            over = self.gw.query("SELECT coalesce(sum(count), 0) FROM quarantine_overflow WHERE device_id = ?",
+                                 dev)[0][0]
+            self.assertEqual(rows + over, self.FLOOD, dev)
+        pages = self.gw.query("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")[0][0]
+        self.assertLessEqual(pages, self.CAP_MB << 20)
+        return elapsed
+
+
+class FloodRateTest(FloodCase):
+    """The exact per-device limiter: at most burst + rate × time rows per device."""
+    extra_conf = "max_buffer_mb = 16\n[capture]\nquarantine_rate_per_min = 60\nquarantine_burst = 30\n" \
+                 "[metrics]\nlisten =\n"
+
+    def test_two_flooders_leave_a_third_device_acknowledged(self):
+        elapsed = self.flood()
+        for dev in ("kiosk-1", "scanner-1"):
+            rows = self.gw.query("SELECT count(*) FROM quarantine WHERE device_id = ?", dev)[0][0]
+            self.assertGreaterEqual(rows, 30, dev)
+            self.assertLessEqual(rows, 30 + int(elapsed) + 1, dev)
+
+
+class FloodShareTest(FloodCase):
+    """The quarantine's own share (quarantine_max_mb): with the rate limit out
+    of the way, it stops growing at its share and events still go in."""
+    extra_conf = "max_buffer_mb = 16\n[capture]\nquarantine_rate_per_min = 100000\nquarantine_burst = 100000\n" \
+                 "quarantine_max_mb = 1\n[metrics]\nlisten =\n"
+
+    def test_quarantine_stops_at_its_share(self):
+        self.flood()
+        used = self.gw.query("SELECT bytes FROM quarantine_usage")[0][0]
+        # At the share: within one row (PAD bytes and change) above 1 MiB.
+        self.assertGreater(used, (1 << 20) - 2 * self.PAD)
+        self.assertLessEqual(used, (1 << 20) + self.PAD + 512)
+        self.assertGreater(self.gw.query("SELECT coalesce(sum(count), 0) FROM quarantine_overflow")[0][0], 0)
+
+
+class SerialFloodTest(GatewayCase):
+    """The serial path has the same exact limiter: a terminal sending lines
+    that do not decode at full speed stores at most burst + rate × time
+    quarantine rows (the rest counted), while an MQTT device publishing at
+    the same time is acknowledged throughout."""
+    prefix = "vg-qs-"
+    with_cdp = False
+    extra_conf = "commit_interval_ms = 20\n[capture]\nquarantine_rate_per_min = 60\nquarantine_burst = 30\n" \
+                 "[metrics]\nlisten =\n"
+    LINES = 20000
+
+    def configure(self):
+        self.pty = Pty(os.path.join(self.tmp, "ttyKiosk"))
+        self.addCleanup(self.pty.unplug)
+        with open(self.gw.conf, "a") as f:
+            f.write("\n[serial.kiosk]\ndevice = %s\ndriver = ndjson\ndevice_id = kiosk-nd\n" % self.pty.path)
+
+    def counted(self):
+        rows = self.gw.query("SELECT count(*) FROM quarantine WHERE device_id = 'kiosk-nd'")[0][0]
+        over = self.gw.query("SELECT coalesce(sum(count), 0) FROM quarantine_overflow"
+                             " WHERE device_id = 'kiosk-nd'")[0][0]
+        return rows, over
+
+    def test_serial_flood_is_limited_per_device(self):
+        end = time.monotonic() + 10
+        while time.monotonic() < end and "open:" not in read_text(self.gw.daemon_log):
+            time.sleep(0.05)
+        acked = os.path.join(self.tmp, "good-acked")
+        good = self.gw.publisher("pos-1", 200, "good", acked, rate=50, deadline=60)
+        t0 = time.monotonic()
+        chunk = b"".join(b"{not json %d\n" % i for i in range(1000))
+        for _ in range(self.LINES // 1000):
+            self.pty.write(chunk)
+        end = time.monotonic() + 60
+        while time.monotonic() < end and sum(self.counted()) < self.LINES:
+            time.sleep(0.1)
+        elapsed = time.monotonic() - t0
+        rows, over = self.counted()
+        self.assertEqual(rows + over, self.LINES)          # every line stored or counted
+        self.assertGreaterEqual(rows, 30)
+        self.assertLessEqual(rows, 30 + int(elapsed) + 1)  # the bucket: burst + one a second
+        out = good.communicate(timeout=60)[0]
+        acked_n, publishes, reconnects = pub_summary(out)
+        self.assertEqual((acked_n, reconnects), (200, 0), out)
+
+
+class RetentionTest(QuarantineCase):
+    """quarantine_retention_d: the daemon purges older quarantine rows, keeps newer ones."""
+    extra_conf = "[capture]\nquarantine_retention_d = 2\n[metrics]\nlisten =\n"
+    start_gateway = False
+
+    def test_old_rows_are_purged(self):
+        import sqlite3
+        self.gw.start_daemon()
+        now = int(time.time() * 1000)
+        with sqlite3.connect(self.gw.db_path(), timeout=10) as c:
+            for i, age_d in enumerate((3, 3, 1)):
+                c.execute("INSERT INTO quarantine(received_at_ms, device_id, topic, size, reason, field, detail,"
+                          " error_offset, digest, event_key, state, body) VALUES (?, 'pos-1', 't', 1, 'bad_json',"
+                          " '', '', -1, '', ?, 'metadata', NULL)", (now - age_d * 86400000, "k%d" % i))
+        self.gw.stop_daemon()
+        self.gw.start_daemon()      # the first tick purges
+        end = time.monotonic() + 10
+        while time.monotonic() < end and self.gw.query("SELECT count(*) FROM quarantine")[0][0] != 1:
+            time.sleep(0.1)
+        self.assertEqual(self.gw.query("SELECT event_key FROM quarantine"), [("k2",)])
+        self.assertEqual(self.gw.query("SELECT bytes FROM quarantine_usage")[0][0],
+                         self.gw.query("SELECT length(device_id) * 2 + length(topic) + length(reason)"
+                                       " + length(event_key) + 64 FROM quarantine")[0][0])
 
 
 if __name__ == "__main__":

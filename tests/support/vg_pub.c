@@ -22,8 +22,8 @@
 enum { UNSENT = 0, INFLIGHT = 1, ACKED = 2 };
 
 struct pub {
-	const char *host, *user, *password, *device, *topic_device, *prefix, *acked_path;
-	int port, count, inflight_max, connected, dropped, pad;
+	const char *host, *user, *password, *device, *topic_device, *prefix, *acked_path, *latency_path;
+	int port, count, inflight_max, connected, dropped, pad, invalid;
 	double rate, deadline_s;
 	unsigned char *state;
 	double *sent_at;
@@ -32,6 +32,7 @@ struct pub {
 	int acked, inflight, cursor, reconnects, latencies;
 	long long publishes;
 	FILE *acked_file;
+	FILE *latency_file;         /* --latency-log: "<CLOCK_MONOTONIC s at PUBACK> <ms>" per ack */
 };
 
 static double now_s(void)
@@ -73,6 +74,16 @@ static int make_event_body(const struct pub *p, int i, char *buf, size_t n)
 {
 	char at[96];
 	iso_now(at);
+	if (p->invalid) {
+		/* --invalid: input the gateway must quarantine, alternately input that
+		 * does not decode and a contract violation (class.attended without
+		 * its class_id). */
+		if (i % 2 == 0)
+			return snprintf(buf, n, "{\"id\":\"%s-%d\",\"type\":\"checkin.scanned\",\"properties\":{", p->prefix, i);
+		return snprintf(buf, n,
+			"{\"id\":\"%s-%d\",\"type\":\"class.attended\",\"occurred_at\":\"%s\",\"seq\":%d,"
+			"\"properties\":{\"room\":\"b\"}}", p->prefix, i, at, i);
+	}
 	switch (i % 4) {
 	case 0:
 		return snprintf(buf, n,
@@ -133,7 +144,10 @@ static void on_publish(struct mosquitto *m, void *ud, int mid)
 	p->mid_to_idx[mid & 0xffff] = -1;
 	p->acked++;
 	p->inflight--;
-	p->latency[p->latencies++] = now_s() - p->sent_at[i];
+	double now = now_s();
+	p->latency[p->latencies++] = now - p->sent_at[i];
+	if (p->latency_file)
+		fprintf(p->latency_file, "%.6f %.3f\n", now, (now - p->sent_at[i]) * 1e3);
 	if (p->acked_file) {
 		fprintf(p->acked_file, "%s-%d\n", p->prefix, i);
 		fflush(p->acked_file);
@@ -151,10 +165,14 @@ static void usage(void)
 	fputs("Usage: vg_pub --port P --user U --password PW [--device D] [--count N]\n"
 	      "              [--inflight K] [--rate EV_PER_S] [--prefix ID] [--acked FILE]\n"
 	      "              [--deadline S] [--topic-device D2] [--host H] [--pad BYTES]\n"
+	      "              [--invalid] [--latency-log FILE]\n"
 	      "Publishes N events as device D (default: the user name) on\n"
 	      "venue/v1/<D2 or D>/events with QoS 1; writes each acknowledged event id to\n"
 	      "FILE; resends unacknowledged events after reconnecting; exits 0 when all N\n"
-	      "were acknowledged, 1 at the deadline otherwise.  Prints a summary line:\n"
+	      "were acknowledged, 1 at the deadline otherwise.  --invalid: every event is\n"
+	      "input to quarantine (alternately bad JSON and a contract violation).\n"
+	      "--latency-log: one line per PUBACK, \"<CLOCK_MONOTONIC seconds> <ms since publish>\".\n"
+	      "Prints a summary line:\n"
 	      "  acked=N publishes=M reconnects=R seconds=S rate=EV/S ack_p50_ms= ack_p99_ms=\n",
 	      stderr);
 }
@@ -171,6 +189,7 @@ int main(int argc, char **argv)
 		{ "prefix", required_argument, NULL, 'x' }, { "acked", required_argument, NULL, 'a' },
 		{ "deadline", required_argument, NULL, 't' },
 		{ "topic-device", required_argument, NULL, 'T' }, { "pad", required_argument, NULL, 'D' },
+		{ "invalid", no_argument, NULL, 'I' }, { "latency-log", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -189,6 +208,8 @@ int main(int argc, char **argv)
 		case 'D': p.pad = atoi(optarg); break;
 		case 't': p.deadline_s = atof(optarg); break;
 		case 'T': p.topic_device = optarg; break;
+		case 'I': p.invalid = 1; break;
+		case 'L': p.latency_path = optarg; break;
 		default: usage(); return 2;
 		}
 	}
@@ -208,6 +229,10 @@ int main(int argc, char **argv)
 		return 1;
 	if (p.acked_path && !(p.acked_file = fopen(p.acked_path, "a"))) {
 		perror(p.acked_path);
+		return 1;
+	}
+	if (p.latency_path && !(p.latency_file = fopen(p.latency_path, "w"))) {
+		perror(p.latency_path);
 		return 1;
 	}
 	char topic[160];
@@ -294,6 +319,8 @@ int main(int argc, char **argv)
 	       p.acked, p.publishes, p.reconnects, secs, p.acked / (secs > 0 ? secs : 1), p50 * 1e3, p99 * 1e3);
 	if (p.acked_file)
 		fclose(p.acked_file);
+	if (p.latency_file)
+		fclose(p.latency_file);
 	mosquitto_lib_cleanup();
 	return p.acked == p.count ? 0 : 1;
 }

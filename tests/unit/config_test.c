@@ -364,6 +364,27 @@ static void test_int_range(void **state)
 	assert_int_equal(cfg.max_past_age_d, 1);
 }
 
+static void test_quarantine_share(void **state)
+{
+	(void)state;
+	struct vg_config cfg;
+	char err[256];
+	parse_expect(&cfg, VENUE, VG_OK, err, sizeof(err));
+	assert_int_equal(cfg.quarantine_max_mb, 0);
+	assert_int_equal(vg_config_quarantine_max_mb(&cfg), 102);   /* a tenth of 1024 */
+	assert_int_equal(cfg.quarantine_retention_d, 30);
+	parse_expect(&cfg, VENUE "max_buffer_mb = 16\n[capture]\nquarantine_max_mb = 16\nquarantine_retention_d = 1\n",
+	             VG_OK, err, sizeof(err));
+	assert_int_equal(vg_config_quarantine_max_mb(&cfg), 16);
+	assert_int_equal(cfg.quarantine_retention_d, 1);
+	parse_expect(&cfg, VENUE "max_buffer_mb = 16\n", VG_OK, err, sizeof(err));
+	assert_int_equal(vg_config_quarantine_max_mb(&cfg), 1);    /* at least 1 */
+	expect_error_prefix(VENUE "max_buffer_mb = 16\n[capture]\nquarantine_max_mb = 17\n",
+	                    NAME ": [capture] quarantine_max_mb = 17 is more than [gateway] max_buffer_mb = 16");
+	expect_error(VENUE "[capture]\nquarantine_retention_d = 0\n",
+	             NAME ":4: [capture] quarantine_retention_d: must be a whole number in 1..3650");
+}
+
 static void test_value_too_long(void **state)
 {
 	(void)state;
@@ -571,6 +592,7 @@ int main(void)
 		cmocka_unit_test(test_syntax_then_handler_error),
 		cmocka_unit_test(test_bad_enum),
 		cmocka_unit_test(test_int_range),
+		cmocka_unit_test(test_quarantine_share),
 		cmocka_unit_test(test_value_too_long),
 		cmocka_unit_test(test_long_values),
 		cmocka_unit_test(test_long_inline_comment),

@@ -562,6 +562,8 @@ static void test_pii_in_identifier(void **state)
 		{ "id", "\"4111 1111 1111 1111\"", "id" },
 		{ "properties.order_id", "\"4111111111111111\"", "properties.order_id" },
 		{ "properties.order_id", "\"call 0151 2345678\"", "properties.order_id" },
+		{ "id", "\"0151 2345678\"", "id" },          /* written like a phone */
+		{ "id", "\"00491512345678\"", "id" },        /* an international prefix */
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		cJSON *e = example("pos.order.completed");
@@ -581,13 +583,41 @@ static void test_pii_in_identifier(void **state)
 	}
 	/* Identifiers that are not personal data pass as sent. */
 	static const char *const ok[] = { "\"0f8c6a52-5d1e-4a53-9a43-3e2f51a0c9d7\"", "\"01JEB7Z9XKQH8W3N5V2M4R6T8Y\"",
-	                                  "\"100234\"", "\"ORD-2026-000123\"", "\"ea43b481-6079-4596-86bd-76238811f195\"" };
+	                                  "\"100234\"", "\"ORD-2026-000123\"", "\"ea43b481-6079-4596-86bd-76238811f195\"",
+	                                  "\"0123456789\"", "\"000000451234\"" /* zero-padded receipt numbers */ };
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		cJSON *e = example("pos.order.completed");
 		set_path(e, "id", ok[i]);
 		set_path(e, "properties.order_id", ok[i]);
 		expect(e, VG_REJ_NONE, "", ok[i]);
 	}
+}
+
+/* What the plan declares is a name and a type: a declared member of another
+ * JSON type fails the check and is not held as it came. */
+static void test_declared_type(void **state)
+{
+	(void)state;
+	cJSON *e = example("payment.succeeded");
+	set_path(e, "properties.note", "4111111111111111");
+	char *text = cJSON_PrintUnformatted(e);
+	assert_non_null(text);
+	expect(e, VG_REJ_CONTRACT, "properties.note", "a card number as a JSON number in a text field");
+	struct drops d;
+	struct vg_pii_stats st = { 0 };
+	char *out = apply(text, &d, &st);
+	assert_null(strstr(out, "4111111111111111"));
+	assert_true(dropped(&d, "properties.note"));
+	cJSON_free(out);
+	cJSON_free(text);
+
+	/* device.status never carries a person: its plan takes common's back. */
+	out = apply("{\"type\":\"device.status\",\"person\":{\"email\":\"ana@example.com\"},"
+	            "\"consent\":{\"marketing_email\":true},\"properties\":{\"battery\":80}}", &d, &st);
+	assert_string_equal(out, "{\"type\":\"device.status\",\"properties\":{\"battery\":80}}");
+	assert_true(dropped(&d, "person"));
+	assert_true(dropped(&d, "consent"));
+	cJSON_free(out);
 }
 
 static int count_fields(void *ud, const char *path, const char *types, const char *cls, int required)
@@ -655,6 +685,10 @@ static void test_plan_problems(void **state)
 		{ "{\"events\":{\"a\":{\"additionalProperties\":true}}}",
 		  "warning /events/a/additionalProperties: true lets any member name pass" },
 		{ "{\"events\":{\"a\":{}},\"extra\":1}", "error /extra: not a member of a plan" },
+		{ "{\"events\":{\"a\":{\"properties\":{\"properties\":{}}}}}",
+		  "error /events/a/properties: the event's \"type\" must be declared" },
+		{ "{\"common\":{\"properties\":{\"type\":{\"type\":\"string\"}}},\"events\":{\"a\":{}}}",
+		  "warning /events/a/properties: \"occurred_at\" is not declared" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct problems pr = { .text = "" };
@@ -719,6 +753,7 @@ int main(void)
 		cmocka_unit_test(test_undeclared_dropped),
 		cmocka_unit_test(test_pii_in_identifier),
 		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_declared_type),
 		cmocka_unit_test(test_plan_problems),
 		cmocka_unit_test(test_default_plan_is_clean),
 	};

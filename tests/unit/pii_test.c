@@ -904,6 +904,8 @@ static const struct text_case text_cases[] = {
 	/* "+" numbers that do not normalize are still removed */
 	{ 49, "call +49 0 030 123456", "call [phone]" },
 	{ 49, "+49 0 0151 2345678", "[phone]" },
+	{ 34, "call 0034 0612 345 679", "call [phone]" },
+	{ 0, "call 0034 0612 345 679", "call [phone]" },
 	/* phones, national, per default country */
 	{ 49, "Tel 0151 2345678", "Tel {ph:+491512345678}" },
 	{ 49, "0151-2345678.", "{ph:+491512345678}." },
@@ -1065,6 +1067,7 @@ static const char *const not_pii[] = {
 	"SKU_01512345678",
 	"https://example.com/orders/01512345678",
 	"order 4111111111111112",
+	"ref 000012345678",                   /* zero-padded: no "00" call */
 	"order 4111111111111111123456789",
 	"4111.1111.1111.1111",
 	"4111111111111111abc",

@@ -725,13 +725,17 @@ static void test_cap_backpressure_refuses_and_loses_nothing(void **state)
 	memset(body, 'q', sizeof(body));
 	struct vg_store_quarantine q = { .received_at_ms = 5, .device_id = "pos-1", .reason = "contract",
 	                                 .body = body, .body_len = sizeof(body) };
+	int overflowed = 0;
 	for (int i = 0; i < 20; i++) {
 		assert_int_equal(vg_store_begin(s), VG_OK);
-		assert_int_equal(vg_store_put_quarantine(s, &q), VG_OK);
+		rc = vg_store_put_quarantine(s, &q);
+		assert_true(rc == VG_OK || rc == VG_STORE_OVERFLOW);
+		overflowed += rc == VG_STORE_OVERFLOW;
 		assert_int_equal(vg_store_commit(s), VG_OK);
 	}
 	long long counted = raw_int(f->db, "SELECT coalesce(sum(count), 0) FROM quarantine_overflow");
 	assert_true(counted > 10);
+	assert_int_equal(counted, overflowed);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM quarantine") + counted, 20);
 	assert_true(file_bytes(f->db) <= CAP_BYTES);
 
@@ -950,8 +954,10 @@ static void test_batch_done_moves_keys_up_and_frees_pages(void **state)
 	assert_int_equal(put_numbered(s, 600, VG_PRIO_NORMAL, 9000), VG_OK);
 	assert_int_equal(raw_int(f->db, "SELECT id FROM events WHERE state = 0"), 600 + 599 + 1);
 	/* Counts work on a file the daemon has not migrated yet. */
-	raw_exec(f->db, "DROP TABLE drops; DROP INDEX events_droppable; DROP TABLE undeclared;"
-	                " PRAGMA user_version = 1");
+	raw_exec(f->db, "DROP TRIGGER quarantine_usage_insert; DROP TRIGGER quarantine_usage_delete;"
+	                " DROP TRIGGER quarantine_usage_update; DROP TABLE quarantine_usage;"
+	                " ALTER TABLE suppressions DROP COLUMN key_versions; DROP TABLE undeclared;"
+	                " DROP TABLE drops; DROP INDEX events_droppable; PRAGMA user_version = 1");
 	struct vg_store_counts c;
 	assert_int_equal(vg_store_counts(s, &c), VG_OK);
 	assert_int_equal(c.pending, 1);
@@ -971,13 +977,113 @@ static void test_migrates_schema_1_keeping_the_data(void **state)
 	assert_int_equal(vg_store_commit(s), VG_OK);
 	vg_store_close(s);
 	/* Back to what 0.1.0's first schema was. */
-	raw_exec(f->db, "DROP TABLE drops; DROP INDEX events_droppable; DROP TABLE undeclared;"
-	                " PRAGMA user_version = 1");
+	raw_exec(f->db, "DROP TRIGGER quarantine_usage_insert; DROP TRIGGER quarantine_usage_delete;"
+	                " DROP TRIGGER quarantine_usage_update; DROP TABLE quarantine_usage;"
+	                " ALTER TABLE suppressions DROP COLUMN key_versions; DROP TABLE undeclared;"
+	                " DROP TABLE drops; DROP INDEX events_droppable; PRAGMA user_version = 1");
 	s = open_store(f->db, 1, 0);
 	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), VG_STORE_SCHEMA);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE name = 'drops'"), 1);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE name = 'undeclared'"), 1);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE event_key = 'CCCCCCCCCCCCCCCCCCCCCC'"), 1);
+	vg_store_close(s);
+}
+
+static int collect_versions(void *ud, const char *versions, long long count, int64_t first_ms)
+{
+	(void)first_ms;
+	char *out = ud;
+	size_t len = strlen(out);
+	snprintf(out + len, 256 - len, "%s=%lld;", versions, count);
+	return 0;
+}
+
+/* Erasure in short steps: the suppression alone first, then slices by row id
+ * that delete only the person's pending or in-batch rows (forwarded keys and
+ * other people's rows stay), in events and quarantine; a tombstone last. */
+static void test_erase_in_slices(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_store *s = open_store(f->db, 1, 0);
+	char key[32], body[128];
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(key, sizeof key, "K%021d", i);
+		snprintf(body, sizeof body, "{\"person\":{\"email\":\"%s\"},\"n\":%d}",
+		         i % 100 == 7 ? "v1.em.ANA" : i % 100 == 8 ? "v2.em.ANA" : "v1.em.BOB", i);
+		struct vg_store_event ev = event(key, body);
+		assert_int_equal(vg_store_put_event(s, &ev), VG_OK);
+	}
+	struct vg_store_quarantine q = { .received_at_ms = 1, .device_id = "pos-1", .reason = "contract",
+	                                 .body = "{\"person\":{\"email\":\"v2.em.ANA\"}}", .body_len = 32 };
+	assert_int_equal(vg_store_put_quarantine(s, &q), VG_OK);
+	assert_int_equal(vg_store_commit(s), VG_OK);
+	const char *const toks[] = { "v1.em.ANA", "v2.em.ANA" };
+	assert_int_equal(vg_store_suppress(s, toks, 2, ",1,2,", 50), VG_OK);
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	assert_int_equal(vg_store_suppressed(s, toks + 1, 1), 1);
+	vg_store_rollback(s);
+	/* The suppression holds digests, never the tokens. */
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM suppressions WHERE instr(token, 'ANA') > 0"), 0);
+	char versions[256] = "";
+	assert_int_equal(vg_store_suppression_versions(s, collect_versions, versions), VG_OK);
+	assert_string_equal(versions, ",1,2,=2;");
+
+	long long ev_max, q_max, scanned = 0, deleted = 0, sc, de;
+	assert_int_equal(vg_store_max_ids(s, &ev_max, &q_max), VG_OK);
+	for (long long from = 0; from < ev_max; from += 64) {
+		assert_int_equal(vg_store_erase_slice(s, VG_STORE_TABLE_EVENTS, toks, 2, from, from + 64, &sc, &de), VG_OK);
+		assert_true(sc <= 64);
+		scanned += sc;
+		deleted += de;
+	}
+	assert_int_equal(scanned, 1000);
+	assert_int_equal(deleted, 20);
+	assert_int_equal(vg_store_erase_slice(s, VG_STORE_TABLE_QUARANTINE, toks, 2, 0, q_max, &sc, &de), VG_OK);
+	assert_int_equal(de, 1);
+	assert_int_equal(vg_store_tombstone(s, "tomb.x", 60, deleted + de), VG_OK);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE instr(body, 'ANA') > 0"), 0);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events"), 980);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM quarantine"), 0);
+	assert_int_equal(raw_int(f->db, "SELECT rows_purged FROM tombstones"), 21);
+	/* An empty range and too many needles. */
+	assert_int_equal(vg_store_erase_slice(s, VG_STORE_TABLE_EVENTS, toks, 2, 5, 5, &sc, &de), VG_OK);
+	assert_int_equal(sc, 0);
+	assert_int_equal(vg_store_erase_slice(s, VG_STORE_TABLE_EVENTS, toks, VG_STORE_ERASE_MATCH_MAX + 1, 0, 10,
+	                                      &sc, &de), VG_ERR_INVAL);
+	vg_store_close(s);
+}
+
+/* The quarantine's size is kept by triggers: inserts add, deletes (retention,
+ * retry, erasure) subtract; retention deletes only old rows. */
+static void test_quarantine_bytes_and_retention(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_store *s = open_store(f->db, 1, 0);
+	long long bytes = -1;
+	assert_int_equal(vg_store_quarantine_bytes(s, &bytes), VG_OK);
+	assert_int_equal(bytes, 0);
+	char body[1000];
+	memset(body, 'b', sizeof body);
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	for (int i = 0; i < 10; i++) {
+		struct vg_store_quarantine q = { .received_at_ms = 1000 + i, .device_id = "pos-1", .reason = "contract",
+		                                 .body = body, .body_len = sizeof body };
+		assert_int_equal(vg_store_put_quarantine(s, &q), VG_OK);
+	}
+	assert_int_equal(vg_store_commit(s), VG_OK);
+	assert_int_equal(vg_store_quarantine_bytes(s, &bytes), VG_OK);
+	assert_true(bytes >= 10 * 1000 && bytes < 10 * 1200);
+	assert_int_equal(bytes, raw_int(f->db, "SELECT sum(length(body) + length(device_id) * 2 + length(reason)"
+	                                       " + 64) FROM quarantine"));
+	/* Rows received before 1005 go, in slices of 3. */
+	assert_int_equal(vg_store_purge_quarantine(s, 1005, 3), 3);
+	assert_int_equal(vg_store_purge_quarantine(s, 1005, 3), 2);
+	assert_int_equal(vg_store_purge_quarantine(s, 1005, 3), 0);
+	assert_int_equal(raw_int(f->db, "SELECT min(received_at_ms) FROM quarantine"), 1005);
+	long long after = -1;
+	assert_int_equal(vg_store_quarantine_bytes(s, &after), VG_OK);
+	assert_int_equal(after * 2, bytes);
 	vg_store_close(s);
 }
 
@@ -1003,6 +1109,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_between_handles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_erase_in_slices, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quarantine_bytes_and_retention, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

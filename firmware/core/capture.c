@@ -1,0 +1,334 @@
+#include "capture.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "digest.h"
+#include "err.h"
+#include "ingest.h"
+#include "keys.h"
+#include "store.h"
+
+#define LIMITER_HASH 2048      /* chain heads: a power of two above VG_CAPTURE_LIMITER_DEVICES */
+#define NIL (-1)
+
+/* One device's quarantine bucket.  Keyed by the SHA-256 of the full device
+ * id (any length: an MQTT user name is not limited to 64 characters). */
+struct bucket {
+	uint8_t id[32];
+	double tokens;
+	int64_t last_ms;           /* last refill */
+	uint64_t used;             /* LRU clock of the last take */
+	int next;                  /* chain in heads[], or NIL */
+	int live;
+};
+
+struct vg_capture {
+	const struct vg_config *cfg;
+	const struct vg_keyring *ring;
+	long long quarantine_max_bytes;
+	struct vg_capture_stats stats;     /* committed */
+	struct vg_capture_stats txn;       /* in the open transaction */
+	uint64_t clock;
+	int nbuckets;
+	int heads[LIMITER_HASH];
+	struct bucket buckets[VG_CAPTURE_LIMITER_DEVICES];
+};
+
+const char *vg_capture_outcome_name(enum vg_capture_outcome what)
+{
+	switch (what) {
+	case VG_CAPTURE_STORED: return "stored";
+	case VG_CAPTURE_DUPLICATE: return "duplicate";
+	case VG_CAPTURE_SUPPRESSED: return "suppressed";
+	case VG_CAPTURE_QUARANTINED: return "quarantined";
+	case VG_CAPTURE_OVERFLOW: return "quarantine_overflow";
+	}
+	return "unknown";
+}
+
+int vg_capture_open(struct vg_capture **out, const struct vg_config *cfg, const struct vg_keyring *ring)
+{
+	struct vg_capture *c = calloc(1, sizeof *c);
+	*out = c;
+	if (!c)
+		return VG_ERR_NOMEM;
+	c->cfg = cfg;
+	c->ring = ring;
+	c->quarantine_max_bytes = (long long)vg_config_quarantine_max_mb(cfg) << 20;
+	for (int i = 0; i < LIMITER_HASH; i++)
+		c->heads[i] = NIL;
+	return VG_OK;
+}
+
+void vg_capture_close(struct vg_capture *c)
+{
+	free(c);
+}
+
+int vg_capture_ingest_cfg(struct vg_capture *c, int64_t now_ms, struct vg_ingest_cfg *icfg)
+{
+	int64_t now = now_ms / 1000;
+	const struct vg_key *key = vg_keyring_current(c->ring, now);
+	if (!key)
+		return VG_ERR_NOTFOUND;
+	const struct vg_key *prev = vg_keyring_previous(c->ring, now);
+	if (prev && key->activate_at + (int64_t)c->cfg->rotation_overlap_h * 3600 <= now)
+		prev = NULL; /* the rotation's overlap is over */
+	vg_ingest_cfg_init(icfg, c->cfg, key);
+	icfg->prev_key = prev;
+	icfg->ring = c->ring;
+	return VG_OK;
+}
+
+/* ---- the quarantine limiter ------------------------------------------------ */
+
+static unsigned slot_of(const uint8_t id[32])
+{
+	return ((unsigned)id[0] | (unsigned)id[1] << 8 | (unsigned)id[2] << 16) % LIMITER_HASH;
+}
+
+static void refill(const struct vg_capture *c, struct bucket *b, int64_t now_ms)
+{
+	double burst = c->cfg->quarantine_burst;
+	if (now_ms > b->last_ms) {
+		b->tokens += (double)(now_ms - b->last_ms) * (c->cfg->quarantine_rate_per_min / 60000.0);
+		b->last_ms = now_ms;
+	}
+	if (b->tokens > burst)
+		b->tokens = burst;
+}
+
+static void unlink_bucket(struct vg_capture *c, int i)
+{
+	int *p = &c->heads[slot_of(c->buckets[i].id)];
+	while (*p != NIL && *p != i)
+		p = &c->buckets[*p].next;
+	if (*p == i)
+		*p = c->buckets[i].next;
+	c->buckets[i].live = 0;
+}
+
+/* A bucket for a device not tracked yet: a free one, else one that has
+ * refilled to the burst, else the least recently used (capture.h). */
+static int take_bucket(struct vg_capture *c, int64_t now_ms)
+{
+	if (c->nbuckets < VG_CAPTURE_LIMITER_DEVICES)
+		return c->nbuckets++;
+	int lru = 0;
+	for (int i = 0; i < VG_CAPTURE_LIMITER_DEVICES; i++) {
+		struct bucket *b = &c->buckets[i];
+		refill(c, b, now_ms);
+		if (b->tokens >= (double)c->cfg->quarantine_burst) {
+			lru = i;
+			break;
+		}
+		if (b->used < c->buckets[lru].used)
+			lru = i;
+	}
+	unlink_bucket(c, lru);
+	return lru;
+}
+
+int vg_capture_quarantine_allowed(struct vg_capture *c, const char *device_id, int64_t now_ms)
+{
+	uint8_t id[32];
+	vg_sha256(device_id, strlen(device_id), id);
+	unsigned h = slot_of(id);
+	int i = c->heads[h];
+	while (i != NIL && memcmp(c->buckets[i].id, id, sizeof id) != 0)
+		i = c->buckets[i].next;
+	if (i == NIL) {
+		i = take_bucket(c, now_ms);
+		struct bucket *b = &c->buckets[i];
+		memset(b, 0, sizeof *b);
+		memcpy(b->id, id, sizeof id);
+		b->tokens = c->cfg->quarantine_burst;
+		b->last_ms = now_ms;
+		b->live = 1;
+		b->next = c->heads[h];
+		c->heads[h] = i;
+	}
+	struct bucket *b = &c->buckets[i];
+	refill(c, b, now_ms);
+	b->used = ++c->clock;
+	if (b->tokens < 1.0)
+		return 0;
+	b->tokens -= 1.0;
+	return 1;
+}
+
+/* ---- the commit ---------------------------------------------------------------- */
+
+int vg_capture_begin(struct vg_capture *c, struct vg_store *st)
+{
+	memset(&c->txn, 0, sizeof c->txn);
+	return vg_store_begin(st);
+}
+
+static int put_quarantine(struct vg_capture *c, struct vg_store *st, const struct vg_capture_in *in,
+                          enum vg_capture_outcome *what)
+{
+	const struct vg_ingest_out *out = in->out;
+	const char *reason = out ? vg_reject_name(out->rej.reason) : in->reason;
+	int rc;
+	/* The device's rate first (no database work for a flood), then the share. */
+	int allowed = vg_capture_quarantine_allowed(c, in->device_id, in->received_at_ms);
+	if (allowed && c->quarantine_max_bytes > 0) {
+		long long used = 0;
+		if ((rc = vg_store_quarantine_bytes(st, &used)))
+			return rc;
+		allowed = used < c->quarantine_max_bytes;
+	}
+	if (!allowed) {
+		rc = vg_store_count_quarantine_overflow(st, in->device_id, reason, in->received_at_ms);
+		if (rc)
+			return rc;
+		*what = VG_CAPTURE_OVERFLOW;
+		c->txn.overflowed++;
+		return VG_OK;
+	}
+	struct vg_store_quarantine q = {
+		.received_at_ms = in->received_at_ms,
+		.device_id = in->device_id,
+		.topic = in->topic ? in->topic : "",
+		.size = in->size,
+		.reason = reason,
+		.field = out ? out->rej.field : "",
+		.detail = out ? out->rej.detail : (in->detail ? in->detail : ""),
+		.error_offset = out ? out->rej.offset : -1,
+		.digest = out ? out->digest : "",
+		.event_key = out ? out->event_key : "",
+		.body = out ? out->body : NULL,
+		.body_len = out ? out->body_len : 0,
+	};
+	rc = vg_store_put_quarantine(st, &q);
+	if (rc < 0)
+		return rc;
+	if (rc == VG_STORE_OVERFLOW) {
+		*what = VG_CAPTURE_OVERFLOW;
+		c->txn.overflowed++;
+	} else {
+		*what = VG_CAPTURE_QUARANTINED;
+		c->txn.quarantined++;
+	}
+	return VG_OK;
+}
+
+/* The members the plan did not declare, dropped from an input just stored
+ * (as an event or a held quarantine row): counted per device, type and path,
+ * in the same transaction.  Paths beyond the ingest's distinct ones go to
+ * "~more". */
+static int count_undeclared(struct vg_store *st, const struct vg_capture_in *in)
+{
+	const struct vg_ingest_out *out = in->out;
+	if (!out || !out->undeclared_total)
+		return VG_OK;
+	const char *type = out->type[0] ? out->type : "~unknown";
+	unsigned listed = 0;
+	for (int i = 0; i < out->nundeclared; i++) {
+		int rc = vg_store_count_undeclared(st, in->device_id, type, out->undeclared[i], out->undeclared_n[i],
+		                                   in->received_at_ms);
+		if (rc)
+			return rc;
+		listed += out->undeclared_n[i];
+	}
+	if (out->undeclared_total > listed)
+		return vg_store_count_undeclared(st, in->device_id, type, "~more", out->undeclared_total - listed,
+		                                 in->received_at_ms);
+	return VG_OK;
+}
+
+int vg_capture_put(struct vg_capture *c, struct vg_store *st, const struct vg_capture_in *in,
+                   enum vg_capture_outcome *what)
+{
+	const struct vg_ingest_out *out = in->out;
+	int rc;
+	/* A forgotten person's input is acknowledged, counted, not stored —
+	 * quarantined input too (its body would carry the person's tokens). */
+	if (out && out->nidents > 0) {
+		const char *idents[VG_INGEST_IDENTS_MAX];
+		for (int i = 0; i < out->nidents; i++)
+			idents[i] = out->idents[i];
+		int sup = vg_store_suppressed(st, idents, (size_t)out->nidents);
+		if (sup < 0)
+			return sup;
+		if (sup) {
+			*what = VG_CAPTURE_SUPPRESSED;
+			c->txn.suppressed++;
+			return VG_OK;
+		}
+	}
+	if (!out || out->quarantined) {
+		rc = put_quarantine(c, st, in, what);
+		if (rc == VG_OK && *what == VG_CAPTURE_QUARANTINED)
+			rc = count_undeclared(st, in);
+		return rc;
+	}
+	struct vg_store_event ev = {
+		.event_key = out->event_key,
+		.device_id = in->device_id,
+		.type = out->type,
+		.priority = out->priority,
+		.flags = out->flags,
+		.received_at_ms = in->received_at_ms,
+		.body = out->body,
+		.body_len = out->body_len,
+	};
+	rc = vg_store_put_event(st, &ev);
+	if (rc < 0)
+		return rc;   /* VG_ERR_FULL among them: the caller rolls back */
+	if (rc == VG_STORE_DUPLICATE) {
+		*what = VG_CAPTURE_DUPLICATE;
+		c->txn.duplicates++;
+	} else {
+		*what = VG_CAPTURE_STORED;
+		c->txn.stored++;
+		return count_undeclared(st, in);
+	}
+	return VG_OK;
+}
+
+int vg_capture_end(struct vg_capture *c, struct vg_store *st)
+{
+	int rc = vg_store_commit(st);
+	if (rc) {
+		c->stats.store_failures++;
+	} else {
+		c->stats.stored += c->txn.stored;
+		c->stats.duplicates += c->txn.duplicates;
+		c->stats.suppressed += c->txn.suppressed;
+		c->stats.quarantined += c->txn.quarantined;
+		c->stats.overflowed += c->txn.overflowed;
+	}
+	memset(&c->txn, 0, sizeof c->txn);
+	return rc;
+}
+
+void vg_capture_abort(struct vg_capture *c, struct vg_store *st)
+{
+	vg_store_rollback(st);
+	memset(&c->txn, 0, sizeof c->txn);
+}
+
+int vg_capture_commit(struct vg_capture *c, struct vg_store *st, const struct vg_capture_in *in,
+                      enum vg_capture_outcome *what)
+{
+	int rc = vg_capture_begin(c, st);
+	if (rc) {
+		c->stats.store_failures++;
+		return rc;
+	}
+	if ((rc = vg_capture_put(c, st, in, what))) {
+		vg_capture_abort(c, st);
+		c->stats.store_failures++;
+		return rc;
+	}
+	return vg_capture_end(c, st);
+}
+
+void vg_capture_stats(const struct vg_capture *c, struct vg_capture_stats *out)
+{
+	*out = c->stats;
+}
