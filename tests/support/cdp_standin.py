@@ -45,6 +45,7 @@ Record file: one JSON object per line, one per request to a non-underscore path:
    "message_ids": [...] (whatever could be decoded, also for rejected requests),
    "n": len(message_ids), "raw_bytes": n (as received), "encoding": "gzip" | "identity" | ...,
    "error": str or null, "body": decompressed body text (accepted requests only, else null),
+   "rejected_body": decompressed body text of a refused request (only when it decoded),
    "fault": "status" | "status_ratio" | "drop" | "delay" | "reject_message_ids" joined
    with "+", or null}
 On start-up an existing record file is appended to, and its accepted requests are replayed
@@ -629,6 +630,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except Rejected as e:
             status = e.status
             rec["error"] = e.error
+            # What went on the wire even when refused (privacy tests scan every body);
+            # "body" stays the accepted ones only.
+            rec["rejected_body"] = text
             reply = {"error": e.error}
             if e.index is not None:
                 reply["index"] = e.index
