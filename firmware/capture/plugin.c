@@ -318,14 +318,17 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 		return filter_names_events(a->topic) ? MOSQ_ERR_ACL_DENIED : MOSQ_ERR_PLUGIN_DEFER;
 	case MOSQ_ACL_READ:
 		return parse_topic(a->topic, device) != 0 ? MOSQ_ERR_ACL_DENIED : MOSQ_ERR_PLUGIN_DEFER;
-	case MOSQ_ACL_WRITE:
-		if (parse_topic(a->topic, device) == 0)
+	case MOSQ_ACL_WRITE: {
+		int t = parse_topic(a->topic, device);
+		if (t == 0)
 			return MOSQ_ERR_PLUGIN_DEFER;
 		if (a->client == dying) {
+			/* The topic is logged only when its device part is a device id:
+			 * any other may be anything (an email even). */
 			const char *user = mosquitto_client_username(a->client);
 			vg_log(VG_LOG_WARN, "capture.will", "device %s: a last will on %s is not accepted; publish"
 			       " events as messages (refused when the broker was to publish it: nobody receives it,"
-			       " nothing is stored)", user ? user : "(none)", a->topic);
+			       " nothing is stored)", user ? user : "(none)", t > 0 ? a->topic : "venue/v1/~/events");
 			return MOSQ_ERR_ACL_DENIED;
 		}
 		/* A will published later (a v5 will delay, a session taken over) is
@@ -336,6 +339,7 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 		if (a->retain)
 			mosquitto_broker_publish(NULL, a->topic, 0, NULL, 0, true, NULL);
 		return MOSQ_ERR_PLUGIN_DEFER;
+	}
 	default:
 		return MOSQ_ERR_PLUGIN_DEFER;
 	}
@@ -415,7 +419,10 @@ static int on_message(int event, void *event_data, void *userdata)
 
 	struct vg_store *st = store(c, now_ms);
 	struct vg_capture_in in = {
-		.device_id = device, .topic = m->topic, .size = m->payloadlen, .received_at_ms = now_ms, .out = &out,
+		/* A topic whose device part is not a device id may be anything, an
+		 * email even: the quarantine keeps its shape, not its text. */
+		.device_id = device, .topic = t < 0 ? "venue/v1/~/events" : m->topic, .size = m->payloadlen,
+		.received_at_ms = now_ms, .out = &out,
 	};
 	enum vg_capture_outcome what;
 	rc = st ? vg_capture_commit(c->capture, st, &in, &what) : VG_ERR_IO;

@@ -941,6 +941,7 @@ static int is_uuid(const char *s)
 }
 
 static int check_value(struct check *ck, const struct node *n, const cJSON *v);
+static int key_is_plain(const char *k, int default_cc);
 
 /* Whether an `id`-class value looks like personal data (*what: "email",
  * "phone", "card").  A bare run of digits that is not "00…" counts as a phone
@@ -992,7 +993,7 @@ static int check_object(struct check *ck, const struct node *n, const cJSON *v)
 		count++;
 		int add;
 		const struct node *c = member_schema(n, m->string, &add);
-		if (!c)
+		if (!c || (add && !key_is_plain(m->string, ck->default_cc)))
 			continue; /* undeclared: apply drops it */
 		if (add && cJSON_IsBool(m))
 			booleans++;
@@ -1258,7 +1259,9 @@ static int apply_children(struct apply *ap, const struct node *n, cJSON *v)
 			next = m->next;
 			int add;
 			const struct node *c = member_schema(n, m->string, &add);
-			if (!c || (add && vg_pii_in_identifier(m->string, strlen(m->string), ap->ctx->default_cc, NULL))) {
+			/* A key admitted by additionalProperties (a consent scope, say) is
+			 * input: it passes only when it cannot carry personal data. */
+			if (!c || (add && !key_is_plain(m->string, ap->ctx->default_cc))) {
 				drop(ap, v, m, m->string);
 				continue;
 			}

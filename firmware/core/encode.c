@@ -354,6 +354,11 @@ int vg_encode_message(const struct vg_encode_ctx *ctx, const struct vg_encode_ev
 		goto fail;
 
 	cJSON_Delete(body);
+	/* Numbers reach the CDP as the device sent them (within a double). */
+	if (vg_json_exact_numbers(msg) != VG_OK) {
+		cJSON_Delete(msg);
+		return VG_ERR_NOMEM;
+	}
 	*out = msg;
 	return VG_OK;
 

@@ -14,6 +14,9 @@
  */
 #include "event.h"
 
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,6 +207,39 @@ static int has_duplicate_member(const cJSON *item)
 			return r;
 	}
 	return 0;
+}
+
+int vg_json_exact_numbers(cJSON *tree)
+{
+	for (cJSON *it = tree; it; it = it->next) {
+		if (it->child) {
+			int rc = vg_json_exact_numbers(it->child);
+			if (rc)
+				return rc;
+		}
+		if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
+			continue;
+		double d = it->valuedouble;
+		char buf[40];
+		snprintf(buf, sizeof buf, "%1.15g", d);
+		if (strtod(buf, NULL) == d)
+			continue;
+		if (d == (double)(int64_t)d && fabs(d) <= 9007199254740992.0) {
+			snprintf(buf, sizeof buf, "%lld", (long long)d);
+		} else {
+			snprintf(buf, sizeof buf, "%1.16g", d);   /* the shortest that reads back */
+			if (strtod(buf, NULL) != d)
+				snprintf(buf, sizeof buf, "%1.17g", d);
+		}
+		size_t n = strlen(buf) + 1;
+		char *raw = cJSON_malloc(n);
+		if (!raw)
+			return VG_ERR_NOMEM;
+		memcpy(raw, buf, n);
+		it->type = cJSON_Raw | (it->type & cJSON_StringIsConst);
+		it->valuestring = raw;
+	}
+	return VG_OK;
 }
 
 int vg_event_decode(const void *buf, size_t len, cJSON **out, struct vg_reject *rej)

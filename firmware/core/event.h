@@ -52,6 +52,14 @@ struct vg_reject {
  * with rej filled (offset set where known), and *out is NULL. */
 int vg_event_decode(const void *buf, size_t len, cJSON **out, struct vg_reject *rej);
 
+/* Make every number in the tree print as exactly the double it holds.
+ * cJSON prints with 15 significant digits when a relative-epsilon comparison
+ * accepts them, which turns 5105105105105159 into 5.10510510510516e+15; each
+ * number whose 15-digit form does not read back exactly becomes a raw item
+ * holding its 16- or 17-digit form (an integer within 2^53 as its digits).
+ * Call before cJSON_Print*.  VG_OK or VG_ERR_NOMEM (the tree stays valid). */
+int vg_json_exact_numbers(cJSON *tree);
+
 /* Event key (§4): base64url_nopad(SHA-256(lp("venuegw-event-v1") ‖ lp(venue)
  * ‖ lp(device) ‖ lp(kind) ‖ lp(value))[0..16]) into out (22 chars + NUL).
  * kind is "id" (value: the device's event id), "body" (value: the 32-byte

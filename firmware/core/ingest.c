@@ -299,6 +299,8 @@ int vg_ingest(const struct vg_ingest_cfg *cfg, const char *device_id, const void
 	id = cJSON_GetObjectItemCaseSensitive(ev, "id");
 	if (cJSON_IsString(id))
 		snprintf(out->device_event_id, sizeof out->device_event_id, "%s", id->valuestring);
+	if ((rc = vg_json_exact_numbers(ev)) != VG_OK)
+		goto done;
 	out->body = cJSON_PrintUnformatted(ev);
 	if (!out->body) {
 		rc = VG_ERR_NOMEM;

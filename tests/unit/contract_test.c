@@ -318,6 +318,8 @@ static const struct mutation rows[] = {
 	/* A scope name that could carry personal data is not declared: it is
 	 * dropped, and the consent then holds no scope. */
 	{ "consent.updated", "consent", "{\"ana@example.com\":true}", NULL, NULL, CONTRACT("consent") },
+	{ "consent.updated", "consent", "{\"x4111111111111111\":true}", NULL, NULL, CONTRACT("consent") },
+	{ "consent.updated", "consent", "{\"tel015112345678\":true,\"sms\":true}", NULL, NULL, OK_ },
 	{ "consent.updated", "consent", "{\"marketing_sms\":false}", NULL, NULL, OK_ },
 	{ "consent.updated", "consent", "{\"source\":\"kiosk-2\",\"x\":false}", NULL, NULL, OK_ },
 	{ "consent.updated", "consent", "true", NULL, NULL, BAD("consent") },
@@ -617,6 +619,15 @@ static void test_declared_type(void **state)
 	assert_string_equal(out, "{\"type\":\"device.status\",\"properties\":{\"battery\":80}}");
 	assert_true(dropped(&d, "person"));
 	assert_true(dropped(&d, "consent"));
+	cJSON_free(out);
+
+	/* A consent scope is a key the device chose: one that could carry a
+	 * card or a phone number never passes. */
+	out = apply("{\"type\":\"consent.updated\",\"consent\":{\"marketing_email\":true,"
+	            "\"x4111111111111111\":true,\"tel015112345678\":false}}", &d, &st);
+	assert_string_equal(out, "{\"type\":\"consent.updated\",\"consent\":{\"marketing_email\":true}}");
+	assert_int_equal(d.n, 2);
+	assert_true(dropped(&d, "consent.~"));
 	cJSON_free(out);
 }
 

@@ -76,6 +76,39 @@ static void test_reject_names(void **state)
 	assert_string_equal(vg_reject_name((enum vg_reject_reason)-1), "unknown");
 }
 
+/* Numbers print as the double they hold: cJSON's 15-digit shortcut turned
+ * 5105105105105159 into 5.10510510510516e+15. */
+static void test_exact_numbers(void **state)
+{
+	(void)state;
+	static const char *const in[] = { "5105105105105159", "9007199254740993", "9007199254740992",
+	                                  "0.1", "1250", "-4111111111111111", "3.141592653589793", "1e300",
+	                                  "0.30000000000000004" };
+	static const char *const want[] = { "5105105105105159", "9007199254740992", "9007199254740992",
+	                                    "0.1", "1250", "-4111111111111111", "3.141592653589793", "1e+300",
+	                                    "0.30000000000000004" };
+	for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+		char json[96];
+		snprintf(json, sizeof json, "{\"n\":[%s]}", in[i]);
+		cJSON *t = cJSON_Parse(json);
+		assert_non_null(t);
+		assert_int_equal(vg_json_exact_numbers(t), VG_OK);
+		char *out = cJSON_PrintUnformatted(t);
+		char expect_text[96];
+		snprintf(expect_text, sizeof expect_text, "{\"n\":[%s]}", want[i]);
+		if (strcmp(out, expect_text) != 0)
+			fail_msg("%s printed as %s", in[i], out);
+		/* and it reads back as the same double */
+		cJSON *back = cJSON_Parse(out), *orig = cJSON_Parse(json);
+		assert_true(cJSON_GetArrayItem(cJSON_GetObjectItem(back, "n"), 0)->valuedouble ==
+		            cJSON_GetArrayItem(cJSON_GetObjectItem(orig, "n"), 0)->valuedouble);
+		cJSON_Delete(back);
+		cJSON_Delete(orig);
+		cJSON_free(out);
+		cJSON_Delete(t);
+	}
+}
+
 static void test_decode_example(void **state)
 {
 	static const char ex[] =
@@ -449,6 +482,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reject_names),
+		cmocka_unit_test(test_exact_numbers),
 		cmocka_unit_test(test_decode_example),
 		cmocka_unit_test(test_decode_size),
 		cmocka_unit_test(test_decode_depth),
