@@ -149,27 +149,28 @@ int vg_norm_ident(const char *in, size_t len, char *out, size_t outsz)
  * with the kept 0. */
 struct country {
 	const char *cc;
+	int code;          /* cc as a number */
 	const char *trunk;
 	bool drop_trunk;
 	unsigned char min, max;
 };
 
 static const struct country countries[] = {
-	{ "1",   "1", true,  10, 10 }, /* US, CA (NANP) */
-	{ "31",  "0", true,   9,  9 }, /* NL */
-	{ "32",  "0", true,   8,  9 }, /* BE */
-	{ "33",  "0", true,   9,  9 }, /* FR */
-	{ "34",  "",  false,  9,  9 }, /* ES */
-	{ "39",  "0", false,  6, 11 }, /* IT: the leading 0 is part of the number */
-	{ "41",  "0", true,   9,  9 }, /* CH */
-	{ "43",  "0", true,   5, 13 }, /* AT */
-	{ "44",  "0", true,   7, 10 }, /* GB */
-	{ "45",  "",  false,  8,  8 }, /* DK */
-	{ "46",  "0", true,   7,  9 }, /* SE */
-	{ "48",  "",  false,  9,  9 }, /* PL */
-	{ "49",  "0", true,   6, 13 }, /* DE */
-	{ "351", "",  false,  9,  9 }, /* PT */
-	{ "353", "0", true,   7,  9 }, /* IE */
+	{ "1",     1, "1", true,  10, 10 }, /* US, CA (NANP) */
+	{ "31",   31, "0", true,   9,  9 }, /* NL */
+	{ "32",   32, "0", true,   8,  9 }, /* BE */
+	{ "33",   33, "0", true,   9,  9 }, /* FR */
+	{ "34",   34, "",  false,  9,  9 }, /* ES */
+	{ "39",   39, "0", false,  6, 11 }, /* IT: the leading 0 is part of the number */
+	{ "41",   41, "0", true,   9,  9 }, /* CH */
+	{ "43",   43, "0", true,   5, 13 }, /* AT */
+	{ "44",   44, "0", true,   7, 10 }, /* GB */
+	{ "45",   45, "",  false,  8,  8 }, /* DK */
+	{ "46",   46, "0", true,   7,  9 }, /* SE */
+	{ "48",   48, "",  false,  9,  9 }, /* PL */
+	{ "49",   49, "0", true,   6, 13 }, /* DE */
+	{ "351", 351, "",  false,  9,  9 }, /* PT */
+	{ "353", 353, "0", true,   7,  9 }, /* IE */
 };
 
 #define PHONE_DIGITS_MAX 24
@@ -188,12 +189,8 @@ static const struct country *country_by_prefix(const char *d, size_t n)
 
 static const struct country *country_by_code(int cc)
 {
-	char buf[12];
-	if (cc <= 0 || cc > 999)
-		return NULL;
-	snprintf(buf, sizeof(buf), "%d", cc);
 	for (size_t i = 0; i < sizeof(countries) / sizeof(countries[0]); i++)
-		if (strcmp(countries[i].cc, buf) == 0)
+		if (countries[i].code == cc)
 			return &countries[i];
 	return NULL;
 }
@@ -427,8 +424,8 @@ int vg_pan_valid(const char *digits, size_t n)
 
 /* ---- folding: the view of a string the text scanner matches on ------------ */
 
-/* Strings shorter than this are folded on the stack. */
-#define FOLD_STACK 512
+/* Strings shorter than this are folded on the stack (10 KiB of it). */
+#define FOLD_STACK 2048
 
 /* f[0..nf) is what the scanner reads; map[i] is the offset in the original of
  * the character that gave folded byte i, map[nf] the original's length (map
@@ -439,11 +436,11 @@ struct fold {
 	const char *s;      /* the original */
 	const char *f;
 	size_t nf;
-	const size_t *map;
+	const uint32_t *map;
 	char *heap;
-	size_t *heap_map;
+	uint32_t *heap_map;
 	char sbuf[FOLD_STACK];
-	size_t smap[FOLD_STACK + 1];
+	uint32_t smap[FOLD_STACK + 1];
 };
 
 /* Non-ASCII punctuation, symbols and spaces fold to this byte: it is no
@@ -532,12 +529,12 @@ static int fold_init(struct fold *fd, const char *s, size_t n)
 		return VG_OK;   /* pure ASCII: the string is its own view */
 
 	char *f = fd->sbuf;
-	size_t *map = fd->smap;
+	uint32_t *map = fd->smap;
 	if (n >= FOLD_STACK) {
-		if (n >= SIZE_MAX / sizeof(size_t) - 1)
-			return VG_ERR_NOMEM;
+		if (n >= UINT32_MAX)
+			return VG_ERR_NOMEM;   /* offsets are 32 bits; events are ≤ 64 KiB */
 		fd->heap = cJSON_malloc(n + 1);
-		fd->heap_map = cJSON_malloc((n + 1) * sizeof(size_t));
+		fd->heap_map = cJSON_malloc((n + 1) * sizeof(uint32_t));
 		if (!fd->heap || !fd->heap_map)
 			return VG_ERR_NOMEM;
 		f = fd->heap;
@@ -546,20 +543,20 @@ static int fold_init(struct fold *fd, const char *s, size_t n)
 	size_t o = 0;
 	for (size_t k = 0; k < i; k++) {
 		f[k] = s[k];
-		map[k] = k;
+		map[k] = (uint32_t)k;
 	}
 	o = i;
 	while (i < n) {
 		const unsigned char *u = (const unsigned char *)s + i;
 		if (u[0] < 0x80) {
-			map[o] = i;
+			map[o] = (uint32_t)i;
 			f[o++] = s[i++];
 			continue;
 		}
 		uint32_t cp;
 		size_t len = utf8_decode(u, n - i, &cp);
 		if (len == 0) {
-			map[o] = i++;
+			map[o] = (uint32_t)i++;
 			f[o++] = FOLD_OTHER;   /* not UTF-8 */
 			continue;
 		}
@@ -568,19 +565,19 @@ static int fold_init(struct fold *fd, const char *s, size_t n)
 		case FOLD_SKIP:
 			break;
 		case FOLD_BYTE:
-			map[o] = i;
+			map[o] = (uint32_t)i;
 			f[o++] = b;
 			break;
 		case FOLD_KEEP:
 			for (size_t k = 0; k < len; k++) {
-				map[o] = i + k;
+				map[o] = (uint32_t)(i + k);
 				f[o++] = s[i + k];
 			}
 			break;
 		}
 		i += len;
 	}
-	map[o] = n;
+	map[o] = (uint32_t)n;
 	f[o] = '\0';
 	fd->f = f;
 	fd->nf = o;
@@ -880,6 +877,8 @@ static bool phone_national(const struct fold *fd, size_t a, size_t lim, size_t e
 	if (p + 1 < nf && f[p] == '0' && f[p + 1] == '0')
 		return false;   /* an international prefix */
 	size_t tl = strlen(c->trunk);
+	if (tl && f[p] != c->trunk[0] && !(c->code == 1 && f[p] >= '2'))
+		return false;   /* no trunk prefix, and no (NXX) NXX-XXXX */
 	struct groups g;
 	collect_groups(f, nf, p, (size_t)c->max + tl, &g);
 	if (g.n == 0 || date_shape(f, &g))
@@ -952,32 +951,34 @@ static bool find_digits(const struct fold *fd, size_t from, size_t limit, size_t
 	size_t nf = fd->nf;
 	for (size_t p = from; p < nf && p < limit; p++) {
 		char c = f[p];
-		bool next_digit = p + 1 < nf && is_digit(f[p + 1]);
-		if (c == '+' && next_digit) {
-			if (left_ok(fd, p, from, false) && phone_at(fd, p, from, elim, true, cc, m))
+		if (!is_digit(c)) {
+			if ((c == '+' || c == '(') && p + 1 < nf && is_digit(f[p + 1]) &&
+			    left_ok(fd, p, from, false) && phone_at(fd, p, from, elim, c == '+', cc, m))
 				return true;
-		} else if (c == '(' && next_digit) {
-			if (left_ok(fd, p, from, false) && phone_at(fd, p, from, elim, false, cc, m))
-				return true;
-		} else if (is_digit(c) && (p == 0 || !is_digit(f[p - 1]))) {
-			size_t nd = 0, ce = 0;
-			if (left_ok(fd, p, from, true))
-				ce = card_at(fd, p, elim, m->dig, &nd);
-			bool ph = false;
-			if (left_ok(fd, p, from, false)) {
-				bool intl = c == '0' && next_digit && f[p + 1] == '0';
-				ph = phone_at(fd, p, from, elim, intl, cc, m);
-			}
-			if (ce && (!ph || ce >= m->e)) {
-				m->kind = M_CARD;
-				m->s = p;
-				m->e = ce;
-				m->nd = nd;
-				return true;
-			}
-			if (ph)
-				return true;
+			continue;
 		}
+		if (p > 0 && is_digit(f[p - 1]))
+			continue;   /* inside a run: a run is never split */
+		size_t nd = 0, ce = 0;
+		bool card = left_ok(fd, p, from, true);
+		if (card)
+			ce = card_at(fd, p, elim, m->dig, &nd);
+		bool ph = false;
+		if (card && left_ok(fd, p, from, false)) {   /* what a phone may follow, a card may */
+			bool intl = c == '0' && p + 1 < nf && f[p + 1] == '0';
+			ph = phone_at(fd, p, from, elim, intl, cc, m);
+		}
+		if (ce && (!ph || ce >= m->e)) {
+			m->kind = M_CARD;
+			m->s = p;
+			m->e = ce;
+			m->nd = nd;
+			return true;
+		}
+		if (ph)
+			return true;
+		while (p + 1 < nf && p + 1 < limit && is_digit(f[p + 1]))
+			p++;
 	}
 	return false;
 }

@@ -216,8 +216,9 @@ int vg_pii_apply(cJSON *parent, cJSON *item, enum vg_pii_class cls, const struct
  * Returns VG_OK, VG_ERR_NOMEM (the string is then unchanged and st not
  * touched) or VG_ERR_INVAL (NULL item or ctx, no key).  Nothing is allocated
  * unless something is replaced (then the new string, grown by doubling) or the
- * string is 512 bytes or more and holds non-ASCII bytes (then its folded copy
- * and offset map); every such buffer is wiped before it is freed.  Linear in
+ * string is 2 KiB or more and holds non-ASCII bytes (then its folded copy and
+ * offset map; shorter ones are folded in 10 KiB of stack); every such buffer
+ * is wiped before it is freed.  Linear in
  * the string's length.  Pure: no globals, safe on any thread. */
 int vg_pii_scrub_text(cJSON *item, const struct vg_pii_ctx *ctx, struct vg_pii_stats *st);
 
