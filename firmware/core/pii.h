@@ -155,9 +155,10 @@ int vg_pii_class_parse(const char *name);
  * wiped before they are freed.
  * Returns VG_OK (item is still in parent, perhaps rewritten), 1 when item was
  * detached from parent and wiped and freed (the caller must not touch it
- * again: take item->next before the call), VG_ERR_NOMEM (item is unchanged
- * or already rewritten, never half-written; the tree is still safe to wipe
- * and free), or VG_ERR_INVAL (a NULL argument, no key, an unknown class). */
+ * again: take item->next before the call), VG_ERR_NOMEM (the tree is valid
+ * and safe to wipe and free, but item may still hold its raw value — a number
+ * may already be its text —: drop the event), or VG_ERR_INVAL (a NULL
+ * argument, no key, an unknown class). */
 int vg_pii_apply(cJSON *parent, cJSON *item, enum vg_pii_class cls, const struct vg_pii_ctx *ctx,
                  struct vg_pii_stats *st);
 
