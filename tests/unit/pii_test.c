@@ -1417,6 +1417,60 @@ static void test_out_of_memory(void **state)
 	cJSON_free(want);
 }
 
+/* vg_pii_apply and vg_pii_scrub_text under every allocation failure: an
+ * error or the full result, never a crash or a leak (ASan), and what a
+ * failed call leaves is still a tree that prints and frees. */
+static void test_apply_out_of_memory(void **state)
+{
+	(void)state;
+	struct vg_pii_ctx ctx;
+	ctx_init(&ctx, 49);
+	static char longtext[3000];
+	size_t o = (size_t)sprintf(longtext, "\u00fc ana@example.com ");
+	while (o < 2600)
+		o += (size_t)sprintf(longtext + o, "Größe 42 ");
+	sprintf(longtext + o, "+34 612 345 678");
+	char *json = malloc(strlen(longtext) + 16);
+	assert_non_null(json);
+	sprintf(json, "{\"f\":\"%s\"}", longtext);
+	const struct {
+		enum vg_pii_class cls;
+		const char *in;
+	} v[] = {
+		{ VG_PII_PHONE, "{\"f\":1512345678}" },
+		{ VG_PII_CARD, "{\"f\":\"４１１１ １１１１ １１１１ １１１１\"}" },
+		{ VG_PII_CUSTOMER_ID, "{\"f\":\" 4111 1111 1111 1111 \"}" },
+		{ VG_PII_TEXT, json },
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		int saw_nomem = 0;
+		for (long f = 0;; f++) {
+			fail_at = -1;
+			cJSON *p = cJSON_Parse(v[i].in);
+			assert_non_null(p);
+			nallocs = 0;
+			fail_at = f;
+			int rc = vg_pii_apply(p, p->child, v[i].cls, &ctx, NULL);
+			long used = nallocs;
+			fail_at = -1;
+			assert_true(rc == VG_OK || rc == 1 || rc == VG_ERR_NOMEM);
+			char *out = cJSON_PrintUnformatted(p);
+			assert_non_null(out);
+			cJSON_free(out);
+			vg_json_wipe_delete(p);
+			if (rc == VG_ERR_NOMEM) {
+				saw_nomem = 1;
+				continue;
+			}
+			if (used <= f)
+				break;
+		}
+		if (!saw_nomem)
+			fail_msg("apply OOM case %zu: no allocation to fail", i);
+	}
+	free(json);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1448,6 +1502,7 @@ int main(void)
 		cmocka_unit_test(test_in_identifier),
 		cmocka_unit_test_setup_teardown(test_wipe_on_free, hooks_setup, hooks_teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_memory, hooks_setup, hooks_teardown),
+		cmocka_unit_test_setup_teardown(test_apply_out_of_memory, hooks_setup, hooks_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
