@@ -149,27 +149,28 @@ int vg_norm_ident(const char *in, size_t len, char *out, size_t outsz)
  * with the kept 0. */
 struct country {
 	const char *cc;
+	int code;          /* cc as a number */
 	const char *trunk;
 	bool drop_trunk;
 	unsigned char min, max;
 };
 
 static const struct country countries[] = {
-	{ "1",   "1", true,  10, 10 }, /* US, CA (NANP) */
-	{ "31",  "0", true,   9,  9 }, /* NL */
-	{ "32",  "0", true,   8,  9 }, /* BE */
-	{ "33",  "0", true,   9,  9 }, /* FR */
-	{ "34",  "",  false,  9,  9 }, /* ES */
-	{ "39",  "0", false,  6, 11 }, /* IT: the leading 0 is part of the number */
-	{ "41",  "0", true,   9,  9 }, /* CH */
-	{ "43",  "0", true,   5, 13 }, /* AT */
-	{ "44",  "0", true,   7, 10 }, /* GB */
-	{ "45",  "",  false,  8,  8 }, /* DK */
-	{ "46",  "0", true,   7,  9 }, /* SE */
-	{ "48",  "",  false,  9,  9 }, /* PL */
-	{ "49",  "0", true,   6, 13 }, /* DE */
-	{ "351", "",  false,  9,  9 }, /* PT */
-	{ "353", "0", true,   7,  9 }, /* IE */
+	{ "1",     1, "1", true,  10, 10 }, /* US, CA (NANP) */
+	{ "31",   31, "0", true,   9,  9 }, /* NL */
+	{ "32",   32, "0", true,   8,  9 }, /* BE */
+	{ "33",   33, "0", true,   9,  9 }, /* FR */
+	{ "34",   34, "",  false,  9,  9 }, /* ES */
+	{ "39",   39, "0", false,  6, 11 }, /* IT: the leading 0 is part of the number */
+	{ "41",   41, "0", true,   9,  9 }, /* CH */
+	{ "43",   43, "0", true,   5, 13 }, /* AT */
+	{ "44",   44, "0", true,   7, 10 }, /* GB */
+	{ "45",   45, "",  false,  8,  8 }, /* DK */
+	{ "46",   46, "0", true,   7,  9 }, /* SE */
+	{ "48",   48, "",  false,  9,  9 }, /* PL */
+	{ "49",   49, "0", true,   6, 13 }, /* DE */
+	{ "351", 351, "",  false,  9,  9 }, /* PT */
+	{ "353", 353, "0", true,   7,  9 }, /* IE */
 };
 
 #define PHONE_DIGITS_MAX 24
@@ -188,12 +189,8 @@ static const struct country *country_by_prefix(const char *d, size_t n)
 
 static const struct country *country_by_code(int cc)
 {
-	char buf[12];
-	if (cc <= 0 || cc > 999)
-		return NULL;
-	snprintf(buf, sizeof(buf), "%d", cc);
 	for (size_t i = 0; i < sizeof(countries) / sizeof(countries[0]); i++)
-		if (strcmp(countries[i].cc, buf) == 0)
+		if (countries[i].code == cc)
 			return &countries[i];
 	return NULL;
 }
@@ -427,8 +424,8 @@ int vg_pan_valid(const char *digits, size_t n)
 
 /* ---- folding: the view of a string the text scanner matches on ------------ */
 
-/* Strings shorter than this are folded on the stack. */
-#define FOLD_STACK 512
+/* Strings shorter than this are folded on the stack (10 KiB of it). */
+#define FOLD_STACK 2048
 
 /* f[0..nf) is what the scanner reads; map[i] is the offset in the original of
  * the character that gave folded byte i, map[nf] the original's length (map
@@ -436,13 +433,14 @@ int vg_pan_valid(const char *digits, size_t n)
  * letters are their own UTF-8 bytes; everything else folds to one ASCII byte
  * or to nothing (see pii.h), so nf ≤ the original's length. */
 struct fold {
+	const char *s;      /* the original */
 	const char *f;
 	size_t nf;
-	const size_t *map;
+	const uint32_t *map;
 	char *heap;
-	size_t *heap_map;
+	uint32_t *heap_map;
 	char sbuf[FOLD_STACK];
-	size_t smap[FOLD_STACK + 1];
+	uint32_t smap[FOLD_STACK + 1];
 };
 
 /* Non-ASCII punctuation, symbols and spaces fold to this byte: it is no
@@ -518,6 +516,7 @@ static enum fold_act fold_cp(uint32_t cp, char *out)
 /* Fold s[0..n).  Returns VG_OK or VG_ERR_NOMEM; fold_free() in both cases. */
 static int fold_init(struct fold *fd, const char *s, size_t n)
 {
+	fd->s = s;
 	fd->f = s;
 	fd->nf = n;
 	fd->map = NULL;
@@ -530,12 +529,12 @@ static int fold_init(struct fold *fd, const char *s, size_t n)
 		return VG_OK;   /* pure ASCII: the string is its own view */
 
 	char *f = fd->sbuf;
-	size_t *map = fd->smap;
+	uint32_t *map = fd->smap;
 	if (n >= FOLD_STACK) {
-		if (n >= SIZE_MAX / sizeof(size_t) - 1)
-			return VG_ERR_NOMEM;
+		if (n >= UINT32_MAX)
+			return VG_ERR_NOMEM;   /* offsets are 32 bits; events are ≤ 64 KiB */
 		fd->heap = cJSON_malloc(n + 1);
-		fd->heap_map = cJSON_malloc((n + 1) * sizeof(size_t));
+		fd->heap_map = cJSON_malloc((n + 1) * sizeof(uint32_t));
 		if (!fd->heap || !fd->heap_map)
 			return VG_ERR_NOMEM;
 		f = fd->heap;
@@ -544,20 +543,20 @@ static int fold_init(struct fold *fd, const char *s, size_t n)
 	size_t o = 0;
 	for (size_t k = 0; k < i; k++) {
 		f[k] = s[k];
-		map[k] = k;
+		map[k] = (uint32_t)k;
 	}
 	o = i;
 	while (i < n) {
 		const unsigned char *u = (const unsigned char *)s + i;
 		if (u[0] < 0x80) {
-			map[o] = i;
+			map[o] = (uint32_t)i;
 			f[o++] = s[i++];
 			continue;
 		}
 		uint32_t cp;
 		size_t len = utf8_decode(u, n - i, &cp);
 		if (len == 0) {
-			map[o] = i++;
+			map[o] = (uint32_t)i++;
 			f[o++] = FOLD_OTHER;   /* not UTF-8 */
 			continue;
 		}
@@ -566,19 +565,19 @@ static int fold_init(struct fold *fd, const char *s, size_t n)
 		case FOLD_SKIP:
 			break;
 		case FOLD_BYTE:
-			map[o] = i;
+			map[o] = (uint32_t)i;
 			f[o++] = b;
 			break;
 		case FOLD_KEEP:
 			for (size_t k = 0; k < len; k++) {
-				map[o] = i + k;
+				map[o] = (uint32_t)(i + k);
 				f[o++] = s[i + k];
 			}
 			break;
 		}
 		i += len;
 	}
-	map[o] = n;
+	map[o] = (uint32_t)n;
 	f[o] = '\0';
 	fd->f = f;
 	fd->nf = o;
@@ -616,53 +615,90 @@ static bool is_word(char c)
 	return is_alpha(c) || is_digit(c) || c == '_';
 }
 
-/* May a card (card) or phone number start at f[a]?  Not after a letter,
- * digit or '_'; not joined to one by '-', '.' or '/' — but a card may follow
- * a word of ASCII letters so joined ("card-4111…", "mail@x.de/4111…"); not
- * after a digit and ','. */
-static bool left_ok(const char *f, size_t a, bool card)
+/* Boundaries are judged on the folded view, but only what was ASCII in the
+ * original blocks a match (a fullwidth letter next to digits does not), and a
+ * skipped zero-width character next to a match is a boundary as good as a
+ * space: hiding a card behind one must not glue it to a word. */
+static bool ascii_at(const struct fold *fd, size_t j)
 {
-	if (a == 0)
-		return true;
-	char c = f[a - 1];
-	if (is_word(c))
+	return !fd->map || (unsigned char)fd->s[fd->map[j]] < 0x80;
+}
+
+static bool word_at(const struct fold *fd, size_t j)
+{
+	return is_word(fd->f[j]) && ascii_at(fd, j);
+}
+
+/* An ASCII c in the original at folded j. */
+static bool char_at(const struct fold *fd, size_t j, char c)
+{
+	return fd->f[j] == c && ascii_at(fd, j);
+}
+
+/* Whether the original skipped something between folded j and j + 1. */
+static bool gap_after(const struct fold *fd, size_t j)
+{
+	if (!fd->map)
 		return false;
-	if (a < 2)
+	unsigned char c = (unsigned char)fd->s[fd->map[j]];
+	size_t len = c < 0xc0 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+	return fd->map[j + 1] > fd->map[j] + len;
+}
+
+/* May a card (card) or phone number start at f[a]?  Not after a letter,
+ * digit or '_', nor (a phone) after '@'; not joined to one by '-', '.' or
+ * '/' — but a card may follow a word of ASCII letters so joined
+ * ("card-4111…", "mail@x.de/4111…"); a phone not after a digit and ','.  from is the end of the previous match (or
+ * 0): what it was replaced by is no identifier, so it is a boundary. */
+static bool left_ok(const struct fold *fd, size_t a, size_t from, bool card)
+{
+	if (a <= from || gap_after(fd, a - 1))
 		return true;
-	char d = f[a - 2];
-	if ((c == '-' || c == '.' || c == '/') && is_word(d)) {
+	if (word_at(fd, a - 1) || (!card && char_at(fd, a - 1, '@')))
+		return false;   /* "x@0151 2345678" is a domain, if anything */
+	if (a - 1 <= from || gap_after(fd, a - 2) || !word_at(fd, a - 2))
+		return true;
+	if (char_at(fd, a - 1, '-') || char_at(fd, a - 1, '.') || char_at(fd, a - 1, '/')) {
 		if (!card)
 			return false;
-		for (size_t k = a - 1; k > 0 && is_word(f[k - 1]); k--)
-			if (!is_alpha(f[k - 1]))
-				return false;
+		for (size_t k = a - 1; k > from && word_at(fd, k - 1); k--) {
+			if (!is_alpha(fd->f[k - 1]))
+				return false;   /* the word holds a digit or '_' */
+			if (k > 1 && gap_after(fd, k - 2))
+				break;          /* the word starts after a skipped character */
+		}
 		return true;
 	}
-	return !(c == ',' && is_digit(d));
+	return card || !(char_at(fd, a - 1, ',') && is_digit(fd->f[a - 2]));
 }
 
-/* May a card or phone number end before f[b]?  Not before a letter, digit or
- * '_', nor joined by '-' to one, nor by '.', '/' or ',' to a digit. */
-static bool right_ok(const char *f, size_t nf, size_t b)
+/* May a card (card) or phone number end before f[b]?  At eb, the start of
+ * the following match, it may (what it is replaced by is no identifier).
+ * Not before a letter,
+ * digit or '_', nor (a phone) before '@', nor joined by '-' to one, nor by '.' or '/' to a digit, nor
+ * (a phone) by ','. */
+static bool right_ok(const struct fold *fd, size_t b, size_t eb, bool card)
 {
-	if (b >= nf)
+	if (b >= fd->nf || b == eb || gap_after(fd, b - 1))
 		return true;
-	char c = f[b];
-	if (is_word(c))
-		return false;
-	if (b + 1 >= nf)
+	if (word_at(fd, b) || (!card && char_at(fd, b, '@')))
+		return false;   /* "0151 2345678@x.de": the address is the match */
+	if (b + 1 >= fd->nf || b + 1 == eb || gap_after(fd, b) || !word_at(fd, b + 1))
 		return true;
-	char d = f[b + 1];
-	if (c == '-' && is_word(d))
+	if (char_at(fd, b, '-'))
 		return false;
-	return !((c == '.' || c == '/' || c == ',') && is_digit(d));
+	return !((char_at(fd, b, '.') || char_at(fd, b, '/') || (!card && char_at(fd, b, ','))) &&
+	         is_digit(fd->f[b + 1]));
 }
 
-/* The longest card number starting with the digit run at f[p]: groups joined
- * by one space or dash, cut at a group end, 13–19 digits, Luhn.  Its end, or
- * 0; its digits in dig[0..*nd). */
-static size_t card_at(const char *f, size_t nf, size_t p, char dig[PAN_MAX + 1], size_t *nd)
+/* The longest card number starting with the digit run at f[p] and ending by
+ * elim: groups joined by one space or dash, cut at a group end, 13–19 digits,
+ * Luhn.  Its end, or 0; its digits in dig[0..*nd). */
+static size_t card_at(const struct fold *fd, size_t p, size_t elim, char dig[PAN_MAX + 1],
+                      size_t *nd)
 {
+	const char *f = fd->f;
+	size_t nf = fd->nf;
 	size_t q = p, cnt = 0, best = 0, best_end = 0;
 	for (;;) {
 		size_t r = q;
@@ -674,7 +710,7 @@ static size_t card_at(const char *f, size_t nf, size_t p, char dig[PAN_MAX + 1],
 		}
 		if (cnt > PAN_MAX)
 			break;
-		if (cnt >= 13 && luhn(dig, cnt) && right_ok(f, nf, r)) {
+		if (cnt >= 13 && r <= elim && luhn(dig, cnt) && right_ok(fd, r, elim, true)) {
 			best = cnt;
 			best_end = r;
 		}
@@ -751,7 +787,7 @@ static int phone_norm(const char *f, size_t a, size_t b, int cc, char *norm, siz
 #define NORM_PHONE_MAX 32
 
 /* What a digit matcher found. */
-enum match_kind { M_EMAIL, M_CARD, M_PHONE, M_PHONE_MARK };
+enum match_kind { M_EMAIL, M_EMAIL_MARK, M_CARD, M_PHONE, M_PHONE_MARK };
 
 struct match {
 	enum match_kind kind;
@@ -779,8 +815,11 @@ static bool phone_match(const char *f, size_t a, size_t e, int cc, struct match 
  * prefix on a group end with 8–15 digits after the prefix that normalizes
  * (M_PHONE), else — for a '+', or a "00" before a digit 1–9 — the longest
  * such prefix (M_PHONE_MARK).  Returns whether m was filled. */
-static bool phone_intl(const char *f, size_t nf, size_t a, int cc, struct match *m)
+static bool phone_intl(const struct fold *fd, size_t a, size_t lim, size_t eb, int cc,
+                       struct match *m)
 {
+	const char *f = fd->f;
+	size_t nf = fd->nf;
 	bool plus = f[a] == '+';
 	size_t skip = plus ? 0 : 2;   /* digits of the "00" prefix */
 	struct groups g;
@@ -788,7 +827,8 @@ static bool phone_intl(const char *f, size_t nf, size_t a, int cc, struct match 
 	size_t mark = 0;
 	for (size_t i = g.n; i-- > 0;) {
 		size_t d = g.digits[i] - skip;
-		if (g.digits[i] < skip || d < 8 || d > 15 || !right_ok(f, nf, g.e[i]))
+		if (g.e[i] > lim || g.digits[i] < skip || d < 8 || d > 15 ||
+		    !right_ok(fd, g.e[i], eb, false))
 			continue;
 		if (phone_match(f, a, g.e[i], cc, m))
 			return true;
@@ -827,8 +867,11 @@ static bool date_shape(const char *f, const struct groups *g)
 
 /* A national number of the default country at f[a] (a digit-run start, or a
  * '(' before one): see pii.h for the forms.  Longest first. */
-static bool phone_national(const char *f, size_t nf, size_t a, int cc, struct match *m)
+static bool phone_national(const struct fold *fd, size_t a, size_t lim, size_t eb, int cc,
+                           struct match *m)
 {
+	const char *f = fd->f;
+	size_t nf = fd->nf;
 	const struct country *c = country_by_code(cc);
 	if (!c)
 		return false;
@@ -836,6 +879,8 @@ static bool phone_national(const char *f, size_t nf, size_t a, int cc, struct ma
 	if (p + 1 < nf && f[p] == '0' && f[p + 1] == '0')
 		return false;   /* an international prefix */
 	size_t tl = strlen(c->trunk);
+	if (tl && f[p] != c->trunk[0] && !(c->code == 1 && f[p] >= '2'))
+		return false;   /* no trunk prefix, and no (NXX) NXX-XXXX */
 	struct groups g;
 	collect_groups(f, nf, p, (size_t)c->max + tl, &g);
 	if (g.n == 0 || date_shape(f, &g))
@@ -851,13 +896,13 @@ static bool phone_national(const char *f, size_t nf, size_t a, int cc, struct ma
 	if (tl && !trunk && !nanp)
 		return false;
 	for (size_t i = g.n; i-- > 0;) {
-		if (nanp && i != 2)
+		if (g.e[i] > lim || (nanp && i != 2))
 			continue;
 		if (!tl && (i == 0 || g.digits[i] < c->min || g.digits[i] > c->max))
 			continue;   /* no trunk prefix: the exact length, in groups */
 		if (tl && i == 0 && strcmp(c->trunk, "0") != 0)
 			continue;   /* a bare run only after a trunk 0 */
-		if (!right_ok(f, nf, g.e[i]))
+		if (!right_ok(fd, g.e[i], eb, false))
 			continue;
 		if (phone_match(f, a, g.e[i], cc, m))
 			return true;
@@ -865,56 +910,77 @@ static bool phone_national(const char *f, size_t nf, size_t a, int cc, struct ma
 	return false;
 }
 
-/* Whether a card number starts at a digit run inside f(a..e): then a phone
- * number at a does not win, or it would leave the card's tail raw ("0151 4111
- * 1111 1111 1111" is no phone, but a card after "0151"). */
-static bool card_inside(const char *f, size_t nf, size_t a, size_t e)
+/* The start of the first card number at a digit run inside f(a..e), or 0. */
+static size_t card_inside(const struct fold *fd, size_t a, size_t e, size_t from)
 {
+	const char *f = fd->f;
 	char dig[PAN_MAX + 1];
-	size_t nd;
-	bool found = false;
-	for (size_t q = a + 1; q < e && !found; q++)
-		if (is_digit(f[q]) && !is_digit(f[q - 1]) && left_ok(f, q, true))
-			found = card_at(f, nf, q, dig, &nd) != 0;
+	size_t nd, q;
+	for (q = a + 1; q < e; q++)
+		if (is_digit(f[q]) && !is_digit(f[q - 1]) && left_ok(fd, q, from, true) &&
+		    card_at(fd, q, SIZE_MAX, dig, &nd))
+			break;
 	vg_wipe(dig, sizeof(dig));
-	return found;
+	return q < e ? q : 0;
 }
 
-/* The first card or phone number starting at or after from. */
-static bool find_digits(const char *f, size_t nf, size_t from, int cc, struct match *m)
+/* A phone number at f[p] (international or national) ending by elim that ends
+ * before any
+ * card number starting inside it: "0151 4111 1111 1111 1111" is a card after
+ * "0151", and "+49 0 0151 4111 1111 1111 1111" a "+" number before one. */
+static bool phone_at(const struct fold *fd, size_t p, size_t from, size_t elim, bool intl,
+                     int cc, struct match *m)
 {
-	for (size_t p = from; p < nf; p++) {
+	size_t lim = elim;
+	for (;;) {
+		if (!(intl ? phone_intl(fd, p, lim, elim, cc, m)
+		           : phone_national(fd, p, lim, elim, cc, m)))
+			return false;
+		size_t q = card_inside(fd, p, m->e, from);
+		if (!q)
+			return true;
+		lim = q - 1;   /* a prefix that ends before the card's separator */
+	}
+}
+
+/* The first card or phone number starting in [from, limit) and ending by
+ * elim, from being the end of the previous match and elim (unless SIZE_MAX)
+ * the start of the next. */
+static bool find_digits(const struct fold *fd, size_t from, size_t limit, size_t elim, int cc,
+                        struct match *m)
+{
+	const char *f = fd->f;
+	size_t nf = fd->nf;
+	for (size_t p = from; p < nf && p < limit; p++) {
 		char c = f[p];
-		bool next_digit = p + 1 < nf && is_digit(f[p + 1]);
-		if (c == '+' && next_digit) {
-			if (left_ok(f, p, false) && phone_intl(f, nf, p, cc, m) &&
-			    !card_inside(f, nf, p, m->e))
+		if (!is_digit(c)) {
+			if ((c == '+' || c == '(') && p + 1 < nf && is_digit(f[p + 1]) &&
+			    left_ok(fd, p, from, false) && phone_at(fd, p, from, elim, c == '+', cc, m))
 				return true;
-		} else if (c == '(' && next_digit) {
-			if (left_ok(f, p, false) && phone_national(f, nf, p, cc, m) &&
-			    !card_inside(f, nf, p, m->e))
-				return true;
-		} else if (is_digit(c) && (p == 0 || !is_digit(f[p - 1]))) {
-			size_t nd = 0, ce = 0;
-			if (left_ok(f, p, true))
-				ce = card_at(f, nf, p, m->dig, &nd);
-			bool ph = false;
-			if (left_ok(f, p, false)) {
-				if (c == '0' && next_digit && f[p + 1] == '0')
-					ph = phone_intl(f, nf, p, cc, m);
-				else
-					ph = phone_national(f, nf, p, cc, m);
-			}
-			if (ce && (!ph || ce >= m->e)) {
-				m->kind = M_CARD;
-				m->s = p;
-				m->e = ce;
-				m->nd = nd;
-				return true;
-			}
-			if (ph && !card_inside(f, nf, p, m->e))
-				return true;
+			continue;
 		}
+		if (p > 0 && is_digit(f[p - 1]))
+			continue;   /* inside a run: a run is never split */
+		size_t nd = 0, ce = 0;
+		bool card = left_ok(fd, p, from, true);
+		if (card)
+			ce = card_at(fd, p, elim, m->dig, &nd);
+		bool ph = false;
+		if (card && left_ok(fd, p, from, false)) {   /* what a phone may follow, a card may */
+			bool intl = c == '0' && p + 1 < nf && f[p + 1] == '0';
+			ph = phone_at(fd, p, from, elim, intl, cc, m);
+		}
+		if (ce && (!ph || ce >= m->e)) {
+			m->kind = M_CARD;
+			m->s = p;
+			m->e = ce;
+			m->nd = nd;
+			return true;
+		}
+		if (ph)
+			return true;
+		while (p + 1 < nf && p + 1 < limit && is_digit(f[p + 1]))
+			p++;
 	}
 	return false;
 }
@@ -955,8 +1021,11 @@ static bool is_tld(const char *t, size_t n)
 }
 
 /* The next email address in f[from..nf): a local part (leading dots cut),
- * '@', dot-separated labels (trailing dots and dashes cut), a TLD. */
-static bool find_email(const char *f, size_t nf, size_t from, size_t *es, size_t *ee)
+ * '@', dot-separated labels (trailing dots and dashes cut), a TLD.  An
+ * address joined by '@' to more text on either side ("a@b.de@c.com",
+ * "x@a@b.com") is no address but holds one: the whole run is the match and
+ * *chain is set. */
+static bool find_email(const char *f, size_t nf, size_t from, size_t *es, size_t *ee, bool *chain)
 {
 	for (const char *at = memchr(f + from, '@', nf - from); at;
 	     at = memchr(at + 1, '@', nf - (size_t)(at + 1 - f))) {
@@ -964,6 +1033,7 @@ static bool find_email(const char *f, size_t nf, size_t from, size_t *es, size_t
 		size_t l = p;
 		while (l > from && is_local_char(f[l - 1]))
 			l--;
+		size_t l_run = l;   /* before the leading dots are cut */
 		while (l < p && f[l] == '.')
 			l++;
 		if (l == p)
@@ -971,6 +1041,7 @@ static bool find_email(const char *f, size_t nf, size_t from, size_t *es, size_t
 		size_t r = p + 1;
 		while (r < nf && is_domain_char(f[r]))
 			r++;
+		size_t r_run = r;   /* before the trailing dots and dashes are cut */
 		while (r > p + 1 && (f[r - 1] == '.' || f[r - 1] == '-'))
 			r--;
 		size_t ds = p + 1;
@@ -987,6 +1058,29 @@ static bool find_email(const char *f, size_t nf, size_t from, size_t *es, size_t
 		}
 		if (bad || dot == r || !is_tld(f + dot + 1, r - dot - 1))
 			continue;
+		*chain = false;
+		while (r_run < nf && f[r_run] == '@') {
+			size_t t = r_run + 1;
+			while (t < nf && is_domain_char(f[t]))
+				t++;
+			if (t == r_run + 1)
+				break;
+			r = r_run = t;
+			*chain = true;
+		}
+		while (l_run > from && f[l_run - 1] == '@') {
+			size_t t = l_run - 1;
+			while (t > from && is_local_char(f[t - 1]))
+				t--;
+			if (t == l_run - 1)
+				break;
+			l = l_run = t;
+			*chain = true;
+		}
+		if (*chain) {
+			r = r_run;   /* the whole run, dots and dashes included */
+			l = l_run;
+		}
 		*es = l;
 		*ee = r;
 		return true;
@@ -996,19 +1090,23 @@ static bool find_email(const char *f, size_t nf, size_t from, size_t *es, size_t
 
 /* The matches of one folded string, in order, no two overlapping. */
 struct scanner {
+	const struct fold *fd;
 	const char *f;
 	size_t nf;
 	int cc;
 	int est, dst;   /* 0: search again, 1: found, 2: no more */
 	size_t es, ee;
+	bool echain;
+	size_t dfrom;   /* the from of the digit search */
 	struct match dm;
 };
 
-static void scanner_init(struct scanner *sc, const char *f, size_t nf, int cc)
+static void scanner_init(struct scanner *sc, const struct fold *fd, int cc)
 {
 	memset(sc, 0, sizeof(*sc));
-	sc->f = f;
-	sc->nf = nf;
+	sc->fd = fd;
+	sc->f = fd->f;
+	sc->nf = fd->nf;
 	sc->cc = cc;
 }
 
@@ -1017,16 +1115,49 @@ static void scanner_wipe(struct scanner *sc)
 	vg_wipe(&sc->dm, sizeof(sc->dm));
 }
 
-/* The next match starting at or after from: the one that starts first; on a
- * tie the email address (it holds the digits whole). */
+/* The next match starting at or after from (the end of the previous one): the
+ * one that starts first; on a tie the email address (it holds the digits
+ * whole); a phone number never overlaps the start of an address. */
 static bool scanner_next(struct scanner *sc, size_t from, struct match *m)
 {
 	if (sc->est == 0 || (sc->est == 1 && sc->es < from))
-		sc->est = find_email(sc->f, sc->nf, from, &sc->es, &sc->ee) ? 1 : 2;
-	if (sc->dst == 0 || (sc->dst == 1 && sc->dm.s < from))
-		sc->dst = find_digits(sc->f, sc->nf, from, sc->cc, &sc->dm) ? 1 : 2;
-	if (sc->est == 1 && (sc->dst == 2 || sc->es <= sc->dm.s)) {
-		m->kind = M_EMAIL;
+		sc->est = find_email(sc->f, sc->nf, from, &sc->es, &sc->ee, &sc->echain) ? 1 : 2;
+	if (sc->dst == 0 || (sc->dst == 1 && sc->dm.s < from)) {
+		sc->dst = find_digits(sc->fd, from, SIZE_MAX, SIZE_MAX, sc->cc, &sc->dm) ? 1 : 2;
+	} else if (from != sc->dfrom) {
+		/* An email address ended at from: only a number starting at from
+		 * or just after it sees the new boundary. */
+		size_t limit = sc->dst == 1 && sc->dm.s < from + 2 ? sc->dm.s : from + 2;
+		struct match t;
+		if (find_digits(sc->fd, from, limit, SIZE_MAX, sc->cc, &t)) {
+			sc->dm = t;
+			sc->dst = 1;
+		}
+		vg_wipe(&t, sizeof(t));
+	}
+	sc->dfrom = from;
+	bool email_first = sc->est == 1 && (sc->dst != 1 || sc->es <= sc->dm.s);
+	bool overlap = sc->est == 1 && sc->dst == 1 && sc->dm.kind != M_CARD &&
+	               sc->dm.s < sc->es && sc->dm.e > sc->es;
+	size_t next = email_first || overlap ? sc->es : sc->dst == 1 ? sc->dm.s : SIZE_MAX;
+	if (next != SIZE_MAX && next > from) {
+		/* Before the next match, with its start as a boundary: a number
+		 * glued to it ("0151 2345678/400+x@y.de", "0158 0 01,58 0 01447…"),
+		 * or a phone number that ran into an address's local part ("…0/155.@
+		 * x.de") cut before it.  A card number that runs into an address is
+		 * kept whole instead ("4111 … 1111.ana@x.de"). */
+		struct match t;
+		bool found = find_digits(sc->fd, from, next, next, sc->cc, &t);
+		if (found)
+			*m = t;
+		vg_wipe(&t, sizeof(t));
+		if (overlap)
+			sc->dst = 0;   /* the cached phone is void: search again later */
+		if (found)
+			return true;   /* the cached next match stays valid */
+	}
+	if (sc->est == 1 && (sc->dst != 1 || sc->es <= sc->dm.s)) {
+		m->kind = sc->echain ? M_EMAIL_MARK : M_EMAIL;
 		m->s = sc->es;
 		m->e = sc->ee;
 		sc->est = 0;
@@ -1139,6 +1270,7 @@ static int email_token(const struct vg_key *key, const char *a, size_t n, char t
 }
 
 #define PHONE_MARK "[phone]"
+#define EMAIL_MARK "[email]"
 
 /* Emails, phones and cards in one string item → their tokens. */
 static int scrub_string(cJSON *item, const struct vg_pii_ctx *ctx, struct vg_pii_stats *st)
@@ -1154,11 +1286,11 @@ static int scrub_string(cJSON *item, const struct vg_pii_ctx *ctx, struct vg_pii
 		return rc;
 	}
 	struct scanner sc;
-	scanner_init(&sc, fd.f, fd.nf, ctx->default_cc);
+	scanner_init(&sc, &fd, ctx->default_cc);
 	struct match m;
 	struct sbuf b = { 0 };
 	size_t copied = 0;   /* folded offset */
-	unsigned emails = 0, phones = 0, marks = 0, cards = 0;
+	unsigned emails = 0, phones = 0, marks = 0, email_marks = 0, cards = 0;
 	char rep[CARD_REP_MAX];
 
 	while (scanner_next(&sc, copied, &m)) {
@@ -1177,9 +1309,13 @@ static int scrub_string(cJSON *item, const struct vg_pii_ctx *ctx, struct vg_pii
 			rl = vg_token_make(ctx->key, VG_TK_PHONE, m.norm, (size_t)m.nl, rep);
 			phones++;
 		} else {
-			rl = (int)strlen(PHONE_MARK);
-			memcpy(rep, PHONE_MARK, (size_t)rl + 1);
-			marks++;
+			const char *mark = m.kind == M_PHONE_MARK ? PHONE_MARK : EMAIL_MARK;
+			rl = (int)strlen(mark);
+			memcpy(rep, mark, (size_t)rl + 1);
+			if (m.kind == M_PHONE_MARK)
+				marks++;
+			else
+				email_marks++;
 		}
 		if (rl < 0) {
 			rc = rl;
@@ -1200,6 +1336,7 @@ static int scrub_string(cJSON *item, const struct vg_pii_ctx *ctx, struct vg_pii
 		st->emails_in_text += emails;
 		st->phones_in_text += phones;
 		st->phones_dropped += marks;
+		st->emails_dropped += email_marks;
 		st->cards_masked += cards;
 	}
 out:
@@ -1224,7 +1361,8 @@ int vg_pii_scrub_text(cJSON *item, const struct vg_pii_ctx *ctx, struct vg_pii_s
 int vg_pii_in_identifier(const char *s, size_t n, int default_cc, const char **what)
 {
 	static const char *const names[] = {
-		[M_EMAIL] = "email", [M_CARD] = "card", [M_PHONE] = "phone", [M_PHONE_MARK] = "phone",
+		[M_EMAIL] = "email", [M_EMAIL_MARK] = "email", [M_CARD] = "card",
+		[M_PHONE] = "phone", [M_PHONE_MARK] = "phone",
 	};
 	if (what)
 		*what = NULL;
@@ -1235,7 +1373,7 @@ int vg_pii_in_identifier(const char *s, size_t n, int default_cc, const char **w
 	if (rc == VG_OK) {
 		struct scanner sc;
 		struct match m;
-		scanner_init(&sc, fd.f, fd.nf, default_cc);
+		scanner_init(&sc, &fd, default_cc);
 		if (scanner_next(&sc, 0, &m)) {
 			if (what)
 				*what = names[m.kind];

@@ -90,7 +90,8 @@ struct vg_pii_ctx {
 struct vg_pii_stats {
 	unsigned phones_dropped;   /* phone values that could not be normalized, and
 	                              "+" numbers in text replaced by "[phone]" */
-	unsigned emails_dropped;   /* email values that could not be normalized */
+	unsigned emails_dropped;   /* email values that could not be normalized, and
+	                              "a@b@c.com" runs in text replaced by "[email]" */
 	unsigned fields_dropped;   /* name, birth date, address, unknown person fields,
 	                              card values that are not a card number, numbers
 	                              that are no exact integer, objects/arrays with a
@@ -154,9 +155,10 @@ int vg_pii_class_parse(const char *name);
  * wiped before they are freed.
  * Returns VG_OK (item is still in parent, perhaps rewritten), 1 when item was
  * detached from parent and wiped and freed (the caller must not touch it
- * again: take item->next before the call), VG_ERR_NOMEM (item is unchanged
- * or already rewritten, never half-written; the tree is still safe to wipe
- * and free), or VG_ERR_INVAL (a NULL argument, no key, an unknown class). */
+ * again: take item->next before the call), VG_ERR_NOMEM (the tree is valid
+ * and safe to wipe and free, but item may still hold its raw value — a number
+ * may already be its text —: drop the event), or VG_ERR_INVAL (a NULL
+ * argument, no key, an unknown class). */
 int vg_pii_apply(cJSON *parent, cJSON *item, enum vg_pii_class cls, const struct vg_pii_ctx *ctx,
                  struct vg_pii_stats *st);
 
@@ -175,7 +177,9 @@ int vg_pii_apply(cJSON *parent, cJSON *item, enum vg_pii_class cls, const struct
  * replacement covers the original bytes of the whole match):
  *  - email: local part of ASCII letters, digits, "._%+-" and non-ASCII
  *    letters, '@', dot-separated labels of letters, digits, '-'; the last
- *    label is ≥ 2 letters (ASCII or non-ASCII) or "xn--…".  Non-ASCII
+ *    label is ≥ 2 letters (ASCII or non-ASCII) or "xn--…".  An address
+ *    joined by '@' to more ("a@b.de@c.com") is replaced whole by "[email]"
+ *    (emails_dropped): it has no normal form.  Non-ASCII
  *    punctuation, symbols and spaces (U+0080–00BF, U+2000–2BFF, U+3000–303F,
  *    emoji, …) end an address; any other byte ≥ 0x80 counts as a letter.
  *  - card: 13–19 digits in groups joined by one space or dash, passing Luhn
@@ -193,23 +197,29 @@ int vg_pii_apply(cJSON *parent, cJSON *item, enum vg_pii_class cls, const struct
  *    joined by the same '.', '/' or '-') and decimals ("0.151…") are not
  *    phones.  A national number must normalize with vg_norm_phone.
  *  - boundaries (no false positives inside identifiers): a card or phone is
- *    never preceded or followed by an ASCII letter, digit or '_'; nor joined
+ *    never preceded or followed by an ASCII letter, digit or '_' (a phone
+ *    not by '@' either: "x@0151…" is a domain, "…5678@x.de" an address); nor joined
  *    to one by '-' (either side) or by '.' or '/' (before it), nor joined by
  *    '.', '/' or ',' to a digit (either side).  Only a card may follow a word
  *    of ASCII letters joined by '-', '.' or '/' ("card-4111…",
  *    "ana@x.de/4111…").  So UUIDs, ULIDs, hex digests, base64url tokens,
  *    dates, versions, decimals and IP addresses never match; nor does a
  *    phone in "Tel.0151 2345678" or "ORD-0151-2345678".
- * When two matches overlap, the one that starts first wins; on a tie an email
- * address wins, then the longer of card and phone, then the card.
+ * When two matches overlap, the one that starts first wins, except that a
+ * phone number never runs into an address's local part (it is cut before it
+ * or not taken); on a tie an email address wins, then the longer of card and
+ * phone, then the card; a phone is cut before a card number that starts
+ * inside it.  What a match is replaced by is no identifier: the end of one
+ * match is a left boundary for the next.
  * Not found: phones without "+"/"00" for a default_cc outside the table,
  * national numbers not starting with the trunk prefix (IT mobiles "312 …"),
  * numbers spelled in words, split across fields, or with letters in between.
  * Returns VG_OK, VG_ERR_NOMEM (the string is then unchanged and st not
  * touched) or VG_ERR_INVAL (NULL item or ctx, no key).  Nothing is allocated
  * unless something is replaced (then the new string, grown by doubling) or the
- * string is 512 bytes or more and holds non-ASCII bytes (then its folded copy
- * and offset map); every such buffer is wiped before it is freed.  Linear in
+ * string is 2 KiB or more and holds non-ASCII bytes (then its folded copy and
+ * offset map; shorter ones are folded in 10 KiB of stack); every such buffer
+ * is wiped before it is freed.  Linear in
  * the string's length.  Pure: no globals, safe on any thread. */
 int vg_pii_scrub_text(cJSON *item, const struct vg_pii_ctx *ctx, struct vg_pii_stats *st);
 

@@ -24,9 +24,9 @@
  *  - every body: person holds only the six identifiers, each in the form
  *    its policy gives (token, sha256 hex, normalized) or absent (drop);
  *    no string value outside person holds a card number (13–19 digits in
- *    groups joined by single spaces or dashes between spaces or the string's
- *    ends, vg_card_valid) — nor does a
- *    kept system identifier, which is scanned as free text too.
+ *    groups joined by single spaces or dashes, Luhn, not glued to an
+ *    identifier: pii.h's boundary rule) — nor does a kept system identifier,
+ *    which is scanned as free text too.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,16 +79,52 @@ static int is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-/* The card-number rule of pii.h, written independently of pii.c's scanner
- * and deliberately narrower (pii.h has the full boundary rules): digit groups
- * joined by one space or dash, standing between spaces or the ends of the
- * string, 13–19 digits passing Luhn whatever the scheme (vg_card_valid).
- * Such a number must never be left in a body. */
+static int is_letter(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int is_word(char c)
+{
+	return is_letter(c) || is_digit(c) || c == '_';
+}
+
+/* pii.h's boundary rule for a card number s[a..b), written again on the
+ * bytes (ASCII only: non-ASCII bytes never block): not next to a letter,
+ * digit or '_'; not joined to a word by '-', '.' or '/' before it unless the
+ * word is letters only; not joined by '-' to a word after it; not joined by
+ * '.', '/' or ',' to a digit on either side. */
+static int card_bounded(const char *s, size_t a, size_t b)
+{
+	if (a > 0) {
+		char c = s[a - 1], d = a > 1 ? s[a - 2] : '\0';
+		if (is_word(c))
+			return 0;
+		if ((c == '-' || c == '.' || c == '/') && is_word(d))
+			for (size_t k = a - 1; k > 0 && is_word(s[k - 1]); k--)
+				if (!is_letter(s[k - 1]))
+					return 0;
+		if (c == ',' && is_digit(d))
+			return 0;
+	}
+	char c = s[b];
+	if (is_word(c))
+		return 0;
+	if (c != '\0' && ((c == '-' && is_word(s[b + 1])) ||
+	                  ((c == '.' || c == '/' || c == ',') && is_digit(s[b + 1]))))
+		return 0;
+	return 1;
+}
+
+/* The card-number rule of pii.h, written independently of pii.c's scanner:
+ * from the start of every digit run, digit groups joined by one space or
+ * dash, cut at a group boundary, 13–19 digits, Luhn (vg_card_valid), and the
+ * boundary rule. */
 static void check_no_card(const char *s)
 {
 	size_t p = 0;
 	while (s[p]) {
-		if (!is_digit(s[p]) || (p > 0 && s[p - 1] != ' ')) {
+		if (!is_digit(s[p])) {
 			p++;
 			continue;
 		}
@@ -104,7 +140,7 @@ static void check_no_card(const char *s)
 			}
 			if (cnt > 19)
 				break;
-			FUZZ_CHECK(!(cnt >= 13 && (s[r] == '\0' || s[r] == ' ') && vg_card_valid(dig, cnt)));
+			FUZZ_CHECK(!(cnt >= 13 && vg_card_valid(dig, cnt) && card_bounded(s, p, r)));
 			if ((s[r] == ' ' || s[r] == '-') && is_digit(s[r + 1]))
 				q = r + 1;
 			else

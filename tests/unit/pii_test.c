@@ -843,6 +843,16 @@ static const struct text_case text_cases[] = {
 	{ 49, "(ana.lopez@example.com).", "(" TOK_EM ")." },
 	{ 49, "mailto:ana.lopez@example.com;x", "mailto:" TOK_EM ";x" },
 	{ 49, "a@b.de c@d.fr", "{em:a@b.de} {em:c@d.fr}" },
+	/* No address, but one inside: the whole run goes (found by fuzz_text). */
+	{ 49, "mail ana@example.de@example.com, x", "mail [email], x" },
+	{ 49, "x@ana@example.com", "[email]" },
+	{ 49, "ana@example.com.@x.y z", "[email] z" },
+	{ 49, "0151 2345678@example.com", "0151 {em:2345678@example.com}" },
+	{ 49, "030 12345 678.ana@example.com", "{ph:+493012345} {em:678.ana@example.com}" },
+	{ 49, "4111 1111 1111 1111@example.com", "{card:4111111111111111}@example.com" },
+	{ 49, "0158 0 01,58 0 01447 0 0158", "{ph:+49158001},{card:5800144700158}" },
+	{ 351, "/157 060/123/400+20awa@münchen.de", "/{ph:+351157060123}/{em:400+20awa@münchen.de}" },
+	{ 49, "x@4111111111111111", "x@{card:4111111111111111}" },
 	/* Unicode local parts and domains */
 	{ 49, "mail: ana@münchen.de!", "mail: {em:ana@münchen.de}!" },
 	{ 49, "имя@пример.рф", "{em:имя@пример.рф}" },
@@ -872,6 +882,11 @@ static const struct text_case text_cases[] = {
 	{ 49, "ana@x.de/4111111111111111", "{em:ana@x.de}/{card:4111111111111111}" },
 	{ 49, "https://x.example/pay/4111111111111111?a=1", "https://x.example/pay/{card:4111111111111111}?a=1" },
 	{ 49, "Visa.4111111111111111", "Visa.{card:4111111111111111}" },
+	/* A zero-width character next to a match is a boundary; a fullwidth
+	 * letter does not block one. */
+	{ 49, "x\u200b4111111111111111\u200by", "x\u200b{card:4111111111111111}y" },
+	{ 49, "ref\u20600151 2345678", "ref\u2060{ph:+491512345678}" },
+	{ 49, "ｘ4111111111111111ｙ", "ｘ{card:4111111111111111}ｙ" },
 	{ 49, "(4111111111111111)", "({card:4111111111111111})" },
 	{ 49, "４１１１　１１１１　１１１１　１１１１", "{card:4111111111111111}" },
 	{ 49, "4111\u200b1111\u200b1111\u200b1111", "{card:4111111111111111}" },
@@ -934,9 +949,14 @@ static const struct text_case text_cases[] = {
 	  "{card:4111111111111111}." TOK_EM },
 	{ 49, "4111111111111111@example.com", "{em:4111111111111111@example.com}" },
 	{ 49, "order 1234 4111 1111 1111 1111", "order 1234 {card:4111111111111111}" },
+	{ 49, "4111111111111111,5555555555554444", "{card:4111111111111111},{card:5555555555554444}" },
+	/* What a match is replaced by is no identifier: the end of one match is a
+	 * boundary for the next (found by fuzz_text). */
+	{ 49, "+49 0 0151 2345678+34 612 345 678", "[phone]" TOK_PH },
 	/* A phone that would swallow the head of a card does not win. */
 	{ 49, "0151 4111 1111 1111 1111", "0151 {card:4111111111111111}" },
 	{ 49, "+49 4111 1111 1111 1111", "+49 {card:4111111111111111}" },
+	{ 49, "+49 0 0151 0151 4111 1111 1111 1111", "[phone] {card:4111111111111111}" },
 };
 
 static void test_text_finds(void **state)
@@ -955,12 +975,13 @@ static void test_text_finds(void **state)
 			fail_msg("text case %zu (cc %d): \"%s\"\n got: %s\nwant: %s", i, c->cc, c->in,
 			         it->valuestring, want);
 		/* Every match is counted once. */
-		unsigned found = st.emails_in_text + st.phones_in_text + st.phones_dropped +
-		                 st.cards_masked;
+		unsigned found = st.emails_in_text + st.emails_dropped + st.phones_in_text +
+		                 st.phones_dropped + st.cards_masked;
 		unsigned want_n = 0;
 		for (const char *p = c->want; (p = strpbrk(p, "{[v")) != NULL; p++)
 			if (strncmp(p, "{em:", 4) == 0 || strncmp(p, "{ph:", 4) == 0 ||
 			    strncmp(p, "{card:", 6) == 0 || strncmp(p, "[phone]", 7) == 0 ||
+			    strncmp(p, "[email]", 7) == 0 ||
 			    strncmp(p, "v1.", 3) == 0)
 				want_n++;
 		if (found != want_n)
@@ -1055,6 +1076,8 @@ static const char *const not_pii[] = {
 	"0.1512345678",
 	"0.4111111111111111",
 	"x1-4111111111111111",
+	"ab\u00e9-0151 2345678-x",
+	"handle @0151 2345678",
 	"Tel.0151 2345678",                   /* a limit, not a wish: see pii.h */
 	"score 0,1512345678",
 	"192.168.100.200",
@@ -1397,6 +1420,60 @@ static void test_out_of_memory(void **state)
 	cJSON_free(want);
 }
 
+/* vg_pii_apply and vg_pii_scrub_text under every allocation failure: an
+ * error or the full result, never a crash or a leak (ASan), and what a
+ * failed call leaves is still a tree that prints and frees. */
+static void test_apply_out_of_memory(void **state)
+{
+	(void)state;
+	struct vg_pii_ctx ctx;
+	ctx_init(&ctx, 49);
+	static char longtext[3000];
+	size_t o = (size_t)sprintf(longtext, "\u00fc ana@example.com ");
+	while (o < 2600)
+		o += (size_t)sprintf(longtext + o, "Größe 42 ");
+	sprintf(longtext + o, "+34 612 345 678");
+	char *json = malloc(strlen(longtext) + 16);
+	assert_non_null(json);
+	sprintf(json, "{\"f\":\"%s\"}", longtext);
+	const struct {
+		enum vg_pii_class cls;
+		const char *in;
+	} v[] = {
+		{ VG_PII_PHONE, "{\"f\":1512345678}" },
+		{ VG_PII_CARD, "{\"f\":\"４１１１ １１１１ １１１１ １１１１\"}" },
+		{ VG_PII_CUSTOMER_ID, "{\"f\":\" 4111 1111 1111 1111 \"}" },
+		{ VG_PII_TEXT, json },
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		int saw_nomem = 0;
+		for (long f = 0;; f++) {
+			fail_at = -1;
+			cJSON *p = cJSON_Parse(v[i].in);
+			assert_non_null(p);
+			nallocs = 0;
+			fail_at = f;
+			int rc = vg_pii_apply(p, p->child, v[i].cls, &ctx, NULL);
+			long used = nallocs;
+			fail_at = -1;
+			assert_true(rc == VG_OK || rc == 1 || rc == VG_ERR_NOMEM);
+			char *out = cJSON_PrintUnformatted(p);
+			assert_non_null(out);
+			cJSON_free(out);
+			vg_json_wipe_delete(p);
+			if (rc == VG_ERR_NOMEM) {
+				saw_nomem = 1;
+				continue;
+			}
+			if (used <= f)
+				break;
+		}
+		if (!saw_nomem)
+			fail_msg("apply OOM case %zu: no allocation to fail", i);
+	}
+	free(json);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1428,6 +1505,7 @@ int main(void)
 		cmocka_unit_test(test_in_identifier),
 		cmocka_unit_test_setup_teardown(test_wipe_on_free, hooks_setup, hooks_teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_memory, hooks_setup, hooks_teardown),
+		cmocka_unit_test_setup_teardown(test_apply_out_of_memory, hooks_setup, hooks_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
