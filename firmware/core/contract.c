@@ -944,23 +944,14 @@ static int check_value(struct check *ck, const struct node *n, const cJSON *v);
 static int key_is_plain(const char *k, int default_cc);
 
 /* Whether an `id`-class value looks like personal data (*what: "email",
- * "phone", "card").  A bare run of digits that is not "00…" counts as a phone
- * only when it is written like one: zero-padded order and receipt numbers
- * ("0123456789") are as common as national numbers without separators. */
+ * "phone", "card"): what the free-text scanner would replace, so a national
+ * number valid for default_country_code counts even without separators —
+ * an identifier like "015112345678" may be a mobile number, and a device
+ * whose ids are zero-padded numbers sends them as JSON numbers or with a
+ * prefix ("R-015112345678" is no phone: glued to a word). */
 static int id_personal(const char *s, int default_cc, const char **what)
 {
-	const char *w = NULL;
-	int found = vg_pii_in_identifier(s, strlen(s), default_cc, &w);
-	if (found && w && strcmp(w, "phone") == 0) {
-		size_t i = 0;
-		while (s[i] >= '0' && s[i] <= '9')
-			i++;
-		if (s[i] == '\0' && !(s[0] == '0' && s[1] == '0'))
-			found = 0;
-	}
-	if (what)
-		*what = w;
-	return found != 0;
+	return vg_pii_in_identifier(s, strlen(s), default_cc, what) != 0;
 }
 
 /* The dotted path of the first member a missing required member would need:

@@ -379,6 +379,12 @@ static const struct scheme {
 	{ 6759, 6759, 4, LENS(13, 19) },
 	{ 6761, 6763, 4, LENS(13, 19) },
 	{ 62, 62, 2, LENS(16, 19) },                       /* UnionPay */
+	{ 2200, 2204, 4, LEN(16) },                        /* Mir */
+	{ 60, 60, 2, LEN(16) },                            /* RuPay */
+	{ 81, 82, 2, LEN(16) },
+	{ 508, 508, 3, LEN(16) },
+	{ 506099, 506198, 6, LENS(16, 19) },               /* Verve */
+	{ 650002, 650027, 6, LENS(16, 19) },
 };
 
 static bool luhn(const char *d, size_t n)
@@ -916,8 +922,11 @@ static size_t card_inside(const struct fold *fd, size_t a, size_t e, size_t from
 	const char *f = fd->f;
 	char dig[PAN_MAX + 1];
 	size_t nd, q;
+	/* The digits right after a '+' or '(' are the number's own: "+4915112345678"
+	 * passes Luhn, and is a phone all the same. */
+	size_t own = f[a] == '+' || f[a] == '(' ? a + 1 : a;
 	for (q = a + 1; q < e; q++)
-		if (is_digit(f[q]) && !is_digit(f[q - 1]) && left_ok(fd, q, from, true) &&
+		if (q != own && is_digit(f[q]) && !is_digit(f[q - 1]) && left_ok(fd, q, from, true) &&
 		    card_at(fd, q, SIZE_MAX, dig, &nd))
 			break;
 	vg_wipe(dig, sizeof(dig));
@@ -943,6 +952,52 @@ static bool phone_at(const struct fold *fd, size_t p, size_t from, size_t elim, 
 	}
 }
 
+/* Whether the word of letters and digits holding f[a..b) is a hex digest or
+ * a ULID, which may hold a run of digits that passes for a card. */
+static bool digest_word(const char *f, size_t nf, size_t a, size_t b)
+{
+	size_t l = a, r = b;
+	while (l > 0 && (is_alpha(f[l - 1]) || is_digit(f[l - 1])))
+		l--;
+	while (r < nf && (is_alpha(f[r]) || is_digit(f[r])))
+		r++;
+	bool hex = true, crockford = true;
+	for (size_t k = l; k < r; k++) {
+		char c = f[k];
+		hex = hex && (is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'));
+		crockford = crockford && (is_digit(c) || (c >= 'A' && c <= 'Z' && !strchr("ILOU", c)));
+	}
+	return (hex && r - l >= 24) || (crockford && r - l == 26);
+}
+
+/* A card glued to other text, as card readers and tills write them: track
+ * data "%B4111111111111111^LOPEZ/ANA^…", "4111111111111111/1229",
+ * "PAN4111111111111111".  The boundary rule keeps such runs from being cards
+ * (a UUID's digits must never be); a run of 13–19 digits with nothing
+ * between them is one anyway when its prefix and length are a card scheme's
+ * (vg_pan_valid: Luhn and the IIN table) and it is not inside a hex digest
+ * or a ULID. */
+static bool glued_card(const struct fold *fd, size_t p, size_t elim, struct match *m)
+{
+	const char *f = fd->f;
+	size_t q = p;
+	while (q < fd->nf && is_digit(f[q]))
+		q++;
+	if (q - p < 13 || q - p > PAN_MAX || q > elim || !vg_pan_valid(f + p, q - p) ||
+	    digest_word(f, fd->nf, p, q))
+		return false;
+	/* A decimal's digits ("0.4111111111111111", "4111111111111111,5") are a number. */
+	if ((p >= 2 && (f[p - 1] == '.' || f[p - 1] == ',') && is_digit(f[p - 2])) ||
+	    (q + 1 < fd->nf && (f[q] == '.' || f[q] == ',') && is_digit(f[q + 1])))
+		return false;
+	memcpy(m->dig, f + p, q - p);
+	m->kind = M_CARD;
+	m->s = p;
+	m->e = q;
+	m->nd = q - p;
+	return true;
+}
+
 /* The first card or phone number starting in [from, limit) and ending by
  * elim, from being the end of the previous match and elim (unless SIZE_MAX)
  * the start of the next. */
@@ -966,11 +1021,12 @@ static bool find_digits(const struct fold *fd, size_t from, size_t limit, size_t
 		if (card)
 			ce = card_at(fd, p, elim, m->dig, &nd);
 		bool ph = false;
-		if (card && left_ok(fd, p, from, false)) {   /* what a phone may follow, a card may */
-			bool intl = c == '0' && p + 1 < nf && f[p + 1] == '0';
+		bool intl = c == '0' && p + 1 < nf && f[p + 1] == '0';
+		if (card && left_ok(fd, p, from, false))   /* what a phone may follow, a card may */
 			ph = phone_at(fd, p, from, elim, intl, cc, m);
-		}
-		if (ce && (!ph || ce >= m->e)) {
+		/* The longer wins; on a tie a card, but not over a "00" number
+		 * ("0049 1511 2345678" passes Luhn: the prefix says phone). */
+		if (ce && (!ph || ce > m->e || (ce == m->e && !intl))) {
 			m->kind = M_CARD;
 			m->s = p;
 			m->e = ce;
@@ -978,6 +1034,8 @@ static bool find_digits(const struct fold *fd, size_t from, size_t limit, size_t
 			return true;
 		}
 		if (ph)
+			return true;
+		if (glued_card(fd, p, elim, m))
 			return true;
 		while (p + 1 < nf && p + 1 < limit && is_digit(f[p + 1]))
 			p++;
@@ -1056,7 +1114,20 @@ static bool find_email(const char *f, size_t nf, size_t from, size_t *es, size_t
 				dot = k;
 			}
 		}
-		if (bad || dot == r || !is_tld(f + dot + 1, r - dot - 1))
+		if (bad || dot == r)
+			continue;
+		/* The top-level domain is letters of one script: what follows them
+		 * in the same run ("ana@example.com2", "…com-7", "…com4111…",
+		 * "…org،", "…com请回电") is not part of the address. */
+		size_t te = dot + 1;
+		bool ascii = is_alpha(f[te]);
+		while (te < r && (ascii ? is_alpha(f[te]) : (unsigned char)f[te] >= 0x80))
+			te++;
+		bool xn = r - dot - 1 > 4 && (f[dot + 1] | 0x20) == 'x' && (f[dot + 2] | 0x20) == 'n' &&
+		          f[dot + 3] == '-' && f[dot + 4] == '-';
+		if (!xn && te > dot + 1 && te < r)
+			r_run = r = te;
+		if (!is_tld(f + dot + 1, r - dot - 1))
 			continue;
 		*chain = false;
 		while (r_run < nf && f[r_run] == '@') {

@@ -566,6 +566,7 @@ static void test_pii_in_identifier(void **state)
 		{ "properties.order_id", "\"call 0151 2345678\"", "properties.order_id" },
 		{ "id", "\"0151 2345678\"", "id" },          /* written like a phone */
 		{ "id", "\"00491512345678\"", "id" },        /* an international prefix */
+		{ "id", "\"015112345678\"", "id" },          /* a national mobile number */
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		cJSON *e = example("pos.order.completed");
@@ -586,7 +587,8 @@ static void test_pii_in_identifier(void **state)
 	/* Identifiers that are not personal data pass as sent. */
 	static const char *const ok[] = { "\"0f8c6a52-5d1e-4a53-9a43-3e2f51a0c9d7\"", "\"01JEB7Z9XKQH8W3N5V2M4R6T8Y\"",
 	                                  "\"100234\"", "\"ORD-2026-000123\"", "\"ea43b481-6079-4596-86bd-76238811f195\"",
-	                                  "\"0123456789\"", "\"000000451234\"" /* zero-padded receipt numbers */ };
+	                                  "\"000000451234\"" /* zero-padded: no trunk 0 then a number */,
+	                                  "\"R-015112345678\"" /* glued to a word */ };
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		cJSON *e = example("pos.order.completed");
 		set_path(e, "id", ok[i]);

@@ -919,6 +919,24 @@ static const struct text_case text_cases[] = {
 	/* "+" numbers that do not normalize are still removed */
 	{ 49, "call +49 0 030 123456", "call [phone]" },
 	{ 49, "+49 0 0151 2345678", "[phone]" },
+	/* an address runs to the end of its top-level domain, not further */
+	{ 49, "ana@example.com2", "{em:ana@example.com}2" },
+	{ 49, "ana@example.com-7", "{em:ana@example.com}-7" },
+	{ 49, "ana@example.com4111111111111111", "{em:ana@example.com}{card:4111111111111111}" },
+	{ 49, "ana@example.com\u8bf7\u56de\u7535030", "{em:ana@example.com}\u8bf7\u56de\u7535030" },
+	{ 49, "ana@example.org\u060c bye", "{em:ana@example.org}\u060c bye" },
+	/* a "+" or "00" number whose digits pass Luhn is a phone all the same */
+	{ 49, "call +4915112345678", "call {ph:+4915112345678}" },
+	{ 49, "+49 1511 2345678", "{ph:+4915112345678}" },
+	{ 49, "0049 1511 2345678", "{ph:+4915112345678}" },
+	/* cards glued to text, as card readers and tills write them */
+	{ 49, "%B4111111111111111^LOPEZ/ANA^2912101?", "%B{card:4111111111111111}^LOPEZ/ANA^2912101?" },
+	{ 49, ";4111111111111111=2912101?", ";{card:4111111111111111}=2912101?" },
+	{ 49, "4111111111111111/1229", "{card:4111111111111111}/1229" },
+	{ 49, "PAN4111111111111111", "PAN{card:4111111111111111}" },
+	{ 49, "x1-4111111111111111", "x1-{card:4111111111111111}" },
+	{ 49, "4111111111111111abc", "{card:4111111111111111}abc" },
+	{ 49, "%B2200000000000004^", "%B{card:2200000000000004}^" },
 	{ 34, "call 0034 0612 345 679", "call [phone]" },
 	{ 0, "call 0034 0612 345 679", "call [phone]" },
 	/* phones, national, per default country */
@@ -1075,7 +1093,6 @@ static const char *const not_pii[] = {
 	"01/05/26 10:30",
 	"0.1512345678",
 	"0.4111111111111111",
-	"x1-4111111111111111",
 	"ab\u00e9-0151 2345678-x",
 	"handle @0151 2345678",
 	"Tel.0151 2345678",                   /* a limit, not a wish: see pii.h */
@@ -1091,10 +1108,10 @@ static const char *const not_pii[] = {
 	"https://example.com/orders/01512345678",
 	"order 4111111111111112",
 	"ref 000012345678",                   /* zero-padded: no "00" call */
+	"deadbeef4111111111111111cafe0123456789ab",   /* a digest's digits */
+	"01ARZ4111111111111111ABCDE",         /* a ULID's */
 	"order 4111111111111111123456789",
 	"4111.1111.1111.1111",
-	"4111111111111111abc",
-	"x4111111111111111",
 	"ab12cdef-0412-5678-9abc-123456789012",
 	"+49 30 12",
 	"+01:00",
