@@ -245,6 +245,20 @@ static const char *const ignored_keywords[] = {
 };
 
 static struct node *parse_node(struct parse *ps, const cJSON *js);
+
+/* 1 if a member before k in its object has k's name (the JSON parser keeps
+ * duplicate names; a plan may not have them). */
+static int named_before(const cJSON *k)
+{
+	for (const cJSON *o = k->prev; o && o->next; o = o->prev) {
+		if (o->string && strcmp(o->string, k->string) == 0)
+			return 1;
+		if (o == o->prev)
+			break;
+	}
+	return 0;
+}
+
 static const struct node *member_schema(const struct node *n, const char *name, int *additional);
 
 /* An empty schema: any value; for objects and arrays, no member declared. */
@@ -287,6 +301,12 @@ static void parse_properties(struct parse *ps, struct node *n, const cJSON *v)
 		return problem(ps, 0, "properties", "out of memory");
 	size_t save = push(ps, "properties");
 	for (const cJSON *m = v->child; m; m = m->next) {
+		if (m != v->child && named_before(m)) {
+			size_t s2 = push(ps, m->string);
+			problem(ps, 0, NULL, "declared twice");
+			pop(ps, s2);
+			continue;
+		}
 		if (cJSON_IsFalse(m))
 			continue; /* false: this member is not declared (a type taking back common's) */
 		size_t s2 = push(ps, m->string);
@@ -349,6 +369,10 @@ static struct node *parse_node(struct parse *ps, const cJSON *js)
 	}
 	for (const cJSON *k = js ? js->child : NULL; k; k = k->next) {
 		const char *key = k->string;
+		if (k != js->child && named_before(k)) {
+			problem(ps, 0, key, "given twice");
+			continue;
+		}
 		if (strcmp(key, "type") == 0) {
 			parse_types(ps, n, k);
 		} else if (strcmp(key, "properties") == 0) {
