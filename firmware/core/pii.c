@@ -925,10 +925,13 @@ static size_t card_inside(const struct fold *fd, size_t a, size_t e, size_t from
 	/* The digits right after a '+' or '(' are the number's own: "+4915112345678"
 	 * passes Luhn, and is a phone all the same. */
 	size_t own = f[a] == '+' || f[a] == '(' ? a + 1 : a;
-	for (q = a + 1; q < e; q++)
-		if (q != own && is_digit(f[q]) && !is_digit(f[q - 1]) && left_ok(fd, q, from, true) &&
-		    card_at(fd, q, SIZE_MAX, dig, &nd))
-			break;
+	for (q = a + 1; q < e; q++) {
+		if (!is_digit(f[q]) || is_digit(f[q - 1]) || !left_ok(fd, q, from, true))
+			continue;
+		size_t ce = card_at(fd, q, SIZE_MAX, dig, &nd);
+		if (ce && (q != own || ce > e))
+			break;   /* at the own digits only a card reaching past the phone wins */
+	}
 	vg_wipe(dig, sizeof(dig));
 	return q < e ? q : 0;
 }
@@ -952,14 +955,15 @@ static bool phone_at(const struct fold *fd, size_t p, size_t from, size_t elim, 
 	}
 }
 
-/* Whether the word of letters and digits holding f[a..b) is a hex digest or
- * a ULID, which may hold a run of digits that passes for a card. */
-static bool digest_word(const char *f, size_t nf, size_t a, size_t b)
+/* Whether the word of letters and digits holding f[a..b), within [from,
+ * elim) (the neighbouring matches are boundaries), is a hex digest or a ULID,
+ * which may hold a run of digits that passes for a card. */
+static bool digest_word(const char *f, size_t nf, size_t a, size_t b, size_t from, size_t elim)
 {
 	size_t l = a, r = b;
-	while (l > 0 && (is_alpha(f[l - 1]) || is_digit(f[l - 1])))
+	while (l > from && (is_alpha(f[l - 1]) || is_digit(f[l - 1])))
 		l--;
-	while (r < nf && (is_alpha(f[r]) || is_digit(f[r])))
+	while (r < nf && r < elim && (is_alpha(f[r]) || is_digit(f[r])))
 		r++;
 	bool hex = true, crockford = true;
 	for (size_t k = l; k < r; k++) {
@@ -977,14 +981,14 @@ static bool digest_word(const char *f, size_t nf, size_t a, size_t b)
  * between them is one anyway when its prefix and length are a card scheme's
  * (vg_pan_valid: Luhn and the IIN table) and it is not inside a hex digest
  * or a ULID. */
-static bool glued_card(const struct fold *fd, size_t p, size_t elim, struct match *m)
+static bool glued_card(const struct fold *fd, size_t p, size_t from, size_t elim, struct match *m)
 {
 	const char *f = fd->f;
 	size_t q = p;
 	while (q < fd->nf && is_digit(f[q]))
 		q++;
 	if (q - p < 13 || q - p > PAN_MAX || q > elim || !vg_pan_valid(f + p, q - p) ||
-	    digest_word(f, fd->nf, p, q))
+	    digest_word(f, fd->nf, p, q, from, elim))
 		return false;
 	/* A decimal's digits ("0.4111111111111111", "4111111111111111,5") are a number. */
 	if ((p >= 2 && (f[p - 1] == '.' || f[p - 1] == ',') && is_digit(f[p - 2])) ||
@@ -1035,7 +1039,7 @@ static bool find_digits(const struct fold *fd, size_t from, size_t limit, size_t
 		}
 		if (ph)
 			return true;
-		if (glued_card(fd, p, elim, m))
+		if (glued_card(fd, p, from, elim, m))
 			return true;
 		while (p + 1 < nf && p + 1 < limit && is_digit(f[p + 1]))
 			p++;

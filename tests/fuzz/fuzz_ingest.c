@@ -94,8 +94,20 @@ static int is_word(char c)
  * digit or '_'; not joined to a word by '-', '.' or '/' before it unless the
  * word is letters only; not joined by '-' to a word after it; not joined by
  * '.', '/' or ',' to a digit on either side. */
+/* 1 if s[i] starts a character the scanner skips (pii.h: U+00AD, U+200B–200F,
+ * U+2060–2064, U+FEFF): a number does not end there in its view. */
+static int format_char(const char *s, size_t i)
+{
+	const unsigned char *u = (const unsigned char *)s + i;
+	return (u[0] == 0xc2 && u[1] == 0xad) || (u[0] == 0xef && u[1] == 0xbb && u[2] == 0xbf) ||
+	       (u[0] == 0xe2 && u[1] == 0x80 && u[2] >= 0x8b && u[2] <= 0x8f) ||
+	       (u[0] == 0xe2 && u[1] == 0x81 && u[2] >= 0xa0 && u[2] <= 0xa4);
+}
+
 static int card_bounded(const char *s, size_t a, size_t b)
 {
+	if (format_char(s, b) || (a >= 2 && format_char(s, a - 2)) || (a >= 3 && format_char(s, a - 3)))
+		return 0;   /* the scanner reads across it: another number in its view */
 	if (a > 0) {
 		char c = s[a - 1], d = a > 1 ? s[a - 2] : '\0';
 		if (is_word(c))
