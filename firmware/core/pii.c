@@ -1201,8 +1201,14 @@ static bool scanner_next(struct scanner *sc, size_t from, struct match *m)
 		sc->dst = find_digits(sc->fd, from, SIZE_MAX, SIZE_MAX, sc->cc, &sc->dm) ? 1 : 2;
 	} else if (from != sc->dfrom) {
 		/* An email address ended at from: only a number starting at from
-		 * or just after it sees the new boundary. */
-		size_t limit = sc->dst == 1 && sc->dm.s < from + 2 ? sc->dm.s : from + 2;
+		 * or just after it sees the new boundary — or, for a card glued to
+		 * text, one inside the word of letters and digits that starts at
+		 * from (digest_word looks back to the boundary). */
+		size_t w = from;
+		while (w < sc->nf && (is_alpha(sc->f[w]) || is_digit(sc->f[w])))
+			w++;
+		size_t reach = w + 1 > from + 2 ? w + 1 : from + 2;
+		size_t limit = sc->dst == 1 && sc->dm.s < reach ? sc->dm.s : reach;
 		struct match t;
 		if (find_digits(sc->fd, from, limit, SIZE_MAX, sc->cc, &t)) {
 			sc->dm = t;
