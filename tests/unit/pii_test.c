@@ -1233,7 +1233,7 @@ static void test_random_ids(void **state)
 	(void)state;
 	rng_state = UINT64_C(0x5eed0013deadbeef);
 	size_t checked = 0;
-	char id[80], text[200];
+	char id[80], text[300];
 	for (int kind = 0; kind < 6; kind++) {
 		int count = kind < 4 ? RANDOM_IDS : RANDOM_IDS / 10;
 		for (int i = 0; i < count; i++) {
