@@ -85,6 +85,8 @@ key_file = $chk/token_keys
 [broker]
 passwd_file = $chk/passwd
 acl_file = $root/packaging/broker/acl
+[contracts]
+plan = $root/packaging/plan/plan.json
 EOC
 board/apply-overlay.sh "$base" "$overlay" > "$chk/board.conf"
 board/apply-overlay.sh "$chk/board.conf" "$chk/provisioned.conf" > "$chk/venuegw.conf"
