@@ -1241,6 +1241,7 @@ struct apply {
 	vg_plan_drop_cb cb;
 	void *ud;
 	int stored_body;
+	int ids_clean;               /* the check passed: no id-class value holds personal data */
 	struct path path;            /* array indexes as "[]" */
 };
 
@@ -1333,7 +1334,8 @@ static int apply_value(struct apply *ap, const struct node *n, cJSON *parent, cJ
 		cls = VG_PII_TEXT;
 	if (t == T_STRING && ap->stored_body && stored_form(cls, item->valuestring))
 		return VG_OK;
-	if (t == T_STRING && cls == VG_PII_ID && id_personal(item->valuestring, ap->ctx->default_cc, NULL))
+	if (t == T_STRING && cls == VG_PII_ID && !ap->ids_clean &&
+	    id_personal(item->valuestring, ap->ctx->default_cc, NULL))
 		cls = VG_PII_TEXT; /* quarantined as pii_in_identifier: held without the raw value */
 	if (t == T_STRING || ((t & T_NUMBER) && n->cls >= 0))
 		return vg_pii_apply(parent, item, (enum vg_pii_class)cls, ap->ctx, ap->st);
@@ -1341,14 +1343,16 @@ static int apply_value(struct apply *ap, const struct node *n, cJSON *parent, cJ
 }
 
 int vg_plan_apply(const struct vg_plan *p, cJSON *event, const struct vg_pii_ctx *ctx,
-                  struct vg_pii_stats *st, int stored_body, vg_plan_drop_cb cb, void *ud)
+                  struct vg_pii_stats *st, int flags, vg_plan_drop_cb cb, void *ud)
 {
 	struct vg_pii_stats dummy = { 0 };
 	if (!p || !cJSON_IsObject(event) || !ctx || !ctx->key)
 		return VG_ERR_INVAL;
 	const cJSON *type = cJSON_GetObjectItemCaseSensitive(event, "type");
 	const struct plan_type *t = cJSON_IsString(type) ? find(p, type->valuestring) : NULL;
-	struct apply ap = { .ctx = ctx, .st = st ? st : &dummy, .cb = cb, .ud = ud, .stored_body = stored_body };
+	struct apply ap = { .ctx = ctx, .st = st ? st : &dummy, .cb = cb, .ud = ud,
+	                    .stored_body = (flags & VG_PLAN_STORED_BODY) != 0,
+	                    .ids_clean = (flags & VG_PLAN_IDS_CLEAN) != 0 };
 	return apply_children(&ap, t ? t->schema : p->common, event);
 }
 

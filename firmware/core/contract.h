@@ -122,13 +122,17 @@ typedef void (*vg_plan_drop_cb)(void *ud, const char *path);
  * admitted by additionalProperties that look like personal data dropped too
  * (reported as "~").  An `id`-class string that looks like personal data
  * (vg_plan_check quarantines the event) is scanned as text, so the held body
- * keeps no raw value either.  stored_body (`venuegw quarantine retry`: the
+ * keeps no raw value either.  A stored body (`venuegw quarantine retry`: the
  * event is a body venuegw stored): a value already in its class's stored
  * form (a token of its kind, a SHA-256 hex digest, "card-NNNN:<pan token>")
- * is kept as it is.  Returns VG_OK, VG_ERR_NOMEM or VG_ERR_INVAL (the tree is
- * then still safe to wipe and free). */
+ * is kept as it is.  flags: VG_PLAN_STORED_BODY for that, VG_PLAN_IDS_CLEAN
+ * when vg_plan_check passed the event (no `id`-class value holds personal
+ * data, so apply need not look again).  Returns VG_OK, VG_ERR_NOMEM or
+ * VG_ERR_INVAL (the tree is then still safe to wipe and free). */
+#define VG_PLAN_STORED_BODY 1
+#define VG_PLAN_IDS_CLEAN 2
 int vg_plan_apply(const struct vg_plan *p, cJSON *event, const struct vg_pii_ctx *ctx,
-                  struct vg_pii_stats *st, int stored_body, vg_plan_drop_cb cb, void *ud);
+                  struct vg_pii_stats *st, int flags, vg_plan_drop_cb cb, void *ud);
 
 /* The identifier fields of an event wherever they stand: for each string
  * member of class email, phone, customer_id, loyalty_id, member_code or

@@ -220,6 +220,8 @@ int vg_json_exact_numbers(cJSON *tree)
 		if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
 			continue;
 		double d = it->valuedouble;
+		if (d > -1e15 && d < 1e15 && d == (double)(int64_t)d)
+			continue;   /* an integer of at most 15 digits prints exactly */
 		char buf[40];
 		snprintf(buf, sizeof buf, "%1.15g", d);
 		if (strtod(buf, NULL) == d)

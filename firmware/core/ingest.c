@@ -261,7 +261,10 @@ int vg_ingest(const struct vg_ingest_cfg *cfg, const char *device_id, const void
 		kept[i] = cJSON_DetachItemFromObjectCaseSensitive(ev, own[i]);
 	if (cfg->stored_body)
 		vg_json_wipe_delete(cJSON_DetachItemFromObjectCaseSensitive(ev, "_plan"));
-	rc = vg_plan_apply(cfg->plan, ev, &pctx, &out->pii, cfg->stored_body, note_undeclared, out);
+	/* Held or not, nothing raw may stay: ids are looked at again only when
+	 * the check did not pass them all. */
+	int aflags = (cfg->stored_body ? VG_PLAN_STORED_BODY : 0) | (out->quarantined ? 0 : VG_PLAN_IDS_CLEAN);
+	rc = vg_plan_apply(cfg->plan, ev, &pctx, &out->pii, aflags, note_undeclared, out);
 	for (size_t i = 0; i < 2; i++)
 		if (kept[i] && (rc || !cJSON_AddItemToObject(ev, own[i], kept[i])))
 			vg_json_wipe_delete(kept[i]);
