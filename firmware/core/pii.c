@@ -949,54 +949,6 @@ static bool phone_at(const struct fold *fd, size_t p, size_t from, size_t elim, 
 	}
 }
 
-/* Whether the word of letters and digits holding f[a..b), within [from,
- * elim) (the neighbouring matches are boundaries), is a hex digest or a ULID,
- * which may hold a run of digits that passes for a card. */
-static bool digest_word(const char *f, size_t nf, size_t a, size_t b, size_t from, size_t elim)
-{
-	size_t l = a, r = b;
-	while (l > from && (is_alpha(f[l - 1]) || is_digit(f[l - 1])))
-		l--;
-	while (r < nf && r < elim && (is_alpha(f[r]) || is_digit(f[r])))
-		r++;
-	bool hex = true, crockford = true;
-	for (size_t k = l; k < r; k++) {
-		char c = f[k];
-		hex = hex && (is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'));
-		crockford = crockford && (is_digit(c) || (c >= 'A' && c <= 'Z' && !strchr("ILOU", c)));
-	}
-	return (hex && r - l >= 24) || (crockford && r - l == 26);
-}
-
-/* A card glued to other text, as card readers and tills write them: track
- * data "%B4111111111111111^LOPEZ/ANA^…", "4111111111111111/1229",
- * "PAN4111111111111111".  The boundary rule keeps such runs from being cards
- * (a UUID's digits must never be); a run of 13–19 digits with nothing
- * between them is one anyway when its prefix and length are a card scheme's
- * (vg_pan_valid: Luhn and the IIN table) and it is not inside a hex digest
- * or a ULID. */
-static bool glued_card(const struct fold *fd, size_t p, size_t from, size_t elim, struct match *m)
-{
-	const char *f = fd->f;
-	size_t q = p;
-	while (q < fd->nf && is_digit(f[q]))
-		q++;
-	if (q - p < 13 || q - p > PAN_MAX || q > elim || !vg_pan_valid(f + p, q - p) ||
-	    digest_word(f, fd->nf, p, q, from, elim))
-		return false;
-	/* A decimal's digits ("0.4111111111111111", "4111111111111111,5") are a number. */
-	/* (What lies beyond the neighbouring matches does not count.) */
-	if ((p >= from + 2 && (f[p - 1] == '.' || f[p - 1] == ',') && is_digit(f[p - 2])) ||
-	    (q + 1 < fd->nf && q + 1 < elim && (f[q] == '.' || f[q] == ',') && is_digit(f[q + 1])))
-		return false;
-	memcpy(m->dig, f + p, q - p);
-	m->kind = M_CARD;
-	m->s = p;
-	m->e = q;
-	m->nd = q - p;
-	return true;
-}
-
 /* The first card or phone number starting in [from, limit) and ending by
  * elim, from being the end of the previous match and elim (unless SIZE_MAX)
  * the start of the next. */
@@ -1033,8 +985,6 @@ static bool find_digits(const struct fold *fd, size_t from, size_t limit, size_t
 			return true;
 		}
 		if (ph)
-			return true;
-		if (glued_card(fd, p, from, elim, m))
 			return true;
 		while (p + 1 < nf && p + 1 < limit && is_digit(f[p + 1]))
 			p++;
@@ -1196,14 +1146,8 @@ static bool scanner_next(struct scanner *sc, size_t from, struct match *m)
 		sc->dst = find_digits(sc->fd, from, SIZE_MAX, SIZE_MAX, sc->cc, &sc->dm) ? 1 : 2;
 	} else if (from != sc->dfrom) {
 		/* An email address ended at from: only a number starting at from
-		 * or just after it sees the new boundary — or, for a card glued to
-		 * text, one inside the word of letters and digits that starts at
-		 * from (digest_word looks back to the boundary). */
-		size_t w = from;
-		while (w < sc->nf && (is_alpha(sc->f[w]) || is_digit(sc->f[w])))
-			w++;
-		size_t reach = w + 1 > from + 2 ? w + 1 : from + 2;
-		size_t limit = sc->dst == 1 && sc->dm.s < reach ? sc->dm.s : reach;
+		 * or just after it sees the new boundary. */
+		size_t limit = sc->dst == 1 && sc->dm.s < from + 2 ? sc->dm.s : from + 2;
 		struct match t;
 		if (find_digits(sc->fd, from, limit, SIZE_MAX, sc->cc, &t)) {
 			sc->dm = t;

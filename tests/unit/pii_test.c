@@ -929,14 +929,6 @@ static const struct text_case text_cases[] = {
 	 * holding a card from its first digit is taken for the card: masked) */
 	{ 49, "0049 1511 2345678", "{ph:+4915112345678}" },
 	{ 49, "call +4915112345678", "call +{card:4915112345678}" },
-	/* cards glued to text, as card readers and tills write them */
-	{ 49, "%B4111111111111111^LOPEZ/ANA^2912101?", "%B{card:4111111111111111}^LOPEZ/ANA^2912101?" },
-	{ 49, ";4111111111111111=2912101?", ";{card:4111111111111111}=2912101?" },
-	{ 49, "4111111111111111/1229", "{card:4111111111111111}/1229" },
-	{ 49, "PAN4111111111111111", "PAN{card:4111111111111111}" },
-	{ 49, "x1-4111111111111111", "x1-{card:4111111111111111}" },
-	{ 49, "4111111111111111abc", "{card:4111111111111111}abc" },
-	{ 49, "%B2200000000000004^", "%B{card:2200000000000004}^" },
 	{ 34, "call 0034 0612 345 679", "call [phone]" },
 	{ 0, "call 0034 0612 345 679", "call [phone]" },
 	/* phones, national, per default country */
