@@ -31,7 +31,7 @@ import urllib.request
 
 import hostile_corpus
 import serial_sim
-from harness import DEFAULT_PLAN, GatewayCase, read_text, token
+from harness import end_process, DEFAULT_PLAN, GatewayCase, read_text, token
 
 
 MQTT_DEVICE = "pos-1"
@@ -81,15 +81,7 @@ class Subscriber:
         raise RuntimeError("mosquitto_sub (%s) never got its SUBACK: %r" % (self.user, self.data()[-500:]))
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.thread.join(timeout=10)
-        self.proc.stdout.close()
+        end_process(self.proc, self.thread)
         return self.data()
 
 

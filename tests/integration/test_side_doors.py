@@ -18,7 +18,7 @@ import time
 import unittest
 
 import harness
-from harness import GatewayCase, event_key, files_containing, read_text
+from harness import end_process, GatewayCase, event_key, files_containing, read_text
 
 DEVICE = "pos-2"
 EVENTS = "venue/v1/%s/events" % DEVICE
@@ -110,15 +110,7 @@ class Sub:
         return [l for l in self.seen() if l.split(b" ", 1)[0].endswith(b"/events")]
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.reader.join(timeout=10)
-        self.proc.stdout.close()
+        end_process(self.proc, self.reader)
         self.proc.stderr.close()
 
 

@@ -312,6 +312,22 @@ class Gateway:
             return c.execute(sql, args).fetchall()
 
 
+def end_process(proc, reader=None, timeout=10):
+    """SIGTERM proc (SIGKILL after timeout), then join its output reader
+    thread and close its stdout."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if reader is not None:
+        reader.join(timeout=timeout)
+    if proc.stdout:
+        proc.stdout.close()
+
+
 def keep_or_remove(path):
     """A test's temp dir when it ends: kept (and named) if VG_KEEP_TMP is set, else removed."""
     if os.environ.get("VG_KEEP_TMP"):
