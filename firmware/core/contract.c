@@ -810,7 +810,9 @@ static int walk_fields(const struct node *n, char *path, size_t len, size_t cap,
 	for (size_t i = 0; i < n->nprops + (n->additional ? 1 : 0); i++) {
 		const char *name = i < n->nprops ? n->props[i].name : "*";
 		const struct node *c = i < n->nprops ? n->props[i].schema : n->additional;
-		size_t l = len + (size_t)snprintf(path + len, cap - len, "%s%s", len ? "." : "", name);
+		/* A member named "" (JSON allows it) shows as "". */
+		size_t l = len + (size_t)snprintf(path + len, cap - len, "%s%s", len ? "." : "",
+		                                  name[0] ? name : "\"\"");
 		if (l >= cap)
 			l = cap - 1;
 		size_t l2 = l;

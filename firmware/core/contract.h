@@ -91,7 +91,7 @@ enum vg_priority vg_plan_priority(const struct vg_plan *p, const char *type);
  * dotted form ("properties.lines[].sku", "consent.*" for additionalProperties),
  * its JSON types ("string", "integer|null", "any"), its class (NULL for
  * non-strings without x-pii), whether required.  A non-zero return from cb
- * stops.  VG_OK or VG_ERR_NOTFOUND (no such type). */
+ * stops (a member named "" shows as `""`).  VG_OK or VG_ERR_NOTFOUND (no such type). */
 typedef int (*vg_plan_field_cb)(void *ud, const char *path, const char *types, const char *cls,
                                 int required);
 int vg_plan_fields(const struct vg_plan *p, const char *type, vg_plan_field_cb cb, void *ud);

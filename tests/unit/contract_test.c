@@ -653,6 +653,19 @@ static void test_fields(void **state)
 	assert_non_null(strstr(buf, "person.email string email;"));
 	assert_non_null(strstr(buf, "consent.* boolean -;"));
 	assert_int_equal(vg_plan_fields(plan, "no.such", count_fields, buf), VG_ERR_NOTFOUND);
+
+	/* A member named "" (JSON allows it) is listed as "", never as an
+	 * empty path (fuzz_plan); its required mark still holds. */
+	static const char odd[] =
+		"{\"version\":\"1\",\"events\":{\"a\":{\"type\":\"object\",\"required\":[\"\"],"
+		"\"properties\":{\"type\":{\"type\":\"string\"},\"occurred_at\":{\"type\":\"string\"},"
+		"\"\":{\"type\":\"object\",\"properties\":{\"\":{\"type\":\"integer\"}}}}}}}";
+	struct vg_plan *p = NULL;
+	assert_int_equal(vg_plan_parse(&p, odd, strlen(odd), NULL, NULL), VG_OK);
+	buf[0] = '\0';
+	assert_int_equal(vg_plan_fields(p, "a", count_fields, buf), VG_OK);
+	assert_non_null(strstr(buf, ";\"\" object - required;\"\".\"\" integer -;"));
+	vg_plan_free(p);
 }
 
 /* ---- plan files ----------------------------------------------------------- */
