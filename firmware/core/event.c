@@ -479,3 +479,14 @@ void vg_time_format(int64_t epoch_ms, char out[25])
 	put_digits(out + 17, 2, ms / 1000 % 60);
 	put_digits(out + 20, 3, ms % 1000);
 }
+
+void vg_json_add_time(cJSON *o, const char *name, int64_t ms)
+{
+	if (ms > 0) {
+		char t[25];
+		vg_time_format(ms, t);
+		cJSON_AddStringToObject(o, name, t);
+	} else {
+		cJSON_AddNullToObject(o, name);
+	}
+}

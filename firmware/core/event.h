@@ -77,4 +77,9 @@ int vg_time_parse(const char *s, int64_t *epoch_ms, int *has_offset);
 /* Format UTC milliseconds as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (25 bytes). */
 void vg_time_format(int64_t epoch_ms, char out[25]);
 
+/* Add name to o: the UTC time of ms (Unix milliseconds) as vg_time_format()
+ * writes it, or null when ms <= 0.  (The status JSON of the daemon and of
+ * `venuegw status`.) */
+void vg_json_add_time(cJSON *o, const char *name, int64_t ms);
+
 #endif

@@ -1,6 +1,9 @@
-/* venuegw daemon — the verbs of the venuegw binary (DESIGN.md §9). */
+/* venuegw daemon — what `venuegw run` runs, as the command line (firmware/cli/)
+ * sees it: the one header of daemon/ that cli/ may include (DESIGN.md §10). */
 #ifndef VG_DAEMON_H
 #define VG_DAEMON_H
+
+#include <stddef.h>
 
 #include "config.h"
 
@@ -12,38 +15,15 @@ enum vg_exit {
 	VG_EXIT_REJECTED = 3,  /* validate: the event would be quarantined */
 };
 
-/* Each verb's --help text (venuegw VERB --help, venuegw help VERB). */
-extern const char vg_help_run[], vg_help_check_config[], vg_help_status[], vg_help_quarantine[],
-	vg_help_validate[], vg_help_forget[], vg_help_provision[], vg_help_device[], vg_help_diag[],
-	vg_help_plan[];
+/* `venuegw run`: the daemon (run.c), a handler of the verb table
+ * (firmware/cli/verbs.c): cfg is the loaded configuration, the arguments are
+ * none (the table says so).  Checks what vg_run_check() checks first (exit 2,
+ * the reason on stderr).  Returns an exit code. */
+int vg_cmd_run(struct vg_config *cfg, const char *config_path, int argc, char **argv);
 
-/* `venuegw run`: the daemon.  Returns an exit code. */
-int vg_cmd_run(struct vg_config *cfg);
-
-/* The admin verbs; argv starts after the verb. Each returns an exit code. */
-int vg_cmd_status(const struct vg_config *cfg, int argc, char **argv);
-int vg_cmd_quarantine(const struct vg_config *cfg, int argc, char **argv);
-int vg_cmd_forget(const struct vg_config *cfg, int argc, char **argv);
-int vg_cmd_validate(const struct vg_config *cfg, int have_config, int argc, char **argv);
-int vg_cmd_device(const struct vg_config *cfg, int argc, char **argv);
-int vg_cmd_check_config(const struct vg_config *cfg, int argc, char **argv);
-int vg_cmd_diag(const struct vg_config *cfg, int argc, char **argv);
-
-/* `venuegw plan check|show|import` (plan.c).  cfg is NULL when no
- * configuration could be loaded (show then uses the default plan). */
-int vg_cmd_plan(const struct vg_config *cfg, int argc, char **argv);
-
-/* Opens data_dir/buffer.db for an admin verb; prints why on stderr and
- * returns NULL when it cannot.  Close with vg_store_close(). */
-struct vg_store;
-struct vg_store *vg_admin_open_store(const struct vg_config *cfg);
-
-/* Suppressions against the key file (forget.c): warn gets "" when every
- * suppression still matches under a version of the key file, else what to
- * do.  VG_OK or a store error. */
-int vg_suppression_check(const struct vg_config *cfg, struct vg_store *st, char *warn, size_t warnsz);
-
-/* `venuegw provision`: writes config_path and the secrets beside it. */
-int vg_cmd_provision(const char *config_path, int argc, char **argv);
+/* What the daemon refuses to start with beyond the configuration file itself
+ * (the ports' driver options), for `venuegw check-config` too.  VG_OK, or
+ * VG_ERR_CONFIG with "file:line: [serial.NAME] key: why" in err. */
+int vg_run_check(const struct vg_config *cfg, char *err, size_t errsz);
 
 #endif

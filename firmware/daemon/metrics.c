@@ -752,17 +752,6 @@ static void render_metrics(struct vg_metrics *m, struct buf *b)
 
 /* ---- the status as JSON --------------------------------------------------------- */
 
-void vg_json_add_time(cJSON *o, const char *name, int64_t ms)
-{
-	if (ms > 0) {
-		char t[25];
-		vg_time_format(ms, t);
-		cJSON_AddStringToObject(o, name, t);
-	} else {
-		cJSON_AddNullToObject(o, name);
-	}
-}
-
 static cJSON *status_object(struct vg_metrics *m, const struct view *v, const char *state)
 {
 	cJSON *o = cJSON_CreateObject();

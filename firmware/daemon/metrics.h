@@ -37,7 +37,4 @@ void vg_metrics_close(struct vg_metrics *m);
  * out of memory), with "state": state. */
 cJSON *vg_metrics_status(struct vg_metrics *m, const char *state);
 
-/* Add name: the UTC time of ms (Unix milliseconds) as ISO 8601, or null when ms <= 0. */
-void vg_json_add_time(cJSON *o, const char *name, int64_t ms);
-
 #endif

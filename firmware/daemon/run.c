@@ -26,9 +26,9 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "mqtt_status.h"
 #include "notify.h"
 #include "serial.h"
-#include "status.h"
 #include "store.h"
 
 struct daemon {
@@ -146,11 +146,24 @@ static void on_checkpoint(struct vg_timer *t)
 	vg_loop_timer(&d->loop, t, vg_now_ms() + d->cfg->checkpoint_interval_ms);
 }
 
-int vg_cmd_run(struct vg_config *cfg)
+int vg_run_check(const struct vg_config *cfg, char *err, size_t errsz)
 {
+	/* The ports' driver options are checked by their drivers. */
+	return vg_serial_check(cfg, err, errsz);
+}
+
+int vg_cmd_run(struct vg_config *cfg, const char *config_path, int argc, char **argv)
+{
+	(void)config_path;
+	(void)argc;
+	(void)argv;
+	char path[300], err[600];
+	if (vg_run_check(cfg, err, sizeof err) != VG_OK) {
+		fprintf(stderr, "venuegw: %s\n", err);
+		return VG_EXIT_USAGE;
+	}
 	vg_log_set_format(vg_log_detect_format());
 	struct daemon d = { .cfg = cfg, .sfd = -1 };
-	char path[300], err[600];
 	int code = VG_EXIT_FAIL;
 
 	/* Offset-less device times are local to [gateway] timezone; only the

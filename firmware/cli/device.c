@@ -15,7 +15,7 @@
 #include <mbedtls/platform_util.h>
 
 #include "config.h"
-#include "daemon.h"
+#include "cli.h"
 #include "err.h"
 #include "passwd.h"
 #include "pki.h"
@@ -52,18 +52,6 @@ const char vg_help_device[] =
 	"Exit status: 0 done; 1 the change could not be made: unknown device, a device\n"
 	"that exists already, no LAN CA, a file that cannot be read or written, or a\n"
 	"broker that could not be signalled; 2 bad command line or configuration.\n";
-
-__attribute__((format(printf, 1, 2)))
-static int usage(const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "venuegw device: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'venuegw device --help'.\n");
-	return VG_EXIT_USAGE;
-}
 
 struct devfiles {
 	int lock_fd;                 /* <passwd_file>.lock, held while changing: -1 for list */
@@ -273,14 +261,14 @@ static int cmd_add(const struct vg_config *cfg, const char *name, int cert, int 
 	int rc = VG_EXIT_FAIL;
 	if (pw_stdin) {
 		if (!fgets(pw, sizeof pw, stdin)) {
-			return usage("--password-stdin: no password on standard input");
+			return vg_cli_usage_error("device", "--password-stdin: no password on standard input");
 		}
 		size_t n = strlen(pw);
 		while (n > 0 && (pw[n - 1] == '\n' || pw[n - 1] == '\r'))
 			pw[--n] = '\0';
 		if (n == 0 || n >= sizeof pw - 1) {
 			mbedtls_platform_zeroize(pw, sizeof pw);
-			return usage("--password-stdin: the password must be 1-254 characters on one line");
+			return vg_cli_usage_error("device", "--password-stdin: the password must be 1-254 characters on one line");
 		}
 	} else if (vg_passwd_generate(pw, sizeof pw) != 0) {
 		fprintf(stderr, "venuegw device: cannot generate a password: %s\n", strerror(errno));
@@ -472,7 +460,7 @@ static int cmd_list(const struct vg_config *cfg, int json)
 	/* Last seen and seq from buffer.db's device_state, when it exists. */
 	char db[300];
 	vg_config_db_path(cfg, db, sizeof db);
-	struct vg_store *st = access(db, F_OK) == 0 ? vg_admin_open_store(cfg) : NULL;
+	struct vg_store *st = access(db, F_OK) == 0 ? vg_cli_open_store(cfg, VG_CLI_BUSY_MS, NULL, 0) : NULL;
 	if (st) {
 		struct devrows dr = { rows, n };
 		int rc = vg_store_group_counts(st, VG_STORE_GROUP_DEVICES, device_state_row, &dr);
@@ -525,8 +513,9 @@ static int cmd_list(const struct vg_config *cfg, int json)
 	return VG_EXIT_OK;
 }
 
-int vg_cmd_device(const struct vg_config *cfg, int argc, char **argv)
+int vg_cmd_device(struct vg_config *cfg, const char *config_path, int argc, char **argv)
 {
+	(void)config_path;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			fputs(vg_help_device, stdout);
@@ -534,27 +523,27 @@ int vg_cmd_device(const struct vg_config *cfg, int argc, char **argv)
 		}
 	}
 	if (argc == 0)
-		return usage("no action given (add, remove, disable, enable, list)");
+		return vg_cli_usage_error("device", "no action given (add, remove, disable, enable, list)");
 	const char *action = argv[0];
 	if (strcmp(action, "help") == 0) {
 		fputs(vg_help_device, stdout);
 		return VG_EXIT_OK;
 	}
 	if (!cfg)
-		return usage("%s", "no configuration");
+		return vg_cli_usage_error("device", "%s", "no configuration");
 	if (strcmp(action, "list") == 0) {
 		int json = 0;
 		for (int i = 1; i < argc; i++) {
 			if (strcmp(argv[i], "--json") == 0)
 				json = 1;
 			else
-				return usage("list: unknown argument '%s'", argv[i]);
+				return vg_cli_usage_error("device", "list: unknown argument '%s'", argv[i]);
 		}
 		return cmd_list(cfg, json);
 	}
 	int add = strcmp(action, "add") == 0;
 	if (!add && strcmp(action, "remove") != 0 && strcmp(action, "disable") != 0 && strcmp(action, "enable") != 0)
-		return usage("unknown action '%s' (add, remove, disable, enable, list)", action);
+		return vg_cli_usage_error("device", "unknown action '%s' (add, remove, disable, enable, list)", action);
 	const char *name = NULL;
 	int cert = 0, pw_stdin = 0;
 	for (int i = 1; i < argc; i++) {
@@ -563,19 +552,19 @@ int vg_cmd_device(const struct vg_config *cfg, int argc, char **argv)
 		} else if (add && strcmp(argv[i], "--password-stdin") == 0) {
 			pw_stdin = 1;
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			return usage("%s: unknown option '%s'", action, argv[i]);
+			return vg_cli_usage_error("device", "%s: unknown option '%s'", action, argv[i]);
 		} else if (!name) {
 			name = argv[i];
 		} else {
-			return usage("one device name at a time; unexpected '%s'", argv[i]);
+			return vg_cli_usage_error("device", "one device name at a time; unexpected '%s'", argv[i]);
 		}
 	}
 	if (!name)
-		return usage("%s: which device? give its NAME", action);
+		return vg_cli_usage_error("device", "%s: which device? give its NAME", action);
 	if (!vg_config_valid_id(name))
-		return usage("'%s' is not a device name: 1-64 of A-Z a-z 0-9 . _ -", name);
+		return vg_cli_usage_error("device", "'%s' is not a device name: 1-64 of A-Z a-z 0-9 . _ -", name);
 	if (strcmp(name, cfg->mqtt_username) == 0 || name[0] == '_')
-		return usage("'%s' is reserved for the gateway itself", name);
+		return vg_cli_usage_error("device", "'%s' is reserved for the gateway itself", name);
 	if (add)
 		return cmd_add(cfg, name, cert, pw_stdin);
 	if (strcmp(action, "remove") == 0)

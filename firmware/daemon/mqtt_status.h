@@ -3,8 +3,8 @@
  * "down" so subscribers learn when the daemon dies.  libmosquitto joined to
  * the daemon's poll loop through mosquitto_socket() and
  * mosquitto_loop_read/_write/_misc. */
-#ifndef VG_STATUS_H
-#define VG_STATUS_H
+#ifndef VG_MQTT_STATUS_H
+#define VG_MQTT_STATUS_H
 
 #include "config.h"
 #include "loop.h"

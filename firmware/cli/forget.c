@@ -20,7 +20,7 @@
 #include <cjson/cJSON.h>
 
 #include "contract.h"
-#include "daemon.h"
+#include "cli.h"
 #include "digest.h"
 #include "err.h"
 #include "event.h"
@@ -148,8 +148,9 @@ static int queue_notice(struct vg_store *st, const struct vg_config *cfg, const 
 	return rc < 0 ? rc : VG_OK;
 }
 
-int vg_cmd_forget(const struct vg_config *cfg, int argc, char **argv)
+int vg_cmd_forget(struct vg_config *cfg, const char *config_path, int argc, char **argv)
 {
+	(void)config_path;
 	int kind = -1, lift = 0;
 	for (int i = 0; i < argc; i++) {
 		int known = 0;
@@ -230,10 +231,7 @@ int vg_cmd_forget(const struct vg_config *cfg, int argc, char **argv)
 	}
 	struct vg_store *st = NULL;
 	if (code == VG_EXIT_OK) {
-		char path[300];
-		vg_config_db_path(cfg, path, sizeof path);
-		struct vg_store_cfg scfg = { .path = path, .owner = 0, .durability_full = 1, .busy_timeout_ms = 5000 };
-		if (vg_store_open(&st, &scfg, err, sizeof err) != VG_OK) {
+		if (!(st = vg_cli_open_store(cfg, 5000, err, sizeof err))) {
 			fprintf(stderr, "venuegw forget: %s\n", err);
 			code = VG_EXIT_FAIL;
 		}

@@ -12,11 +12,22 @@
 #include <unistd.h>
 
 #include "contract.h"
-#include "daemon.h"
+#include "cli.h"
 #include "err.h"
 #include "keys.h"
-#include "serial.h"
 #include "store.h"
+
+const char vg_help_check_config[] =
+	"Usage: venuegw [--config FILE] check-config\n"
+	"\n"
+	"Loads the configuration and checks what it names: the secrets' files exist,\n"
+	"can be read by this user and are not readable by everyone; a token key is in\n"
+	"force; the CDP's certificates; data_dir is writable; the ports' driver options.\n"
+	"Every problem is listed.  Run it as the service user to check permissions as\n"
+	"the services see them: runuser -u venuegw -- venuegw check-config\n"
+	"\n"
+	"Exit status: 0 usable (warnings may be printed); 2 an error in the file or in\n"
+	"what it names.\n";
 
 struct check {
 	const struct vg_config *cfg;
@@ -62,15 +73,16 @@ static void check_file(struct check *c, const char *section, const char *key, co
 		       " service's group", section, key, path, (unsigned)(st.st_mode & 07777));
 }
 
-int vg_cmd_check_config(const struct vg_config *cfg, int argc, char **argv)
+int vg_cmd_check_config(struct vg_config *cfg, const char *config_path, int argc, char **argv)
 {
-	if (argc)
-		return fprintf(stderr, "venuegw check-config: takes no arguments, got '%s'\n", argv[0]), VG_EXIT_USAGE;
+	(void)config_path;
+	(void)argc;
+	(void)argv;
 	struct check c = { .cfg = cfg };
 	char err[600];
 
 	/* The ports' driver options are checked by their drivers. */
-	if (vg_serial_check(cfg, err, sizeof err) != VG_OK)
+	if (vg_run_check(cfg, err, sizeof err) != VG_OK)
 		report(&c, 1, "%s", err);
 
 	if (!cfg->endpoint[0]) {
@@ -125,7 +137,7 @@ int vg_cmd_check_config(const struct vg_config *cfg, int argc, char **argv)
 	char db[300];
 	vg_config_db_path(cfg, db, sizeof db);
 	if (access(db, R_OK) == 0) {
-		struct vg_store *bst = vg_admin_open_store(cfg);
+		struct vg_store *bst = vg_cli_open_store(cfg, VG_CLI_BUSY_MS, NULL, 0);
 		char warn[600];
 		if (bst && vg_suppression_check(cfg, bst, warn, sizeof warn) == VG_OK && warn[0])
 			report(&c, 0, "[tokens] key_file: %s", warn);

@@ -47,7 +47,7 @@
 #include <cjson/cJSON.h>
 
 #include "contract.h"
-#include "daemon.h"
+#include "cli.h"
 #include "digest.h"
 #include "err.h"
 
@@ -1240,8 +1240,9 @@ done:
 	return code;
 }
 
-int vg_cmd_plan(const struct vg_config *cfg, int argc, char **argv)
+int vg_cmd_plan(struct vg_config *cfg, const char *config_path, int argc, char **argv)
 {
+	(void)config_path;
 	if (argc < 1) {
 		fprintf(stderr, "venuegw plan: expected check, show or import (venuegw plan --help)\n");
 		return VG_EXIT_USAGE;

@@ -19,7 +19,7 @@
 
 #include "config.h"
 #include "contract.h"
-#include "daemon.h"
+#include "cli.h"
 #include "err.h"
 #include "keys.h"
 #include "passwd.h"
@@ -140,18 +140,6 @@ struct written {
 	int n;
 };
 
-__attribute__((format(printf, 1, 2)))
-static int usage(const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "venuegw provision: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'venuegw provision --help'.\n");
-	return VG_EXIT_USAGE;
-}
-
 static int parse_port(const char *s, int *out)
 {
 	char *end;
@@ -171,13 +159,13 @@ static int parse_owner(struct plan *p, const char *spec)
 		*colon++ = '\0';
 	struct passwd *pw = getpwnam(user);
 	if (!pw)
-		return usage("--owner: no user '%s' on this system", user);
+		return vg_cli_usage_error("provision", "--owner: no user '%s' on this system", user);
 	p->owner_uid = pw->pw_uid;
 	p->owner_gid = pw->pw_gid;
 	if (colon && *colon) {
 		struct group *gr = getgrnam(colon);
 		if (!gr)
-			return usage("--owner: no group '%s' on this system", colon);
+			return vg_cli_usage_error("provision", "--owner: no group '%s' on this system", colon);
 		p->owner_gid = gr->gr_gid;
 	}
 	p->have_owner = 1;
@@ -423,28 +411,28 @@ static int parse_args(struct plan *p, int argc, char **argv)
 			char *end;
 			long v = strtol(optarg, &end, 10);
 			if (!*optarg || *end || v < 1 || v > 999)
-				return usage("--country-code: '%s' is not a calling code (1-999)", optarg);
+				return vg_cli_usage_error("provision", "--country-code: '%s' is not a calling code (1-999)", optarg);
 			p->country_code = (int)v;
 			break;
 		}
 		case O_MQTT:
 			if (parse_port(optarg, &p->mqtt_port))
-				return usage("--mqtt-port: '%s' is not a port (1-65535)", optarg);
+				return vg_cli_usage_error("provision", "--mqtt-port: '%s' is not a port (1-65535)", optarg);
 			break;
 		case O_METRICS: p->metrics_listen = optarg; break;
 		case O_LANTLS: p->lan_tls = 1; break;
 		case O_TLSPORT:
 			tls_opts = 1;
 			if (parse_port(optarg, &p->tls_port))
-				return usage("--tls-port: '%s' is not a port (1-65535)", optarg);
+				return vg_cli_usage_error("provision", "--tls-port: '%s' is not a port (1-65535)", optarg);
 			break;
 		case O_TLSBIND: tls_opts = 1; p->tls_bind = optarg; break;
 		case O_TLSNAME:
 			tls_opts = 1;
 			if (p->nnames >= MAX_NAMES)
-				return usage("--tls-name: at most 16 names");
+				return vg_cli_usage_error("provision", "--tls-name: at most 16 names");
 			if (!vg_pki_name_ok(optarg))
-				return usage("--tls-name: '%s' is neither an IP address nor a DNS name", optarg);
+				return vg_cli_usage_error("provision", "--tls-name: '%s' is neither an IP address nor a DNS name", optarg);
 			p->names[p->nnames++] = optarg;
 			break;
 		case O_REQCERT: tls_opts = 1; p->require_cert = 1; break;
@@ -456,31 +444,31 @@ static int parse_args(struct plan *p, int argc, char **argv)
 		case O_PLAN: p->plan_file = optarg; break;
 		case 'h': fputs(vg_help_provision, stdout); return -1;
 		default:
-			return usage("unknown option or missing value: '%s'", argv[optind - 2 < 0 ? 0 : optind - 2]);
+			return vg_cli_usage_error("provision", "unknown option or missing value: '%s'", argv[optind - 2 < 0 ? 0 : optind - 2]);
 		}
 	}
 	if (optind - 1 < argc)
-		return usage("unexpected argument '%s'", argv[optind - 1]);
+		return vg_cli_usage_error("provision", "unexpected argument '%s'", argv[optind - 1]);
 	if (!p->venue_id)
-		return usage("--venue-id is required");
+		return vg_cli_usage_error("provision", "--venue-id is required");
 	if (!p->endpoint)
-		return usage("--endpoint is required");
+		return vg_cli_usage_error("provision", "--endpoint is required");
 	if (!!p->write_key_file + p->write_key_stdin != 1)
-		return usage("give the CDP write key with exactly one of --write-key-file and --write-key-stdin");
+		return vg_cli_usage_error("provision", "give the CDP write key with exactly one of --write-key-file and --write-key-stdin");
 	if (tls_opts && !p->lan_tls)
-		return usage("--tls-port, --tls-bind, --tls-name and --tls-require-cert need --lan-tls");
+		return vg_cli_usage_error("provision", "--tls-port, --tls-bind, --tls-name and --tls-require-cert need --lan-tls");
 	if (p->tls_bind && !vg_pki_name_ok(p->tls_bind))
-		return usage("--tls-bind: '%s' is not an address", p->tls_bind);
+		return vg_cli_usage_error("provision", "--tls-bind: '%s' is not an address", p->tls_bind);
 	if (p->lan_tls && p->tls_port == p->mqtt_port)
-		return usage("--tls-port must differ from --mqtt-port");
+		return vg_cli_usage_error("provision", "--tls-port must differ from --mqtt-port");
 	if (p->plan_file) {
 		struct vg_plan *plan;
 		char err[600];
 		if (p->plan_file[0] != '/')
-			return usage("--plan: '%s' is not an absolute path (the services read it from their own"
+			return vg_cli_usage_error("provision", "--plan: '%s' is not an absolute path (the services read it from their own"
 			             " directory)", p->plan_file);
 		if (vg_plan_load(&plan, p->plan_file, err, sizeof err) != VG_OK)
-			return usage("--plan: %s", err);
+			return vg_cli_usage_error("provision", "--plan: %s", err);
 		vg_plan_free(plan);
 	}
 	return 0;
@@ -551,8 +539,9 @@ static const char *existing(struct plan *p)
 	return NULL;
 }
 
-int vg_cmd_provision(const char *config_path, int argc, char **argv)
+int vg_cmd_provision(struct vg_config *cfg, const char *config_path, int argc, char **argv)
 {
+	(void)cfg;
 	struct plan *p = calloc(1, sizeof *p);
 	char *conf = malloc(16384), *tktext = NULL;
 	char wk[1024] = "", mqtt_pw[32] = "", entry[VG_PASSWD_LINE_MAX], err[PATH_MAX + 400];
@@ -585,26 +574,26 @@ int vg_cmd_provision(const char *config_path, int argc, char **argv)
 	else
 		path_in(p->config, p->dir, basename(tmp));
 	if (p->data_dir_opt && p->data_dir_opt[0] != '/') {
-		rc = usage("--data-dir: '%s' is not an absolute path", p->data_dir_opt);
+		rc = vg_cli_usage_error("provision", "--data-dir: '%s' is not an absolute path", p->data_dir_opt);
 		goto out;
 	}
 
 	/* The configuration, checked by the same parser the daemon uses: a bad
 	 * venue id, endpoint or durability is a usage error, nothing written. */
 	if (config_text(p, conf, 16384) != 0) {
-		rc = usage("the configuration would be too long (paths?)");
+		rc = vg_cli_usage_error("provision", "the configuration would be too long (paths?)");
 		goto out;
 	}
 	if (vg_config_parse(&p->cfg, conf, p->config, err, sizeof err) != VG_OK) {
 		fprintf(stderr, "venuegw provision: the configuration would be invalid: %s\n", err);
-		rc = usage("check --venue-id, --gateway-id, --endpoint, --durability, --data-dir, --metrics-listen");
+		rc = vg_cli_usage_error("provision", "check --venue-id, --gateway-id, --endpoint, --durability, --data-dir, --metrics-listen");
 		goto out;
 	}
 
 	/* Inputs: the write key and the token keys. */
 	if (p->write_key_stdin) {
 		if (first_line(stdin, wk, sizeof wk) != 0) {
-			rc = usage("no write key on standard input (one line expected)");
+			rc = vg_cli_usage_error("provision", "no write key on standard input (one line expected)");
 			goto out;
 		}
 	} else {
@@ -617,12 +606,12 @@ int vg_cmd_provision(const char *config_path, int argc, char **argv)
 		int bad = first_line(fp, wk, sizeof wk);
 		fclose(fp);
 		if (bad) {
-			rc = usage("the write key file %s has no key on its first line", p->write_key_file);
+			rc = vg_cli_usage_error("provision", "the write key file %s has no key on its first line", p->write_key_file);
 			goto out;
 		}
 	}
 	if (strchr(wk, ':')) {
-		rc = usage("the write key must not contain ':' (it is sent as an HTTP Basic user name)");
+		rc = vg_cli_usage_error("provision", "the write key must not contain ':' (it is sent as an HTTP Basic user name)");
 		goto out;
 	}
 	size_t tklen = 0;
@@ -701,7 +690,7 @@ int vg_cmd_provision(const char *config_path, int argc, char **argv)
 		char hostname[256] = "";
 		if (p->nnames == 0) {
 			if (gethostname(hostname, sizeof hostname) != 0 || !vg_pki_name_ok(hostname)) {
-				rc = usage("this host's name is not usable in a certificate: give --tls-name");
+				rc = vg_cli_usage_error("provision", "this host's name is not usable in a certificate: give --tls-name");
 				goto out;
 			}
 			p->names[p->nnames++] = hostname;

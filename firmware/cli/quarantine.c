@@ -18,7 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "capture.h"
-#include "daemon.h"
+#include "cli.h"
 #include "digest.h"
 #include "err.h"
 #include "event.h"
@@ -46,18 +46,6 @@ const char vg_help_quarantine[] =
 	"Exit status: 0 done (retry: every asked-for entry handled, whatever its outcome),\n"
 	"             1 operational failure (buffer.db, the token key file),\n"
 	"             2 bad command line, bad configuration, or an ID that is not in the quarantine.\n";
-
-__attribute__((format(printf, 1, 2)))
-static int usage(const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "venuegw quarantine: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n%s", vg_help_quarantine);
-	return VG_EXIT_USAGE;
-}
 
 static int parse_id(const char *s, long long *id)
 {
@@ -157,7 +145,7 @@ static int cmd_list(const struct vg_config *cfg, int argc, char **argv)
 			char *end;
 			long v = strtol(argv[++i], &end, 10);
 			if (*end || v < 1 || v > 1000000)
-				return usage("list: --limit takes 1..1000000, got '%s'", argv[i]);
+				return vg_cli_usage_error("quarantine", "list: --limit takes 1..1000000, got '%s'", argv[i]);
 			f.limit = (int)v;
 		} else if (strcmp(a, "--reason") == 0 && has_val) {
 			f.reason = argv[++i];
@@ -166,14 +154,14 @@ static int cmd_list(const struct vg_config *cfg, int argc, char **argv)
 		} else if (strcmp(a, "--state") == 0 && has_val) {
 			f.state = argv[++i];
 			if (strcmp(f.state, "held") != 0 && strcmp(f.state, "metadata") != 0)
-				return usage("list: --state takes held or metadata, got '%s'", f.state);
+				return vg_cli_usage_error("quarantine", "list: --state takes held or metadata, got '%s'", f.state);
 		} else if (strcmp(a, "--json") == 0) {
 			c.json = 1;
 		} else {
-			return usage("list: unknown argument '%s' (or a value is missing)", a);
+			return vg_cli_usage_error("quarantine", "list: unknown argument '%s' (or a value is missing)", a);
 		}
 	}
-	struct vg_store *st = vg_admin_open_store(cfg);
+	struct vg_store *st = vg_cli_open_store(cfg, VG_CLI_BUSY_MS, NULL, 0);
 	if (!st)
 		return VG_EXIT_FAIL;
 	if (c.json && !(c.arr = cJSON_CreateArray())) {
@@ -278,13 +266,13 @@ static int cmd_show(const struct vg_config *cfg, int argc, char **argv)
 		else if (!have_id && parse_id(argv[i], &id) == 0)
 			have_id = 1;
 		else
-			return have_id ? usage("show: unexpected argument '%s'", argv[i])
-			               : usage("show: '%s' is not an entry id (a positive number from venuegw quarantine"
+			return have_id ? vg_cli_usage_error("quarantine", "show: unexpected argument '%s'", argv[i])
+			               : vg_cli_usage_error("quarantine", "show: '%s' is not an entry id (a positive number from venuegw quarantine"
 			                       " list)", argv[i]);
 	}
 	if (!have_id)
-		return usage("%s", "show: expected an entry ID");
-	struct vg_store *st = vg_admin_open_store(cfg);
+		return vg_cli_usage_error("quarantine", "%s", "show: expected an entry ID");
+	struct vg_store *st = vg_cli_open_store(cfg, VG_CLI_BUSY_MS, NULL, 0);
 	if (!st)
 		return VG_EXIT_FAIL;
 	int rc = vg_store_quarantine_get(st, id, show_entry, &c);
@@ -511,18 +499,18 @@ static int cmd_retry(const struct vg_config *cfg, int argc, char **argv)
 			ids[nids++] = id;
 		} else {
 			if (a[0] == '-')
-				usage("retry: unknown argument '%s' (or a value is missing)", a);
+				vg_cli_usage_error("quarantine", "retry: unknown argument '%s' (or a value is missing)", a);
 			else
-				usage("retry: '%s' is not an entry id (a positive number from venuegw quarantine list)", a);
+				vg_cli_usage_error("quarantine", "retry: '%s' is not an entry id (a positive number from venuegw quarantine list)", a);
 			goto out;
 		}
 	}
 	if ((nids != 0) + (reason != NULL) + all != 1) {
-		usage("%s", "retry: give entry IDs, or --reason R, or --all (exactly one of them)");
+		vg_cli_usage_error("quarantine", "%s", "retry: give entry IDs, or --reason R, or --all (exactly one of them)");
 		goto out;
 	}
 	if (device && nids) {
-		usage("%s", "retry: --device selects with --reason or --all, not with IDs");
+		vg_cli_usage_error("quarantine", "%s", "retry: --device selects with --reason or --all, not with IDs");
 		goto out;
 	}
 
@@ -553,7 +541,7 @@ static int cmd_retry(const struct vg_config *cfg, int argc, char **argv)
 		vg_plan_free(plan);
 		goto out;
 	}
-	r.st = vg_admin_open_store(cfg);
+	r.st = vg_cli_open_store(cfg, VG_CLI_BUSY_MS, NULL, 0);
 	if (!r.st) {
 		vg_capture_close(r.capture);
 		vg_keyring_wipe(&kr);
@@ -610,15 +598,16 @@ out:
 	return code;
 }
 
-int vg_cmd_quarantine(const struct vg_config *cfg, int argc, char **argv)
+int vg_cmd_quarantine(struct vg_config *cfg, const char *config_path, int argc, char **argv)
 {
+	(void)config_path;
 	if (argc < 1)
-		return usage("%s", "expected list, show or retry");
+		return vg_cli_usage_error("quarantine", "%s", "expected list, show or retry");
 	if (strcmp(argv[0], "list") == 0)
 		return cmd_list(cfg, argc - 1, argv + 1);
 	if (strcmp(argv[0], "show") == 0)
 		return cmd_show(cfg, argc - 1, argv + 1);
 	if (strcmp(argv[0], "retry") == 0)
 		return cmd_retry(cfg, argc - 1, argv + 1);
-	return usage("unknown sub-command '%s' (list, show or retry)", argv[0]);
+	return vg_cli_usage_error("quarantine", "unknown sub-command '%s' (list, show or retry)", argv[0]);
 }

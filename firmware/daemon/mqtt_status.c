@@ -1,4 +1,4 @@
-#include "status.h"
+#include "mqtt_status.h"
 
 #include <errno.h>
 #include <poll.h>

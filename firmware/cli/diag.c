@@ -42,7 +42,7 @@
 #include <mosquitto.h>
 #include <zlib.h>
 
-#include "daemon.h"
+#include "cli.h"
 #include "err.h"
 #include "event.h"
 #include "ingest.h"
@@ -622,9 +622,8 @@ static void part_buffer(const struct vg_config *cfg, struct buf *b, struct buf *
 	bprintf(b, "file size        %lld bytes\n", file_size(db));
 	bprintf(b, "WAL size         %lld bytes%s\n", file_size(p), file_size(p) < 0 ? " (no WAL file)" : "");
 	char err[600];
-	struct vg_store *st = NULL;
-	struct vg_store_cfg scfg = { .path = db, .owner = 0, .durability_full = 1, .busy_timeout_ms = 2000 };
-	if (vg_store_open(&st, &scfg, err, sizeof err) != VG_OK) {
+	struct vg_store *st = vg_cli_open_store(cfg, VG_CLI_BUSY_MS, err, sizeof err);
+	if (!st) {
 		bprintf(b, "cannot open: %s\n", err);
 		bprintf(note, "buffer.txt: buffer.db could not be opened: %s\n", err);
 		return;
@@ -754,8 +753,9 @@ const char vg_help_diag[] =
 	"Exit status: 0 written (also when buffer.db cannot be read: the bundle says\n"
 	"why); 1 the bundle cannot be written; 2 bad command line or configuration.\n";
 
-int vg_cmd_diag(const struct vg_config *cfg, int argc, char **argv)
+int vg_cmd_diag(struct vg_config *cfg, const char *config_path, int argc, char **argv)
 {
+	(void)config_path;
 	const char *output = NULL;
 	for (int i = 0; i < argc; i++) {
 		if ((strcmp(argv[i], "--output") == 0 || strcmp(argv[i], "-o") == 0) && i + 1 < argc) {

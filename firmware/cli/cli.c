@@ -1,0 +1,36 @@
+/* venuegw cli — what the verbs share: the usage error, opening buffer.db. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "err.h"
+#include "store.h"
+
+int vg_cli_usage_error(const char *verb, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "venuegw%s%s: ", verb ? " " : "", verb ? verb : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	const struct vg_verb *v = verb ? vg_verb_find(verb) : NULL;
+	if (v && v->usage_shows_help && v->help)
+		fprintf(stderr, "\n%s", v->help);
+	else
+		fprintf(stderr, "\nTry 'venuegw%s%s --help'.\n", verb ? " " : "", verb ? verb : "");
+	return VG_EXIT_USAGE;
+}
+
+struct vg_store *vg_cli_open_store(const struct vg_config *cfg, int busy_timeout_ms, char *err, size_t errsz)
+{
+	char path[300], why[600];
+	vg_config_db_path(cfg, path, sizeof path);
+	struct vg_store *st = NULL;
+	struct vg_store_cfg scfg = { .path = path, .owner = 0, .durability_full = 1, .busy_timeout_ms = busy_timeout_ms };
+	if (vg_store_open(&st, &scfg, err ? err : why, err ? errsz : sizeof why) != VG_OK) {
+		if (!err)
+			fprintf(stderr, "venuegw: %s\n", why);
+		return NULL;
+	}
+	return st;
+}
