@@ -50,7 +50,10 @@ const char vg_help_forget[] =
 	"Reads one identifier per line from standard input (never from the command line).\n"
 	"Deletes every buffered event and quarantined input carrying it, records a tombstone\n"
 	"without personal data, suppresses the person's future events at capture, and queues\n"
-	"an erasure.requested notice for the CDP.  --lift ends the suppression instead.\n";
+	"an erasure.requested notice for the CDP.  --lift ends the suppression instead.\n"
+	"\n"
+	"Exit status: 0 done; 1 buffer.db or the token key file failed; 2 bad command\n"
+	"line or configuration, or an identifier that is not one.\n";
 
 static int64_t wall_ms(void)
 {

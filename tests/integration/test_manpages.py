@@ -72,6 +72,33 @@ class ManPagesTest(unittest.TestCase):
         for code in codes:
             self.assertRegex(man_exit, r"(?m)^\.B %s$" % code)
 
+    def test_verb_table_matches_usage_and_venuegw_8(self):
+        # The verb table itself (venuegw help --list: "VERB STATUS..."), the
+        # one the usage text, the verbs' --help and the dispatch come from.
+        r = venuegw("help", "--list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        table = {}
+        for line in r.stdout.splitlines():
+            name, *codes = line.split()
+            table[name] = codes
+        usage = venuegw("--help").stdout
+        verbs_block = usage.split("Verbs:\n", 1)[1].split("\n\n", 1)[0]
+        listed = [m.group(1) for m in re.finditer(r"^  ([a-z][a-z-]+)", verbs_block, re.M)]
+        self.assertEqual(listed, list(table))
+        text = unescape(page("venuegw.8"))
+        man_exit = text.split(".SH EXIT STATUS", 1)[1].split(".SH ", 1)[0]
+        for verb, codes in table.items():
+            self.assertRegex(text, r"(?m)^\.SS %s\b" % re.escape(verb), "verb %s is not in venuegw(8)" % verb)
+            self.assertIn("0", codes, verb)
+            for code in codes:
+                self.assertRegex(man_exit, r"(?m)^\.B %s$" % code, "%s: exit status %s" % (verb, code))
+            if verb == "help":
+                continue
+            help_text = venuegw(verb, "--help").stdout
+            exits = help_text.split("Exit status:", 1)[1] if "Exit status:" in help_text else ""
+            self.assertEqual(sorted(set(re.findall(r"\b([0-3]) ", exits))), codes,
+                             "%s: the exit statuses of its --help against the table" % verb)
+
 
 if __name__ == "__main__":
     unittest.main()
