@@ -1,6 +1,7 @@
 /* venuegw cli — what the verbs share: the usage error, opening buffer.db. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 #include "err.h"
@@ -19,6 +20,21 @@ int vg_cli_usage_error(const char *verb, const char *fmt, ...)
 	else
 		fprintf(stderr, "\nTry 'venuegw%s%s --help'.\n", verb ? " " : "", verb ? verb : "");
 	return VG_EXIT_USAGE;
+}
+
+int vg_cli_common_args(int *argc, char **argv, const char **config_path)
+{
+	for (int i = 0; i < *argc; i++) {
+		if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) && i + 1 < *argc) {
+			*config_path = argv[i + 1];
+			memmove(&argv[i], &argv[i + 2], (size_t)(*argc - i - 2) * sizeof *argv);
+			*argc -= 2;
+			i--;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			return 1;
+		}
+	}
+	return 0;
 }
 
 struct vg_store *vg_cli_open_store(const struct vg_config *cfg, int busy_timeout_ms, char *err, size_t errsz)

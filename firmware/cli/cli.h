@@ -54,6 +54,12 @@ void vg_cli_print_help(const struct vg_verb *v);
  * "NAME 0 1 2" (the man page test compares them with venuegw(8)). */
 size_t vg_cli_list(char *out, size_t outsz);
 
+/* The options every verb takes, wherever they are among its arguments: a
+ * verb's own --config FILE (or -c FILE) sets *config_path and is taken out of
+ * argv (*argc shrinks); returns 1 at the first --help or -h (the verb's help
+ * is wanted), else 0. */
+int vg_cli_common_args(int *argc, char **argv, const char **config_path);
+
 /* A bad command line: "venuegw VERB: <message>" on stderr, then
  * "Try 'venuegw VERB --help'." (or the verb's help when its entry says so).
  * verb NULL: the top level ("venuegw: ", "Try 'venuegw --help'.").

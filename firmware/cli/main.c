@@ -2,7 +2,6 @@
  * then the verb's entry in the table (verbs.c) says what it is given. */
 #include <getopt.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "cli.h"
 #include "config.h"
@@ -42,18 +41,9 @@ int main(int argc, char **argv)
 	if (verb->fn == vg_cmd_help)
 		return verb->fn(NULL, config_path, vargc, vargv);
 
-	/* A verb's own --config (venuegw status --config F) is accepted too;
-	 * --help anywhere among its arguments shows the verb's help. */
-	for (int i = 0; i < vargc; i++) {
-		if ((strcmp(vargv[i], "--config") == 0 || strcmp(vargv[i], "-c") == 0) && i + 1 < vargc) {
-			config_path = vargv[i + 1];
-			memmove(&vargv[i], &vargv[i + 2], (size_t)(vargc - i - 2) * sizeof *vargv);
-			vargc -= 2;
-			i--;
-		} else if (strcmp(vargv[i], "--help") == 0 || strcmp(vargv[i], "-h") == 0) {
-			vg_cli_print_help(verb);
-			return VG_EXIT_OK;
-		}
+	if (vg_cli_common_args(&vargc, vargv, &config_path)) {
+		vg_cli_print_help(verb);
+		return VG_EXIT_OK;
 	}
 
 	int explicit_config = config_path != NULL;
