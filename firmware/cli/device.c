@@ -66,9 +66,10 @@ static int load(const struct vg_config *cfg, struct devfiles *d, int lock)
 	char err[600];
 	d->lock_fd = -1;
 	snprintf(d->disabled_path, sizeof d->disabled_path, "%s.disabled", cfg->broker_passwd_file);
-	if (vg_pwfile_load(&d->on, cfg->broker_passwd_file, 0, err, sizeof err) != 0) {
+	int rc = vg_pwfile_load(&d->on, cfg->broker_passwd_file, 0, err, sizeof err);
+	if (rc != VG_OK) {
 		fprintf(stderr, "venuegw device: %s%s\n", err,
-		        errno == ENOENT ? " (was the gateway provisioned? venuegw provision --help)" : "");
+		        rc == VG_ERR_NOTFOUND ? " (was the gateway provisioned? venuegw provision --help)" : "");
 		return -1;
 	}
 	vg_pwfile_free(&d->on);
@@ -77,11 +78,11 @@ static int load(const struct vg_config *cfg, struct devfiles *d, int lock)
 		return -1;
 	}
 	/* Read (again) under the lock. */
-	if (vg_pwfile_load(&d->on, cfg->broker_passwd_file, 0, err, sizeof err) != 0) {
+	if (vg_pwfile_load(&d->on, cfg->broker_passwd_file, 0, err, sizeof err) != VG_OK) {
 		fprintf(stderr, "venuegw device: %s\n", err);
 		goto fail;
 	}
-	if (vg_pwfile_load(&d->off, d->disabled_path, 1, err, sizeof err) != 0) {
+	if (vg_pwfile_load(&d->off, d->disabled_path, 1, err, sizeof err) != VG_OK) {
 		fprintf(stderr, "venuegw device: %s\n", err);
 		vg_pwfile_free(&d->on);
 		goto fail;
@@ -106,7 +107,7 @@ static void unload(struct devfiles *d)
 static int save(const struct vg_config *cfg, struct devfiles *d, int on, int off)
 {
 	char err[600];
-	if (on && vg_pwfile_save(&d->on, cfg->broker_passwd_file, 0640, NULL, err, sizeof err) != 0) {
+	if (on && vg_pwfile_save(&d->on, cfg->broker_passwd_file, 0640, NULL, err, sizeof err) != VG_OK) {
 		fprintf(stderr, "venuegw device: %s\n", err);
 		return -1;
 	}
@@ -120,7 +121,7 @@ static int save(const struct vg_config *cfg, struct devfiles *d, int on, int off
 			if (geteuid() != 0 && d->off.uid != geteuid())
 				d->off.uid = (uid_t)-1;
 		}
-		if (vg_pwfile_save(&d->off, d->disabled_path, 0640, NULL, err, sizeof err) != 0) {
+		if (vg_pwfile_save(&d->off, d->disabled_path, 0640, NULL, err, sizeof err) != VG_OK) {
 			fprintf(stderr, "venuegw device: %s\n", err);
 			return -1;
 		}
@@ -223,7 +224,7 @@ static int issue_cert(const struct vg_config *cfg, const char *name)
 		goto out;
 	}
 	if (vg_pki_issue(ca_key, ca_crt, VG_PKI_CLIENT, name, NULL, 0, VG_PKI_CLIENT_DAYS, key, crt, err,
-	                 sizeof err) != 0) {
+	                 sizeof err) != VG_OK) {
 		fprintf(stderr, "venuegw device: %s\n", err);
 		goto out;
 	}
@@ -233,11 +234,11 @@ static int issue_cert(const struct vg_config *cfg, const char *name)
 		fprintf(stderr, "venuegw device: cannot create %s: %s\n", dir, strerror(errno));
 		goto out;
 	}
-	if (vg_file_write(key_path, key, strlen(key), 0600, (uid_t)-1, (gid_t)-1, 0, err, sizeof err) != 0) {
+	if (vg_file_write(key_path, key, strlen(key), 0600, (uid_t)-1, (gid_t)-1, 0, err, sizeof err) != VG_OK) {
 		fprintf(stderr, "venuegw device: %s\n", err);
 		goto out;
 	}
-	if (vg_file_write(crt_path, crt, strlen(crt), 0644, (uid_t)-1, (gid_t)-1, 0, err, sizeof err) != 0) {
+	if (vg_file_write(crt_path, crt, strlen(crt), 0644, (uid_t)-1, (gid_t)-1, 0, err, sizeof err) != VG_OK) {
 		fprintf(stderr, "venuegw device: %s\n", err);
 		unlink(key_path);
 		goto out;
@@ -258,7 +259,7 @@ static int cmd_add(const struct vg_config *cfg, const char *name, int cert, int 
 {
 	struct devfiles d;
 	char pw[256], entry[VG_PASSWD_LINE_MAX];
-	int rc = VG_EXIT_FAIL;
+	int rc = VG_EXIT_FAIL, err;
 	if (pw_stdin) {
 		if (!fgets(pw, sizeof pw, stdin)) {
 			return vg_cli_usage_error("device", "--password-stdin: no password on standard input");
@@ -270,8 +271,8 @@ static int cmd_add(const struct vg_config *cfg, const char *name, int cert, int 
 			mbedtls_platform_zeroize(pw, sizeof pw);
 			return vg_cli_usage_error("device", "--password-stdin: the password must be 1-254 characters on one line");
 		}
-	} else if (vg_passwd_generate(pw, sizeof pw) != 0) {
-		fprintf(stderr, "venuegw device: cannot generate a password: %s\n", strerror(errno));
+	} else if ((err = vg_passwd_generate(pw, sizeof pw)) != VG_OK) {
+		fprintf(stderr, "venuegw device: cannot generate a password: %s\n", vg_strerror(err));
 		return VG_EXIT_FAIL;
 	}
 	if (load(cfg, &d, 1) != 0) {
@@ -283,8 +284,9 @@ static int cmd_add(const struct vg_config *cfg, const char *name, int cert, int 
 		        vg_pwfile_find(&d.off, name) >= 0 ? " and is disabled" : "");
 		goto out;
 	}
-	if (vg_passwd_entry(name, pw, entry, sizeof entry) != 0 || vg_pwfile_append(&d.on, entry) != 0) {
-		fprintf(stderr, "venuegw device: cannot make the password entry: %s\n", strerror(errno));
+	if ((err = vg_passwd_entry(name, pw, entry, sizeof entry)) != VG_OK ||
+	    (err = vg_pwfile_append(&d.on, entry)) != VG_OK) {
+		fprintf(stderr, "venuegw device: cannot make the password entry: %s\n", vg_strerror(err));
 		goto out;
 	}
 	char crt_path[400], key_path[400];
@@ -365,7 +367,7 @@ static int cmd_move(const struct vg_config *cfg, const char *name, int enable)
 		}
 		goto out;
 	}
-	if (vg_pwfile_append(to, from->lines[i]) != 0) {
+	if (vg_pwfile_append(to, from->lines[i]) != VG_OK) {
 		fprintf(stderr, "venuegw device: out of memory\n");
 		goto out;
 	}
@@ -443,7 +445,7 @@ static int cmd_list(const struct vg_config *cfg, int json)
 		struct vg_pwfile *f = pass == 0 ? &d.on : &d.off;
 		for (int i = 0; i < f->n; i++) {
 			struct devrow *r = &rows[n];
-			if (vg_pwfile_user(f->lines[i], r->name, sizeof r->name) != 0 ||
+			if (vg_pwfile_user(f->lines[i], r->name, sizeof r->name) != VG_OK ||
 			    strcmp(r->name, cfg->mqtt_username) == 0)
 				continue;
 			r->enabled = pass == 0;

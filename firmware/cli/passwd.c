@@ -17,6 +17,8 @@
 #include <mbedtls/pkcs5.h>
 #include <mbedtls/platform_util.h>
 
+#include "err.h"
+
 #define SALT_LEN 12
 #define HASH_LEN 64
 
@@ -28,20 +30,22 @@ int vg_random(void *buf, size_t len)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return -1;
+			return VG_ERR_IO;
 		}
 		p += n;
 		len -= (size_t)n;
 	}
-	return 0;
+	return VG_OK;
 }
 
 int vg_passwd_generate(char *out, size_t outsz)
 {
 	static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	unsigned char r[18];
-	if (outsz < 25 || vg_random(r, sizeof r) != 0)
-		return -1;
+	if (outsz < 25)
+		return VG_ERR_RANGE;
+	if (vg_random(r, sizeof r) != VG_OK)
+		return VG_ERR_IO;
 	/* 18 bytes = 144 bits = 24 six-bit characters. */
 	for (int i = 0; i < 24; i++) {
 		int bit = i * 6;
@@ -50,7 +54,7 @@ int vg_passwd_generate(char *out, size_t outsz)
 	}
 	out[24] = '\0';
 	mbedtls_platform_zeroize(r, sizeof r);
-	return 0;
+	return VG_OK;
 }
 
 static int pbkdf2(const char *password, const unsigned char *salt, size_t slen, unsigned iterations,
@@ -71,17 +75,16 @@ int vg_passwd_entry(const char *user, const char *password, char *out, size_t ou
 	unsigned char salt[SALT_LEN], hash[HASH_LEN];
 	unsigned char salt64[32], hash64[128];
 	size_t sl = 0, hl = 0;
-	int rc = -1;
-	if (vg_random(salt, sizeof salt) != 0)
-		return -1;
+	int rc = VG_ERR_IO;
+	if (vg_random(salt, sizeof salt) != VG_OK)
+		return VG_ERR_IO;
 	if (pbkdf2(password, salt, sizeof salt, VG_PASSWD_ITERATIONS, hash) != 0)
 		goto done;
 	if (mbedtls_base64_encode(salt64, sizeof salt64, &sl, salt, sizeof salt) != 0 ||
 	    mbedtls_base64_encode(hash64, sizeof hash64, &hl, hash, sizeof hash) != 0)
 		goto done;
 	int n = snprintf(out, outsz, "%s:$7$%d$%s$%s", user, VG_PASSWD_ITERATIONS, (char *)salt64, (char *)hash64);
-	if (n > 0 && (size_t)n < outsz)
-		rc = 0;
+	rc = n > 0 && (size_t)n < outsz ? VG_OK : VG_ERR_RANGE;
 done:
 	mbedtls_platform_zeroize(hash, sizeof hash);
 	return rc;
@@ -119,13 +122,13 @@ int vg_pwfile_user(const char *line, char *out, size_t outsz)
 {
 	const char *c = strchr(line, ':');
 	if (!c || c == line || line[0] == '#')
-		return -1;
+		return VG_ERR_INVAL;
 	size_t n = (size_t)(c - line);
 	if (n >= outsz)
-		return -1;
+		return VG_ERR_RANGE;
 	memcpy(out, line, n);
 	out[n] = '\0';
-	return 0;
+	return VG_OK;
 }
 
 int vg_pwfile_find(const struct vg_pwfile *f, const char *user)
@@ -134,18 +137,18 @@ int vg_pwfile_find(const struct vg_pwfile *f, const char *user)
 	for (int i = 0; i < f->n; i++)
 		if (strncmp(f->lines[i], user, ul) == 0 && f->lines[i][ul] == ':')
 			return i;
-	return -1;
+	return VG_ERR_NOTFOUND;
 }
 
 int vg_pwfile_append(struct vg_pwfile *f, const char *line)
 {
 	if (f->n >= VG_PASSWD_MAX_LINES)
-		return -1;
+		return VG_ERR_FULL;
 	char *c = strdup(line);
 	if (!c)
-		return -1;
+		return VG_ERR_NOMEM;
 	f->lines[f->n++] = c;
-	return 0;
+	return VG_OK;
 }
 
 static void free_line(char *l)
@@ -174,7 +177,7 @@ int vg_pwfile_lock(const char *path, char *err, size_t errsz)
 		snprintf(err, errsz, "cannot lock %s: %s", lock_path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		return -1;
+		return VG_ERR_IO;
 	}
 	return fd;
 }
@@ -195,10 +198,9 @@ int vg_pwfile_load(struct vg_pwfile *f, const char *path, int missing_ok, char *
 	if (!fp) {
 		int e = errno;
 		if (e == ENOENT && missing_ok)
-			return 0;
+			return VG_OK;
 		snprintf(err, errsz, "%s: cannot read: %s", path, strerror(e));
-		errno = e;
-		return -1;
+		return e == ENOENT ? VG_ERR_NOTFOUND : VG_ERR_IO;
 	}
 	struct stat st;
 	if (fstat(fileno(fp), &st) == 0) {
@@ -208,29 +210,25 @@ int vg_pwfile_load(struct vg_pwfile *f, const char *path, int missing_ok, char *
 	}
 	f->existed = 1;
 	char buf[VG_PASSWD_LINE_MAX + 2];
-	int lineno = 0, rc = 0;
+	int lineno = 0, rc = VG_OK;
 	while (fgets(buf, sizeof buf, fp)) {
 		lineno++;
 		size_t n = strlen(buf);
 		if (n > 0 && buf[n - 1] != '\n' && !feof(fp)) {
 			snprintf(err, errsz, "%s:%d: line longer than %d characters", path, lineno, VG_PASSWD_LINE_MAX);
-			errno = EINVAL;
-			rc = -1;
+			rc = VG_ERR_INVAL;
 			break;
 		}
 		while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 			buf[--n] = '\0';
-		if (vg_pwfile_append(f, buf) != 0) {
+		if ((rc = vg_pwfile_append(f, buf)) != VG_OK) {
 			snprintf(err, errsz, "%s: more than %d lines or out of memory", path, VG_PASSWD_MAX_LINES);
-			errno = ENOMEM;
-			rc = -1;
 			break;
 		}
 	}
-	if (rc == 0 && ferror(fp)) {
-		int e = errno;
-		snprintf(err, errsz, "%s: cannot read: %s", path, strerror(e));
-		rc = -1;
+	if (rc == VG_OK && ferror(fp)) {
+		snprintf(err, errsz, "%s: cannot read: %s", path, strerror(errno));
+		rc = VG_ERR_IO;
 	}
 	mbedtls_platform_zeroize(buf, sizeof buf);
 	fclose(fp);
@@ -246,13 +244,11 @@ int vg_file_write(const char *path, const void *data, size_t len, mode_t mode, u
 	int n = snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
 	if (n < 0 || (size_t)n >= sizeof tmp) {
 		snprintf(err, errsz, "%s: path too long", path);
-		errno = ENAMETOOLONG;
-		return -1;
+		return VG_ERR_RANGE;
 	}
 	if (!replace && access(path, F_OK) == 0) {
 		snprintf(err, errsz, "%s: exists", path);
-		errno = EEXIST;
-		return -1;
+		return VG_ERR_IO;
 	}
 	unlink(tmp);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0600);
@@ -289,7 +285,7 @@ int vg_file_write(const char *path, const void *data, size_t len, mode_t mode, u
 	} else if (rename(tmp, path) != 0) {
 		goto fail;
 	}
-	return 0;
+	return VG_OK;
 fail:
 	{
 		int e = errno;
@@ -299,12 +295,8 @@ fail:
 		errno = e;
 	}
 fail_noclose:
-	{
-		int e = errno;
-		snprintf(err, errsz, "%s: cannot write: %s", path, strerror(e));
-		errno = e;
-	}
-	return -1;
+	snprintf(err, errsz, "%s: cannot write: %s", path, strerror(errno));
+	return VG_ERR_IO;
 }
 
 int vg_pwfile_save(const struct vg_pwfile *f, const char *path, mode_t mode,
@@ -316,7 +308,7 @@ int vg_pwfile_save(const struct vg_pwfile *f, const char *path, mode_t mode,
 	char *buf = malloc(total);
 	if (!buf) {
 		snprintf(err, errsz, "%s: out of memory", path);
-		return -1;
+		return VG_ERR_NOMEM;
 	}
 	size_t off = 0;
 	for (int i = 0; i < f->n; i++) {

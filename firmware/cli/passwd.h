@@ -8,7 +8,9 @@
  *
  * A struct vg_pwfile is a password file in memory: its lines in order
  * (comments and blank lines kept), so rewriting it changes only the entries
- * the caller changed. */
+ * the caller changed.
+ *
+ * Errors are err.h's enum vg_err (VG_OK is 0, errors negative). */
 #ifndef VG_PASSWD_H
 #define VG_PASSWD_H
 
@@ -20,15 +22,17 @@
 #define VG_PASSWD_LINE_MAX 512
 
 /* Fill buf with len cryptographically random bytes (getrandom(2)).
- * Returns 0, or -1 with errno set. */
+ * VG_OK, or VG_ERR_IO (no randomness). */
 int vg_random(void *buf, size_t len);
 
 /* A random password: 24 characters of base64url (144 bits) into out
- * (outsz >= 25).  Returns 0 or -1 (no randomness). */
+ * (outsz >= 25).  VG_OK, VG_ERR_RANGE (outsz too small) or VG_ERR_IO (no
+ * randomness). */
 int vg_passwd_generate(char *out, size_t outsz);
 
 /* The password-file line "user:$7$..." (no newline) for password into out.
- * Returns 0, or -1 when out is too small or no randomness is available. */
+ * VG_OK, VG_ERR_RANGE (out too small) or VG_ERR_IO (no randomness, or
+ * mbedTLS failed). */
 int vg_passwd_entry(const char *user, const char *password, char *out, size_t outsz);
 
 /* Whether password matches the "$7$..." hash of an entry line (user:hash).
@@ -45,31 +49,34 @@ struct vg_pwfile {
 };
 
 /* Load path.  A missing file is an empty one when missing_ok (existed = 0).
- * Returns 0, or -1 with "path: why" in err (errno kept). */
+ * VG_OK, or with "path: why" in err: VG_ERR_NOTFOUND (missing), VG_ERR_IO,
+ * VG_ERR_INVAL (a line too long), VG_ERR_FULL or VG_ERR_NOMEM. */
 int vg_pwfile_load(struct vg_pwfile *f, const char *path, int missing_ok, char *err, size_t errsz);
 
-/* Index of user's entry line, or -1. */
+/* Index of user's entry line, or VG_ERR_NOTFOUND (negative). */
 int vg_pwfile_find(const struct vg_pwfile *f, const char *user);
 
-/* Append an entry line (copied).  Returns 0 or -1 (full, out of memory). */
+/* Append an entry line (copied).  VG_OK, VG_ERR_FULL or VG_ERR_NOMEM. */
 int vg_pwfile_append(struct vg_pwfile *f, const char *line);
 
 /* Remove line i. */
 void vg_pwfile_remove(struct vg_pwfile *f, int i);
 
-/* User name of an entry line into out; 0, or -1 when the line is no entry. */
+/* User name of an entry line into out: VG_OK, VG_ERR_INVAL (the line is no
+ * entry) or VG_ERR_RANGE (out too small). */
 int vg_pwfile_user(const char *line, char *out, size_t outsz);
 
 /* Replace path atomically (a temporary file beside it, fsync, rename), with
  * the mode and owner the file had (new files: mode, and the owner of
- * like_path if it exists, else the caller's).  Returns 0, or -1 with err. */
+ * like_path if it exists, else the caller's).  VG_OK, or VG_ERR_IO or
+ * VG_ERR_NOMEM with err. */
 int vg_pwfile_save(const struct vg_pwfile *f, const char *path, mode_t mode,
                    const char *like_path, char *err, size_t errsz);
 
 /* Take <path>.lock (flock, exclusive; created 0600) so that two changes of
  * the password file (venuegw device, venuegw provision) do not lose one
- * another's entries.  Returns the descriptor to close when done, or -1 with
- * err set. */
+ * another's entries.  Returns the descriptor to close when done, or
+ * VG_ERR_IO (negative) with err set. */
 int vg_pwfile_lock(const char *path, char *err, size_t errsz);
 
 /* Free the lines (entries hold hashes: wiped first). */
@@ -78,8 +85,9 @@ void vg_pwfile_free(struct vg_pwfile *f);
 /* Write len bytes of data to path through a temporary file beside it (fsync,
  * then rename): readers see the old file or the new one, never a part.  The
  * file gets mode, and owner uid:gid unless uid is (uid_t)-1 (then the
- * caller's).  With replace = 0 an existing path is not replaced (EEXIST).
- * Returns 0, or -1 with "path: why" in err and errno kept. */
+ * caller's).  With replace = 0 an existing path is not replaced.  VG_OK, or
+ * with "path: why" in err: VG_ERR_IO (cannot write, or exists) or
+ * VG_ERR_RANGE (path too long). */
 int vg_file_write(const char *path, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid,
                   int replace, char *err, size_t errsz);
 

@@ -15,6 +15,7 @@
 #include <mbedtls/platform_util.h>
 #include <mbedtls/x509_crt.h>
 
+#include "err.h"
 #include "passwd.h"
 
 static int rng(void *ctx, unsigned char *buf, size_t len)
@@ -28,7 +29,7 @@ static int fail(char *err, size_t errsz, const char *what, int rc)
 	char m[160];
 	mbedtls_strerror(rc, m, sizeof m);
 	snprintf(err, errsz, "%s: %s (-0x%04x)", what, m, (unsigned)-rc);
-	return -1;
+	return VG_ERR_IO;
 }
 
 int vg_pki_name_ok(const char *name)
@@ -171,7 +172,7 @@ int vg_pki_make_ca(const char *cn, int days, char *key_pem, char *crt_pem, char 
 	mbedtls_pk_context key;
 	mbedtls_x509write_cert crt;
 	char subject[256];
-	int rc, ret = -1;
+	int rc, ret = VG_ERR_INVAL;
 	mbedtls_pk_init(&key);
 	mbedtls_x509write_crt_init(&crt);
 	if (subject_name(subject, sizeof subject, cn) != 0) {
@@ -179,7 +180,7 @@ int vg_pki_make_ca(const char *cn, int days, char *key_pem, char *crt_pem, char 
 		goto out;
 	}
 	if ((rc = new_key(&key))) {
-		fail(err, errsz, "cannot generate the CA key", rc);
+		ret = fail(err, errsz, "cannot generate the CA key", rc);
 		goto out;
 	}
 	mbedtls_x509write_crt_set_subject_key(&crt, &key);
@@ -192,18 +193,18 @@ int vg_pki_make_ca(const char *cn, int days, char *key_pem, char *crt_pem, char 
 	                                                    MBEDTLS_X509_KU_CRL_SIGN)) ||
 	    (rc = mbedtls_x509write_crt_set_subject_key_identifier(&crt)) ||
 	    (rc = mbedtls_x509write_crt_set_authority_key_identifier(&crt))) {
-		fail(err, errsz, "cannot build the CA certificate", rc);
+		ret = fail(err, errsz, "cannot build the CA certificate", rc);
 		goto out;
 	}
 	if ((rc = mbedtls_x509write_crt_pem(&crt, (unsigned char *)crt_pem, VG_PKI_PEM_MAX, rng, NULL))) {
-		fail(err, errsz, "cannot sign the CA certificate", rc);
+		ret = fail(err, errsz, "cannot sign the CA certificate", rc);
 		goto out;
 	}
 	if ((rc = mbedtls_pk_write_key_pem(&key, (unsigned char *)key_pem, VG_PKI_PEM_MAX))) {
-		fail(err, errsz, "cannot encode the CA key", rc);
+		ret = fail(err, errsz, "cannot encode the CA key", rc);
 		goto out;
 	}
-	ret = 0;
+	ret = VG_OK;
 out:
 	mbedtls_x509write_crt_free(&crt);
 	mbedtls_pk_free(&key);
@@ -222,7 +223,7 @@ int vg_pki_issue(const char *ca_key_pem, const char *ca_crt_pem, enum vg_pki_kin
 	char subject[256], issuer[512];
 	unsigned char san[2100];
 	size_t sanlen = 0;
-	int rc, ret = -1;
+	int rc, ret = VG_ERR_INVAL;
 	mbedtls_pk_init(&ca_key);
 	mbedtls_pk_init(&key);
 	mbedtls_x509_crt_init(&ca);
@@ -239,11 +240,11 @@ int vg_pki_issue(const char *ca_key_pem, const char *ca_crt_pem, enum vg_pki_kin
 	}
 	if ((rc = mbedtls_pk_parse_key(&ca_key, (const unsigned char *)ca_key_pem, strlen(ca_key_pem) + 1,
 	                               NULL, 0))) {
-		fail(err, errsz, "cannot read the CA key", rc);
+		ret = fail(err, errsz, "cannot read the CA key", rc);
 		goto out;
 	}
 	if ((rc = mbedtls_x509_crt_parse(&ca, (const unsigned char *)ca_crt_pem, strlen(ca_crt_pem) + 1))) {
-		fail(err, errsz, "cannot read the CA certificate", rc);
+		ret = fail(err, errsz, "cannot read the CA certificate", rc);
 		goto out;
 	}
 	if (mbedtls_pk_check_pair(&ca.pk, &ca_key) != 0) {
@@ -264,7 +265,7 @@ int vg_pki_issue(const char *ca_key_pem, const char *ca_crt_pem, enum vg_pki_kin
 	}
 	issuer[o] = '\0';
 	if ((rc = new_key(&key))) {
-		fail(err, errsz, "cannot generate a key", rc);
+		ret = fail(err, errsz, "cannot generate a key", rc);
 		goto out;
 	}
 	mbedtls_x509write_crt_set_subject_key(&crt, &key);
@@ -281,7 +282,7 @@ int vg_pki_issue(const char *ca_key_pem, const char *ca_crt_pem, enum vg_pki_kin
 	                                              eku, sizeof eku)) ||
 	    (rc = mbedtls_x509write_crt_set_subject_key_identifier(&crt)) ||
 	    (rc = mbedtls_x509write_crt_set_authority_key_identifier(&crt))) {
-		fail(err, errsz, "cannot build the certificate", rc);
+		ret = fail(err, errsz, "cannot build the certificate", rc);
 		goto out;
 	}
 	if (nnames > 0) {
@@ -292,19 +293,19 @@ int vg_pki_issue(const char *ca_key_pem, const char *ca_crt_pem, enum vg_pki_kin
 		if ((rc = mbedtls_x509write_crt_set_extension(&crt, MBEDTLS_OID_SUBJECT_ALT_NAME,
 		                                              MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0,
 		                                              san, sanlen))) {
-			fail(err, errsz, "cannot add the certificate's names", rc);
+			ret = fail(err, errsz, "cannot add the certificate's names", rc);
 			goto out;
 		}
 	}
 	if ((rc = mbedtls_x509write_crt_pem(&crt, (unsigned char *)crt_pem, VG_PKI_PEM_MAX, rng, NULL))) {
-		fail(err, errsz, "cannot sign the certificate", rc);
+		ret = fail(err, errsz, "cannot sign the certificate", rc);
 		goto out;
 	}
 	if ((rc = mbedtls_pk_write_key_pem(&key, (unsigned char *)key_pem, VG_PKI_PEM_MAX))) {
-		fail(err, errsz, "cannot encode the key", rc);
+		ret = fail(err, errsz, "cannot encode the key", rc);
 		goto out;
 	}
-	ret = 0;
+	ret = VG_OK;
 out:
 	mbedtls_x509write_crt_free(&crt);
 	mbedtls_x509_crt_free(&ca);

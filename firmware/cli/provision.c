@@ -259,7 +259,7 @@ static int put(struct written *w, const struct plan *p, const char *path, const 
 		gid = p->owner_gid;
 	}
 	int existed = access(path, F_OK) == 0;
-	if (vg_file_write(path, data, len, mode, uid, gid, p->force || replace, err, sizeof err) != 0) {
+	if (vg_file_write(path, data, len, mode, uid, gid, p->force || replace, err, sizeof err) != VG_OK) {
 		fprintf(stderr, "venuegw provision: %s\n", err);
 		return -1;
 	}
@@ -639,8 +639,9 @@ int vg_cmd_provision(struct vg_config *cfg, const char *config_path, int argc, c
 	} else {
 		unsigned char k[32];
 		tktext = malloc(512);
-		if (!tktext || vg_random(k, sizeof k) != 0) {
-			fprintf(stderr, "venuegw provision: cannot generate a token key: %s\n", strerror(errno));
+		int krc = tktext ? vg_random(k, sizeof k) : VG_ERR_NOMEM;
+		if (krc != VG_OK) {
+			fprintf(stderr, "venuegw provision: cannot generate a token key: %s\n", vg_strerror(krc));
 			goto out;
 		}
 		int n = snprintf(tktext, 512,
@@ -664,14 +665,14 @@ int vg_cmd_provision(struct vg_config *cfg, const char *config_path, int argc, c
 
 	/* The daemon's MQTT password and its password-file entry.  With --force an
 	 * existing passwd file keeps its devices' entries. */
-	if (vg_passwd_generate(mqtt_pw, sizeof mqtt_pw) != 0 ||
-	    vg_passwd_entry(p->cfg.mqtt_username, mqtt_pw, entry, sizeof entry) != 0) {
-		fprintf(stderr, "venuegw provision: cannot generate the MQTT password: %s\n", strerror(errno));
+	if ((prc = vg_passwd_generate(mqtt_pw, sizeof mqtt_pw)) != VG_OK ||
+	    (prc = vg_passwd_entry(p->cfg.mqtt_username, mqtt_pw, entry, sizeof entry)) != VG_OK) {
+		fprintf(stderr, "venuegw provision: cannot generate the MQTT password: %s\n", vg_strerror(prc));
 		goto out;
 	}
 	/* The same lock as venuegw device: a device added meanwhile is kept. */
 	if ((pw_lock = vg_pwfile_lock(p->cfg.broker_passwd_file, err, sizeof err)) < 0 ||
-	    vg_pwfile_load(&pwf, p->cfg.broker_passwd_file, 1, err, sizeof err) != 0) {
+	    vg_pwfile_load(&pwf, p->cfg.broker_passwd_file, 1, err, sizeof err) != VG_OK) {
 		fprintf(stderr, "venuegw provision: %s\n", err);
 		goto out;
 	}
@@ -679,7 +680,7 @@ int vg_cmd_provision(struct vg_config *cfg, const char *config_path, int argc, c
 	int old = vg_pwfile_find(&pwf, p->cfg.mqtt_username);
 	if (old >= 0)
 		vg_pwfile_remove(&pwf, old);
-	if (vg_pwfile_append(&pwf, entry) != 0) {
+	if (vg_pwfile_append(&pwf, entry) != VG_OK) {
 		fprintf(stderr, "venuegw provision: %s: too many lines\n", p->cfg.broker_passwd_file);
 		goto out;
 	}
@@ -704,9 +705,9 @@ int vg_cmd_provision(struct vg_config *cfg, const char *config_path, int argc, c
 			goto out;
 		}
 		snprintf(tmp, sizeof tmp, "%s", p->cfg.gateway_id[0] ? p->cfg.gateway_id : p->cfg.venue_id);
-		if (vg_pki_make_ca(cn, VG_PKI_CA_DAYS, ca_key, ca_crt, err, sizeof err) != 0 ||
+		if (vg_pki_make_ca(cn, VG_PKI_CA_DAYS, ca_key, ca_crt, err, sizeof err) != VG_OK ||
 		    vg_pki_issue(ca_key, ca_crt, VG_PKI_SERVER, tmp, p->names, p->nnames, VG_PKI_SERVER_DAYS,
-		                 srv_key, srv_crt, err, sizeof err) != 0) {
+		                 srv_key, srv_crt, err, sizeof err) != VG_OK) {
 			fprintf(stderr, "venuegw provision: %s\n", err);
 			goto out;
 		}
@@ -747,7 +748,7 @@ int vg_cmd_provision(struct vg_config *cfg, const char *config_path, int argc, c
 		pwf.gid = p->owner_gid;
 	}
 	int pw_existed = access(p->cfg.broker_passwd_file, F_OK) == 0;
-	if (vg_pwfile_save(&pwf, p->cfg.broker_passwd_file, 0640, NULL, err, sizeof err) != 0) {
+	if (vg_pwfile_save(&pwf, p->cfg.broker_passwd_file, 0640, NULL, err, sizeof err) != VG_OK) {
 		fprintf(stderr, "venuegw provision: %s\n", err);
 		goto fail;
 	}
