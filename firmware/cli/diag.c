@@ -1,6 +1,6 @@
 /* venuegw diag: a support bundle, redacted (DESIGN.md §9).
  *
- * One .tar.gz (ustar, written here, compressed with zlib) holding:
+ * One .tar.gz (ustar and gzip, written with libarchive) holding:
  *   README.txt    what each part is and what was left out
  *   config.txt    the configuration file's text: comments removed, values of
  *                 password/secret-like keys replaced, *_file keys keep their
@@ -16,8 +16,8 @@
  *   system.txt    uname, clock, disk space of data_dir
  * No event bodies, tokens, digests of people or identifiers of people: the
  * counts are by device, type, state and reason only, and every part passes a
- * last filter that replaces anything shaped like a token, an email address, a
- * phone number in international form or a card number. */
+ * last filter (core/redact.h) that replaces anything shaped like a token, an
+ * email address, a phone number in international form or a card number. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <mbedtls/version.h>
@@ -46,7 +48,7 @@
 #include "err.h"
 #include "event.h"
 #include "ingest.h"
-#include "pii.h"
+#include "redact.h"
 #include "store.h"
 
 #define JOURNAL_LINES "2000"
@@ -114,182 +116,60 @@ static void bfree(struct buf *b)
 	memset(b, 0, sizeof *b);
 }
 
-/* ---- the last filter: nothing shaped like personal data leaves ---------------- */
+/* ---- the bundle: ustar + gzip through libarchive ---------------------------------- */
 
-static int is_b64url(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
-static int is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/* A token "v<digits>.<kind>.<22 base64url>" at p: its length, else 0. */
-static size_t token_at(const char *p, const char *end)
-{
-	static const char *const kinds[] = { "em", "ph", "cu", "lo", "mc", "pc", "pan" };
-	const char *q = p;
-	if (q >= end || *q++ != 'v' || q >= end || !is_digit(*q))
-		return 0;
-	while (q < end && is_digit(*q))
-		q++;
-	if (q >= end || *q++ != '.')
-		return 0;
-	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
-		size_t kl = strlen(kinds[k]);
-		if ((size_t)(end - q) > kl + 22 && memcmp(q, kinds[k], kl) == 0 && q[kl] == '.') {
-			const char *t = q + kl + 1;
-			size_t n = 0;
-			while (t + n < end && is_b64url(t[n]))
-				n++;
-			if (n >= 22)
-				return (size_t)(t + 22 - p);
-		}
-	}
-	return 0;
-}
-
-static int email_char(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit(c) || strchr("._%+-", c);
-}
-
-/* Replace tokens, email addresses, +international phone numbers and card
- * numbers (13–19 digits passing the scheme and Luhn checks) in b. */
-static void redact(struct buf *b)
-{
-	if (!b->p)
-		return;
-	struct buf o = { 0 };
-	const char *p = b->p, *end = b->p + b->n;
-	while (p < end) {
-		size_t n;
-		if ((p == b->p || !is_b64url(p[-1])) && (n = token_at(p, end))) {
-			bput(&o, "[token]", 7);
-			p += n;
-			continue;
-		}
-		if (*p == '@' && o.n && email_char(o.p[o.n - 1])) {
-			/* local part already copied: take it back */
-			size_t l = o.n;
-			while (l && email_char(o.p[l - 1]))
-				l--;
-			const char *d = p + 1;
-			size_t dn = 0, dots = 0;
-			while (d + dn < end && (email_char(d[dn]) && d[dn] != '+' && d[dn] != '%')) {
-				dots += d[dn] == '.';
-				dn++;
-			}
-			if (dn && dots) {
-				o.n = l;
-				bput(&o, "[email]", 7);
-				p = d + dn;
-				continue;
-			}
-		}
-		if ((*p == '+' && p + 1 < end && is_digit(p[1])) || (is_digit(*p) && (p == b->p || !is_digit(p[-1])))) {
-			/* digits with single spaces or dashes between them */
-			char dig[40];
-			size_t nd = 0;
-			const char *q = *p == '+' ? p + 1 : p;
-			const char *last = q;
-			while (q < end && nd < sizeof dig) {
-				if (is_digit(*q)) {
-					dig[nd++] = *q++;
-					last = q;
-				} else if ((*q == ' ' || *q == '-') && q + 1 < end && is_digit(q[1]) && nd) {
-					q++;
-				} else {
-					break;
-				}
-			}
-			int phone = *p == '+' && nd >= 8 && nd <= 15;
-			int card = 0;
-			if (!phone && nd >= 13 && nd <= 19) {
-				/* contiguous digits or groups: a card if it passes the checks */
-				card = vg_card_valid(dig, nd);
-			}
-			if (phone || card) {
-				bput(&o, phone ? "[phone]" : "[card]", phone ? 7 : 6);
-				p = last;
-				continue;
-			}
-		}
-		bput(&o, p, 1);
-		p++;
-	}
-	if (o.oom) {
-		bfree(&o);
-		return; /* keep b; a part that cannot be filtered is dropped by the caller */
-	}
-	bfree(b);
-	*b = o;
-}
-
-/* ---- ustar + gzip ----------------------------------------------------------------- */
-
-struct tarw {
-	gzFile gz;
+struct bundle {
+	struct archive *a;
 	char dir[200];
 	int64_t mtime;
 	int err;
 	size_t parts;
 };
 
-static void octal(char *field, size_t size, unsigned long long v)
-{
-	snprintf(field, size, "%0*llo", (int)size - 1, v);
-}
-
-static void tar_add(struct tarw *t, const char *name, const struct buf *b)
+/* dir/name: a regular file, 0644, root:root, the bundle's time. */
+static void bundle_add(struct bundle *t, const char *name, const char *data, size_t n)
 {
 	if (t->err)
 		return;
-	unsigned char h[512];
-	memset(h, 0, sizeof h);
-	/* ustar: the directory in the prefix field (155), the part's name in name (100) */
-	size_t dl = strlen(t->dir);
-	memcpy(h + 345, t->dir, dl < 154 ? dl : 154);
-	memcpy(h, name, strlen(name) < 99 ? strlen(name) : 99);
-	octal((char *)h + 100, 8, 0644);
-	octal((char *)h + 108, 8, 0);
-	octal((char *)h + 116, 8, 0);
-	octal((char *)h + 124, 12, b->n);
-	octal((char *)h + 136, 12, (unsigned long long)t->mtime);
-	memset(h + 148, ' ', 8);
-	h[156] = '0';
-	memcpy(h + 257, "ustar", 6);
-	memcpy(h + 263, "00", 2);
-	snprintf((char *)h + 265, 32, "root");
-	snprintf((char *)h + 297, 32, "root");
-	unsigned sum = 0;
-	for (size_t i = 0; i < sizeof h; i++)
-		sum += h[i];
-	snprintf((char *)h + 148, 8, "%06o", sum);
-	h[155] = ' ';
-	static const unsigned char zero[512];
-	size_t pad = (512 - b->n % 512) % 512;
-	if (gzwrite(t->gz, h, sizeof h) != (int)sizeof h ||
-	    (b->n && gzwrite(t->gz, b->p, (unsigned)b->n) != (int)b->n) ||
-	    (pad && gzwrite(t->gz, zero, (unsigned)pad) != (int)pad))
+	char path[320];
+	snprintf(path, sizeof path, "%s/%s", t->dir, name);
+	struct archive_entry *e = archive_entry_new();
+	if (!e) {
 		t->err = 1;
+		return;
+	}
+	archive_entry_set_pathname(e, path);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, (la_int64_t)n);
+	archive_entry_set_mtime(e, (time_t)t->mtime, 0);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	archive_entry_set_uname(e, "root");
+	archive_entry_set_gname(e, "root");
+	if (archive_write_header(t->a, e) != ARCHIVE_OK || (n && archive_write_data(t->a, data, n) != (la_ssize_t)n))
+		t->err = 1;
+	archive_entry_free(e);
 	t->parts++;
 }
 
-/* Filter, then add. */
-static void add_part(struct tarw *t, const char *name, struct buf *b)
+/* The last filter (redact.h: nothing shaped like personal data leaves), then
+ * add.  A part that cannot be filtered is left out, and says so. */
+static void add_part(struct bundle *t, const char *name, struct buf *b)
 {
-	redact(b);
-	if (b->oom) {
+	const char *text = b->p ? b->p : "";
+	size_t n = vg_redact(text, b->n, NULL, 0);
+	char *clean = b->oom ? NULL : malloc(n + 1);
+	if (!clean) {
 		struct buf e = { 0 };
 		bprintf(&e, "(%s left out: out of memory while writing it)\n", name);
-		tar_add(t, name, &e);
+		bundle_add(t, name, e.p ? e.p : "", e.n);
 		bfree(&e);
 	} else {
-		tar_add(t, name, b);
+		vg_redact(text, b->n, clean, n + 1);
+		bundle_add(t, name, clean, n);
 	}
+	free(clean);
 	bfree(b);
 }
 
@@ -685,8 +565,10 @@ static void part_versions(struct buf *b)
 	char mbed[32] = "";
 	mbedtls_version_get_string(mbed);
 	bprintf(b, "venuegw          %s\nsqlite           %s\nlibmosquitto     %d.%d.%d\nmbedtls          %s\n"
-	        "libcurl          %s\nzlib             %s\ncJSON            %s\nstore schema     %d\n",
+	        "libcurl          %s\nzlib             %s\nlibarchive       %s\ncJSON            %s\n"
+	        "store schema     %d\n",
 	        VG_VERSION, vg_store_sqlite_version(), maj, min, rev, mbed, curl_version(), zlibVersion(),
+	        archive_version_string() + (strncmp(archive_version_string(), "libarchive ", 11) ? 0 : 11),
 	        cJSON_Version(), VG_STORE_SCHEMA);
 	char *argv[] = { "/usr/sbin/mosquitto", "-h", NULL };
 	struct buf out = { 0 }, err = { 0 };
@@ -778,7 +660,7 @@ int vg_cmd_diag(struct vg_config *cfg, const char *config_path, int argc, char *
 		snprintf(gw, sizeof gw, "%s-gw", cfg->venue_id);
 	snprintf(name, sizeof name, "venuegw-diag-%s-%s", gw, stamp);
 
-	struct tarw t = { .mtime = ts.tv_sec };
+	struct bundle t = { .mtime = ts.tv_sec };
 	snprintf(t.dir, sizeof t.dir, "%s", name);
 	int to_stdout = output && strcmp(output, "-") == 0;
 	char path[4096], tmp[4200];
@@ -804,10 +686,17 @@ int vg_cmd_diag(struct vg_config *cfg, const char *config_path, int argc, char *
 		fprintf(stderr, "venuegw diag: cannot write %s: %s\n", to_stdout ? "standard output" : tmp, strerror(errno));
 		return VG_EXIT_FAIL;
 	}
-	t.gz = gzdopen(fd, "wb9");
-	if (!t.gz) {
+	t.a = archive_write_new();
+	if (!t.a || archive_write_set_format_ustar(t.a) != ARCHIVE_OK ||
+	    archive_write_add_filter_gzip(t.a) != ARCHIVE_OK ||
+	    archive_write_set_filter_option(t.a, "gzip", "compression-level", "9") != ARCHIVE_OK ||
+	    archive_write_open_fd(t.a, fd) != ARCHIVE_OK) {
+		fprintf(stderr, "venuegw diag: cannot start the tar.gz output: %s\n",
+		        t.a ? archive_error_string(t.a) : "out of memory");
+		archive_write_free(t.a);
 		close(fd);
-		fprintf(stderr, "venuegw diag: cannot start gzip output\n");
+		if (!to_stdout)
+			unlink(tmp);
 		return VG_EXIT_FAIL;
 	}
 
@@ -848,11 +737,13 @@ int vg_cmd_diag(struct vg_config *cfg, const char *config_path, int argc, char *
 	}
 	add_part(&t, "README.txt", &b);
 	bfree(&note);
-	static const unsigned char zero[1024];
-	if (!t.err && gzwrite(t.gz, zero, sizeof zero) != (int)sizeof zero)
+	/* The end of the archive and of the gzip stream; the descriptor is ours. */
+	if (archive_write_close(t.a) != ARCHIVE_OK)
 		t.err = 1;
-	int zrc = gzclose(t.gz);
-	if (t.err || zrc != Z_OK) {
+	archive_write_free(t.a);
+	if (close(fd) != 0)
+		t.err = 1;
+	if (t.err) {
 		fprintf(stderr, "venuegw diag: writing %s failed (disk full?)\n", to_stdout ? "standard output" : tmp);
 		if (!to_stdout)
 			unlink(tmp);
