@@ -643,9 +643,7 @@ int vg_cmd_diag(struct vg_config *cfg, const char *config_path, int argc, char *
 		if ((strcmp(argv[i], "--output") == 0 || strcmp(argv[i], "-o") == 0) && i + 1 < argc) {
 			output = argv[++i];
 		} else {
-			fprintf(stderr, "venuegw diag: unknown argument '%s' (or a value is missing)\n%s", argv[i],
-			        vg_help_diag);
-			return VG_EXIT_USAGE;
+			return vg_cli_usage_error("diag", "unknown argument '%s' (or a value is missing)", argv[i]);
 		}
 	}
 	struct timespec ts;

@@ -172,8 +172,7 @@ int vg_cmd_forget(struct vg_config *cfg, const char *config_path, int argc, char
 		if (strcmp(argv[i], "--lift") == 0) {
 			lift = 1;
 		} else if (argv[i][0] == '-') {
-			fprintf(stderr, "venuegw forget: unknown option '%s'\n%s", argv[i], vg_help_forget);
-			return VG_EXIT_USAGE;
+			return vg_cli_usage_error("forget", "unknown option '%s'", argv[i]);
 		} else {
 			/* Do not echo it: it may be the identifier itself. */
 			fprintf(stderr, "venuegw forget: identifiers are read from standard input, never from the"
@@ -229,8 +228,7 @@ int vg_cmd_forget(struct vg_config *cfg, const char *config_path, int argc, char
 		n++;
 	}
 	if (code == VG_EXIT_OK && n == 0) {
-		fprintf(stderr, "venuegw forget: no identifiers on standard input\n%s", vg_help_forget);
-		code = VG_EXIT_USAGE;
+		code = vg_cli_usage_error("forget", "%s", "no identifiers on standard input");
 	}
 	struct vg_store *st = NULL;
 	if (code == VG_EXIT_OK) {
