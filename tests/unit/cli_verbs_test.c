@@ -1,8 +1,8 @@
 /* Unit tests for firmware/cli/verbs.c and cli.c: the table of verbs is
  * consistent (every verb has a handler, a summary, its own help naming it,
  * and the exit statuses its help states), the usage text and `help --list`
- * are built from it, and the options every verb takes are taken out of its
- * arguments. */
+ * are built from it, the options every verb takes are taken out of its
+ * arguments, and the one way a verb opens buffer.db. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "err.h"
+#include "store.h"
 
 /* The statuses a help text states after "Exit status:": each digit 0-3
  * followed by a space (as in "0 shown; 1 buffer.db ..."), as bits. */
@@ -170,6 +172,33 @@ static void common_args_take_config_and_spot_help(void **state)
 	assert_int_equal(vg_cli_common_args(&argc, a6, &path), 0);
 }
 
+/* The one store opener: a buffer.db the daemon has not created is no store
+ * (the reason in err, or on stderr); one that exists opens. */
+static void open_store_names_why_it_cannot(void **state)
+{
+	(void)state;
+	static struct vg_config cfg;
+	vg_config_defaults(&cfg);
+	char dir[] = "/tmp/vg_cli_store_test.XXXXXX", err[600] = "", db[300];
+	assert_non_null(mkdtemp(dir));
+	snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", dir);
+	assert_null(vg_cli_open_store(&cfg, VG_CLI_BUSY_MS, err, sizeof err));
+	assert_non_null(strstr(err, "buffer.db"));
+	assert_null(vg_cli_open_store(&cfg, VG_CLI_BUSY_MS, NULL, 0));   /* said on stderr */
+	/* The daemon's open creates it; then a verb's opens it. */
+	vg_config_db_path(&cfg, db, sizeof db);
+	struct vg_store *st = NULL;
+	struct vg_store_cfg scfg = { .path = db, .owner = 1, .durability_full = 1, .busy_timeout_ms = 100 };
+	assert_int_equal(vg_store_open(&st, &scfg, err, sizeof err), VG_OK);
+	vg_store_close(st);
+	st = vg_cli_open_store(&cfg, VG_CLI_BUSY_MS, err, sizeof err);
+	assert_non_null(st);
+	vg_store_close(st);
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -178,6 +207,7 @@ int main(void)
 		cmocka_unit_test(usage_lists_every_verb_with_its_summary),
 		cmocka_unit_test(list_prints_each_verb_with_its_exits),
 		cmocka_unit_test(common_args_take_config_and_spot_help),
+		cmocka_unit_test(open_store_names_why_it_cannot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
