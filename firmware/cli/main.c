@@ -38,9 +38,12 @@ int main(int argc, char **argv)
 		return vg_cli_usage_error(NULL, "unknown verb '%s'", argv[optind]);
 	int vargc = argc - optind - 1;
 	char **vargv = argv + optind + 1;
+	/* help takes its arguments as they are (help VERB, help --list). */
 	if (verb->fn == vg_cmd_help)
 		return verb->fn(NULL, config_path, vargc, vargv);
 
+	/* A verb's own --config (venuegw status --config F) is accepted too;
+	 * --help anywhere among its arguments shows the verb's help. */
 	if (vg_cli_common_args(&vargc, vargv, &config_path)) {
 		vg_cli_print_help(verb);
 		return VG_EXIT_OK;
