@@ -1,0 +1,2 @@
+/* fixture: a driver includes by path */
+#include "../firmware/daemon/forward.h"

@@ -1,0 +1,3 @@
+/* fixture: store/ includes a cli/ header */
+#include "err.h"
+#include "cli.h"
