@@ -19,6 +19,7 @@
 #include "config.h"
 #include "forward.h"
 #include "loop.h"
+#include "report.h"   /* vg_json_add_time */
 #include "serial.h"
 #include "store.h"
 
@@ -36,8 +37,5 @@ void vg_metrics_close(struct vg_metrics *m);
 /* The gateway's status as a new JSON object (the caller owns it; NULL when
  * out of memory), with "state": state. */
 cJSON *vg_metrics_status(struct vg_metrics *m, const char *state);
-
-/* Add name: the UTC time of ms (Unix milliseconds) as ISO 8601, or null when ms <= 0. */
-void vg_json_add_time(cJSON *o, const char *name, int64_t ms);
 
 #endif
