@@ -29,6 +29,8 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "buf.h"
+#include "container.h"
 #include "digest.h"
 #include "encode.h"
 #include "err.h"
@@ -45,7 +47,6 @@
 #define MAX_SLOTS 8
 #define RECON_GRACE_MS 2000
 
-#define OF(type, member, p) ((type *)((char *)(p) - offsetof(type, member)))
 
 struct sockwatch {
 	struct vg_watch w;
@@ -133,14 +134,8 @@ static void arm_tick(struct vg_forwarder *f, int64_t at)
 
 static int push_ll(long long **arr, size_t *n, size_t *cap, long long v, int front)
 {
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 16;
-		long long *p = realloc(*arr, c * sizeof *p);
-		if (!p)
-			return VG_ERR_NOMEM;
-		*arr = p;
-		*cap = c;
-	}
+	if (vg_array_reserve((void **)arr, cap, *n + 1, sizeof **arr))
+		return VG_ERR_NOMEM;
 	if (front) {
 		memmove(*arr + 1, *arr, *n * sizeof **arr);
 		(*arr)[0] = v;
@@ -241,16 +236,10 @@ static int batch_add(struct fill *fl, const struct vg_store_row *r)
 	                          strncmp(b->tally[t].type, r->type, sizeof b->tally[t].type - 1) == 0))
 		t++;
 	if (t == b->ntally) {
-		if (b->ntally == b->captally) {
-			size_t c = b->captally ? b->captally * 2 : 4;
-			struct tally *p = realloc(b->tally, c * sizeof *p);
-			if (!p) {
-				free(b->ids[b->n]);
-				cJSON_Delete(msg);
-				return VG_ERR_NOMEM;
-			}
-			b->tally = p;
-			b->captally = c;
+		if (vg_array_reserve((void **)&b->tally, &b->captally, b->ntally + 1, sizeof *b->tally)) {
+			free(b->ids[b->n]);
+			cJSON_Delete(msg);
+			return VG_ERR_NOMEM;
 		}
 		snprintf(b->tally[t].device_id, sizeof b->tally[t].device_id, "%s", r->device_id);
 		snprintf(b->tally[t].type, sizeof b->tally[t].type, "%s", r->type);
@@ -465,14 +454,8 @@ static void count_delivered(struct vg_forwarder *f, const struct batch *b)
 		                           strcmp(f->counts[j].type, b->tally[t].type) == 0))
 			j++;
 		if (j == f->ncounts) {
-			if (f->ncounts == f->capcounts) {
-				size_t c = f->capcounts ? f->capcounts * 2 : 16;
-				struct vg_forward_count *p = realloc(f->counts, c * sizeof *p);
-				if (!p)
-					return; /* out of memory: these go uncounted, nothing else */
-				f->counts = p;
-				f->capcounts = c;
-			}
+			if (vg_array_reserve((void **)&f->counts, &f->capcounts, f->ncounts + 1, sizeof *f->counts))
+				return; /* out of memory: these go uncounted, nothing else */
 			memset(&f->counts[j], 0, sizeof f->counts[j]);
 			snprintf(f->counts[j].device_id, sizeof f->counts[j].device_id, "%s", b->tally[t].device_id);
 			snprintf(f->counts[j].type, sizeof f->counts[j].type, "%s", b->tally[t].type);
@@ -658,7 +641,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 
 static void on_curl_timer(struct vg_timer *t)
 {
-	struct vg_forwarder *f = OF(struct vg_forwarder, curl_timer, t);
+	struct vg_forwarder *f = vg_container_of(t, struct vg_forwarder, curl_timer);
 	int running;
 	curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	check_done(f);
@@ -687,7 +670,7 @@ static void arm_recon(struct vg_forwarder *f)
 
 static void on_recon(struct vg_timer *t)
 {
-	struct vg_forwarder *f = OF(struct vg_forwarder, recon, t);
+	struct vg_forwarder *f = vg_container_of(t, struct vg_forwarder, recon);
 	vg_reconcile(f->store, f->cfg, f->recon_boundary_ms);
 	arm_recon(f);
 	arm_tick(f, vg_now_ms());
@@ -749,7 +732,7 @@ static int fill_slot(struct vg_forwarder *f, struct slot *s, int in_flight)
 
 static void on_tick(struct vg_timer *t)
 {
-	struct vg_forwarder *f = OF(struct vg_forwarder, tick, t);
+	struct vg_forwarder *f = vg_container_of(t, struct vg_forwarder, tick);
 	int64_t now = vg_now_ms();
 	vg_loop_timer(f->loop, &f->tick, now + TICK_MS);
 	if (now >= f->next_purge_ms) {

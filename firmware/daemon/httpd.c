@@ -15,11 +15,11 @@
 #include <microhttpd.h>
 
 #include "config.h"
+#include "container.h"
 #include "digest.h"
 #include "err.h"
 #include "log.h"
 
-#define OF(type, member, p) ((type *)((char *)(p) - offsetof(type, member)))
 
 struct vg_httpd {
 	struct vg_loop *loop;
@@ -161,14 +161,14 @@ static void rearm(struct vg_httpd *h)
 static void on_ready(struct vg_watch *w, short revents)
 {
 	(void)revents;
-	struct vg_httpd *h = OF(struct vg_httpd, w, w);
+	struct vg_httpd *h = vg_container_of(w, struct vg_httpd, w);
 	MHD_run(h->mhd);
 	rearm(h);
 }
 
 static void on_timer(struct vg_timer *t)
 {
-	struct vg_httpd *h = OF(struct vg_httpd, t, t);
+	struct vg_httpd *h = vg_container_of(t, struct vg_httpd, t);
 	MHD_run(h->mhd);
 	rearm(h);
 }

@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "clock.h"
+
 struct vg_loop;
 
 struct vg_watch {
@@ -31,9 +33,6 @@ struct vg_loop {
 	unsigned removals;            /* bumped by vg_loop_unwatch */
 	int stop;
 };
-
-int64_t vg_now_ms(void);          /* CLOCK_MONOTONIC */
-int64_t vg_wall_ms(void);         /* CLOCK_REALTIME */
 
 /* Add or update a watcher (fd, events); remove it. */
 void vg_loop_watch(struct vg_loop *l, struct vg_watch *w, int fd, short events);

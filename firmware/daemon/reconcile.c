@@ -51,10 +51,10 @@ void vg_reconcile(struct vg_store *st, const struct vg_config *cfg, int64_t to_m
 	if (!body)
 		goto out;
 	char key[VG_EVENT_KEY_LEN + 1];
-	vg_event_key(cfg->venue_id, "_gateway", "id", id, strlen(id), key);
+	vg_event_key(cfg->venue_id, VG_GATEWAY_DEVICE, "id", id, strlen(id), key);
 	struct vg_store_event se = {
 		.event_key = key,
-		.device_id = "_gateway",
+		.device_id = VG_GATEWAY_DEVICE,
 		.type = "gateway.reconciliation",
 		.priority = 1,
 		.received_at_ms = vg_wall_ms(),

@@ -20,6 +20,7 @@
 #include <curl/curl.h>
 
 #include "contract.h"
+#include "container.h"
 #include "daemon.h"
 #include "err.h"
 #include "forward.h"
@@ -46,7 +47,6 @@ struct daemon {
 	int sfd;
 };
 
-#define OF(type, member, p) ((type *)((char *)(p) - offsetof(type, member)))
 
 static void on_reloaded_key(void *ctx, const char *section, const char *key, int applied)
 {
@@ -127,7 +127,7 @@ static void describe(void *ctx, char *out, size_t outsz)
 static void on_signal(struct vg_watch *w, short revents)
 {
 	(void)revents;
-	struct daemon *d = OF(struct daemon, sig, w);
+	struct daemon *d = vg_container_of(w, struct daemon, sig);
 	struct signalfd_siginfo si;
 	while (read(d->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
 		if (si.ssi_signo == SIGHUP) {
@@ -141,7 +141,7 @@ static void on_signal(struct vg_watch *w, short revents)
 
 static void on_checkpoint(struct vg_timer *t)
 {
-	struct daemon *d = OF(struct daemon, checkpoint, t);
+	struct daemon *d = vg_container_of(t, struct daemon, checkpoint);
 	vg_store_checkpoint(d->store);
 	vg_loop_timer(&d->loop, t, vg_now_ms() + d->cfg->checkpoint_interval_ms);
 }
