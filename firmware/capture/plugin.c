@@ -548,7 +548,10 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		vg_log(VG_LOG_ERR, "capture.init", "out of memory");
 		goto fail;
 	}
-	vg_config_db_path(&c->cfg, c->db_path, sizeof c->db_path);
+	if (vg_config_db_path(&c->cfg, c->db_path, sizeof c->db_path) != VG_OK) {
+		vg_log(VG_LOG_ERR, "capture.init", "data_dir %s: the path of buffer.db in it is too long", c->cfg.data_dir);
+		goto fail;
+	}
 	c->id = identifier;
 	store(c, vg_wall_ms());
 	if (mosquitto_callback_register(identifier, MOSQ_EVT_MESSAGE, on_message, NULL, c) != MOSQ_ERR_SUCCESS) {

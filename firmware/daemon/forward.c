@@ -635,7 +635,14 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 		curl_multi_assign(f->multi, fd, sw);
 	}
 	short events = (short)(((what & CURL_POLL_IN) ? POLLIN : 0) | ((what & CURL_POLL_OUT) ? POLLOUT : 0));
-	vg_loop_watch(f->loop, &sw->w, fd, events);
+	if (vg_loop_watch(f->loop, &sw->w, fd, events) != VG_OK) {
+		/* libcurl fails the transfer; the batch is retried like after a network error. */
+		if (!sw->w.added) {
+			curl_multi_assign(f->multi, fd, NULL);
+			free(sw);
+		}
+		return -1;
+	}
 	return 0;
 }
 

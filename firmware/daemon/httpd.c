@@ -235,7 +235,11 @@ int vg_httpd_open(struct vg_httpd **out, struct vg_loop *loop, const char *liste
 		vg_httpd_close(h);
 		return VG_ERR_IO;
 	}
-	vg_loop_watch(loop, &h->w, di->epoll_fd, POLLIN);
+	if (vg_loop_watch(loop, &h->w, di->epoll_fd, POLLIN) != VG_OK) {
+		snprintf(err, errsz, "cannot serve metrics on %s: too many descriptors to watch", listen);
+		vg_httpd_close(h);
+		return VG_ERR_RANGE;
+	}
 	rearm(h);
 	vg_log(VG_LOG_INFO, "httpd", "status page and metrics on http://%s/ (/metrics)%s", listen,
 	       h->have_password ? ", password required" : "");

@@ -165,7 +165,10 @@ int vg_cmd_run(struct vg_config *cfg)
 		setenv("TZ", cfg->timezone, 1);
 		tzset();
 	}
-	vg_config_db_path(cfg, path, sizeof path);
+	if (vg_config_db_path(cfg, path, sizeof path) != VG_OK) {
+		vg_log(VG_LOG_ERR, "run", "data_dir %s: the path of buffer.db in it is too long", cfg->data_dir);
+		return VG_EXIT_USAGE;
+	}
 	if (mkdir(cfg->data_dir, 0750) != 0 && errno != EEXIST) {
 		vg_log(VG_LOG_ERR, "run", "cannot create data_dir %s: %s", cfg->data_dir, strerror(errno));
 		return VG_EXIT_FAIL;
@@ -205,7 +208,8 @@ int vg_cmd_run(struct vg_config *cfg)
 		goto out;
 	}
 	d.sig.cb = on_signal;
-	vg_loop_watch(&d.loop, &d.sig, d.sfd, POLLIN);
+	if (vg_loop_watch(&d.loop, &d.sig, d.sfd, POLLIN) != VG_OK)
+		goto out;
 	d.checkpoint.cb = on_checkpoint;
 	vg_loop_timer(&d.loop, &d.checkpoint, vg_now_ms() + cfg->checkpoint_interval_ms);
 
@@ -236,7 +240,7 @@ int vg_cmd_run(struct vg_config *cfg)
 	       cfg->venue_id, path, VG_STORE_SCHEMA);
 	vg_notify_start(&d.notify, &d.loop, describe, &d);
 	vg_notify_ready(&d.notify);
-	code = vg_loop_run(&d.loop) == 0 ? VG_EXIT_OK : VG_EXIT_FAIL;
+	code = vg_loop_run(&d.loop) == VG_OK ? VG_EXIT_OK : VG_EXIT_FAIL;
 	vg_notify_stopping();
 out:
 	vg_notify_stop(&d.notify);

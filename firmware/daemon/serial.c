@@ -492,10 +492,14 @@ static void try_open(struct port *p)
 		p->state = "error";
 		return;
 	}
+	if (vg_loop_watch(s->loop, &p->w, p->fd, POLLIN) != VG_OK) {
+		schedule_reopen(p, "too many descriptors to watch");
+		p->state = "error";
+		return;
+	}
 	p->state = "open";
 	p->why[0] = '\0';
 	p->backoff_ms = REOPEN_MIN_MS;
-	vg_loop_watch(s->loop, &p->w, p->fd, POLLIN);
 	vg_log(VG_LOG_INFO, "serial.port", "port %s open: %s (%s, device %s)", p->cfg->name, p->cfg->device,
 	       p->drv->name, p->cfg->device_id);
 }

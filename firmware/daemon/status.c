@@ -52,7 +52,8 @@ static void update_watch(struct vg_status *s)
 	short ev = POLLIN;
 	if (mosquitto_want_write(s->m))
 		ev |= POLLOUT;
-	vg_loop_watch(s->loop, &s->w, fd, ev);
+	if (vg_loop_watch(s->loop, &s->w, fd, ev) != VG_OK)
+		vg_log(VG_LOG_ERR, "status", "the broker connection is not watched: status publishing stalls");
 }
 
 /* The same status as a file in data_dir (status.json, replaced atomically),
