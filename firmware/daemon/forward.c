@@ -47,7 +47,6 @@
 #define MAX_SLOTS 8
 #define RECON_GRACE_MS 2000
 
-
 struct sockwatch {
 	struct vg_watch w;
 	struct vg_forwarder *f;

@@ -20,7 +20,6 @@
 #include "err.h"
 #include "log.h"
 
-
 struct vg_httpd {
 	struct vg_loop *loop;
 	struct MHD_Daemon *mhd;

@@ -24,7 +24,6 @@
 #define RATE_SAMPLES 61          /* one a second: rates over the last minute */
 #define BODY_MAX (8u << 20)      /* a response's hard maximum */
 
-
 /* The flood counters (quarantine_overflow) as last read. */
 struct overflow_seen {
 	char device[65];

@@ -8,7 +8,6 @@
 #include "container.h"
 #include "log.h"
 
-
 #define STATUS_PERIOD_MS 5000
 
 static void send_status(struct vg_notify *n)

@@ -47,7 +47,6 @@ struct daemon {
 	int sfd;
 };
 
-
 static void on_reloaded_key(void *ctx, const char *section, const char *key, int applied)
 {
 	(void)ctx;

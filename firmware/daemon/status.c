@@ -29,7 +29,6 @@ struct vg_status {
 	char will[256];
 };
 
-
 static void drop(struct vg_status *s, const char *why);
 
 /* The status object is the metrics' (vg_metrics_status): one source for the
