@@ -1,6 +1,5 @@
 #include "metrics.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +10,6 @@
 #include "digest.h"
 #include "err.h"
 #include "event.h"
-#include "httpd.h"
 #include "ingest.h"
 #include "log.h"
 #include "report.h"
@@ -22,7 +20,6 @@
 #define BACKFILL_SLICE 20000     /* event ids per second for the devices' last seen at start */
 #define MAX_SERIES 4096          /* per table; more are counted under device "_other" */
 #define RATE_SAMPLES 61          /* one a second: rates over the last minute */
-#define BODY_MAX (8u << 20)      /* a response's hard maximum */
 
 /* The flood counters (quarantine_overflow) as last read. */
 struct overflow_seen {
@@ -42,7 +39,6 @@ struct vg_metrics {
 	struct vg_store *store;
 	struct vg_forwarder *fwd;
 	struct vg_serial *serial;
-	struct vg_httpd *httpd;
 	struct vg_timer tick;
 	long long ev_mark, q_mark;     /* the highest rows read */
 	long long backfill_hi;         /* rows below this not yet read for last seen */
@@ -422,6 +418,30 @@ static void snapshot_free(struct snapshot *sn)
 	cJSON_Delete(sn->ports);
 }
 
+int vg_metrics_prometheus(struct vg_metrics *m, struct vg_buf *out)
+{
+	struct snapshot sn;
+	snapshot(m, &sn);
+	/* The undeclared members only /metrics shows. */
+	vg_store_undeclared_each(m->store, undeclared_row, &sn);
+	int rc = VG_ERR_NOMEM;
+	if (!sn.failed) {
+		sn.s.undeclared = sn.undeclared;
+		rc = vg_report_prometheus(&sn.s, out);
+	}
+	snapshot_free(&sn);
+	return rc;
+}
+
+int vg_metrics_page(struct vg_metrics *m, struct vg_buf *out)
+{
+	struct snapshot sn;
+	snapshot(m, &sn);
+	int rc = vg_report_page(&sn.s, out);
+	snapshot_free(&sn);
+	return rc;
+}
+
 cJSON *vg_metrics_status(struct vg_metrics *m, const char *state)
 {
 	struct snapshot sn;
@@ -432,80 +452,6 @@ cJSON *vg_metrics_status(struct vg_metrics *m, const char *state)
 }
 
 /* ---- the server --------------------------------------------------------------- */
-
-static void handle(void *ud, const char *path, struct vg_httpd_reply *r)
-{
-	struct vg_metrics *m = ud;
-	struct vg_buf b;
-	vg_buf_init(&b, BODY_MAX);
-	if (strcmp(path, "/metrics") == 0 || strcmp(path, "/") == 0) {
-		struct snapshot sn;
-		snapshot(m, &sn);
-		if (strcmp(path, "/") == 0) {
-			vg_report_page(&sn.s, &b);
-			r->content_type = "text/html; charset=utf-8";
-		} else {
-			/* The undeclared members only /metrics shows. */
-			vg_store_undeclared_each(m->store, undeclared_row, &sn);
-			if (!sn.failed) {
-				sn.s.undeclared = sn.undeclared;
-				vg_report_prometheus(&sn.s, &b);
-			} else {
-				b.err = VG_ERR_NOMEM;
-			}
-			r->content_type = "text/plain; version=0.0.4; charset=utf-8";
-		}
-		snapshot_free(&sn);
-	} else if (strcmp(path, "/status.json") == 0) {
-		cJSON *o = vg_metrics_status(m, "up");
-		char *t = o ? cJSON_Print(o) : NULL;
-		cJSON_Delete(o);
-		if (t)
-			vg_buf_addf(&b, "%s\n", t);
-		else
-			b.err = VG_ERR_NOMEM;
-		cJSON_free(t);
-		r->content_type = "application/json";
-	} else {
-		r->status = 404;
-		return;
-	}
-	if (b.err) {
-		vg_buf_free(&b);
-		r->status = 500;
-		return;
-	}
-	r->status = 200;
-	r->body = vg_buf_take(&b, &r->len);
-}
-
-static int read_password(const char *path, char *out, size_t outsz, char *err, size_t errsz)
-{
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		snprintf(err, errsz, "cannot read [metrics] password_file %s: %s", path, strerror(errno));
-		return VG_ERR_IO;
-	}
-	char *ok = fgets(out, (int)outsz, f);
-	/* A line the buffer cannot hold would be cut: the full password refused
-	 * and its prefix let in. */
-	int whole = ok && (strchr(out, '\n') || feof(f));
-	fclose(f);
-	if (ok && !whole) {
-		snprintf(err, errsz, "[metrics] password_file %s: the first line (the password) is longer than %zu"
-		         " characters", path, outsz - 2);
-		vg_wipe(out, outsz);
-		return VG_ERR_CONFIG;
-	}
-	if (ok)
-		out[strcspn(out, "\r\n")] = '\0';
-	if (!ok || !out[0]) {
-		snprintf(err, errsz, "[metrics] password_file %s: the first line (the password) is empty", path);
-		vg_wipe(out, outsz);
-		return VG_ERR_CONFIG;
-	}
-	return VG_OK;
-}
 
 int vg_metrics_open(struct vg_metrics **out, struct vg_loop *loop, const struct vg_config *cfg,
                     struct vg_store *st, struct vg_forwarder *fwd, struct vg_serial *serial,
@@ -534,16 +480,6 @@ int vg_metrics_open(struct vg_metrics **out, struct vg_loop *loop, const struct 
 	m->backfill_hi = m->ev_mark;
 	struct overflow_pass p = { .m = m, .initial = 1 };
 	vg_store_overflow_each(st, on_overflow, &p);
-	if (cfg->listen[0]) {
-		char password[256] = "";
-		if (cfg->metrics_password_file[0] &&
-		    (rc = read_password(cfg->metrics_password_file, password, sizeof password, err, errsz)))
-			goto fail;
-		rc = vg_httpd_open(&m->httpd, loop, cfg->listen, password, handle, m, err, errsz);
-		vg_wipe(password, sizeof password);
-		if (rc)
-			goto fail;
-	}
 	vg_forwarder_observe(fwd, seen, m);
 	on_tick(&m->tick);
 	*out = m;
@@ -558,7 +494,6 @@ void vg_metrics_close(struct vg_metrics *m)
 	if (!m)
 		return;
 	vg_forwarder_observe(m->fwd, NULL, NULL);
-	vg_httpd_close(m->httpd);
 	vg_loop_cancel(m->loop, &m->tick);
 	free(m->ingest);
 	free(m->drops);

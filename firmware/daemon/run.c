@@ -24,6 +24,7 @@
 #include "daemon.h"
 #include "err.h"
 #include "forward.h"
+#include "httpd.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -40,6 +41,7 @@ struct daemon {
 	struct vg_forwarder *fwd;
 	struct vg_status *status;
 	struct vg_metrics *metrics;
+	struct vg_httpd *httpd;
 	struct vg_serial *serial;
 	struct vg_plan *plan;         /* the tracking plan; SIGHUP loads it again */
 	struct vg_watch sig;
@@ -231,6 +233,10 @@ int vg_cmd_run(struct vg_config *cfg)
 		vg_log(VG_LOG_ERR, "run", "%s", err);
 		goto out;
 	}
+	if (vg_httpd_open_status(&d.httpd, &d.loop, cfg, d.metrics, err, sizeof err) != VG_OK) {
+		vg_log(VG_LOG_ERR, "run", "%s", err);
+		goto out;
+	}
 	if (vg_status_open(&d.status, &d.loop, cfg, d.metrics) != VG_OK) {
 		vg_log(VG_LOG_ERR, "run", "cannot start the status publisher: out of memory");
 		goto out;
@@ -244,6 +250,7 @@ int vg_cmd_run(struct vg_config *cfg)
 out:
 	vg_notify_stop(&d.notify);
 	vg_status_close(d.status);
+	vg_httpd_close(d.httpd);
 	vg_metrics_close(d.metrics);
 	vg_serial_close(d.serial);
 	vg_plan_free(d.plan);
