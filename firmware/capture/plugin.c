@@ -24,6 +24,7 @@
 #include <cjson/cJSON.h>
 
 #include "capture.h"
+#include "clock.h"
 #include "config.h"
 #include "digest.h"
 #include "err.h"
@@ -56,20 +57,6 @@ EXPORT int mosquitto_plugin_version(int supported_version_count, const int *supp
 EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
                           struct mosquitto_opt *options, int option_count);
 EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int option_count);
-
-static int64_t clock_ms(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void log_sink(enum vg_log_level level, const char *msgid, const char *text)
 {
@@ -177,7 +164,7 @@ static int on_tick(int event, void *event_data, void *userdata)
 	struct capture *c = userdata;
 	c->disconnecting = NULL;
 	if (!c->store)
-		store(c, clock_ms(CLOCK_REALTIME));
+		store(c, vg_wall_ms());
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -382,8 +369,8 @@ static int on_message(int event, void *event_data, void *userdata)
 	if (t == 0)
 		return MOSQ_ERR_SUCCESS; /* not an event topic: not ours */
 
-	int64_t t0 = mono_ns();
-	int64_t now_ms = clock_ms(CLOCK_REALTIME);
+	int64_t t0 = vg_mono_ns();
+	int64_t now_ms = vg_wall_ms();
 	int64_t mono_ms = t0 / 1000000;
 	if (mono_ms - c->clock_checked_ms > 1000 || c->clock_checked_ms == 0) {
 		c->clock_synced = vg_clock_synced();
@@ -458,7 +445,7 @@ static int on_message(int event, void *event_data, void *userdata)
 	if (rc == MOSQ_ERR_SUCCESS && out.quarantined)
 		notify_rejection(device, &out);
 	vg_ingest_out_free(&out);
-	c->hist[hist_bucket((uint64_t)(mono_ns() - t0) / 1000)]++;
+	c->hist[hist_bucket((uint64_t)(vg_mono_ns() - t0) / 1000)]++;
 	if (rc != MOSQ_ERR_SUCCESS) {
 		/* Stored, but the sanitized copy could not be made: drop the raw bytes
 		 * in place so nothing raw travels on. */
@@ -561,9 +548,12 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		vg_log(VG_LOG_ERR, "capture.init", "out of memory");
 		goto fail;
 	}
-	vg_config_db_path(&c->cfg, c->db_path, sizeof c->db_path);
+	if (vg_config_db_path(&c->cfg, c->db_path, sizeof c->db_path) != VG_OK) {
+		vg_log(VG_LOG_ERR, "capture.init", "data_dir %s: the path of buffer.db in it is too long", c->cfg.data_dir);
+		goto fail;
+	}
 	c->id = identifier;
-	store(c, clock_ms(CLOCK_REALTIME));
+	store(c, vg_wall_ms());
 	if (mosquitto_callback_register(identifier, MOSQ_EVT_MESSAGE, on_message, NULL, c) != MOSQ_ERR_SUCCESS) {
 		vg_log(VG_LOG_ERR, "capture.init", "cannot register the message callback");
 		goto fail;

@@ -775,9 +775,15 @@ int vg_config_reload(struct vg_config *live, const struct vg_config *fresh,
 	return restart;
 }
 
-void vg_config_db_path(const struct vg_config *cfg, char *out, size_t outsz)
+enum vg_err vg_config_db_path(const struct vg_config *cfg, char *out, size_t outsz)
 {
-	snprintf(out, outsz, "%s/buffer.db", cfg->data_dir);
+	int n = snprintf(out, outsz, "%s/buffer.db", cfg->data_dir);
+	if (n < 0 || (size_t)n >= outsz) {
+		if (outsz)
+			out[0] = '\0';
+		return VG_ERR_RANGE;
+	}
+	return VG_OK;
 }
 
 void vg_config_pii_policy(const struct vg_config *cfg, struct vg_pii_policy *p)

@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include "err.h"
+
 #define VG_CONFIG_DEFAULT_PATH "/etc/venuegw/venuegw.conf"
 
 enum vg_durability { VG_DURABILITY_FULL = 0, VG_DURABILITY_OS = 1 };
@@ -155,7 +157,8 @@ void vg_config_pii_policy(const struct vg_config *cfg, struct vg_pii_policy *p);
  * otherwise returns why the value is wrong (a static string). */
 const char *vg_config_parse_listen(const char *listen, char *addr, size_t addrsz, int *port, int *loopback);
 
-/* buffer.db's path under data_dir into out. */
-void vg_config_db_path(const struct vg_config *cfg, char *out, size_t outsz);
+/* buffer.db's path under data_dir into out.  VG_OK, or VG_ERR_RANGE when
+ * it does not fit in outsz bytes (out is then ""). */
+enum vg_err vg_config_db_path(const struct vg_config *cfg, char *out, size_t outsz);
 
 #endif

@@ -328,9 +328,8 @@ void vg_event_key(const char *venue_id, const char *device_id, const char *kind,
 
 /* ---- time ---------------------------------------------------------------- */
 
-/* Days since 1970-01-01 of the proleptic Gregorian date y-m-d (H. Hinnant,
- * "chrono-Compatible Low-Level Date Algorithms").  No libc, no time zone. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+/* H. Hinnant, "chrono-Compatible Low-Level Date Algorithms". */
+int64_t vg_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
 	y -= m <= 2;
 	int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -340,7 +339,7 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 	return era * 146097 + (int64_t)doe - 719468;
 }
 
-/* The inverse of days_from_civil. */
+/* The inverse of vg_days_from_civil. */
 static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {
 	z += 719468;
@@ -432,7 +431,7 @@ int vg_time_parse(const char *s, int64_t *epoch_ms, int *has_offset)
 	if (*p != '\0')
 		return VG_ERR_INVAL;
 
-	int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400
+	int64_t secs = vg_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400
 	             + h * 3600 + mi * 60 + sec - (int64_t)off_min * 60;
 	if (epoch_ms != NULL)
 		*epoch_ms = secs * 1000 + ms;
@@ -454,8 +453,8 @@ static void put_digits(char *out, int n, int64_t v)
  * format can hold. */
 void vg_time_format(int64_t epoch_ms, char out[25])
 {
-	const int64_t lo = days_from_civil(0, 1, 1) * 86400000;
-	const int64_t hi = days_from_civil(9999, 12, 31) * 86400000 + 86399999;
+	const int64_t lo = vg_days_from_civil(0, 1, 1) * 86400000;
+	const int64_t hi = vg_days_from_civil(9999, 12, 31) * 86400000 + 86399999;
 	int64_t y, days, ms;
 	unsigned m, d;
 

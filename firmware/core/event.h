@@ -14,6 +14,9 @@
 #define VG_EVENT_ID_MAX 64            /* the device's event id */
 #define VG_EVENT_KEY_LEN 22
 
+/* The device id of the gateway's own events (reconciliation, erasure notices). */
+#define VG_GATEWAY_DEVICE "_gateway"
+
 /* Why an input was refused.  The names (vg_reject_name) are stable: they are
  * stored in the quarantine, published in rejection notices and counted in
  * metrics. */
@@ -73,6 +76,10 @@ void vg_event_key(const char *venue_id, const char *device_id, const char *kind,
  * the local wall-clock time read as if it were UTC (the daemon converts it).
  * VG_ERR_INVAL for anything else, including impossible dates. */
 int vg_time_parse(const char *s, int64_t *epoch_ms, int *has_offset);
+
+/* Days since 1970-01-01 of the proleptic Gregorian date y-m-d (m 1..12,
+ * d 1..31).  No libc, no time zone. */
+int64_t vg_days_from_civil(int64_t y, unsigned m, unsigned d);
 
 /* Format UTC milliseconds as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (25 bytes). */
 void vg_time_format(int64_t epoch_ms, char out[25]);

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/timex.h>
 
 #include "config.h"
 #include "digest.h"
@@ -145,8 +144,8 @@ static int add_ident(void *ud, const char *cls, const char *value)
 /* The previous key's tokens of tokenized identifiers, one per class. */
 struct prev_tokens {
 	const struct vg_ingest_cfg *cfg;
-	const char *cls[6];
-	char tok[6][VG_TOKEN_MAX];
+	const char *cls[VG_PII_IDENTITY_CLASSES];
+	char tok[VG_PII_IDENTITY_CLASSES][VG_TOKEN_MAX];
 	int n;
 };
 
@@ -158,7 +157,7 @@ static int add_prev(void *ud, const char *cls, const char *value)
 	enum vg_policy p = c == VG_PII_EMAIL ? pol->email : c == VG_PII_PHONE ? pol->phone
 	                 : c == VG_PII_CUSTOMER_ID ? pol->customer_id : c == VG_PII_LOYALTY_ID ? pol->loyalty_id
 	                 : c == VG_PII_MEMBER_CODE ? pol->member_code : pol->payment_customer_id;
-	if (p != VG_POL_TOKEN || pt->n >= 6)
+	if (p != VG_POL_TOKEN || pt->n >= VG_PII_IDENTITY_CLASSES)
 		return 0;
 	for (int i = 0; i < pt->n; i++)
 		if (strcmp(pt->cls[i], cls) == 0)
@@ -325,11 +324,4 @@ void vg_ingest_out_free(struct vg_ingest_out *out)
 	}
 	out->body = NULL;
 	out->body_len = 0;
-}
-
-int vg_clock_synced(void)
-{
-	struct timex tx = { 0 };
-	int state = adjtimex(&tx);
-	return state != TIME_ERROR && !(tx.status & STA_UNSYNC);
 }

@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 enum vg_log_level vg_log_threshold = VG_LOG_INFO;
 
 static const char *const names[] = { "error", "warning", "info", "debug" };
@@ -77,13 +79,6 @@ static struct rl {
 static int rl_burst = 10, rl_interval_ms = 60000;
 static int64_t (*rl_clock)(void);
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void vg_log_ratelimit(int burst, int interval_ms, int64_t (*clock_ms)(void))
 {
 	rl_burst = burst;
@@ -97,7 +92,7 @@ static int rate_ok(enum vg_log_level level, const char *msgid)
 {
 	if (level > VG_LOG_WARN || rl_burst <= 0)
 		return 1;
-	int64_t now = rl_clock ? rl_clock() : mono_ms();
+	int64_t now = rl_clock ? rl_clock() : vg_now_ms();
 	struct rl *r = NULL, *oldest = &rl[0];
 	for (int i = 0; i < RL_SLOTS; i++) {
 		if (rl[i].msgid[0] && strcmp(rl[i].msgid, msgid) == 0) {

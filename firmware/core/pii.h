@@ -78,6 +78,11 @@ enum vg_policy { VG_POL_TOKEN, VG_POL_SHA256, VG_POL_DROP, VG_POL_KEEP };
 struct vg_pii_policy {
 	enum vg_policy email, phone, customer_id, loyalty_id, member_code, payment_customer_id;
 };
+/* The person identifiers a policy names (email … payment_customer_id): an
+ * event carries at most one identity token of each under a key. */
+#define VG_PII_IDENTITY_CLASSES 6
+_Static_assert(sizeof(struct vg_pii_policy) == VG_PII_IDENTITY_CLASSES * sizeof(enum vg_policy),
+               "one policy per identity class");
 void vg_pii_policy_default(struct vg_pii_policy *p);
 
 struct vg_pii_ctx {

@@ -4,7 +4,8 @@
  * curl easy handle (kept alive between requests).  A batch is recorded in
  * buffer.db before its first attempt and keeps its set of events until the
  * CDP answers for it, so every retry — also after a restart — carries the
- * same messageIds and the same Idempotency-Key.  The response decides:
+ * same messageIds and the same Idempotency-Key.  The response decides
+ * (vg_response_classify, firmware/core/response.c):
  *   2xx                                  forwarded
  *   408, 429, 5xx (not 501/505), network retry the same set: backoff with full
  *                                        jitter, Retry-After honoured
@@ -28,6 +29,8 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "buf.h"
+#include "container.h"
 #include "digest.h"
 #include "encode.h"
 #include "err.h"
@@ -35,14 +38,14 @@
 #include "contract.h"
 #include "ingest.h"
 #include "log.h"
+#include "reconcile.h"
+#include "retention.h"
 
 #define TICK_MS 100
 #define PURGE_EVERY_MS 60000
 #define KEY_RETRY_MS 30000
 #define MAX_SLOTS 8
 #define RECON_GRACE_MS 2000
-
-#define OF(type, member, p) ((type *)((char *)(p) - offsetof(type, member)))
 
 struct sockwatch {
 	struct vg_watch w;
@@ -122,27 +125,6 @@ struct vg_forwarder {
 	unsigned rng;
 };
 
-const double vg_hist_bounds_s[VG_HIST_BUCKETS] = {
-	0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 86400,
-};
-
-const char *const vg_fail_reason_names[VG_FAIL__COUNT] = {
-	[VG_FAIL_NETWORK] = "network", [VG_FAIL_TIMEOUT] = "timeout", [VG_FAIL_HTTP_3XX] = "http_3xx",
-	[VG_FAIL_HTTP_4XX] = "http_4xx", [VG_FAIL_HTTP_5XX] = "http_5xx", [VG_FAIL_HTTP_OTHER] = "http_other",
-};
-
-void vg_histogram_observe(struct vg_histogram *h, double seconds)
-{
-	if (seconds < 0)
-		seconds = 0;
-	int i = 0;
-	while (i < VG_HIST_BUCKETS && seconds > vg_hist_bounds_s[i])
-		i++;
-	h->bucket[i]++;
-	h->count++;
-	h->sum_s += seconds;
-}
-
 static void arm_tick(struct vg_forwarder *f, int64_t at)
 {
 	if (!f->tick.armed || at < f->tick.at_ms)
@@ -151,14 +133,8 @@ static void arm_tick(struct vg_forwarder *f, int64_t at)
 
 static int push_ll(long long **arr, size_t *n, size_t *cap, long long v, int front)
 {
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 16;
-		long long *p = realloc(*arr, c * sizeof *p);
-		if (!p)
-			return VG_ERR_NOMEM;
-		*arr = p;
-		*cap = c;
-	}
+	if (vg_array_reserve((void **)arr, cap, *n + 1, sizeof **arr))
+		return VG_ERR_NOMEM;
 	if (front) {
 		memmove(*arr + 1, *arr, *n * sizeof **arr);
 		(*arr)[0] = v;
@@ -259,16 +235,10 @@ static int batch_add(struct fill *fl, const struct vg_store_row *r)
 	                          strncmp(b->tally[t].type, r->type, sizeof b->tally[t].type - 1) == 0))
 		t++;
 	if (t == b->ntally) {
-		if (b->ntally == b->captally) {
-			size_t c = b->captally ? b->captally * 2 : 4;
-			struct tally *p = realloc(b->tally, c * sizeof *p);
-			if (!p) {
-				free(b->ids[b->n]);
-				cJSON_Delete(msg);
-				return VG_ERR_NOMEM;
-			}
-			b->tally = p;
-			b->captally = c;
+		if (vg_array_reserve((void **)&b->tally, &b->captally, b->ntally + 1, sizeof *b->tally)) {
+			free(b->ids[b->n]);
+			cJSON_Delete(msg);
+			return VG_ERR_NOMEM;
 		}
 		snprintf(b->tally[t].device_id, sizeof b->tally[t].device_id, "%s", r->device_id);
 		snprintf(b->tally[t].type, sizeof b->tally[t].type, "%s", r->type);
@@ -423,39 +393,6 @@ static unsigned next_rand(struct vg_forwarder *f)
 	return f->rng >> 8;
 }
 
-/* Seconds to wait per Retry-After (delta seconds or an HTTP date), or -1. */
-static long retry_after_s(const struct slot *s)
-{
-	if (!s->retry_after[0])
-		return -1;
-	char *end;
-	long v = strtol(s->retry_after, &end, 10);
-	if (end != s->retry_after && *end == '\0' && v >= 0)
-		return v;
-	time_t t = curl_getdate(s->retry_after, NULL);
-	if (t < 0)
-		return -1;
-	long d = (long)(t - (time_t)(vg_wall_ms() / 1000));
-	return d > 0 ? d : 0;
-}
-
-/* Exponential backoff with full jitter, 1 s → max_backoff_s; a longer
- * Retry-After wins (capped at an hour). */
-static int64_t backoff_ms(struct vg_forwarder *f, const struct slot *s)
-{
-	int64_t cap = (int64_t)f->cfg->max_backoff_s * 1000;
-	int64_t ceiling = 1000;
-	for (int i = 1; i < s->b.attempts && ceiling < cap; i++)
-		ceiling *= 2;
-	if (ceiling > cap)
-		ceiling = cap;
-	int64_t d = (int64_t)(next_rand(f) % (unsigned)(ceiling + 1));
-	long ra = retry_after_s(s);
-	if (ra >= 0 && ra * 1000 > d)
-		d = ra > 3600 ? 3600000 : ra * 1000;
-	return d;
-}
-
 static void release(struct slot *s)
 {
 	batch_clear(&s->b);
@@ -465,10 +402,9 @@ static void release(struct slot *s)
 
 /* 413/400/422: split the set in halves, both recorded as batches of their
  * own and queued first; a single event that still fails is quarantined. */
-static void split_or_quarantine(struct vg_forwarder *f, struct slot *s, long status)
+static void split_or_quarantine(struct vg_forwarder *f, struct slot *s, long status, const char *reason)
 {
-	char reason[16], detail[320];
-	snprintf(reason, sizeof reason, "http_%ld", status);
+	char detail[320];
 	snprintf(detail, sizeof detail, "the CDP answered HTTP %ld%s%s", status, s->resp[0] ? ": " : "", s->resp);
 	if (s->b.n == 1) {
 		int rc = vg_store_batch_quarantine(f->store, s->b.id, reason, detail);
@@ -517,14 +453,8 @@ static void count_delivered(struct vg_forwarder *f, const struct batch *b)
 		                           strcmp(f->counts[j].type, b->tally[t].type) == 0))
 			j++;
 		if (j == f->ncounts) {
-			if (f->ncounts == f->capcounts) {
-				size_t c = f->capcounts ? f->capcounts * 2 : 16;
-				struct vg_forward_count *p = realloc(f->counts, c * sizeof *p);
-				if (!p)
-					return; /* out of memory: these go uncounted, nothing else */
-				f->counts = p;
-				f->capcounts = c;
-			}
+			if (vg_array_reserve((void **)&f->counts, &f->capcounts, f->ncounts + 1, sizeof *f->counts))
+				return; /* out of memory: these go uncounted, nothing else */
 			memset(&f->counts[j], 0, sizeof f->counts[j]);
 			snprintf(f->counts[j].device_id, sizeof f->counts[j].device_id, "%s", b->tally[t].device_id);
 			snprintf(f->counts[j].type, sizeof f->counts[j].type, "%s", b->tally[t].type);
@@ -593,30 +523,26 @@ static void finish(struct slot *s, CURLcode result)
 	f->stats.last_status = result == CURLE_OK ? (int)status : 0;
 	arm_tick(f, now);
 
-	if (result == CURLE_OK && status >= 200 && status < 300) {
+	struct vg_response r = vg_response_classify(result == CURLE_OK ? VG_TRANSPORT_OK
+	                                            : result == CURLE_OPERATION_TIMEDOUT ? VG_TRANSPORT_TIMEOUT
+	                                            : VG_TRANSPORT_NETWORK, status);
+	if (r.action == VG_RESP_DONE) {
 		delivered(f, s, status, now);
 		return;
 	}
 
 	f->stats.attempts_failed++;
 	snprintf(f->stats.last_error, sizeof f->stats.last_error, "%s", err);
-	{
-		enum vg_fail_reason why = result == CURLE_OPERATION_TIMEDOUT ? VG_FAIL_TIMEOUT
-		                        : result != CURLE_OK ? VG_FAIL_NETWORK
-		                        : status >= 300 && status < 400 ? VG_FAIL_HTTP_3XX
-		                        : status >= 400 && status < 500 ? VG_FAIL_HTTP_4XX
-		                        : status >= 500 && status < 600 ? VG_FAIL_HTTP_5XX : VG_FAIL_HTTP_OTHER;
-		f->stats.attempts_failed_by[why]++;
-		unsigned i = (unsigned)(f->stats.recent_errors_total++ % VG_RECENT_ERRORS);
-		f->stats.recent_errors[i].at_wall_ms = vg_wall_ms();
-		snprintf(f->stats.recent_errors[i].text, sizeof f->stats.recent_errors[i].text, "%s", err);
-	}
+	f->stats.attempts_failed_by[r.fail]++;
+	unsigned i = (unsigned)(f->stats.recent_errors_total++ % VG_RECENT_ERRORS);
+	f->stats.recent_errors[i].at_wall_ms = vg_wall_ms();
+	snprintf(f->stats.recent_errors[i].text, sizeof f->stats.recent_errors[i].text, "%s", err);
 	vg_store_batch_attempt(f->store, s->b.id, s->b.key, f->stats.last_status, err);
-	if (result == CURLE_OK && (status == 413 || status == 400 || status == 422)) {
-		split_or_quarantine(f, s, status);
+	if (r.action == VG_RESP_SPLIT) {
+		split_or_quarantine(f, s, status, r.reason);
 		return;
 	}
-	if (result == CURLE_OK && (status == 401 || status == 403)) {
+	if (r.action == VG_RESP_PAUSE) {
 		f->stats.alarm = "credentials";
 		int64_t pause = (int64_t)f->cfg->max_backoff_s * 1000;
 		s->next_attempt_ms = now + pause;
@@ -626,13 +552,10 @@ static void finish(struct slot *s, CURLcode result)
 		       f->cfg->write_key_file, f->cfg->max_backoff_s);
 		return;
 	}
-	int retryable = result != CURLE_OK || status == 408 || status == 429 ||
-	                (status >= 500 && status != 501 && status != 505) || status < 200 || (status >= 300 && status < 400);
-	if (!retryable) {
-		char reason[16], detail[320];
-		snprintf(reason, sizeof reason, "http_%ld", status);
+	if (r.action == VG_RESP_QUARANTINE) {
+		char detail[320];
 		snprintf(detail, sizeof detail, "the CDP answered HTTP %ld%s%s", status, s->resp[0] ? ": " : "", s->resp);
-		int rc = vg_store_batch_quarantine(f->store, s->b.id, reason, detail);
+		int rc = vg_store_batch_quarantine(f->store, s->b.id, r.reason, detail);
 		if (rc) {
 			s->next_attempt_ms = now + 1000;
 			return;
@@ -643,7 +566,8 @@ static void finish(struct slot *s, CURLcode result)
 		release(s);
 		return;
 	}
-	int64_t delay = backoff_ms(f, s);
+	int64_t delay = vg_backoff_ms(s->b.attempts, f->cfg->max_backoff_s, next_rand(f),
+	                              vg_retry_after_s(s->retry_after, vg_wall_ms()));
 	s->next_attempt_ms = now + delay;
 	if (f->hold_until_ms < now + delay)
 		f->hold_until_ms = now + delay;
@@ -710,13 +634,20 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 		curl_multi_assign(f->multi, fd, sw);
 	}
 	short events = (short)(((what & CURL_POLL_IN) ? POLLIN : 0) | ((what & CURL_POLL_OUT) ? POLLOUT : 0));
-	vg_loop_watch(f->loop, &sw->w, fd, events);
+	if (vg_loop_watch(f->loop, &sw->w, fd, events) != VG_OK) {
+		/* libcurl fails the transfer; the batch is retried like after a network error. */
+		if (!sw->w.added) {
+			curl_multi_assign(f->multi, fd, NULL);
+			free(sw);
+		}
+		return -1;
+	}
 	return 0;
 }
 
 static void on_curl_timer(struct vg_timer *t)
 {
-	struct vg_forwarder *f = OF(struct vg_forwarder, curl_timer, t);
+	struct vg_forwarder *f = vg_container_of(t, struct vg_forwarder, curl_timer);
 	int running;
 	curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	check_done(f);
@@ -733,70 +664,7 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
-/* ---- reconciliation ------------------------------------------------------------ */
-
-static int recon_row(void *ud, const char *device, long long committed, long long forwarded,
-                     long long quarantined, long long dropped)
-{
-	cJSON *d = cJSON_CreateObject();
-	if (!d)
-		return 1;
-	cJSON_AddStringToObject(d, "device_id", device);
-	cJSON_AddNumberToObject(d, "committed", (double)committed);
-	cJSON_AddNumberToObject(d, "forwarded", (double)forwarded);
-	cJSON_AddNumberToObject(d, "quarantined", (double)quarantined);
-	cJSON_AddNumberToObject(d, "dropped", (double)dropped);
-	cJSON_AddItemToArray(ud, d);
-	return 0;
-}
-
-/* Store the gateway.reconciliation event for [to − interval, to).  Its key is
- * made from the window, so a restart never stores one window twice. */
-static void reconcile(struct vg_forwarder *f, int64_t to_ms)
-{
-	int64_t from_ms = to_ms - (int64_t)f->cfg->reconciliation_interval_s * 1000;
-	char from[25], to[25], id[48];
-	vg_time_format(from_ms, from);
-	vg_time_format(to_ms, to);
-	snprintf(id, sizeof id, "reconciliation:%s", from);
-	cJSON *ev = cJSON_CreateObject();
-	cJSON *props = ev ? cJSON_AddObjectToObject(ev, "properties") : NULL;
-	cJSON *devices = props ? cJSON_AddArrayToObject(props, "devices") : NULL;
-	if (!devices)
-		goto out;
-	cJSON_AddStringToObject(ev, "id", id);
-	cJSON_AddStringToObject(ev, "type", "gateway.reconciliation");
-	cJSON_AddStringToObject(ev, "occurred_at", to);
-	cJSON_AddStringToObject(props, "window_start", from);
-	cJSON_AddStringToObject(props, "window_end", to);
-	cJSON_AddNumberToObject(props, "interval_s", f->cfg->reconciliation_interval_s);
-	if (vg_store_reconcile(f->store, from_ms, to_ms, recon_row, devices) != VG_OK)
-		goto out;
-	char *body = cJSON_PrintUnformatted(ev);
-	if (!body)
-		goto out;
-	char key[VG_EVENT_KEY_LEN + 1];
-	vg_event_key(f->cfg->venue_id, "_gateway", "id", id, strlen(id), key);
-	struct vg_store_event se = {
-		.event_key = key,
-		.device_id = "_gateway",
-		.type = "gateway.reconciliation",
-		.priority = 1,
-		.received_at_ms = vg_wall_ms(),
-		.body = body,
-		.body_len = strlen(body),
-	};
-	int rc = vg_store_put_internal_event(f->store, &se);
-	if (rc < 0)
-		vg_log(VG_LOG_ERR, "forward.reconcile", "cannot store the reconciliation for %s: %s", from,
-		       vg_strerror(rc));
-	else if (rc == VG_OK)
-		vg_log(VG_LOG_INFO, "forward.reconcile", "reconciliation for %s..%s: %d devices", from, to,
-		       cJSON_GetArraySize(devices));
-	cJSON_free(body);
-out:
-	cJSON_Delete(ev);
-}
+/* ---- reconciliation (reconcile.c) ------------------------------------------ */
 
 static void arm_recon(struct vg_forwarder *f)
 {
@@ -808,8 +676,8 @@ static void arm_recon(struct vg_forwarder *f)
 
 static void on_recon(struct vg_timer *t)
 {
-	struct vg_forwarder *f = OF(struct vg_forwarder, recon, t);
-	reconcile(f, f->recon_boundary_ms);
+	struct vg_forwarder *f = vg_container_of(t, struct vg_forwarder, recon);
+	vg_reconcile(f->store, f->cfg, f->recon_boundary_ms);
 	arm_recon(f);
 	arm_tick(f, vg_now_ms());
 }
@@ -870,25 +738,11 @@ static int fill_slot(struct vg_forwarder *f, struct slot *s, int in_flight)
 
 static void on_tick(struct vg_timer *t)
 {
-	struct vg_forwarder *f = OF(struct vg_forwarder, tick, t);
+	struct vg_forwarder *f = vg_container_of(t, struct vg_forwarder, tick);
 	int64_t now = vg_now_ms();
 	vg_loop_timer(f->loop, &f->tick, now + TICK_MS);
 	if (now >= f->next_purge_ms) {
-		/* Keys older than dedup_retention_h go, a few short transactions per
-		 * tick (the loop also serves serial ports); more soon if more remain. */
-		int64_t wall = vg_wall_ms(), before = wall - (int64_t)f->cfg->dedup_retention_h * 3600000;
-		/* drops rows matter until the reconciliation window they were dropped in is reported. */
-		int64_t drops_before = wall - 2 * (int64_t)f->cfg->reconciliation_interval_s * 1000;
-		int n = 0, chunks = 0;
-		while (chunks++ < 5 && (n = vg_store_purge_forwarded(f->store, before, drops_before, 2000)) == 2000)
-			;
-		/* Quarantined input older than quarantine_retention_d, the same way. */
-		int64_t q_before = wall - (int64_t)f->cfg->quarantine_retention_d * 86400000;
-		int qn = 0;
-		chunks = 0;
-		while (chunks++ < 5 && (qn = vg_store_purge_quarantine(f->store, q_before, 500)) == 500)
-			;
-		f->next_purge_ms = now + (n == 2000 || qn == 500 ? 1000 : PURGE_EVERY_MS);
+		f->next_purge_ms = now + (vg_retention_purge(f->store, f->cfg, vg_wall_ms()) ? 1000 : PURGE_EVERY_MS);
 	}
 	if (!f->have_key) {
 		if (now < f->key_retry_ms)
@@ -1028,7 +882,7 @@ int vg_forwarder_open(struct vg_forwarder **out, struct vg_loop *loop, const str
 	/* The reconciliation of the last complete window, if a restart missed it;
 	 * then one per window. */
 	int64_t period = (int64_t)cfg->reconciliation_interval_s * 1000;
-	reconcile(f, vg_wall_ms() / period * period);
+	vg_reconcile(st, cfg, vg_wall_ms() / period * period);
 	arm_recon(f);
 
 	if (!cfg->endpoint[0]) {

@@ -14,12 +14,13 @@
 #include <mbedtls/base64.h>
 #include <microhttpd.h>
 
+#include "buf.h"
 #include "config.h"
+#include "container.h"
 #include "digest.h"
 #include "err.h"
 #include "log.h"
-
-#define OF(type, member, p) ((type *)((char *)(p) - offsetof(type, member)))
+#include "metrics.h"
 
 struct vg_httpd {
 	struct vg_loop *loop;
@@ -161,14 +162,14 @@ static void rearm(struct vg_httpd *h)
 static void on_ready(struct vg_watch *w, short revents)
 {
 	(void)revents;
-	struct vg_httpd *h = OF(struct vg_httpd, w, w);
+	struct vg_httpd *h = vg_container_of(w, struct vg_httpd, w);
 	MHD_run(h->mhd);
 	rearm(h);
 }
 
 static void on_timer(struct vg_timer *t)
 {
-	struct vg_httpd *h = OF(struct vg_httpd, t, t);
+	struct vg_httpd *h = vg_container_of(t, struct vg_httpd, t);
 	MHD_run(h->mhd);
 	rearm(h);
 }
@@ -235,7 +236,11 @@ int vg_httpd_open(struct vg_httpd **out, struct vg_loop *loop, const char *liste
 		vg_httpd_close(h);
 		return VG_ERR_IO;
 	}
-	vg_loop_watch(loop, &h->w, di->epoll_fd, POLLIN);
+	if (vg_loop_watch(loop, &h->w, di->epoll_fd, POLLIN) != VG_OK) {
+		snprintf(err, errsz, "cannot serve metrics on %s: too many descriptors to watch", listen);
+		vg_httpd_close(h);
+		return VG_ERR_RANGE;
+	}
 	rearm(h);
 	vg_log(VG_LOG_INFO, "httpd", "status page and metrics on http://%s/ (/metrics)%s", listen,
 	       h->have_password ? ", password required" : "");
@@ -253,4 +258,85 @@ void vg_httpd_close(struct vg_httpd *h)
 		MHD_stop_daemon(h->mhd);
 	vg_wipe(h->password, sizeof h->password);
 	free(h);
+}
+
+/* ---- the routes: the gateway's reports (metrics.c renders them) ------------- */
+
+#define BODY_MAX (8u << 20)      /* a response's hard maximum */
+
+static void route(void *ud, const char *path, struct vg_httpd_reply *r)
+{
+	struct vg_metrics *m = ud;
+	struct vg_buf b;
+	vg_buf_init(&b, BODY_MAX);
+	int rc;
+	if (strcmp(path, "/metrics") == 0) {
+		rc = vg_metrics_prometheus(m, &b);
+		r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	} else if (strcmp(path, "/") == 0) {
+		rc = vg_metrics_page(m, &b);
+		r->content_type = "text/html; charset=utf-8";
+	} else if (strcmp(path, "/status.json") == 0) {
+		cJSON *o = vg_metrics_status(m, "up");
+		char *t = o ? cJSON_Print(o) : NULL;
+		cJSON_Delete(o);
+		rc = t ? vg_buf_addf(&b, "%s\n", t) : VG_ERR_NOMEM;
+		cJSON_free(t);
+		r->content_type = "application/json";
+	} else {
+		r->status = 404;
+		return;
+	}
+	if (rc) {
+		vg_buf_free(&b);
+		r->status = 500;
+		return;
+	}
+	r->status = 200;
+	r->body = vg_buf_take(&b, &r->len);
+}
+
+static int read_password(const char *path, char *out, size_t outsz, char *err, size_t errsz)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errsz, "cannot read [metrics] password_file %s: %s", path, strerror(errno));
+		return VG_ERR_IO;
+	}
+	char *ok = fgets(out, (int)outsz, f);
+	/* A line the buffer cannot hold would be cut: the full password refused
+	 * and its prefix let in. */
+	int whole = ok && (strchr(out, '\n') || feof(f));
+	fclose(f);
+	if (ok && !whole) {
+		snprintf(err, errsz, "[metrics] password_file %s: the first line (the password) is longer than %zu"
+		         " characters", path, outsz - 2);
+		vg_wipe(out, outsz);
+		return VG_ERR_CONFIG;
+	}
+	if (ok)
+		out[strcspn(out, "\r\n")] = '\0';
+	if (!ok || !out[0]) {
+		snprintf(err, errsz, "[metrics] password_file %s: the first line (the password) is empty", path);
+		vg_wipe(out, outsz);
+		return VG_ERR_CONFIG;
+	}
+	return VG_OK;
+}
+
+
+int vg_httpd_open_status(struct vg_httpd **out, struct vg_loop *loop, const struct vg_config *cfg,
+                         struct vg_metrics *m, char *err, size_t errsz)
+{
+	*out = NULL;
+	if (!cfg->listen[0])
+		return VG_OK;
+	char password[256] = "";
+	int rc = VG_OK;
+	if (cfg->metrics_password_file[0])
+		rc = read_password(cfg->metrics_password_file, password, sizeof password, err, errsz);
+	if (!rc)
+		rc = vg_httpd_open(out, loop, cfg->listen, password, route, m, err, errsz);
+	vg_wipe(password, sizeof password);
+	return rc;
 }

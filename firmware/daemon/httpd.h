@@ -12,7 +12,9 @@
 
 #include <stddef.h>
 
+#include "config.h"
 #include "loop.h"
+#include "metrics.h"
 
 struct vg_httpd;
 
@@ -33,5 +35,13 @@ typedef void (*vg_httpd_handler)(void *ud, const char *path, struct vg_httpd_rep
 int vg_httpd_open(struct vg_httpd **out, struct vg_loop *loop, const char *listen, const char *password,
                   vg_httpd_handler handler, void *ud, char *err, size_t errsz);
 void vg_httpd_close(struct vg_httpd *h);
+
+/* The daemon's server: with a [metrics] listen address, the status page (/),
+ * /metrics and /status.json of m (borrowed; must outlive the server), behind
+ * [metrics] password_file when set; *out stays NULL without one.  Errors as
+ * vg_httpd_open, and VG_ERR_IO / VG_ERR_CONFIG for an unreadable, empty or
+ * overlong password file (err says why). */
+int vg_httpd_open_status(struct vg_httpd **out, struct vg_loop *loop, const struct vg_config *cfg,
+                         struct vg_metrics *m, char *err, size_t errsz);
 
 #endif

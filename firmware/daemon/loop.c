@@ -3,35 +3,25 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
 
-#define MAX_FDS 64
-
-int64_t vg_now_ms(void)
+enum vg_err vg_loop_watch(struct vg_loop *l, struct vg_watch *w, int fd, short events)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t vg_wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void vg_loop_watch(struct vg_loop *l, struct vg_watch *w, int fd, short events)
-{
-	w->fd = fd;
-	w->events = events;
 	if (!w->added) {
+		if (l->nwatches >= VG_LOOP_MAX_WATCHES) {
+			vg_log(VG_LOG_ERR, "loop", "cannot watch descriptor %d: %d are watched already", fd,
+			       VG_LOOP_MAX_WATCHES);
+			return VG_ERR_RANGE;
+		}
 		w->next = l->watches;
 		l->watches = w;
 		w->added = 1;
+		l->nwatches++;
 	}
+	w->fd = fd;
+	w->events = events;
+	return VG_OK;
 }
 
 void vg_loop_unwatch(struct vg_loop *l, struct vg_watch *w)
@@ -46,6 +36,7 @@ void vg_loop_unwatch(struct vg_loop *l, struct vg_watch *w)
 	}
 	w->added = 0;
 	w->next = NULL;
+	l->nwatches--;
 	l->removals++;
 }
 
@@ -85,10 +76,10 @@ void vg_loop_stop(struct vg_loop *l)
 	l->stop = 1;
 }
 
-int vg_loop_run(struct vg_loop *l)
+enum vg_err vg_loop_run(struct vg_loop *l)
 {
-	struct pollfd pfd[MAX_FDS];
-	struct vg_watch *who[MAX_FDS];
+	struct pollfd pfd[VG_LOOP_MAX_WATCHES];
+	struct vg_watch *who[VG_LOOP_MAX_WATCHES];
 	while (!l->stop) {
 		int64_t now = vg_now_ms();
 		int64_t next = now + 60000;
@@ -96,7 +87,7 @@ int vg_loop_run(struct vg_loop *l)
 			if (t->at_ms < next)
 				next = t->at_ms;
 		int n = 0;
-		for (struct vg_watch *w = l->watches; w && n < MAX_FDS; w = w->next) {
+		for (struct vg_watch *w = l->watches; w && n < VG_LOOP_MAX_WATCHES; w = w->next) {
 			if (w->fd < 0 || !w->events)
 				continue;
 			pfd[n].fd = w->fd;
@@ -107,8 +98,10 @@ int vg_loop_run(struct vg_loop *l)
 		int timeout = next > now ? (int)(next - now) : 0;
 		int r = poll(pfd, (nfds_t)n, timeout);
 		if (r < 0 && errno != EINTR) {
-			vg_log(VG_LOG_ERR, "loop", "poll: %s", strerror(errno));
-			return -1;
+			int e = errno;
+			vg_log(VG_LOG_ERR, "loop", "poll: %s", strerror(e));
+			errno = e;
+			return VG_ERR_IO;
 		}
 		unsigned removals = l->removals;
 		for (int i = 0; r > 0 && i < n && !l->stop; i++) {
@@ -135,5 +128,5 @@ int vg_loop_run(struct vg_loop *l)
 			}
 		}
 	}
-	return 0;
+	return VG_OK;
 }

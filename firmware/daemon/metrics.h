@@ -19,19 +19,25 @@
 #include "config.h"
 #include "forward.h"
 #include "loop.h"
+#include "buf.h"
+#include "report.h"
 #include "serial.h"
 #include "store.h"
 
 struct vg_metrics;
 
-/* st, fwd and serial (may be NULL) are borrowed and must outlive m.  With a
- * [metrics] listen address the server starts here.  Errors: VG_ERR_IO (cannot
- * listen, cannot read password_file: err says why), VG_ERR_CONFIG,
- * VG_ERR_NOMEM. */
+/* st, fwd and serial (may be NULL) are borrowed and must outlive m.  The
+ * server (httpd.c, vg_httpd_open_status) serves what m renders.  Errors:
+ * VG_ERR_IO (cannot read buffer.db: err says why), VG_ERR_NOMEM. */
 int vg_metrics_open(struct vg_metrics **out, struct vg_loop *loop, const struct vg_config *cfg,
                     struct vg_store *st, struct vg_forwarder *fwd, struct vg_serial *serial,
                     char *err, size_t errsz);
 void vg_metrics_close(struct vg_metrics *m);
+
+/* Prometheus text format 0.0.4 (GET /metrics), the status page (GET /),
+ * appended to out; VG_OK or an error (out's, or VG_ERR_NOMEM). */
+int vg_metrics_prometheus(struct vg_metrics *m, struct vg_buf *out);
+int vg_metrics_page(struct vg_metrics *m, struct vg_buf *out);
 
 /* The gateway's status as a new JSON object (the caller owns it; NULL when
  * out of memory), with "state": state. */

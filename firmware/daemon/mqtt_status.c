@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 #include <mosquitto.h>
 
+#include "container.h"
 #include "digest.h"
 #include "err.h"
 #include "log.h"
@@ -27,8 +28,6 @@ struct vg_status {
 	char password[256];
 	char will[256];
 };
-
-#define OF(type, member, p) ((type *)((char *)(p) - offsetof(type, member)))
 
 static void drop(struct vg_status *s, const char *why);
 
@@ -52,7 +51,8 @@ static void update_watch(struct vg_status *s)
 	short ev = POLLIN;
 	if (mosquitto_want_write(s->m))
 		ev |= POLLOUT;
-	vg_loop_watch(s->loop, &s->w, fd, ev);
+	if (vg_loop_watch(s->loop, &s->w, fd, ev) != VG_OK)
+		vg_log(VG_LOG_ERR, "status", "the broker connection is not watched: status publishing stalls");
 }
 
 /* The same status as a file in data_dir (status.json, replaced atomically),
@@ -144,7 +144,7 @@ static void drop(struct vg_status *s, const char *why)
 
 static void on_io(struct vg_watch *w, short revents)
 {
-	struct vg_status *s = OF(struct vg_status, w, w);
+	struct vg_status *s = vg_container_of(w, struct vg_status, w);
 	int rc = MOSQ_ERR_SUCCESS;
 	if (revents & (POLLIN | POLLERR | POLLHUP))
 		rc = mosquitto_loop_read(s->m, 1);
@@ -159,7 +159,7 @@ static void on_io(struct vg_watch *w, short revents)
 
 static void on_misc(struct vg_timer *t)
 {
-	struct vg_status *s = OF(struct vg_status, misc, t);
+	struct vg_status *s = vg_container_of(t, struct vg_status, misc);
 	int rc = mosquitto_loop_misc(s->m);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		drop(s, mosquitto_strerror(rc));
@@ -171,14 +171,14 @@ static void on_misc(struct vg_timer *t)
 
 static void on_publish_timer(struct vg_timer *t)
 {
-	struct vg_status *s = OF(struct vg_status, publish, t);
+	struct vg_status *s = vg_container_of(t, struct vg_status, publish);
 	publish_status(s, "up");
 	vg_loop_timer(s->loop, &s->publish, vg_now_ms() + (int64_t)s->cfg->status_interval_s * 1000);
 }
 
 static void on_reconnect(struct vg_timer *t)
 {
-	try_connect(OF(struct vg_status, reconnect, t));
+	try_connect(vg_container_of(t, struct vg_status, reconnect));
 }
 
 int vg_status_open(struct vg_status **out, struct vg_loop *loop, const struct vg_config *cfg,

@@ -5,9 +5,8 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "container.h"
 #include "log.h"
-
-#define OF(type, member, p) ((type *)((char *)(p) - offsetof(type, member)))
 
 #define STATUS_PERIOD_MS 5000
 
@@ -20,14 +19,14 @@ static void send_status(struct vg_notify *n)
 
 static void on_watchdog(struct vg_timer *t)
 {
-	struct vg_notify *n = OF(struct vg_notify, watchdog, t);
+	struct vg_notify *n = vg_container_of(t, struct vg_notify, watchdog);
 	sd_notify(0, "WATCHDOG=1");
 	vg_loop_timer(n->loop, t, vg_now_ms() + n->watchdog_ms);
 }
 
 static void on_status(struct vg_timer *t)
 {
-	struct vg_notify *n = OF(struct vg_notify, status, t);
+	struct vg_notify *n = vg_container_of(t, struct vg_notify, status);
 	send_status(n);
 	vg_loop_timer(n->loop, t, vg_now_ms() + STATUS_PERIOD_MS);
 }

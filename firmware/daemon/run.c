@@ -20,9 +20,11 @@
 #include <curl/curl.h>
 
 #include "contract.h"
+#include "container.h"
 #include "daemon.h"
 #include "err.h"
 #include "forward.h"
+#include "httpd.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -39,14 +41,13 @@ struct daemon {
 	struct vg_forwarder *fwd;
 	struct vg_status *status;
 	struct vg_metrics *metrics;
+	struct vg_httpd *httpd;
 	struct vg_serial *serial;
 	struct vg_plan *plan;         /* the tracking plan; SIGHUP loads it again */
 	struct vg_watch sig;
 	struct vg_timer checkpoint;
 	int sfd;
 };
-
-#define OF(type, member, p) ((type *)((char *)(p) - offsetof(type, member)))
 
 static void on_reloaded_key(void *ctx, const char *section, const char *key, int applied)
 {
@@ -127,7 +128,7 @@ static void describe(void *ctx, char *out, size_t outsz)
 static void on_signal(struct vg_watch *w, short revents)
 {
 	(void)revents;
-	struct daemon *d = OF(struct daemon, sig, w);
+	struct daemon *d = vg_container_of(w, struct daemon, sig);
 	struct signalfd_siginfo si;
 	while (read(d->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
 		if (si.ssi_signo == SIGHUP) {
@@ -141,7 +142,7 @@ static void on_signal(struct vg_watch *w, short revents)
 
 static void on_checkpoint(struct vg_timer *t)
 {
-	struct daemon *d = OF(struct daemon, checkpoint, t);
+	struct daemon *d = vg_container_of(t, struct daemon, checkpoint);
 	vg_store_checkpoint(d->store);
 	vg_loop_timer(&d->loop, t, vg_now_ms() + d->cfg->checkpoint_interval_ms);
 }
@@ -178,7 +179,10 @@ int vg_cmd_run(struct vg_config *cfg, const char *config_path, int argc, char **
 		setenv("TZ", cfg->timezone, 1);
 		tzset();
 	}
-	vg_config_db_path(cfg, path, sizeof path);
+	if (vg_config_db_path(cfg, path, sizeof path) != VG_OK) {
+		vg_log(VG_LOG_ERR, "run", "data_dir %s: the path of buffer.db in it is too long", cfg->data_dir);
+		return VG_EXIT_USAGE;
+	}
 	if (mkdir(cfg->data_dir, 0750) != 0 && errno != EEXIST) {
 		vg_log(VG_LOG_ERR, "run", "cannot create data_dir %s: %s", cfg->data_dir, strerror(errno));
 		return VG_EXIT_FAIL;
@@ -218,7 +222,8 @@ int vg_cmd_run(struct vg_config *cfg, const char *config_path, int argc, char **
 		goto out;
 	}
 	d.sig.cb = on_signal;
-	vg_loop_watch(&d.loop, &d.sig, d.sfd, POLLIN);
+	if (vg_loop_watch(&d.loop, &d.sig, d.sfd, POLLIN) != VG_OK)
+		goto out;
 	d.checkpoint.cb = on_checkpoint;
 	vg_loop_timer(&d.loop, &d.checkpoint, vg_now_ms() + cfg->checkpoint_interval_ms);
 
@@ -241,6 +246,10 @@ int vg_cmd_run(struct vg_config *cfg, const char *config_path, int argc, char **
 		vg_log(VG_LOG_ERR, "run", "%s", err);
 		goto out;
 	}
+	if (vg_httpd_open_status(&d.httpd, &d.loop, cfg, d.metrics, err, sizeof err) != VG_OK) {
+		vg_log(VG_LOG_ERR, "run", "%s", err);
+		goto out;
+	}
 	if (vg_status_open(&d.status, &d.loop, cfg, d.metrics) != VG_OK) {
 		vg_log(VG_LOG_ERR, "run", "cannot start the status publisher: out of memory");
 		goto out;
@@ -249,11 +258,12 @@ int vg_cmd_run(struct vg_config *cfg, const char *config_path, int argc, char **
 	       cfg->venue_id, path, VG_STORE_SCHEMA);
 	vg_notify_start(&d.notify, &d.loop, describe, &d);
 	vg_notify_ready(&d.notify);
-	code = vg_loop_run(&d.loop) == 0 ? VG_EXIT_OK : VG_EXIT_FAIL;
+	code = vg_loop_run(&d.loop) == VG_OK ? VG_EXIT_OK : VG_EXIT_FAIL;
 	vg_notify_stopping();
 out:
 	vg_notify_stop(&d.notify);
 	vg_status_close(d.status);
+	vg_httpd_close(d.httpd);
 	vg_metrics_close(d.metrics);
 	vg_serial_close(d.serial);
 	vg_plan_free(d.plan);

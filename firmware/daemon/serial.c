@@ -11,7 +11,9 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "capture.h"
+#include "container.h"
 #include "contract.h"
 #include "digest.h"
 #include "driver.h"
@@ -23,7 +25,6 @@
 #include "pii.h"
 #include "store.h"
 
-#define OF(type, member, p) ((type *)((char *)(p) - offsetof(type, member)))
 #define READ_CHUNK 4096
 #define REOPEN_MIN_MS 200
 #define REOPEN_MAX_MS 5000
@@ -139,21 +140,10 @@ int vg_serial_check(const struct vg_config *cfg, char *err, size_t errsz)
 
 /* ---- frames from drivers -------------------------------------------------- */
 
-static int64_t wall_ms(void)
-{
-	return vg_wall_ms();
-}
-
 static struct pending *new_pending(struct vg_serial *s)
 {
-	if (s->npend == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		struct pending *p = realloc(s->pend, cap * sizeof *p);
-		if (!p)
-			return NULL;
-		s->pend = p;
-		s->cap = cap;
-	}
+	if (vg_array_reserve((void **)&s->pend, &s->cap, s->npend + 1, sizeof *s->pend))
+		return NULL;
 	struct pending *pe = &s->pend[s->npend];
 	memset(pe, 0, sizeof *pe);
 	return pe;
@@ -196,7 +186,7 @@ static void sink_frame(void *ud, const struct vg_frame *f)
 {
 	struct port *p = ud;
 	struct vg_serial *s = p->s;
-	int64_t now = wall_ms();
+	int64_t now = vg_wall_ms();
 	struct pending *pe = new_pending(s);
 	if (!pe) {
 		/* Out of memory costs this frame: no ACK, the terminal retransmits. */
@@ -298,7 +288,7 @@ static void commit_pending(struct vg_serial *s)
 	vg_loop_cancel(s->loop, &s->commit_timer);
 	if (!s->npend)
 		return;
-	int64_t now = wall_ms();
+	int64_t now = vg_wall_ms();
 	int rc = vg_capture_begin(s->capture, s->store);
 	for (size_t i = 0; !rc && i < s->npend; i++)
 		rc = store_one(s, &s->pend[i]);
@@ -348,7 +338,7 @@ static void commit_pending(struct vg_serial *s)
 
 static void on_commit_timer(struct vg_timer *t)
 {
-	commit_pending(OF(struct vg_serial, commit_timer, t));
+	commit_pending(vg_container_of(t, struct vg_serial, commit_timer));
 }
 
 /* ---- ports ---------------------------------------------------------------------- */
@@ -433,7 +423,7 @@ static void run_tick(struct port *p)
 
 static void on_readable(struct vg_watch *w, short revents)
 {
-	struct port *p = OF(struct port, w, w);
+	struct port *p = vg_container_of(w, struct port, w);
 	uint8_t buf[READ_CHUNK];
 	for (;;) {
 		ssize_t n = read(p->fd, buf, sizeof buf);
@@ -465,7 +455,7 @@ static void on_readable(struct vg_watch *w, short revents)
 
 static void on_dtick(struct vg_timer *t)
 {
-	run_tick(OF(struct port, dtick, t));
+	run_tick(vg_container_of(t, struct port, dtick));
 }
 
 static void try_open(struct port *p)
@@ -473,7 +463,7 @@ static void try_open(struct port *p)
 	struct vg_serial *s = p->s;
 	if (!p->have_counter) {
 		long long epoch, seq;
-		if (vg_store_serial_counter(s->store, p->cfg->device_id, wall_ms(), &epoch, &seq) == VG_OK) {
+		if (vg_store_serial_counter(s->store, p->cfg->device_id, vg_wall_ms(), &epoch, &seq) == VG_OK) {
 			p->epoch = epoch;
 			p->seq = p->next_seq = seq;
 			p->have_counter = 1;
@@ -502,17 +492,21 @@ static void try_open(struct port *p)
 		p->state = "error";
 		return;
 	}
+	if (vg_loop_watch(s->loop, &p->w, p->fd, POLLIN) != VG_OK) {
+		schedule_reopen(p, "too many descriptors to watch");
+		p->state = "error";
+		return;
+	}
 	p->state = "open";
 	p->why[0] = '\0';
 	p->backoff_ms = REOPEN_MIN_MS;
-	vg_loop_watch(s->loop, &p->w, p->fd, POLLIN);
 	vg_log(VG_LOG_INFO, "serial.port", "port %s open: %s (%s, device %s)", p->cfg->name, p->cfg->device,
 	       p->drv->name, p->cfg->device_id);
 }
 
 static void on_reopen(struct vg_timer *t)
 {
-	try_open(OF(struct port, reopen, t));
+	try_open(vg_container_of(t, struct port, reopen));
 }
 
 void vg_serial_set_plan(struct vg_serial *s, const struct vg_plan *plan)

@@ -14,7 +14,9 @@ seconds=${FUZZ_SECONDS:-30}
 targets="fuzz_ingest fuzz_phone fuzz_text fuzz_time fuzz_ndjson fuzz_ecr fuzz_scanner fuzz_hid fuzz_config fuzz_plan"
 jobs=$(nproc 2>/dev/null || echo 2)
 
-cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DVG_TESTS=ON \
+# VG_FUZZ=ON compiles vg_core and vg_drivers themselves with
+# -fsanitize=fuzzer-no-link,address,undefined; the targets link them.
+cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DVG_TESTS=ON -DVG_FUZZ=ON \
 	-DVG_FUZZ_SECONDS="$seconds" >/dev/null
 # shellcheck disable=SC2086 # one word per target
 cmake --build "$build" -j "$jobs" --target $targets

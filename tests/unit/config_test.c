@@ -90,8 +90,28 @@ static void test_defaults(void **state)
 	assert_string_equal(p.listen, cfg.listen);
 
 	char db[300];
-	vg_config_db_path(&p, db, sizeof(db));
+	assert_int_equal(vg_config_db_path(&p, db, sizeof(db)), VG_OK);
 	assert_string_equal(db, "/var/lib/venuegw/buffer.db");
+}
+
+/* A data_dir whose buffer.db path does not fit is an error, never a cut path. */
+static void db_path_too_long(void **state)
+{
+	(void)state;
+	struct vg_config c;
+	memset(&c, 0, sizeof c);
+	snprintf(c.data_dir, sizeof c.data_dir, "/x");
+	char db[300];
+	assert_int_equal(vg_config_db_path(&c, db, 13), VG_OK);  /* "/x/buffer.db" and the NUL */
+	assert_string_equal(db, "/x/buffer.db");
+	assert_int_equal(vg_config_db_path(&c, db, 12), VG_ERR_RANGE);
+	assert_string_equal(db, "");
+	memset(c.data_dir, 'd', sizeof c.data_dir - 1);
+	c.data_dir[sizeof c.data_dir - 1] = '\0';
+	assert_int_equal(vg_config_db_path(&c, db, sizeof db), VG_OK);
+	assert_int_equal(strlen(db), sizeof c.data_dir - 1 + strlen("/buffer.db"));
+	assert_int_equal(vg_config_db_path(&c, db, 200), VG_ERR_RANGE);
+	assert_string_equal(db, "");
 }
 
 /* DESIGN.md §9, verbatim. */
@@ -581,6 +601,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_design_example),
+		cmocka_unit_test(db_path_too_long),
 		cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_gateway_id_default),
 		cmocka_unit_test(test_comments),
