@@ -13,7 +13,7 @@
 #include "ingest.h"
 #include "keys.h"
 #include "metrics.h"
-#include "store.h"
+#include "store_metrics.h"
 
 /* Shared by the admin verbs (status, quarantine, diag): declared in daemon.h. */
 struct vg_store *vg_admin_open_store(const struct vg_config *cfg)

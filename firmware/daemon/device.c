@@ -19,7 +19,7 @@
 #include "err.h"
 #include "passwd.h"
 #include "pki.h"
-#include "store.h"
+#include "store_admin.h"
 
 const char vg_help_device[] =
 	"Usage: venuegw [--config FILE] device add NAME [--cert] [--password-stdin]\n"

@@ -47,7 +47,7 @@
 #include "event.h"
 #include "ingest.h"
 #include "pii.h"
-#include "store.h"
+#include "store_admin.h"
 
 #define JOURNAL_LINES "2000"
 #define CHILD_TIMEOUT_MS 60000

@@ -26,7 +26,8 @@
 #include "event.h"
 #include "keys.h"
 #include "pii.h"
-#include "store.h"
+#include "store_erasure.h"
+#include "store_forward.h"
 
 #define MAX_IDS 1000
 #define SLICE_ROWS 2000        /* rows read per slice: a few ms of instr() */

@@ -13,7 +13,7 @@
 
 #include "config.h"
 #include "loop.h"
-#include "store.h"
+#include "store_forward.h"
 
 struct vg_forwarder;
 

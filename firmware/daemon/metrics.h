@@ -20,7 +20,7 @@
 #include "forward.h"
 #include "loop.h"
 #include "serial.h"
-#include "store.h"
+#include "store_metrics.h"
 
 struct vg_metrics;
 

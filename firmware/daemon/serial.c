@@ -21,7 +21,7 @@
 #include "keys.h"
 #include "log.h"
 #include "pii.h"
-#include "store.h"
+#include "store_capture.h"
 
 #define OF(type, member, p) ((type *)((char *)(p) - offsetof(type, member)))
 #define READ_CHUNK 4096

@@ -1,4 +1,4 @@
-/* Unit tests for firmware/core/store.c: buffer.db on real SQLite files in a
+/* Unit tests for firmware/store/: buffer.db on real SQLite files in a
  * temporary directory — creation and migration, the capture opener's schema
  * check, de-duplication, the quarantine, locking between the daemon and the
  * plugin, checkpoints (DESIGN.md §6). */
@@ -19,7 +19,11 @@
 #include "contract.h"
 #include "err.h"
 #include "log.h"
-#include "store.h"
+#include "store_admin.h"
+#include "store_capture.h"
+#include "store_erasure.h"
+#include "store_forward.h"
+#include "store_metrics.h"
 
 #define STR(x) #x
 #define XSTR(x) STR(x)
