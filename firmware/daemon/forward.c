@@ -223,12 +223,12 @@ static int batch_add(struct fill *fl, const struct vg_store_row *r)
 		cJSON_Delete(msg);
 		if (push_ll(&f->bad, &f->nbad, &f->capbad, r->id, 0))
 			return VG_ERR_NOMEM;
-		return 2;
+		return VG_STORE_ROW_PASS;
 	}
 	size_t max_bytes = (size_t)f->cfg->max_batch_kb * 1000 - 256; /* room for the envelope */
 	if (!fl->whole && b->n > 0 && b->bytes + len + 1 > max_bytes) {
 		cJSON_Delete(msg);
-		return 1; /* full */
+		return VG_STORE_ROW_STOP; /* full */
 	}
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 64;
@@ -289,7 +289,7 @@ static int batch_add(struct fill *fl, const struct vg_store_row *r)
 	cJSON_AddItemToArray(b->messages, msg);
 	b->n++;
 	b->bytes += len + 1;
-	return 0;
+	return VG_STORE_ROW_TAKE;
 }
 
 static int fill_cb(void *ud, const struct vg_store_row *r)
@@ -790,7 +790,7 @@ static void reconcile(struct vg_forwarder *f, int64_t to_ms)
 	if (rc < 0)
 		vg_log(VG_LOG_ERR, "forward.reconcile", "cannot store the reconciliation for %s: %s", from,
 		       vg_strerror(rc));
-	else if (rc == VG_OK)
+	else if (rc == VG_STORE_STORED)
 		vg_log(VG_LOG_INFO, "forward.reconcile", "reconciliation for %s..%s: %d devices", from, to,
 		       cJSON_GetArraySize(devices));
 	cJSON_free(body);

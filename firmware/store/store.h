@@ -57,6 +57,14 @@ void vg_store_rollback(struct vg_store *s);
 
 enum vg_event_state { VG_STATE_PENDING = 0, VG_STATE_INFLIGHT = 1, VG_STATE_FORWARDED = 2 };
 
+/* What a put did: vg_store_put_event, vg_store_put_quarantine and
+ * vg_store_put_internal_event return one of these, or a negative VG_ERR_*. */
+enum vg_store_put {
+	VG_STORE_STORED = 0,      /* the row is stored (VG_OK) */
+	VG_STORE_DUPLICATE = 1,   /* the event key is already held or was forwarded: nothing stored */
+	VG_STORE_OVERFLOW = 2,    /* a quarantine row counted in quarantine_overflow instead */
+};
+
 /* One event in its tokenized wire form.  All fields borrowed for the call. */
 struct vg_store_event {
 	const char *event_key;   /* 22 characters, unique */

@@ -156,6 +156,59 @@ int vg_store_quick_check(struct vg_store *s, char *out, size_t outsz)
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? VG_OK : store_map_rc(rc);
 }
 
+/* The row st is on into r, by the columns of its group's query below. */
+static void group_row(sqlite3_stmt *st, struct vg_store_group_row *r)
+{
+	switch (r->group) {
+	case VG_STORE_GROUP_EVENTS:
+		r->events.device_id = store_col(st, 0);
+		r->events.type = store_col(st, 1);
+		r->events.state = store_col(st, 2);
+		r->events.count = sqlite3_column_int64(st, 3);
+		r->events.oldest_ms = sqlite3_column_int64(st, 4);
+		r->events.newest_ms = sqlite3_column_int64(st, 5);
+		break;
+	case VG_STORE_GROUP_QUARANTINE:
+		r->quarantine.device_id = store_col(st, 0);
+		r->quarantine.reason = store_col(st, 1);
+		r->quarantine.state = store_col(st, 2);
+		r->quarantine.count = sqlite3_column_int64(st, 3);
+		r->quarantine.oldest_ms = sqlite3_column_int64(st, 4);
+		r->quarantine.newest_ms = sqlite3_column_int64(st, 5);
+		break;
+	case VG_STORE_GROUP_OVERFLOW:
+		r->overflow.device_id = store_col(st, 0);
+		r->overflow.reason = store_col(st, 1);
+		r->overflow.count = sqlite3_column_int64(st, 2);
+		r->overflow.first_ms = sqlite3_column_int64(st, 3);
+		r->overflow.last_ms = sqlite3_column_int64(st, 4);
+		break;
+	case VG_STORE_GROUP_BATCHES:
+		r->batch.id = sqlite3_column_int64(st, 0);
+		r->batch.has_status = sqlite3_column_type(st, 1) != SQLITE_NULL;
+		r->batch.last_status = sqlite3_column_int(st, 1);
+		r->batch.attempts = sqlite3_column_int64(st, 2);
+		r->batch.events = sqlite3_column_int64(st, 3);
+		r->batch.created_ms = sqlite3_column_int64(st, 4);
+		r->batch.next_attempt_ms = sqlite3_column_int64(st, 5);
+		break;
+	case VG_STORE_GROUP_DEVICES:
+		r->device.device_id = store_col(st, 0);
+		r->device.has_last_seq = sqlite3_column_type(st, 1) != SQLITE_NULL;
+		r->device.last_seq = sqlite3_column_int64(st, 1);
+		r->device.serial_epoch = sqlite3_column_int64(st, 2);
+		r->device.serial_seq = sqlite3_column_int64(st, 3);
+		r->device.last_seen_ms = sqlite3_column_int64(st, 4);
+		break;
+	case VG_STORE_GROUP_TOMBSTONES:
+		r->erasure.tombstones = sqlite3_column_int64(st, 0);
+		r->erasure.first_ms = sqlite3_column_int64(st, 1);
+		r->erasure.last_ms = sqlite3_column_int64(st, 2);
+		r->erasure.suppressions = sqlite3_column_int64(st, 3);
+		break;
+	}
+}
+
 int vg_store_group_counts(struct vg_store *s, enum vg_store_group g, vg_store_group_cb cb, void *ud)
 {
 	static const char *const sql[] = {
@@ -167,19 +220,18 @@ int vg_store_group_counts(struct vg_store *s, enum vg_store_group g, vg_store_gr
 			"SELECT device_id, reason, state, count(*), min(received_at_ms), max(received_at_ms)"
 			" FROM quarantine GROUP BY device_id, reason, state ORDER BY device_id, reason, state",
 		[VG_STORE_GROUP_OVERFLOW] =
-			"SELECT device_id, reason, '', count, first_ms, last_ms FROM quarantine_overflow"
+			"SELECT device_id, reason, count, first_ms, last_ms FROM quarantine_overflow"
 			" ORDER BY device_id, reason",
 		[VG_STORE_GROUP_BATCHES] =
-			"SELECT CAST(id AS TEXT), coalesce(CAST(last_status AS TEXT), ''), CAST(attempts AS TEXT),"
+			"SELECT id, last_status, attempts,"
 			" (SELECT count(*) FROM events WHERE batch_id = batches.id AND state = 1), created_at_ms,"
 			" next_attempt_ms FROM batches ORDER BY id",
 		[VG_STORE_GROUP_DEVICES] =
-			"SELECT device_id, coalesce(CAST(last_seq AS TEXT), ''),"
-			" CAST(serial_epoch AS TEXT) || ':' || CAST(serial_seq AS TEXT), 0, coalesce(last_seen_ms, 0), 0"
+			"SELECT device_id, last_seq, serial_epoch, serial_seq, coalesce(last_seen_ms, 0)"
 			" FROM device_state ORDER BY device_id",
 		[VG_STORE_GROUP_TOMBSTONES] =
-			"SELECT '', '', '', count(*), coalesce(min(created_at_ms), 0), coalesce(max(created_at_ms), 0)"
-			" FROM tombstones UNION ALL SELECT '', '', 'suppressions', count(*), 0, 0 FROM suppressions",
+			"SELECT count(*), coalesce(min(created_at_ms), 0), coalesce(max(created_at_ms), 0),"
+			" (SELECT count(*) FROM suppressions) FROM tombstones",
 	};
 	if ((unsigned)g >= sizeof sql / sizeof sql[0])
 		return VG_ERR_INVAL;
@@ -188,8 +240,9 @@ int vg_store_group_counts(struct vg_store *s, enum vg_store_group g, vg_store_gr
 	if (rc != SQLITE_OK)
 		return store_map_rc(rc);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cb(ud, store_col(st, 0), store_col(st, 1), store_col(st, 2), sqlite3_column_int64(st, 3),
-		       sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5))) {
+		struct vg_store_group_row r = { .group = g };
+		group_row(st, &r);
+		if (cb(ud, &r)) {
 			rc = SQLITE_DONE;
 			break;
 		}

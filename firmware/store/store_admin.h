@@ -59,20 +59,61 @@ int vg_store_file_stats(struct vg_store *s, struct vg_store_file_stats *fs);
  * Reads the whole file.  VG_OK (whatever it found) or an error. */
 int vg_store_quick_check(struct vg_store *s, char *out, size_t outsz);
 
-/* Counts without personal data, for the support bundle.  cb gets a, b, c
- * (text), n and two times (ms) per row; a non-zero return stops.
- *   EVENTS:     device, type, state, count, oldest and newest receive time
- *   QUARANTINE: device, reason, state (held|metadata), count, oldest, newest
- *   OVERFLOW:   device, reason, "", count, first, last
- *   BATCHES:    batch id, last HTTP status ("" none), attempts, events, created, next attempt
- *   DEVICES:    device_state: device, last_seq ("" none), "<serial epoch>:<seq>", 0, last seen, 0
- *   TOMBSTONES: "", "", "" | "suppressions", count, first, last */
+/* Counts without personal data, for the support bundle, one group at a time. */
 enum vg_store_group {
 	VG_STORE_GROUP_EVENTS, VG_STORE_GROUP_QUARANTINE, VG_STORE_GROUP_OVERFLOW,
 	VG_STORE_GROUP_BATCHES, VG_STORE_GROUP_DEVICES, VG_STORE_GROUP_TOMBSTONES,
 };
-typedef int (*vg_store_group_cb)(void *ud, const char *a, const char *b, const char *c, long long n,
-                                 int64_t t1, int64_t t2);
+
+/* One row of a group: the member named after the group is set (row.group says
+ * which).  Strings are borrowed for the callback, "" for none; times are ms,
+ * 0 for none. */
+struct vg_store_group_row {
+	enum vg_store_group group;
+	union {
+		struct {                  /* EVENTS: per device, type and state */
+			const char *device_id, *type;
+			const char *state;    /* "pending" | "inflight" | "forwarded" | "unknown" */
+			long long count;
+			int64_t oldest_ms, newest_ms;   /* receive times */
+		} events;
+		struct {                  /* QUARANTINE: per device, reason and state */
+			const char *device_id, *reason;
+			const char *state;    /* "held" | "metadata" */
+			long long count;
+			int64_t oldest_ms, newest_ms;   /* receive times */
+		} quarantine;
+		struct {                  /* OVERFLOW: the flood counters, per device and reason */
+			const char *device_id, *reason;
+			long long count;
+			int64_t first_ms, last_ms;
+		} overflow;
+		struct {                  /* BATCHES: one unfinished batch */
+			long long id;
+			int has_status;       /* an attempt recorded an HTTP status (0: network error or none yet) */
+			int last_status;
+			long long attempts, events;
+			int64_t created_ms, next_attempt_ms;
+		} batch;
+		struct {                  /* DEVICES: one device_state row */
+			const char *device_id;
+			int has_last_seq;
+			long long last_seq;
+			long long serial_epoch, serial_seq;
+			int64_t last_seen_ms;
+		} device;
+		struct {                  /* TOMBSTONES: one row for the whole file */
+			long long tombstones;
+			int64_t first_ms, last_ms;      /* the tombstones' times */
+			long long suppressions;
+		} erasure;
+	};
+};
+/* A non-zero return stops the walk. */
+typedef int (*vg_store_group_cb)(void *ud, const struct vg_store_group_row *row);
+/* The rows of group g through cb, in a stable order (device, type or reason,
+ * state; batches and tombstones by id).  VG_OK, VG_ERR_INVAL (no such group)
+ * or an error. */
 int vg_store_group_counts(struct vg_store *s, enum vg_store_group g, vg_store_group_cb cb, void *ud);
 
 #endif

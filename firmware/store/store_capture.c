@@ -134,7 +134,7 @@ int store_put_event_row(struct vg_store *s, const struct vg_store_event *ev)
 	int rc = store_run(st);
 	if (rc)
 		return rc;
-	return sqlite3_changes(s->db) == 0 ? 1 : VG_OK;
+	return sqlite3_changes(s->db) == 0 ? VG_STORE_DUPLICATE : VG_STORE_STORED;
 }
 
 int vg_store_put_event(struct vg_store *s, const struct vg_store_event *ev)

@@ -10,11 +10,7 @@
 
 #include "store.h"
 
-/* The positive outcomes of a put that stored nothing (errors are negative). */
-#define VG_STORE_DUPLICATE 1   /* the event key is already held or was forwarded */
-#define VG_STORE_OVERFLOW 2    /* a quarantine row counted in quarantine_overflow instead */
-
-/* Insert inside a transaction.  Returns VG_OK (stored), VG_STORE_DUPLICATE (a
+/* Insert inside a transaction.  Returns VG_STORE_STORED, VG_STORE_DUPLICATE (a
  * duplicate of an event already held or forwarded within dedup_retention_h:
  * not stored), or an error.
  *
@@ -36,7 +32,7 @@ struct vg_store_cap_stats {
 };
 void vg_store_cap_stats(const struct vg_store *s, struct vg_store_cap_stats *out);
 
-/* Insert inside a transaction.  VG_OK (stored), VG_STORE_OVERFLOW (at the
+/* Insert inside a transaction.  VG_STORE_STORED, VG_STORE_OVERFLOW (at the
  * disk cap: counted in quarantine_overflow instead, never refused), or an
  * error.  The quarantine's own share (quarantine_max_mb) and the per-device
  * rate are capture.h's: this stores whatever it is given while it fits. */

@@ -61,6 +61,8 @@ int vg_store_batch_rows(struct vg_store *s, long long batch_id, vg_store_row_cb 
 			err = c;
 			break;
 		}
+		if (c == VG_STORE_ROW_STOP)
+			break;
 	}
 	sqlite3_finalize(st);
 	if (err)
@@ -101,9 +103,9 @@ int vg_store_batch_claim(struct vg_store *s, int max_events, int max_priority, i
 			rc = c;
 			goto fail;
 		}
-		if (c == 1)
+		if (c == VG_STORE_ROW_STOP)
 			break;
-		if (c == 2)
+		if (c == VG_STORE_ROW_PASS)
 			continue;
 		sqlite3_bind_int64(upd, 1, id);
 		sqlite3_bind_int64(upd, 2, r.id);

@@ -23,16 +23,20 @@ struct vg_store_row {
 	const char *body;
 	size_t body_len;
 };
-/* Return 0 to take the row and continue, 1 to stop before this row (it is
- * not taken), 2 to pass over this row and continue (it stays pending), or a
- * negative error to abort. */
+/* What a row callback returns, or a negative error to abort. */
+enum vg_store_row_next {
+	VG_STORE_ROW_TAKE = 0,    /* take the row and continue */
+	VG_STORE_ROW_STOP = 1,    /* stop before this row (it is not taken) */
+	VG_STORE_ROW_PASS = 2,    /* pass over this row and continue (it stays as it was) */
+};
 typedef int (*vg_store_row_cb)(void *ud, const struct vg_store_row *row);
 
 /* The oldest batch that was claimed but not finished (a restart, a failed
  * attempt): its id and attempts so far.  VG_ERR_NOTFOUND when there is none. */
 int vg_store_batch_unfinished(struct vg_store *s, long long *batch_id, int *attempts);
 
-/* The events of a batch, in id order, through cb. */
+/* The events of a batch, in id order, through cb (VG_STORE_ROW_STOP ends the
+ * walk; the batch is unchanged either way).  VG_OK, cb's error, or an error. */
 int vg_store_batch_rows(struct vg_store *s, long long batch_id, vg_store_row_cb cb, void *ud);
 
 /* In one short transaction: offer pending events of priority ≤ max_priority
@@ -72,7 +76,8 @@ int vg_store_batch_unfinished_list(struct vg_store *s, long long *ids, size_t ma
 int vg_store_pending_info(struct vg_store *s, int cap, int *count, int64_t *oldest_ms);
 
 /* Store an event the gateway makes itself (reconciliation), in its own short
- * transaction: VG_OK, 1 (already stored: the key is its identity), or an error. */
+ * transaction: VG_STORE_STORED, VG_STORE_DUPLICATE (already stored: the key is
+ * its identity), or an error. */
 int vg_store_put_internal_event(struct vg_store *s, const struct vg_store_event *ev);
 
 /* Per device, what happened in [from_ms, to_ms): events committed (stored or

@@ -285,17 +285,17 @@ static void test_put_event_duplicate(void **state)
 
 	assert_int_equal(vg_store_begin(s), VG_OK);
 	assert_int_equal(vg_store_put_event(s, &a), VG_OK);
-	assert_int_equal(vg_store_put_event(s, &b), 1);
+	assert_int_equal(vg_store_put_event(s, &b), VG_STORE_DUPLICATE);
 	assert_int_equal(vg_store_put_event(s, &c), VG_OK);
 	assert_int_equal(vg_store_commit(s), VG_OK);
 
 	/* In a later transaction, and through a capture handle, still a duplicate. */
 	assert_int_equal(vg_store_begin(s), VG_OK);
-	assert_int_equal(vg_store_put_event(s, &b), 1);
+	assert_int_equal(vg_store_put_event(s, &b), VG_STORE_DUPLICATE);
 	assert_int_equal(vg_store_commit(s), VG_OK);
 	struct vg_store *cap = open_store(f->db, 0, 50);
 	assert_int_equal(vg_store_begin(cap), VG_OK);
-	assert_int_equal(vg_store_put_event(cap, &a), 1);
+	assert_int_equal(vg_store_put_event(cap, &a), VG_STORE_DUPLICATE);
 	assert_int_equal(vg_store_commit(cap), VG_OK);
 	vg_store_close(cap);
 
@@ -535,7 +535,7 @@ static int take_all(void *ud, const struct vg_store_row *row)
 {
 	(void)row;
 	(*(int *)ud)++;
-	return 0;
+	return VG_STORE_ROW_TAKE;
 }
 
 static void test_counts(void **state)
@@ -576,7 +576,7 @@ static void test_counts(void **state)
 	/* A forwarded key is still a duplicate. */
 	struct vg_store_event again = event(keys[0], "{}");
 	assert_int_equal(vg_store_begin(s), VG_OK);
-	assert_int_equal(vg_store_put_event(s, &again), 1);
+	assert_int_equal(vg_store_put_event(s, &again), VG_STORE_DUPLICATE);
 	assert_int_equal(vg_store_commit(s), VG_OK);
 	vg_store_close(s);
 }
@@ -603,7 +603,7 @@ static void test_busy_between_handles(void **state)
 
 	/* Now it can write, and sees the owner's event as a duplicate. */
 	assert_int_equal(vg_store_begin(cap), VG_OK);
-	assert_int_equal(vg_store_put_event(cap, &a), 1);
+	assert_int_equal(vg_store_put_event(cap, &a), VG_STORE_DUPLICATE);
 	struct vg_store_event b = event("FFFFFFFFFFFFFFFFFFFFFF", "{}");
 	assert_int_equal(vg_store_put_event(cap, &b), VG_OK);
 	/* The other way round: the owner waits at most its timeout too. */
