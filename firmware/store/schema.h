@@ -49,6 +49,7 @@ struct vg_store {
 	struct vg_store_cap_stats cap;     /* committed */
 	struct vg_store_cap_stats txn_cap; /* in the open transaction */
 	sqlite3_stmt *stmt[ST__COUNT];
+	char rollback_err[200];            /* why the last rolled back transaction failed ("": none) */
 };
 
 /* SQLite's result code → VG_OK, VG_ERR_BUSY, VG_ERR_NOMEM or VG_ERR_IO. */

@@ -372,9 +372,21 @@ void vg_store_close(struct vg_store *s)
 	free(s);
 }
 
+/* An error code of SQLite, not one of its successes. */
+static int failed(int code)
+{
+	code &= 0xff;
+	return code != SQLITE_OK && code != SQLITE_ROW && code != SQLITE_DONE;
+}
+
 const char *vg_store_errmsg(const struct vg_store *s)
 {
-	return s && s->db ? sqlite3_errmsg(s->db) : "no database";
+	if (!s || !s->db)
+		return "no database";
+	/* A rollback clears SQLite's error: tell what made the transaction fail. */
+	if (!failed(sqlite3_errcode(s->db)) && s->rollback_err[0])
+		return s->rollback_err;
+	return sqlite3_errmsg(s->db);
 }
 
 sqlite3_stmt *store_stmt(struct vg_store *s, enum stmt_id id)
@@ -402,6 +414,7 @@ int vg_store_begin(struct vg_store *s)
 	if (rc != SQLITE_OK)
 		return store_map_rc(rc);
 	s->in_txn = 1;
+	s->rollback_err[0] = '\0';
 	if (!s->owner) {
 		sqlite3_stmt *st = store_stmt(s, ST_USER_VERSION);
 		long long version = -1;
@@ -435,6 +448,8 @@ int vg_store_commit(struct vg_store *s)
 
 void vg_store_rollback(struct vg_store *s)
 {
+	if (failed(sqlite3_errcode(s->db)))
+		snprintf(s->rollback_err, sizeof s->rollback_err, "%s", sqlite3_errmsg(s->db));
 	if (sqlite3_get_autocommit(s->db) == 0)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	s->in_txn = 0;

@@ -42,7 +42,8 @@ struct vg_store_cfg {
 int vg_store_open(struct vg_store **out, const struct vg_store_cfg *cfg, char *err, size_t errsz);
 void vg_store_close(struct vg_store *s);
 
-/* The last SQLite error text of this handle (borrowed, valid until the next call). */
+/* The last SQLite error text of this handle, or, when a transaction was rolled
+ * back since, what made it fail (borrowed, valid until the next call). */
 const char *vg_store_errmsg(const struct vg_store *s);
 
 /* Begin a write transaction (BEGIN IMMEDIATE).  Capture handles check the

@@ -141,7 +141,8 @@ int vg_store_erase_slice(struct vg_store *s, enum vg_store_table table, const ch
 	return VG_OK;
 }
 
-int vg_store_tombstone(struct vg_store *s, const char *digest, int64_t now_ms, long long rows)
+int vg_store_tombstone(struct vg_store *s, const char *digest, int64_t now_ms, long long rows,
+                       const struct vg_store_event *notice)
 {
 	int rc = vg_store_begin(s);
 	if (rc)
@@ -156,6 +157,8 @@ int vg_store_tombstone(struct vg_store *s, const char *digest, int64_t now_ms, l
 		rc = store_run(st);
 		sqlite3_finalize(st);
 	}
+	if (!rc && notice && (rc = store_put_event_row(s, notice)) == VG_STORE_DUPLICATE)
+		rc = VG_OK;   /* queued already: the key is the notice's identity */
 	return store_end_txn(s, rc);
 }
 

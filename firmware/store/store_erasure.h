@@ -12,7 +12,7 @@
 /* Erasure works in short steps so capture never waits on it (§6): first
  * vg_store_suppress() (capture suppresses the person from its commit on),
  * then vg_store_erase_slice() over each table by row id, then
- * vg_store_tombstone().  Rows committed after the suppression cannot be the
+ * vg_store_tombstone() with the CDP's notice.  Rows committed after the suppression cannot be the
  * person's, so the ids up to vg_store_max_ids() read after it are all there
  * is to scan. */
 
@@ -39,9 +39,13 @@ int vg_store_erase_slice(struct vg_store *s, enum vg_store_table table, const ch
                          size_t nmatch, long long after_id, long long to_id, long long *scanned,
                          long long *deleted);
 
-/* In its own short transaction: the tombstone of an erasure (a digest, the
- * time, rows purged — no personal data).  VG_OK or an error. */
-int vg_store_tombstone(struct vg_store *s, const char *digest, int64_t now_ms, long long rows);
+/* The last step of an erasure, in its own short transaction: the tombstone (a
+ * digest, the time, rows purged — no personal data) and, unless notice is
+ * NULL, the erasure.requested event for the CDP (the gateway's own event:
+ * never refused at the disk cap; a notice whose key is already stored counts
+ * as queued).  VG_OK with both stored, or an error with neither. */
+int vg_store_tombstone(struct vg_store *s, const char *digest, int64_t now_ms, long long rows,
+                       const struct vg_store_event *notice);
 
 /* The suppressions grouped by the key versions they cover (",1,2,"; "" for
  * rows written before versions were recorded): the list, how many rows, the

@@ -1045,7 +1045,7 @@ static void test_erase_in_slices(void **state)
 	assert_int_equal(deleted, 20);
 	assert_int_equal(vg_store_erase_slice(s, VG_STORE_TABLE_QUARANTINE, toks, 2, 0, q_max, &sc, &de), VG_OK);
 	assert_int_equal(de, 1);
-	assert_int_equal(vg_store_tombstone(s, "tomb.x", 60, deleted + de), VG_OK);
+	assert_int_equal(vg_store_tombstone(s, "tomb.x", 60, deleted + de, NULL), VG_OK);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE instr(body, 'ANA') > 0"), 0);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events"), 980);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM quarantine"), 0);
