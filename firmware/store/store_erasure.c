@@ -198,11 +198,12 @@ int vg_store_lift(struct vg_store *s, const char *const *tokens, size_t n, long 
 		rc = store_run(st);
 		*lifted += sqlite3_changes(s->db);
 	}
+	sqlite3_finalize(st);
 	if (!rc)
-		sqlite3_finalize(st);
-	if (rc) {
+		rc = vg_store_commit(s);
+	else
 		vg_store_rollback(s);
-		return rc;
-	}
-	return vg_store_commit(s);
+	if (rc)
+		*lifted = 0;   /* rolled back: nothing lifted */
+	return rc;
 }

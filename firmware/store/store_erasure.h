@@ -54,7 +54,8 @@ int vg_store_tombstone(struct vg_store *s, const char *digest, int64_t now_ms, l
 typedef int (*vg_store_versions_cb)(void *ud, const char *key_versions, long long count, int64_t first_ms);
 int vg_store_suppression_versions(struct vg_store *s, vg_store_versions_cb cb, void *ud);
 
-/* End suppressions for tokens[0..n).  *lifted gets how many were removed. */
+/* In its own transaction: end suppressions for tokens[0..n).  *lifted gets how
+ * many were removed (0 on an error: then none was).  VG_OK or an error. */
 int vg_store_lift(struct vg_store *s, const char *const *tokens, size_t n, long long *lifted);
 
 #endif

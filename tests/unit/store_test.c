@@ -28,117 +28,7 @@
 #define STR(x) #x
 #define XSTR(x) STR(x)
 
-/* Per test: a fresh directory holding buffer.db. */
-struct fixture {
-	char dir[64];
-	char db[128];
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/vg_store_test_XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->db, sizeof(f->db), "%s/buffer.db", f->dir);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	static const char *const suffix[] = { "", "-wal", "-shm", "-journal" };
-	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-		char p[160];
-		snprintf(p, sizeof(p), "%s%s", f->db, suffix[i]);
-		unlink(p);
-	}
-	rmdir(f->dir);
-	free(f);
-	return 0;
-}
-
-static struct vg_store *open_store(const char *path, int owner, int busy_ms)
-{
-	struct vg_store_cfg cfg = { .path = path, .owner = owner, .durability_full = 1,
-	                            .busy_timeout_ms = busy_ms };
-	struct vg_store *s = NULL;
-	char err[256] = "";
-	int rc = vg_store_open(&s, &cfg, err, sizeof(err));
-	if (rc != VG_OK)
-		fail_msg("vg_store_open(%s, owner=%d): %d %s", path, owner, rc, err);
-	assert_non_null(s);
-	return s;
-}
-
-/* A raw connection, for looking at the file from outside the store. */
-static sqlite3 *raw_open(const char *path)
-{
-	sqlite3 *db = NULL;
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	return db;
-}
-
-static long long raw_int(const char *path, const char *sql)
-{
-	sqlite3 *db = raw_open(path);
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	long long v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
-}
-
-static void raw_text(const char *path, const char *sql, char *out, size_t outsz)
-{
-	sqlite3 *db = raw_open(path);
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	const char *t = (const char *)sqlite3_column_text(st, 0);
-	snprintf(out, outsz, "%s", t ? t : "(null)");
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-}
-
-static void raw_exec(const char *path, const char *sql)
-{
-	sqlite3 *db = raw_open(path);
-	char *msg = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-		fail_msg("%s: %s", sql, msg ? msg : "?");
-	sqlite3_close(db);
-}
-
-static struct vg_store_event event(const char *key, const char *body)
-{
-	struct vg_store_event ev = {
-		.event_key = key,
-		.device_id = "pos-1",
-		.type = "checkin.scanned",
-		.priority = VG_PRIO_NORMAL,
-		.flags = 0,
-		.received_at_ms = 1795885392123,
-		.body = body,
-		.body_len = strlen(body),
-	};
-	return ev;
-}
-
-/* Make buffer.db with the owner, then close it. */
-static void create_db(const char *path)
-{
-	vg_store_close(open_store(path, 1, 0));
-}
+#include "store_fixture.h"
 
 /* ---- opening ------------------------------------------------------------ */
 
@@ -689,15 +579,7 @@ static int put_numbered(struct vg_store *s, int i, int priority, int64_t at_ms)
 	struct vg_store_event ev = event(key, body);
 	ev.priority = priority;
 	ev.received_at_ms = at_ms;
-	int rc = vg_store_begin(s);
-	if (rc)
-		return rc;
-	rc = vg_store_put_event(s, &ev);
-	if (rc) {
-		vg_store_rollback(s);
-		return rc;
-	}
-	return vg_store_commit(s);
+	return put_in_txn(s, &ev, NULL);
 }
 
 static long long file_bytes(const char *path)
