@@ -21,6 +21,7 @@
 #include "err.h"
 #include "store.h"
 #include "store_capture.h"
+#include "store_forward.h"
 
 /* Per test: a fresh directory holding buffer.db. */
 struct fixture {
@@ -178,6 +179,14 @@ static inline int put_quarantine_at(struct vg_store *s, const char *device, cons
 		.digest = "dg", .event_key = "", .body = body, .body_len = body ? strlen(body) : 0,
 	};
 	return put_in_txn(s, NULL, &q);
+}
+
+/* A row callback that takes every row. */
+static inline int take_row(void *ud, const struct vg_store_row *row)
+{
+	(void)ud;
+	(void)row;
+	return VG_STORE_ROW_TAKE;
 }
 
 /* Row ids handed to a callback, in order. */
