@@ -241,7 +241,7 @@ int vg_store_serial_counter(struct vg_store *s, const char *device_id, int64_t n
 	}
 	if (!rc) {
 		rc = store_map_rc(sqlite3_prepare_v2(s->db, "SELECT serial_epoch, serial_seq FROM device_state WHERE device_id = ?1",
-		                               -1, &st, NULL));
+		                                     -1, &st, NULL));
 		if (!rc) {
 			sqlite3_bind_text(st, 1, device_id, -1, SQLITE_STATIC);
 			if (sqlite3_step(st) == SQLITE_ROW) {

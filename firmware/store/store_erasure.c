@@ -56,8 +56,8 @@ int vg_store_suppress(struct vg_store *s, const char *const *tokens, size_t n, c
 		return rc;
 	sqlite3_stmt *st = NULL;
 	rc = store_map_rc(sqlite3_prepare_v2(s->db, "INSERT INTO suppressions(token, created_at_ms, key_versions)"
-	                               " VALUES (?1, ?2, ?3) ON CONFLICT(token) DO UPDATE SET"
-	                               " key_versions = excluded.key_versions", -1, &st, NULL));
+	                                     " VALUES (?1, ?2, ?3) ON CONFLICT(token) DO UPDATE SET"
+	                                     " key_versions = excluded.key_versions", -1, &st, NULL));
 	for (size_t i = 0; i < n && !rc; i++) {
 		char k[VG_SUPPRESSION_KEY_LEN];
 		suppression_key(tokens[i], k);
@@ -149,7 +149,7 @@ int vg_store_tombstone(struct vg_store *s, const char *digest, int64_t now_ms, l
 		return rc;
 	sqlite3_stmt *st;
 	rc = store_map_rc(sqlite3_prepare_v2(s->db, "INSERT INTO tombstones(digest, created_at_ms, rows_purged)"
-	                               " VALUES (?1, ?2, ?3)", -1, &st, NULL));
+	                                     " VALUES (?1, ?2, ?3)", -1, &st, NULL));
 	if (!rc) {
 		sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, now_ms);

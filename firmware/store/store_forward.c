@@ -170,15 +170,15 @@ int vg_store_batch_done(struct vg_store *s, long long batch_id, int64_t now_ms)
 	long long top = 0;
 	if ((rc = store_int_query(s, "SELECT coalesce(max(id), 0) FROM events", &top)) ||
 	    (rc = store_exec(s, "CREATE TEMP TABLE IF NOT EXISTS done_keys(event_key TEXT, device_id TEXT, type TEXT,"
-	                  " priority INTEGER, received_at_ms INTEGER, flags INTEGER);"
-	                  "DELETE FROM temp.done_keys")) ||
+	                        " priority INTEGER, received_at_ms INTEGER, flags INTEGER);"
+	                        "DELETE FROM temp.done_keys")) ||
 	    (rc = store_exec_bound2(s, "INSERT INTO temp.done_keys SELECT event_key, device_id, type, priority,"
-	                         " received_at_ms, flags FROM events WHERE batch_id = ?1 AND state = 1 ORDER BY id",
-	                         batch_id, 0)) ||
+	                               " received_at_ms, flags FROM events WHERE batch_id = ?1 AND state = 1 ORDER BY id",
+	                               batch_id, 0)) ||
 	    (rc = store_exec_bound2(s, "DELETE FROM events WHERE batch_id = ?1 AND state = 1", batch_id, 0)) ||
 	    (rc = store_exec_bound2(s, "INSERT INTO events(id, event_key, device_id, type, priority, state, received_at_ms,"
-	                         " flags, forwarded_at_ms) SELECT ?1 + rowid, event_key, device_id, type, priority, 2,"
-	                         " received_at_ms, flags, ?2 FROM temp.done_keys ORDER BY rowid", top, now_ms)) ||
+	                               " flags, forwarded_at_ms) SELECT ?1 + rowid, event_key, device_id, type, priority, 2,"
+	                               " received_at_ms, flags, ?2 FROM temp.done_keys ORDER BY rowid", top, now_ms)) ||
 	    (rc = store_exec(s, "DELETE FROM temp.done_keys")) ||
 	    (rc = store_exec_bound2(s, "DELETE FROM batches WHERE id = ?1", batch_id, 0))) {
 		vg_store_rollback(s);
@@ -267,7 +267,7 @@ int vg_store_batch_split(struct vg_store *s, long long batch_id, const long long
 	upd = NULL;
 	/* The remaining set is new too: its attempts start again. */
 	if ((rc = store_exec_bound2(s, "UPDATE batches SET attempts = 0, idempotency_key = NULL WHERE id = ?1",
-	                      batch_id, 0)))
+	                            batch_id, 0)))
 		goto fail;
 	if ((rc = vg_store_commit(s)))
 		return rc;

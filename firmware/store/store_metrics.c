@@ -112,9 +112,9 @@ int vg_store_oldest_unforwarded(struct vg_store *s, int64_t *oldest_ms)
 	 * rows (a few batches) through events_batch. */
 	long long v = 0;
 	int rc = store_int_query(s, "SELECT coalesce(min(t), 0) FROM ("
-	                   " SELECT (SELECT received_at_ms FROM events WHERE state = 0 ORDER BY id LIMIT 1) AS t"
-	                   " UNION ALL SELECT min(received_at_ms) FROM events WHERE state = 1 AND batch_id IS NOT NULL)",
-	                   &v);
+	                         " SELECT (SELECT received_at_ms FROM events WHERE state = 0 ORDER BY id LIMIT 1) AS t"
+	                         " UNION ALL SELECT min(received_at_ms) FROM events WHERE state = 1 AND batch_id IS NOT NULL)",
+	                         &v);
 	*oldest_ms = rc ? 0 : v;
 	return rc;
 }
