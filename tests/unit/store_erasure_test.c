@@ -1,9 +1,10 @@
 /* Unit tests for store_erasure.h (and the suppression check capture makes):
  * suppress, lift, the tombstone with its notice in one transaction, the WAL
- * truncation — on real SQLite files in a temporary directory.  The slices
- * (vg_store_erase_slice) are in store_test.c. */
+ * truncation, the erasure in slices — on real SQLite files in a temporary
+ * directory. */
 #include <sys/stat.h>
 
+#include "log.h"
 #include "store_erasure.h"
 #include "store_fixture.h"
 
@@ -153,9 +154,76 @@ static void test_checkpoint_truncate(void **state)
 	vg_store_close(s);
 }
 
+static int collect_versions(void *ud, const char *versions, long long count, int64_t first_ms)
+{
+	(void)first_ms;
+	char *out = ud;
+	size_t len = strlen(out);
+	snprintf(out + len, 256 - len, "%s=%lld;", versions, count);
+	return 0;
+}
+
+/* Erasure in short steps: the suppression alone first, then slices by row id
+ * that delete only the person's pending or in-batch rows (forwarded keys and
+ * other people's rows stay), in events and quarantine; a tombstone last. */
+static void test_erase_in_slices(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_store *s = open_store(f->db, 1, 0);
+	char key[32], body[128];
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(key, sizeof key, "K%021d", i);
+		snprintf(body, sizeof body, "{\"person\":{\"email\":\"%s\"},\"n\":%d}",
+		         i % 100 == 7 ? "v1.em.ANA" : i % 100 == 8 ? "v2.em.ANA" : "v1.em.BOB", i);
+		struct vg_store_event ev = event(key, body);
+		assert_int_equal(vg_store_put_event(s, &ev), VG_OK);
+	}
+	struct vg_store_quarantine q = { .received_at_ms = 1, .device_id = "pos-1", .reason = "contract",
+	                                 .body = "{\"person\":{\"email\":\"v2.em.ANA\"}}", .body_len = 32 };
+	assert_int_equal(vg_store_put_quarantine(s, &q), VG_OK);
+	assert_int_equal(vg_store_commit(s), VG_OK);
+	const char *const toks[] = { "v1.em.ANA", "v2.em.ANA" };
+	assert_int_equal(vg_store_suppress(s, toks, 2, ",1,2,", 50), VG_OK);
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	assert_int_equal(vg_store_suppressed(s, toks + 1, 1), 1);
+	vg_store_rollback(s);
+	/* The suppression holds digests, never the tokens. */
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM suppressions WHERE instr(token, 'ANA') > 0"), 0);
+	char versions[256] = "";
+	assert_int_equal(vg_store_suppression_versions(s, collect_versions, versions), VG_OK);
+	assert_string_equal(versions, ",1,2,=2;");
+
+	long long ev_max, q_max, scanned = 0, deleted = 0, sc, de;
+	assert_int_equal(vg_store_max_ids(s, &ev_max, &q_max), VG_OK);
+	for (long long from = 0; from < ev_max; from += 64) {
+		assert_int_equal(vg_store_erase_slice(s, VG_STORE_TABLE_EVENTS, toks, 2, from, from + 64, &sc, &de), VG_OK);
+		assert_true(sc <= 64);
+		scanned += sc;
+		deleted += de;
+	}
+	assert_int_equal(scanned, 1000);
+	assert_int_equal(deleted, 20);
+	assert_int_equal(vg_store_erase_slice(s, VG_STORE_TABLE_QUARANTINE, toks, 2, 0, q_max, &sc, &de), VG_OK);
+	assert_int_equal(de, 1);
+	assert_int_equal(vg_store_tombstone(s, "tomb.x", 60, deleted + de, NULL), VG_OK);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE instr(body, 'ANA') > 0"), 0);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events"), 980);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM quarantine"), 0);
+	assert_int_equal(raw_int(f->db, "SELECT rows_purged FROM tombstones"), 21);
+	/* An empty range and too many needles. */
+	assert_int_equal(vg_store_erase_slice(s, VG_STORE_TABLE_EVENTS, toks, 2, 5, 5, &sc, &de), VG_OK);
+	assert_int_equal(sc, 0);
+	assert_int_equal(vg_store_erase_slice(s, VG_STORE_TABLE_EVENTS, toks, VG_STORE_ERASE_MATCH_MAX + 1, 0, 10,
+	                                      &sc, &de), VG_ERR_INVAL);
+	vg_store_close(s);
+}
+
 int main(void)
 {
+	vg_log_threshold = VG_LOG_WARN;   /* no "schema 0 -> 1" per test */
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_erase_in_slices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_suppress_and_lift, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tombstone_with_notice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_truncate, setup, teardown),

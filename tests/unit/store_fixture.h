@@ -181,11 +181,13 @@ static inline int put_quarantine_at(struct vg_store *s, const char *device, cons
 	return put_in_txn(s, NULL, &q);
 }
 
-/* A row callback that takes every row. */
-static inline int take_row(void *ud, const struct vg_store_row *row)
+/* A row callback that takes every row, counting them in *(int *)ud (unless
+ * ud is NULL). */
+static inline int take_all(void *ud, const struct vg_store_row *row)
 {
-	(void)ud;
 	(void)row;
+	if (ud)
+		(*(int *)ud)++;
 	return VG_STORE_ROW_TAKE;
 }
 

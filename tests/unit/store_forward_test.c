@@ -1,6 +1,7 @@
 /* Unit tests for store_forward.h: batches claimed, walked, attempted, split
  * and quarantined, pending events, the gateway's own events — on real SQLite
  * files in a temporary directory. */
+#include "log.h"
 #include "store_fixture.h"
 #include "store_forward.h"
 
@@ -224,6 +225,7 @@ static void test_put_internal_event(void **state)
 
 int main(void)
 {
+	vg_log_threshold = VG_LOG_WARN;   /* no "schema 0 -> 1" per test */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_claim_take_pass_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_attempt_and_unfinished, setup, teardown),
