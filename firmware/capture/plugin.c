@@ -31,7 +31,7 @@
 #include "ingest.h"
 #include "keys.h"
 #include "log.h"
-#include "store.h"
+#include "store_capture.h"
 
 #define HIST_BUCKETS (24 * 16)
 

@@ -19,7 +19,7 @@
 #include "err.h"
 #include "passwd.h"
 #include "pki.h"
-#include "store.h"
+#include "store_admin.h"
 
 const char vg_help_device[] =
 	"Usage: venuegw [--config FILE] device add NAME [--cert] [--password-stdin]\n"
@@ -395,20 +395,16 @@ struct devrows {
 };
 
 /* VG_STORE_GROUP_DEVICES: device, last_seq ("" none), …, last seen (t1). */
-static int device_state_row(void *ud, const char *device, const char *last_seq, const char *serial,
-                            long long n, int64_t last_seen_ms, int64_t unused)
+static int device_state_row(void *ud, const struct vg_store_group_row *r)
 {
-	(void)serial;
-	(void)n;
-	(void)unused;
 	struct devrows *dr = ud;
 	for (int i = 0; i < dr->n; i++) {
-		if (strcmp(dr->rows[i].name, device) != 0)
+		if (strcmp(dr->rows[i].name, r->device.device_id) != 0)
 			continue;
-		if (last_seen_ms > 0)
-			dr->rows[i].last_seen_ms = last_seen_ms;
-		if (last_seq[0])
-			dr->rows[i].last_seq = strtoll(last_seq, NULL, 10);
+		if (r->device.last_seen_ms > 0)
+			dr->rows[i].last_seen_ms = r->device.last_seen_ms;
+		if (r->device.has_last_seq)
+			dr->rows[i].last_seq = r->device.last_seq;
 	}
 	return 0;
 }

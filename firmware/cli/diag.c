@@ -49,7 +49,7 @@
 #include "event.h"
 #include "ingest.h"
 #include "redact.h"
-#include "store.h"
+#include "store_admin.h"
 
 #define JOURNAL_LINES "2000"
 #define CHILD_TIMEOUT_MS 60000
@@ -440,50 +440,66 @@ static void fmt_time(int64_t ms, char out[25])
 		vg_time_format(ms, out);
 }
 
-static int group_line(void *ud, const char *a, const char *bb, const char *c, long long n, int64_t t1, int64_t t2)
+static void group_text(struct buf *b, const char *a, const char *bb, const char *c, long long n, int64_t t1,
+                       int64_t t2)
 {
-	struct buf *b = ud;
 	char x[25], y[25];
 	fmt_time(t1, x);
 	fmt_time(t2, y);
 	bprintf(b, "  %-20s %-22s %-12s %10lld  %s  %s\n", a, bb, c, n, x, y);
+}
+
+static int group_line(void *ud, const struct vg_store_group_row *r)
+{
+	if (r->group == VG_STORE_GROUP_EVENTS)
+		group_text(ud, r->events.device_id, r->events.type, r->events.state, r->events.count,
+		           r->events.oldest_ms, r->events.newest_ms);
+	else if (r->group == VG_STORE_GROUP_QUARANTINE)
+		group_text(ud, r->quarantine.device_id, r->quarantine.reason, r->quarantine.state, r->quarantine.count,
+		           r->quarantine.oldest_ms, r->quarantine.newest_ms);
+	else if (r->group == VG_STORE_GROUP_OVERFLOW)
+		group_text(ud, r->overflow.device_id, r->overflow.reason, "", r->overflow.count, r->overflow.first_ms,
+		           r->overflow.last_ms);
 	return 0;
 }
 
-static int device_line(void *ud, const char *a, const char *bb, const char *c, long long n, int64_t t1, int64_t t2)
-{
-	(void)n;
-	(void)t2;
-	struct buf *b = ud;
-	char x[25];
-	fmt_time(t1, x);
-	bprintf(b, "  %-20s last_seq %-12s serial %-24s last seen %s\n", a, bb[0] ? bb : "-", c, x);
-	return 0;
-}
-
-static int batch_line(void *ud, const char *a, const char *bb, const char *c, long long n, int64_t t1, int64_t t2)
+static int device_line(void *ud, const struct vg_store_group_row *r)
 {
 	struct buf *b = ud;
-	char x[25], y[25];
-	fmt_time(t1, x);
-	fmt_time(t2, y);
-	bprintf(b, "  batch %-8s events %-6lld attempts %-5s last HTTP status %-5s created %s  next attempt %s\n",
-	        a, n, c, bb[0] ? bb : "-", x, y);
-	return 0;
-}
-
-static int tomb_line(void *ud, const char *a, const char *bb, const char *c, long long n, int64_t t1, int64_t t2)
-{
-	(void)a;
-	(void)bb;
-	struct buf *b = ud;
-	char x[25], y[25];
-	fmt_time(t1, x);
-	fmt_time(t2, y);
-	if (c[0])
-		bprintf(b, "  %-12s %lld\n", c, n);
+	char x[25], seq[24], serial[48];
+	fmt_time(r->device.last_seen_ms, x);
+	if (r->device.has_last_seq)
+		snprintf(seq, sizeof seq, "%lld", r->device.last_seq);
 	else
-		bprintf(b, "  %-12s %lld (first %s, last %s)\n", "tombstones", n, x, y);
+		snprintf(seq, sizeof seq, "-");
+	snprintf(serial, sizeof serial, "%lld:%lld", r->device.serial_epoch, r->device.serial_seq);
+	bprintf(b, "  %-20s last_seq %-12s serial %-24s last seen %s\n", r->device.device_id, seq, serial, x);
+	return 0;
+}
+
+static int batch_line(void *ud, const struct vg_store_group_row *r)
+{
+	struct buf *b = ud;
+	char x[25], y[25], status[16];
+	fmt_time(r->batch.created_ms, x);
+	fmt_time(r->batch.next_attempt_ms, y);
+	if (r->batch.has_status)
+		snprintf(status, sizeof status, "%d", r->batch.last_status);
+	else
+		snprintf(status, sizeof status, "-");
+	bprintf(b, "  batch %-8lld events %-6lld attempts %-5lld last HTTP status %-5s created %s  next attempt %s\n",
+	        r->batch.id, r->batch.events, r->batch.attempts, status, x, y);
+	return 0;
+}
+
+static int tomb_line(void *ud, const struct vg_store_group_row *r)
+{
+	struct buf *b = ud;
+	char x[25], y[25];
+	fmt_time(r->erasure.first_ms, x);
+	fmt_time(r->erasure.last_ms, y);
+	bprintf(b, "  %-12s %lld (first %s, last %s)\n", "tombstones", r->erasure.tombstones, x, y);
+	bprintf(b, "  %-12s %lld\n", "suppressions", r->erasure.suppressions);
 	return 0;
 }
 

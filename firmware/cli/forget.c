@@ -8,9 +8,10 @@
  * person from then on —; then every buffered row carrying the person's tokens
  * or kept plain identifier is found by reads that lock nothing and deleted a
  * slice of row ids at a time; then a tombstone (a keyed digest, the time, the
- * rows purged — no personal data).  Finally the WAL is checkpointed and
- * truncated so no old page keeps the data, and an erasure.requested notice
- * is queued for the CDP in the priority lane.  --lift ends suppressions. */
+ * rows purged — no personal data) and the erasure.requested notice for the
+ * CDP (priority lane), both in one transaction.  Finally the WAL is
+ * checkpointed and truncated so no old page keeps the data.  --lift ends
+ * suppressions. */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@
 #include "event.h"
 #include "keys.h"
 #include "pii.h"
-#include "store.h"
+#include "store_erasure.h"
 
 #define MAX_IDS 1000
 #define SLICE_ROWS 2000        /* rows read per slice: a few ms of instr() */
@@ -118,8 +119,10 @@ static void versions_text(const struct vg_keyring *kr, char *out, size_t outsz)
 		len += (size_t)snprintf(out + len, outsz - len, "%u,", kr->keys[k].version);
 }
 
-static int queue_notice(struct vg_store *st, const struct vg_config *cfg, const char *field,
-                        const char *value, const char *digest, long long rows, int64_t now)
+/* The tombstone and the erasure.requested notice for the CDP, in one
+ * transaction: both are stored, or neither. */
+static int tombstone_and_notice(struct vg_store *st, const struct vg_config *cfg, const char *field,
+                                const char *value, const char *digest, long long rows, int64_t now)
 {
 	char at[25], id[96], key[VG_EVENT_KEY_LEN + 1];
 	vg_time_format(now, at);
@@ -146,9 +149,9 @@ static int queue_notice(struct vg_store *st, const struct vg_config *cfg, const 
 		.event_key = key, .device_id = "_gateway", .type = "erasure.requested",
 		.priority = VG_PRIO_HIGH, .received_at_ms = now, .body = body, .body_len = strlen(body),
 	};
-	int rc = vg_store_put_internal_event(st, &se);
+	int rc = vg_store_tombstone(st, digest, now, rows, &se);
 	cJSON_free(body);
-	return rc < 0 ? rc : VG_OK;
+	return rc;
 }
 
 int vg_cmd_forget(struct vg_config *cfg, const char *config_path, int argc, char **argv)
@@ -238,7 +241,9 @@ int vg_cmd_forget(struct vg_config *cfg, const char *config_path, int argc, char
 		}
 	}
 	long long total_rows = 0, total_lifted = 0;
+	int processed = 0;
 	for (int i = 0; code == VG_EXIT_OK && i < n; i++) {
+		processed++;
 		/* The person's tokens under every key version (staged ones too, so a
 		 * suppression survives a rotation), the sha256 form, and the plain
 		 * value as a JSON string (what a keep policy stores). */
@@ -290,7 +295,8 @@ int vg_cmd_forget(struct vg_config *cfg, const char *config_path, int argc, char
 				vg_wipe(quoted, sizeof quoted);
 				continue;
 			}
-			/* 2. The rows, a slice at a time; 3. the tombstone and the notice. */
+			/* 2. The rows, a slice at a time; 3. the tombstone and the notice,
+			 *    one transaction. */
 			if (!(rc = vg_store_max_ids(st, &ev_max, &q_max))) {
 				pr.total = ev_max + q_max;
 				rc = erase_table(st, VG_STORE_TABLE_EVENTS, match, nm, ev_max, &pr);
@@ -298,14 +304,13 @@ int vg_cmd_forget(struct vg_config *cfg, const char *config_path, int argc, char
 			if (!rc)
 				rc = erase_table(st, VG_STORE_TABLE_QUARANTINE, match, nm, q_max, &pr);
 			if (!rc)
-				rc = vg_store_tombstone(st, digest, now, pr.deleted);
-			if (!rc)
-				rc = queue_notice(st, cfg, field, policy == VG_POL_KEEP ? norms[i]
-				                  : policy == VG_POL_SHA256 ? hex : cur, digest, pr.deleted, now);
+				rc = tombstone_and_notice(st, cfg, field, policy == VG_POL_KEEP ? norms[i]
+				                          : policy == VG_POL_SHA256 ? hex : cur, digest, pr.deleted, now);
 			double secs = (double)(mono_ms() - pr.started_ms) / 1000.0;
 			if (rc) {
 				fprintf(stderr, "venuegw forget: %s #%d: %s (%s) after %lld rows scanned and %lld purged in"
-				        " %.1f s; the person is suppressed at capture; run forget again for the rest\n",
+				        " %.1f s; the person is suppressed at capture, but no tombstone is recorded and no"
+				        " erasure.requested queued for the CDP yet; run forget again to finish\n",
 				        field, i + 1, vg_strerror(rc), vg_store_errmsg(st), pr.scanned, pr.deleted, secs);
 				code = VG_EXIT_FAIL;
 			} else {
@@ -320,6 +325,9 @@ int vg_cmd_forget(struct vg_config *cfg, const char *config_path, int argc, char
 		}
 		vg_wipe(quoted, sizeof quoted);
 	}
+	if (st && code != VG_EXIT_OK && processed < n)
+		fprintf(stderr, "venuegw forget: stopped at #%d; #%d to #%d were not processed (nothing of them was"
+		        " changed)\n", processed, processed + 1, n);
 	if (st && !lift && code == VG_EXIT_OK) {
 		if (vg_store_checkpoint_truncate(st, 5000) == VG_OK)
 			printf("buffer.db checkpointed and its WAL truncated: no old copy of the purged rows remains\n");

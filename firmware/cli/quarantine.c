@@ -24,7 +24,8 @@
 #include "event.h"
 #include "ingest.h"
 #include "keys.h"
-#include "store.h"
+#include "store_admin.h"
+#include "store_capture.h"
 
 const char vg_help_quarantine[] =
 	"Usage: venuegw quarantine list [--limit N] [--reason R] [--device D] [--state held|metadata] [--json]\n"

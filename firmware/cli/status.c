@@ -12,7 +12,7 @@
 #include "err.h"
 #include "event.h"
 #include "ingest.h"
-#include "store.h"
+#include "store_metrics.h"
 
 /* data_dir/status.json as the running daemon last wrote it, or NULL. */
 static cJSON *read_live_status(const struct vg_config *cfg)

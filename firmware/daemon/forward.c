@@ -199,12 +199,12 @@ static int batch_add(struct fill *fl, const struct vg_store_row *r)
 		cJSON_Delete(msg);
 		if (push_ll(&f->bad, &f->nbad, &f->capbad, r->id, 0))
 			return VG_ERR_NOMEM;
-		return 2;
+		return VG_STORE_ROW_PASS;
 	}
 	size_t max_bytes = (size_t)f->cfg->max_batch_kb * 1000 - 256; /* room for the envelope */
 	if (!fl->whole && b->n > 0 && b->bytes + len + 1 > max_bytes) {
 		cJSON_Delete(msg);
-		return 1; /* full */
+		return VG_STORE_ROW_STOP; /* full */
 	}
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 64;
@@ -259,7 +259,7 @@ static int batch_add(struct fill *fl, const struct vg_store_row *r)
 	cJSON_AddItemToArray(b->messages, msg);
 	b->n++;
 	b->bytes += len + 1;
-	return 0;
+	return VG_STORE_ROW_TAKE;
 }
 
 static int fill_cb(void *ud, const struct vg_store_row *r)

@@ -15,7 +15,7 @@
 #include "forward_stats.h"
 #include "loop.h"
 #include "response.h"
-#include "store.h"
+#include "store_forward.h"
 
 struct vg_forwarder;
 

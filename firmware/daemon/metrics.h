@@ -22,7 +22,7 @@
 #include "buf.h"
 #include "report.h"
 #include "serial.h"
-#include "store.h"
+#include "store_metrics.h"
 
 struct vg_metrics;
 

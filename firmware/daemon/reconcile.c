@@ -11,6 +11,7 @@
 #include "event.h"
 #include "log.h"
 #include "loop.h"
+#include "store_forward.h"
 
 static int recon_row(void *ud, const char *device, long long committed, long long forwarded,
                      long long quarantined, long long dropped)
@@ -65,7 +66,7 @@ void vg_reconcile(struct vg_store *st, const struct vg_config *cfg, int64_t to_m
 	if (rc < 0)
 		vg_log(VG_LOG_ERR, "forward.reconcile", "cannot store the reconciliation for %s: %s", from,
 		       vg_strerror(rc));
-	else if (rc == VG_OK)
+	else if (rc == VG_STORE_STORED)
 		vg_log(VG_LOG_INFO, "forward.reconcile", "reconciliation for %s..%s: %d devices", from, to,
 		       cJSON_GetArraySize(devices));
 	cJSON_free(body);

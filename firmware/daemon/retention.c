@@ -1,6 +1,8 @@
 /* Retention (DESIGN.md §6): see retention.h.  Called by the forwarder's tick. */
 #include "retention.h"
 
+#include "store_forward.h"
+
 #define FORWARDED_CHUNK 2000
 #define QUARANTINE_CHUNK 500
 #define CHUNKS 5

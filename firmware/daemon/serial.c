@@ -23,7 +23,7 @@
 #include "keys.h"
 #include "log.h"
 #include "pii.h"
-#include "store.h"
+#include "store_capture.h"
 
 #define READ_CHUNK 4096
 #define REOPEN_MIN_MS 200

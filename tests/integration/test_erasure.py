@@ -122,6 +122,33 @@ class ErasureTest(GatewayCase):
         again = self.pub("pos-1", person_event(21, *ana))
         self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE event_key = ?", again)[0][0], 1)
 
+    def test_forget_records_tombstone_and_notice_together(self):
+        """The tombstone and the CDP's notice are one transaction: when the
+        notice cannot be stored, no tombstone is either, and what forget says
+        is true; run again, it finishes with both."""
+        ana = ("ana.lopez@example.com", "+34 612 345 678", "MB-88121")
+        self.cdp.kill()
+        self.pub("pos-1", person_event(1, *ana))
+        with sqlite3.connect(self.gw.db_path(), timeout=10) as c:
+            c.execute("CREATE TRIGGER no_notice BEFORE INSERT ON events WHEN NEW.type = 'erasure.requested'"
+                      " BEGIN SELECT RAISE(ABORT, 'notice refused'); END")
+        r = self.forget("--email", [ana[0], "bob@example.org"])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("no tombstone is recorded and no erasure.requested queued", r.stderr)
+        self.assertIn("#2 to #2 were not processed", r.stderr)
+        self.assertNotIn("nothing of this identifier was changed", r.stderr)
+        self.assertNotIn("forgot", r.stdout)
+        self.assertEqual(self.gw.query("SELECT count(*) FROM tombstones")[0][0], 0)
+        self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE type = 'erasure.requested'")[0][0], 0)
+        self.assertEqual(self.gw.query("SELECT count(*) FROM suppressions")[0][0], 1)   # Ana's only
+        self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE device_id = 'pos-1'")[0][0], 0)
+        with sqlite3.connect(self.gw.db_path(), timeout=10) as c:
+            c.execute("DROP TRIGGER no_notice")
+        r = self.forget("--email", [ana[0]])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.gw.query("SELECT count(*) FROM tombstones")[0][0], 1)
+        self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE type = 'erasure.requested'")[0][0], 1)
+
     def test_forget_refuses_identifiers_on_the_command_line(self):
         r = self.gw.venuegw("forget", "--email", "ana.lopez@example.com", input="")
         self.assertEqual(r.returncode, 2)

@@ -19,7 +19,7 @@
 #include "ingest.h"
 #include "keys.h"
 #include "log.h"
-#include "store.h"
+#include "store_capture.h"
 
 struct fixture {
 	char dir[64];

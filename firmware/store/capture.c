@@ -8,7 +8,7 @@
 #include "err.h"
 #include "ingest.h"
 #include "keys.h"
-#include "store.h"
+#include "store_capture.h"
 
 #define LIMITER_HASH 2048      /* chain heads: a power of two above VG_CAPTURE_LIMITER_DEVICES */
 #define NIL (-1)

@@ -18,9 +18,6 @@
  *    never refused;
  *  - the counters.
  *
- * DESIGN.md §10 puts this in store/, which a later issue creates; it lives in
- * core/ until then.
- *
  * Not thread-safe: one struct vg_capture per thread, used with the store
  * handles of that thread. */
 #ifndef VG_CAPTURE_H
