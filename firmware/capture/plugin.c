@@ -42,7 +42,7 @@ struct capture {
 	struct vg_plan *plan;         /* the tracking plan; the broker's SIGHUP loads it again */
 	struct vg_capture *capture;   /* keys, suppression, the put, the quarantine's limits, counters */
 	struct vg_store *store;       /* NULL until buffer.db can be opened */
-	char db_path[300];
+	char db_path[VG_CONFIG_DB_PATH_MAX];
 	int64_t next_open_log_ms;     /* the "cannot open" error is logged at most every 10 s */
 	int clock_synced;
 	int64_t clock_checked_ms;

@@ -134,9 +134,8 @@ int vg_cmd_check_config(struct vg_config *cfg, const char *config_path, int argc
 
 	/* Erasure across key rotations: suppressions match under the versions
 	 * they were written for, so those must stay in the key file. */
-	char db[300];
-	vg_config_db_path(cfg, db, sizeof db);
-	if (access(db, R_OK) == 0) {
+	char db[VG_CONFIG_DB_PATH_MAX];
+	if (vg_config_db_path(cfg, db, sizeof db) == VG_OK && access(db, R_OK) == 0) {
 		struct vg_store *bst = vg_cli_open_store(cfg, VG_CLI_BUSY_MS, NULL, 0);
 		char warn[600];
 		if (bst && vg_suppression_check(cfg, bst, warn, sizeof warn) == VG_OK && warn[0])

@@ -39,9 +39,14 @@ int vg_cli_common_args(int *argc, char **argv, const char **config_path)
 
 struct vg_store *vg_cli_open_store(const struct vg_config *cfg, int busy_timeout_ms, char *err, size_t errsz)
 {
-	char path[300], why[600];
-	vg_config_db_path(cfg, path, sizeof path);
+	char path[VG_CONFIG_DB_PATH_MAX], why[600];
 	struct vg_store *st = NULL;
+	if (vg_config_db_path(cfg, path, sizeof path) != VG_OK) {
+		snprintf(err ? err : why, err ? errsz : sizeof why, "[gateway] data_dir: too long for buffer.db's path");
+		if (!err)
+			fprintf(stderr, "venuegw: %s\n", why);
+		return NULL;
+	}
 	struct vg_store_cfg scfg = { .path = path, .owner = 0, .durability_full = 1, .busy_timeout_ms = busy_timeout_ms };
 	if (vg_store_open(&st, &scfg, err ? err : why, err ? errsz : sizeof why) != VG_OK) {
 		if (!err)

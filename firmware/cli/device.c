@@ -456,9 +456,8 @@ static int cmd_list(const struct vg_config *cfg, int json)
 	qsort(rows, (size_t)n, sizeof *rows, row_cmp);
 
 	/* Last seen and seq from buffer.db's device_state, when it exists. */
-	char db[300];
-	vg_config_db_path(cfg, db, sizeof db);
-	struct vg_store *st = access(db, F_OK) == 0 ? vg_cli_open_store(cfg, VG_CLI_BUSY_MS, NULL, 0) : NULL;
+	char db[VG_CONFIG_DB_PATH_MAX];
+	struct vg_store *st = vg_config_db_path(cfg, db, sizeof db) == VG_OK && access(db, F_OK) == 0 ? vg_cli_open_store(cfg, VG_CLI_BUSY_MS, NULL, 0) : NULL;
 	if (st) {
 		struct devrows dr = { rows, n };
 		int rc = vg_store_group_counts(st, VG_STORE_GROUP_DEVICES, device_state_row, &dr);

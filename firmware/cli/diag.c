@@ -45,6 +45,8 @@
 #include <zlib.h>
 
 #include "cli.h"
+#include "buf.h"
+#include "clock.h"
 #include "err.h"
 #include "event.h"
 #include "ingest.h"
@@ -54,67 +56,6 @@
 #define JOURNAL_LINES "2000"
 #define CHILD_TIMEOUT_MS 60000
 #define PART_MAX (16u << 20)   /* a part is cut at 16 MiB */
-
-/* ---- a growable text buffer ------------------------------------------------- */
-
-struct buf {
-	char *p;
-	size_t n, cap;
-	int oom;
-};
-
-static void bput(struct buf *b, const char *s, size_t n)
-{
-	if (b->oom || b->n + n + 1 > PART_MAX)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-__attribute__((format(printf, 2, 3)))
-static void bprintf(struct buf *b, const char *fmt, ...)
-{
-	char tmp[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n < sizeof tmp) {
-		bput(b, tmp, (size_t)n);
-		return;
-	}
-	char *big = malloc((size_t)n + 1);
-	if (!big) {
-		b->oom = 1;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(big, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	bput(b, big, (size_t)n);
-	free(big);
-}
-
-static void bfree(struct buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof *b);
-}
 
 /* ---- the bundle: ustar + gzip through libarchive ---------------------------------- */
 
@@ -155,22 +96,23 @@ static void bundle_add(struct bundle *t, const char *name, const char *data, siz
 
 /* The last filter (redact.h: nothing shaped like personal data leaves), then
  * add.  A part that cannot be filtered is left out, and says so. */
-static void add_part(struct bundle *t, const char *name, struct buf *b)
+static void add_part(struct bundle *t, const char *name, struct vg_buf *b)
 {
 	const char *text = b->p ? b->p : "";
-	size_t n = vg_redact(text, b->n, NULL, 0);
-	char *clean = b->oom ? NULL : malloc(n + 1);
+	size_t n = vg_redact(text, b->len, NULL, 0);
+	/* Cut at PART_MAX (VG_ERR_RANGE): what fits goes out; out of memory: none. */
+	char *clean = b->err == VG_ERR_NOMEM ? NULL : malloc(n + 1);
 	if (!clean) {
-		struct buf e = { 0 };
-		bprintf(&e, "(%s left out: out of memory while writing it)\n", name);
-		bundle_add(t, name, e.p ? e.p : "", e.n);
-		bfree(&e);
+		struct vg_buf e = VG_BUF_INIT(PART_MAX);
+		vg_buf_addf(&e, "(%s left out: out of memory while writing it)\n", name);
+		bundle_add(t, name, e.p ? e.p : "", e.len);
+		vg_buf_free(&e);
 	} else {
-		vg_redact(text, b->n, clean, n + 1);
+		vg_redact(text, b->len, clean, n + 1);
 		bundle_add(t, name, clean, n);
 	}
 	free(clean);
-	bfree(b);
+	vg_buf_free(b);
 }
 
 /* ---- children ----------------------------------------------------------------- */
@@ -178,7 +120,7 @@ static void add_part(struct bundle *t, const char *name, struct buf *b)
 /* Run argv with stdin from /dev/null; collect stdout into out and stderr into
  * errb (each cut at PART_MAX).  Returns the exit status, 127 when it could not
  * be started, or -1 when it was killed (a timeout). */
-static int run_capture(char *const argv[], struct buf *out, struct buf *errb)
+static int run_capture(char *const argv[], struct vg_buf *out, struct vg_buf *errb)
 {
 	int po[2], pe[2];
 	if (pipe2(po, O_CLOEXEC) != 0)
@@ -206,12 +148,10 @@ static int run_capture(char *const argv[], struct buf *out, struct buf *errb)
 	close(po[1]);
 	close(pe[1]);
 	struct pollfd fds[2] = { { .fd = po[0], .events = POLLIN }, { .fd = pe[0], .events = POLLIN } };
-	struct timespec t0, now;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int64_t t0 = vg_now_ms();
 	int open_fds = 2, killed = 0;
 	while (open_fds) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long el = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+		long el = (long)(vg_now_ms() - t0);
 		if (el >= CHILD_TIMEOUT_MS) {
 			kill(pid, SIGKILL);
 			killed = 1;
@@ -226,7 +166,7 @@ static int run_capture(char *const argv[], struct buf *out, struct buf *errb)
 			char chunk[8192];
 			ssize_t n = read(fds[i].fd, chunk, sizeof chunk);
 			if (n > 0) {
-				bput(i ? errb : out, chunk, (size_t)n);
+				vg_buf_add(i ? errb : out, chunk, (size_t)n);
 			} else if (n == 0 || errno != EINTR) {
 				close(fds[i].fd);
 				fds[i].fd = -1;
@@ -261,14 +201,14 @@ static int secret_key(const char *k)
 	return 0;
 }
 
-static void part_config(const struct vg_config *cfg, struct buf *b)
+static void part_config(const struct vg_config *cfg, struct vg_buf *b)
 {
-	bprintf(b, "# %s, as read by venuegw diag: comments removed, values of password and secret\n"
+	vg_buf_addf(b, "# %s, as read by venuegw diag: comments removed, values of password and secret\n"
 	           "# keys replaced by <redacted>, user:password in URLs replaced; *_file keys keep\n"
 	           "# their paths (their contents are never included: see files.txt).\n", cfg->path);
 	FILE *f = fopen(cfg->path, "r");
 	if (!f) {
-		bprintf(b, "# cannot read %s: %s\n", cfg->path, strerror(errno));
+		vg_buf_addf(b, "# cannot read %s: %s\n", cfg->path, strerror(errno));
 		return;
 	}
 	char line[4096];
@@ -276,18 +216,18 @@ static void part_config(const struct vg_config *cfg, struct buf *b)
 		line[strcspn(line, "\r\n")] = '\0';
 		const char *s = line + strspn(line, " \t");
 		if (!*s) {
-			bprintf(b, "\n");
+			vg_buf_addf(b, "\n");
 			continue;
 		}
 		if (*s == ';' || *s == '#')
 			continue;
 		if (*s == '[') {
-			bprintf(b, "%s\n", s);
+			vg_buf_addf(b, "%s\n", s);
 			continue;
 		}
 		const char *eq = strchr(s, '=');
 		if (!eq) {
-			bprintf(b, "<a line that is not key = value: left out>\n");
+			vg_buf_addf(b, "<a line that is not key = value: left out>\n");
 			continue;
 		}
 		char key[128];
@@ -300,7 +240,7 @@ static void part_config(const struct vg_config *cfg, struct buf *b)
 				*k = (char)(*k - 'A' + 'a');
 		const char *v = eq + 1 + strspn(eq + 1, " \t");
 		if (secret_key(key)) {
-			bprintf(b, "%s = <redacted>\n", key);
+			vg_buf_addf(b, "%s = <redacted>\n", key);
 			continue;
 		}
 		/* scheme://user:password@host → scheme://<redacted>@host */
@@ -308,22 +248,22 @@ static void part_config(const struct vg_config *cfg, struct buf *b)
 		const char *at = sch ? strchr(sch + 3, '@') : NULL;
 		const char *slash = sch ? strchr(sch + 3, '/') : NULL;
 		if (at && (!slash || at < slash))
-			bprintf(b, "%s = %.*s<redacted>%s\n", key, (int)(sch + 3 - v), v, at);
+			vg_buf_addf(b, "%s = %.*s<redacted>%s\n", key, (int)(sch + 3 - v), v, at);
 		else
-			bprintf(b, "%s = %s\n", key, v);
+			vg_buf_addf(b, "%s = %s\n", key, v);
 	}
 	fclose(f);
 }
 
-static void describe_file(struct buf *b, const char *label, const char *path, int secret)
+static void describe_file(struct vg_buf *b, const char *label, const char *path, int secret)
 {
 	if (!path || !*path) {
-		bprintf(b, "%-22s (not set)\n", label);
+		vg_buf_addf(b, "%-22s (not set)\n", label);
 		return;
 	}
 	struct stat st;
 	if (lstat(path, &st) != 0) {
-		bprintf(b, "%-22s %s: %s\n", label, path, errno == ENOENT ? "does not exist" : strerror(errno));
+		vg_buf_addf(b, "%-22s %s: %s\n", label, path, errno == ENOENT ? "does not exist" : strerror(errno));
 		return;
 	}
 	const char *type = S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "directory" :
@@ -334,30 +274,31 @@ static void describe_file(struct buf *b, const char *label, const char *path, in
 	snprintf(owner, sizeof owner, "%s(%u)", pw ? pw->pw_name : "?", (unsigned)st.st_uid);
 	struct group *gr = getgrgid(st.st_gid);
 	snprintf(group, sizeof group, "%s(%u)", gr ? gr->gr_name : "?", (unsigned)st.st_gid);
-	bprintf(b, "%-22s %s: %s, mode %04o, owner %s, group %s", label, path, type,
+	vg_buf_addf(b, "%-22s %s: %s, mode %04o, owner %s, group %s", label, path, type,
 	        (unsigned)(st.st_mode & 07777), owner, group);
 	if (S_ISREG(st.st_mode))
-		bprintf(b, ", %lld bytes", (long long)st.st_size);
+		vg_buf_addf(b, ", %lld bytes", (long long)st.st_size);
 	if (S_ISLNK(st.st_mode)) {
 		char t[512];
 		ssize_t n = readlink(path, t, sizeof t - 1);
 		if (n >= 0) {
 			t[n] = '\0';
-			bprintf(b, " -> %s", t);
+			vg_buf_addf(b, " -> %s", t);
 		}
 	}
 	if (secret && S_ISREG(st.st_mode) && (st.st_mode & 0004))
-		bprintf(b, "  WARNING: a secret readable by every user (chmod o-r)");
+		vg_buf_addf(b, "  WARNING: a secret readable by every user (chmod o-r)");
 	if (secret && S_ISREG(st.st_mode) && access(path, R_OK) != 0)
-		bprintf(b, "  (not readable by this user)");
-	bprintf(b, "\n");
+		vg_buf_addf(b, "  (not readable by this user)");
+	vg_buf_addf(b, "\n");
 }
 
-static void part_files(const struct vg_config *cfg, struct buf *b)
+static void part_files(const struct vg_config *cfg, struct vg_buf *b)
 {
-	char db[300], p[320];
-	vg_config_db_path(cfg, db, sizeof db);
-	bprintf(b, "# Files and directories the configuration names: never their contents.\n");
+	char db[VG_CONFIG_DB_PATH_MAX], p[VG_CONFIG_DB_PATH_MAX + 8];
+	if (vg_config_db_path(cfg, db, sizeof db) != VG_OK)
+		snprintf(db, sizeof db, "(data_dir too long)");
+	vg_buf_addf(b, "# Files and directories the configuration names: never their contents.\n");
 	describe_file(b, "config", cfg->path, 0);
 	describe_file(b, "[cdp] write_key_file", cfg->write_key_file, 1);
 	describe_file(b, "[cdp] ca_file", cfg->ca_file, 0);
@@ -386,50 +327,50 @@ static void part_files(const struct vg_config *cfg, struct buf *b)
 	}
 }
 
-static void part_status(const struct vg_config *cfg, struct buf *b, struct buf *note)
+static void part_status(const struct vg_config *cfg, struct vg_buf *b, struct vg_buf *note)
 {
 	char self[512];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
 	if (n <= 0) {
-		bprintf(note, "status.json: cannot find the venuegw binary (/proc/self/exe): %s\n", strerror(errno));
-		bprintf(b, "null\n");
+		vg_buf_addf(note, "status.json: cannot find the venuegw binary (/proc/self/exe): %s\n", strerror(errno));
+		vg_buf_addf(b, "null\n");
 		return;
 	}
 	self[n] = '\0';
 	char *argv[] = { self, "--config", (char *)cfg->path, "status", "--json", NULL };
-	struct buf err = { 0 };
+	struct vg_buf err = VG_BUF_INIT(PART_MAX);
 	int rc = run_capture(argv, b, &err);
 	if (rc != 0) {
-		bprintf(note, "status.json: venuegw status --json exited with %d: %.*s\n", rc,
-		        (int)(err.n > 600 ? 600 : err.n), err.p ? err.p : "");
-		if (!b->n)
-			bprintf(b, "null\n");
+		vg_buf_addf(note, "status.json: venuegw status --json exited with %d: %.*s\n", rc,
+		        (int)(err.len > 600 ? 600 : err.len), err.p ? err.p : "");
+		if (!b->len)
+			vg_buf_addf(b, "null\n");
 	}
-	bfree(&err);
+	vg_buf_free(&err);
 }
 
-static void part_journal(struct buf *b)
+static void part_journal(struct vg_buf *b)
 {
 	char *argv[] = { "journalctl", "-u", "venuegw", "-u", "venuegw-broker", "-n", JOURNAL_LINES,
 	                 "--no-pager", "-o", "short-iso", NULL };
-	struct buf out = { 0 }, err = { 0 };
+	struct vg_buf out = VG_BUF_INIT(PART_MAX), err = VG_BUF_INIT(PART_MAX);
 	int rc = run_capture(argv, &out, &err);
-	bprintf(b, "# journalctl -u venuegw -u venuegw-broker -n " JOURNAL_LINES " --no-pager -o short-iso\n");
+	vg_buf_addf(b, "# journalctl -u venuegw -u venuegw-broker -n " JOURNAL_LINES " --no-pager -o short-iso\n");
 	if (rc == 127) {
-		bprintf(b, "no journal: journalctl is not installed or could not be started\n");
+		vg_buf_addf(b, "no journal: journalctl is not installed or could not be started\n");
 	} else {
 		if (rc != 0)
-			bprintf(b, "no journal: journalctl exited with %d\n", rc);
-		else if (err.n && strstr(err.p, "No journal files"))
-			bprintf(b, "no journal: journalctl found no journal files (not running under systemd?)\n");
-		if (err.n) {
-			bprintf(b, "# journalctl said on stderr:\n");
-			bput(b, err.p, err.n);
+			vg_buf_addf(b, "no journal: journalctl exited with %d\n", rc);
+		else if (err.len && strstr(err.p, "No journal files"))
+			vg_buf_addf(b, "no journal: journalctl found no journal files (not running under systemd?)\n");
+		if (err.len) {
+			vg_buf_addf(b, "# journalctl said on stderr:\n");
+			vg_buf_add(b, err.p, err.len);
 		}
-		bput(b, out.p ? out.p : "", out.n);
+		vg_buf_add(b, out.p ? out.p : "", out.len);
 	}
-	bfree(&out);
-	bfree(&err);
+	vg_buf_free(&out);
+	vg_buf_free(&err);
 }
 
 static void fmt_time(int64_t ms, char out[25])
@@ -440,13 +381,13 @@ static void fmt_time(int64_t ms, char out[25])
 		vg_time_format(ms, out);
 }
 
-static void group_text(struct buf *b, const char *a, const char *bb, const char *c, long long n, int64_t t1,
+static void group_text(struct vg_buf *b, const char *a, const char *bb, const char *c, long long n, int64_t t1,
                        int64_t t2)
 {
 	char x[25], y[25];
 	fmt_time(t1, x);
 	fmt_time(t2, y);
-	bprintf(b, "  %-20s %-22s %-12s %10lld  %s  %s\n", a, bb, c, n, x, y);
+	vg_buf_addf(b, "  %-20s %-22s %-12s %10lld  %s  %s\n", a, bb, c, n, x, y);
 }
 
 static int group_line(void *ud, const struct vg_store_group_row *r)
@@ -465,7 +406,7 @@ static int group_line(void *ud, const struct vg_store_group_row *r)
 
 static int device_line(void *ud, const struct vg_store_group_row *r)
 {
-	struct buf *b = ud;
+	struct vg_buf *b = ud;
 	char x[25], seq[24], serial[48];
 	fmt_time(r->device.last_seen_ms, x);
 	if (r->device.has_last_seq)
@@ -473,13 +414,13 @@ static int device_line(void *ud, const struct vg_store_group_row *r)
 	else
 		snprintf(seq, sizeof seq, "-");
 	snprintf(serial, sizeof serial, "%lld:%lld", r->device.serial_epoch, r->device.serial_seq);
-	bprintf(b, "  %-20s last_seq %-12s serial %-24s last seen %s\n", r->device.device_id, seq, serial, x);
+	vg_buf_addf(b, "  %-20s last_seq %-12s serial %-24s last seen %s\n", r->device.device_id, seq, serial, x);
 	return 0;
 }
 
 static int batch_line(void *ud, const struct vg_store_group_row *r)
 {
-	struct buf *b = ud;
+	struct vg_buf *b = ud;
 	char x[25], y[25], status[16];
 	fmt_time(r->batch.created_ms, x);
 	fmt_time(r->batch.next_attempt_ms, y);
@@ -487,19 +428,19 @@ static int batch_line(void *ud, const struct vg_store_group_row *r)
 		snprintf(status, sizeof status, "%d", r->batch.last_status);
 	else
 		snprintf(status, sizeof status, "-");
-	bprintf(b, "  batch %-8lld events %-6lld attempts %-5lld last HTTP status %-5s created %s  next attempt %s\n",
+	vg_buf_addf(b, "  batch %-8lld events %-6lld attempts %-5lld last HTTP status %-5s created %s  next attempt %s\n",
 	        r->batch.id, r->batch.events, r->batch.attempts, status, x, y);
 	return 0;
 }
 
 static int tomb_line(void *ud, const struct vg_store_group_row *r)
 {
-	struct buf *b = ud;
+	struct vg_buf *b = ud;
 	char x[25], y[25];
 	fmt_time(r->erasure.first_ms, x);
 	fmt_time(r->erasure.last_ms, y);
-	bprintf(b, "  %-12s %lld (first %s, last %s)\n", "tombstones", r->erasure.tombstones, x, y);
-	bprintf(b, "  %-12s %lld\n", "suppressions", r->erasure.suppressions);
+	vg_buf_addf(b, "  %-12s %lld (first %s, last %s)\n", "tombstones", r->erasure.tombstones, x, y);
+	vg_buf_addf(b, "  %-12s %lld\n", "suppressions", r->erasure.suppressions);
 	return 0;
 }
 
@@ -509,128 +450,127 @@ static long long file_size(const char *path)
 	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
 
-static void part_buffer(const struct vg_config *cfg, struct buf *b, struct buf *note)
+static void part_buffer(const struct vg_config *cfg, struct vg_buf *b, struct vg_buf *note)
 {
-	char db[300], p[320];
-	vg_config_db_path(cfg, db, sizeof db);
+	char db[VG_CONFIG_DB_PATH_MAX], p[VG_CONFIG_DB_PATH_MAX + 8];
+	if (vg_config_db_path(cfg, db, sizeof db) != VG_OK)
+		snprintf(db, sizeof db, "(data_dir too long)");
 	snprintf(p, sizeof p, "%s-wal", db);
-	bprintf(b, "buffer.db        %s\n", db);
-	bprintf(b, "file size        %lld bytes\n", file_size(db));
-	bprintf(b, "WAL size         %lld bytes%s\n", file_size(p), file_size(p) < 0 ? " (no WAL file)" : "");
+	vg_buf_addf(b, "buffer.db        %s\n", db);
+	vg_buf_addf(b, "file size        %lld bytes\n", file_size(db));
+	vg_buf_addf(b, "WAL size         %lld bytes%s\n", file_size(p), file_size(p) < 0 ? " (no WAL file)" : "");
 	char err[600];
 	struct vg_store *st = vg_cli_open_store(cfg, VG_CLI_BUSY_MS, err, sizeof err);
 	if (!st) {
-		bprintf(b, "cannot open: %s\n", err);
-		bprintf(note, "buffer.txt: buffer.db could not be opened: %s\n", err);
+		vg_buf_addf(b, "cannot open: %s\n", err);
+		vg_buf_addf(note, "buffer.txt: buffer.db could not be opened: %s\n", err);
 		return;
 	}
 	struct vg_store_file_stats fs;
 	int rc = vg_store_file_stats(st, &fs);
 	if (!rc)
-		bprintf(b, "schema version   %lld (this venuegw speaks %d)\njournal mode     %s\n"
+		vg_buf_addf(b, "schema version   %lld (this venuegw speaks %d)\njournal mode     %s\n"
 		        "pages            %lld of %lld bytes (%lld bytes), %lld free\n", fs.schema_version,
 		        VG_STORE_SCHEMA, fs.journal_mode, fs.page_count, fs.page_size, fs.page_count * fs.page_size,
 		        fs.freelist_count);
 	struct vg_store_counts c;
 	if (!rc && !(rc = vg_store_counts(st, &c)))
-		bprintf(b, "\nevents           %lld pending, %lld in flight, %lld forwarded (keys kept for de-duplication)\n"
+		vg_buf_addf(b, "\nevents           %lld pending, %lld in flight, %lld forwarded (keys kept for de-duplication)\n"
 		        "quarantine       %lld held, %lld metadata only, %lld counted in floods\n",
 		        c.pending, c.inflight, c.forwarded, c.quarantine_held, c.quarantine_metadata,
 		        c.quarantine_overflow);
 	if (!rc) {
-		bprintf(b, "\nevents by device, type and state (count, oldest and newest receive time):\n");
+		vg_buf_addf(b, "\nevents by device, type and state (count, oldest and newest receive time):\n");
 		rc = vg_store_group_counts(st, VG_STORE_GROUP_EVENTS, group_line, b);
 	}
 	if (!rc) {
-		bprintf(b, "\nquarantine by device, reason and state:\n");
+		vg_buf_addf(b, "\nquarantine by device, reason and state:\n");
 		rc = vg_store_group_counts(st, VG_STORE_GROUP_QUARANTINE, group_line, b);
 	}
 	if (!rc) {
-		bprintf(b, "\nquarantine counted under the rate cap (device, reason, count, first, last):\n");
+		vg_buf_addf(b, "\nquarantine counted under the rate cap (device, reason, count, first, last):\n");
 		rc = vg_store_group_counts(st, VG_STORE_GROUP_OVERFLOW, group_line, b);
 	}
 	if (!rc) {
-		bprintf(b, "\nunfinished batches:\n");
+		vg_buf_addf(b, "\nunfinished batches:\n");
 		rc = vg_store_group_counts(st, VG_STORE_GROUP_BATCHES, batch_line, b);
 	}
 	if (!rc) {
-		bprintf(b, "\ndevice_state:\n");
+		vg_buf_addf(b, "\ndevice_state:\n");
 		rc = vg_store_group_counts(st, VG_STORE_GROUP_DEVICES, device_line, b);
 	}
 	if (!rc) {
-		bprintf(b, "\nerasure:\n");
+		vg_buf_addf(b, "\nerasure:\n");
 		rc = vg_store_group_counts(st, VG_STORE_GROUP_TOMBSTONES, tomb_line, b);
 	}
 	if (!rc) {
 		char check[2048];
 		rc = vg_store_quick_check(st, check, sizeof check);
 		if (!rc)
-			bprintf(b, "\nquick_check      %s\n", check);
+			vg_buf_addf(b, "\nquick_check      %s\n", check);
 	}
 	if (rc) {
-		bprintf(b, "\ncannot read buffer.db: %s (%s)\n", vg_strerror(rc), vg_store_errmsg(st));
-		bprintf(note, "buffer.txt: reading buffer.db failed: %s\n", vg_strerror(rc));
+		vg_buf_addf(b, "\ncannot read buffer.db: %s (%s)\n", vg_strerror(rc), vg_store_errmsg(st));
+		vg_buf_addf(note, "buffer.txt: reading buffer.db failed: %s\n", vg_strerror(rc));
 	}
 	vg_store_close(st);
 }
 
-static void part_versions(struct buf *b)
+static void part_versions(struct vg_buf *b)
 {
 	int maj, min, rev;
 	mosquitto_lib_version(&maj, &min, &rev);
 	char mbed[32] = "";
 	mbedtls_version_get_string(mbed);
-	bprintf(b, "venuegw          %s\nsqlite           %s\nlibmosquitto     %d.%d.%d\nmbedtls          %s\n"
+	vg_buf_addf(b, "venuegw          %s\nsqlite           %s\nlibmosquitto     %d.%d.%d\nmbedtls          %s\n"
 	        "libcurl          %s\nzlib             %s\nlibarchive       %s\ncJSON            %s\n"
 	        "store schema     %d\n",
 	        VG_VERSION, vg_store_sqlite_version(), maj, min, rev, mbed, curl_version(), zlibVersion(),
 	        archive_version_string() + (strncmp(archive_version_string(), "libarchive ", 11) ? 0 : 11),
 	        cJSON_Version(), VG_STORE_SCHEMA);
 	char *argv[] = { "/usr/sbin/mosquitto", "-h", NULL };
-	struct buf out = { 0 }, err = { 0 };
+	struct vg_buf out = VG_BUF_INIT(PART_MAX), err = VG_BUF_INIT(PART_MAX);
 	int rc = run_capture(argv, &out, &err);
 	if (rc == 127) {
 		char *argv2[] = { "mosquitto", "-h", NULL };
-		bfree(&out);
-		bfree(&err);
+		vg_buf_free(&out);
+		vg_buf_free(&err);
 		rc = run_capture(argv2, &out, &err);
 	}
-	const char *text = out.n ? out.p : err.p;
+	const char *text = out.len ? out.p : err.p;
 	if (rc == 127 || !text)
-		bprintf(b, "mosquitto        not found\n");
+		vg_buf_addf(b, "mosquitto        not found\n");
 	else
-		bprintf(b, "mosquitto        %.*s\n", (int)strcspn(text, "\n"), text);
-	bfree(&out);
-	bfree(&err);
+		vg_buf_addf(b, "mosquitto        %.*s\n", (int)strcspn(text, "\n"), text);
+	vg_buf_free(&out);
+	vg_buf_free(&err);
 }
 
-static void part_system(const struct vg_config *cfg, struct buf *b)
+static void part_system(const struct vg_config *cfg, struct vg_buf *b)
 {
 	struct utsname u;
 	if (uname(&u) == 0)
-		bprintf(b, "uname            %s %s %s %s %s\n", u.sysname, u.nodename, u.release, u.version, u.machine);
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
+		vg_buf_addf(b, "uname            %s %s %s %s %s\n", u.sysname, u.nodename, u.release, u.version, u.machine);
 	char now[25];
-	vg_time_format((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, now);
-	bprintf(b, "time (UTC)       %s\nclock            %s\n", now,
+	vg_time_format(vg_wall_ms(), now);
+	vg_buf_addf(b, "time (UTC)       %s\nclock            %s\n", now,
 	        vg_clock_synced() ? "synchronised" : "NOT synchronised (adjtimex: STA_UNSYNC)");
 	FILE *f = fopen("/proc/uptime", "r");
 	double up = 0;
 	if (f) {
 		if (fscanf(f, "%lf", &up) == 1)
-			bprintf(b, "uptime           %.0f s\n", up);
+			vg_buf_addf(b, "uptime           %.0f s\n", up);
 		fclose(f);
 	}
 	struct statvfs sv;
 	if (statvfs(cfg->data_dir, &sv) == 0)
-		bprintf(b, "data_dir         %s: %llu of %llu MiB free (%llu of %llu inodes free)\n", cfg->data_dir,
+		vg_buf_addf(b, "data_dir         %s: %llu of %llu MiB free (%llu of %llu inodes free)\n", cfg->data_dir,
 		        (unsigned long long)sv.f_bavail * sv.f_frsize >> 20,
 		        (unsigned long long)sv.f_blocks * sv.f_frsize >> 20, (unsigned long long)sv.f_favail,
 		        (unsigned long long)sv.f_files);
 	else
-		bprintf(b, "data_dir         %s: statvfs: %s\n", cfg->data_dir, strerror(errno));
-	bprintf(b, "user             uid %u, gid %u\n", (unsigned)getuid(), (unsigned)getgid());
+		vg_buf_addf(b, "data_dir         %s: statvfs: %s\n", cfg->data_dir, strerror(errno));
+	vg_buf_addf(b, "user             uid %u, gid %u\n", (unsigned)getuid(), (unsigned)getgid());
 }
 
 /* ---- the verb ------------------------------------------------------------------- */
@@ -714,7 +654,7 @@ int vg_cmd_diag(struct vg_config *cfg, const char *config_path, int argc, char *
 		return VG_EXIT_FAIL;
 	}
 
-	struct buf note = { 0 }, b = { 0 };
+	struct vg_buf note = VG_BUF_INIT(PART_MAX), b = VG_BUF_INIT(PART_MAX);
 	part_config(cfg, &b);
 	add_part(&t, "config.txt", &b);
 	part_files(cfg, &b);
@@ -731,7 +671,7 @@ int vg_cmd_diag(struct vg_config *cfg, const char *config_path, int argc, char *
 	add_part(&t, "system.txt", &b);
 	char when[25];
 	vg_time_format((int64_t)ts.tv_sec * 1000, when);
-	bprintf(&b, "venuegw support bundle\n\nvenue      %s\ngateway    %s\nmade at    %s (UTC) by venuegw %s\n"
+	vg_buf_addf(&b, "venuegw support bundle\n\nvenue      %s\ngateway    %s\nmade at    %s (UTC) by venuegw %s\n"
 	        "config     %s\n\n"
 	        "config.txt    the configuration's text; comments removed, secrets replaced by <redacted>\n"
 	        "files.txt     the files the configuration names: mode, owner, size (never their contents)\n"
@@ -745,12 +685,12 @@ int vg_cmd_diag(struct vg_config *cfg, const char *config_path, int argc, char *
 	        "password and certificate files.  Every part was also filtered: anything shaped like a token,\n"
 	        "an email address, an international phone number or a card number reads [token], [email],\n"
 	        "[phone] or [card].\n", cfg->venue_id, gw, when, VG_VERSION, cfg->path);
-	if (note.n) {
-		bprintf(&b, "\nWhile collecting:\n");
-		bput(&b, note.p, note.n);
+	if (note.len) {
+		vg_buf_addf(&b, "\nWhile collecting:\n");
+		vg_buf_add(&b, note.p, note.len);
 	}
 	add_part(&t, "README.txt", &b);
-	bfree(&note);
+	vg_buf_free(&note);
 	/* The end of the archive and of the gzip stream; the descriptor is ours. */
 	if (archive_write_close(t.a) != ARCHIVE_OK)
 		t.err = 1;

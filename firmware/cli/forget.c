@@ -22,6 +22,7 @@
 
 #include "contract.h"
 #include "cli.h"
+#include "clock.h"
 #include "digest.h"
 #include "err.h"
 #include "event.h"
@@ -44,6 +45,7 @@ static const struct {
 	{ "--member-code", "member_code", offsetof(struct vg_pii_policy, member_code) },
 	{ "--payment-customer-id", "payment_customer_id", offsetof(struct vg_pii_policy, payment_customer_id) },
 };
+_Static_assert(sizeof kinds / sizeof kinds[0] == VG_PII_IDENTITY_CLASSES, "one flag per identity class");
 
 const char vg_help_forget[] =
 	"Usage: venuegw forget (--email | --phone | --customer-id | --loyalty-id | --member-code\n"
@@ -56,13 +58,6 @@ const char vg_help_forget[] =
 	"Exit status: 0 done; 1 buffer.db or the token key file failed; 2 bad command\n"
 	"line or configuration, or an identifier that is not one.\n";
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The tombstone's keyed digest of (field, normalized): proves which request
  * it was to someone holding the key and the identifier, and to nobody else. */
 static void tombstone_digest(const struct vg_key *key, const char *field, const char *norm, char out[32])
@@ -74,13 +69,6 @@ static void tombstone_digest(const struct vg_key *key, const char *field, const 
 	vg_hmac_sha256(key->bytes, sizeof key->bytes, parts, lens, 4, mac);
 	memcpy(out, "tomb.", 5);
 	vg_b64url(mac, 16, out + 5);
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 struct erase_progress {
@@ -101,7 +89,7 @@ static int erase_table(struct vg_store *st, enum vg_store_table table, const cha
 			return rc;
 		pr->scanned += scanned;
 		pr->deleted += deleted;
-		int64_t now = mono_ms();
+		int64_t now = vg_now_ms();
 		if (now >= pr->next_report_ms) {
 			fprintf(stderr, "venuegw forget: %lld of %lld rows scanned, %lld purged, %.1f s\n", pr->scanned,
 			        pr->total, pr->deleted, (double)(now - pr->started_ms) / 1000.0);
@@ -144,9 +132,9 @@ static int tombstone_and_notice(struct vg_store *st, const struct vg_config *cfg
 	cJSON_Delete(ev);
 	if (!body)
 		return VG_ERR_NOMEM;
-	vg_event_key(cfg->venue_id, "_gateway", "id", id, strlen(id), key);
+	vg_event_key(cfg->venue_id, VG_GATEWAY_DEVICE, "id", id, strlen(id), key);
 	struct vg_store_event se = {
-		.event_key = key, .device_id = "_gateway", .type = "erasure.requested",
+		.event_key = key, .device_id = VG_GATEWAY_DEVICE, .type = "erasure.requested",
 		.priority = VG_PRIO_HIGH, .received_at_ms = now, .body = body, .body_len = strlen(body),
 	};
 	int rc = vg_store_tombstone(st, digest, now, rows, &se);
@@ -198,7 +186,7 @@ int vg_cmd_forget(struct vg_config *cfg, const char *config_path, int argc, char
 		fprintf(stderr, "venuegw forget: %s\n", err);
 		return VG_EXIT_FAIL;
 	}
-	int64_t now = wall_ms();
+	int64_t now = vg_wall_ms();
 	const struct vg_key *current = vg_keyring_current(&kr, now / 1000);
 	if (!current) {
 		fprintf(stderr, "venuegw forget: no token key is active yet in %s\n", cfg->key_file);
@@ -284,7 +272,7 @@ int vg_cmd_forget(struct vg_config *cfg, const char *config_path, int argc, char
 			 *    up to the highest ids read after it. */
 			char versions[VG_KEYRING_MAX * 8 + 2];
 			versions_text(&kr, versions, sizeof versions);
-			struct erase_progress pr = { .started_ms = mono_ms() };
+			struct erase_progress pr = { .started_ms = vg_now_ms() };
 			pr.next_report_ms = pr.started_ms + 5000;
 			long long ev_max = 0, q_max = 0;
 			int rc = vg_store_suppress(st, match, nt, versions, now);
@@ -306,7 +294,7 @@ int vg_cmd_forget(struct vg_config *cfg, const char *config_path, int argc, char
 			if (!rc)
 				rc = tombstone_and_notice(st, cfg, field, policy == VG_POL_KEEP ? norms[i]
 				                          : policy == VG_POL_SHA256 ? hex : cur, digest, pr.deleted, now);
-			double secs = (double)(mono_ms() - pr.started_ms) / 1000.0;
+			double secs = (double)(vg_now_ms() - pr.started_ms) / 1000.0;
 			if (rc) {
 				fprintf(stderr, "venuegw forget: %s #%d: %s (%s) after %lld rows scanned and %lld purged in"
 				        " %.1f s; the person is suppressed at capture, but no tombstone is recorded and no"

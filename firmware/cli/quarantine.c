@@ -19,6 +19,7 @@
 
 #include "capture.h"
 #include "cli.h"
+#include "clock.h"
 #include "digest.h"
 #include "err.h"
 #include "event.h"

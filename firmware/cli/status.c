@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "contract.h"
 #include "err.h"
 #include "event.h"
@@ -84,7 +85,7 @@ static int status_undeclared(void *ud, const char *device, const char *type, con
 
 static int status_device(void *ud, const char *device_id, int64_t last_seen_ms, long long events)
 {
-	if (strcmp(device_id, "_gateway") == 0)
+	if (strcmp(device_id, VG_GATEWAY_DEVICE) == 0)
 		return 0;
 	cJSON *e = cJSON_CreateObject();
 	if (!e)
@@ -225,9 +226,7 @@ int vg_cmd_status(struct vg_config *cfg, const char *config_path, int argc, char
 		vg_plan_free(plan);
 		return VG_EXIT_FAIL;
 	}
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	int64_t now_ms = vg_wall_ms();
 	double age = oldest_ms ? (double)(now_ms - oldest_ms) / 1000.0 : 0;
 	if (age < 0)
 		age = 0;
@@ -259,7 +258,7 @@ int vg_cmd_status(struct vg_config *cfg, const char *config_path, int argc, char
 			return VG_EXIT_FAIL;
 		}
 		cJSON_AddItemToObject(o, "daemon", live ? cJSON_Duplicate(live, 1) : cJSON_CreateNull());
-		for (int i = 0; i < 6; i++)
+		for (int i = 0; i < VG_PII_IDENTITY_CLASSES; i++)
 			cJSON_AddStringToObject(privacy, fields[i], pol_names[pols[i]]);
 		cJSON_AddStringToObject(o, "venue_id", cfg->venue_id);
 		cJSON_AddNumberToObject(o, "pending", (double)c.pending);
@@ -325,7 +324,7 @@ int vg_cmd_status(struct vg_config *cfg, const char *config_path, int argc, char
 	} else {
 		printf("venue               %s\n", cfg->venue_id);
 		printf("privacy             ");
-		for (int i = 0; i < 6; i++)
+		for (int i = 0; i < VG_PII_IDENTITY_CLASSES; i++)
 			printf("%s%s=%s", i ? " " : "", fields[i], pol_names[pols[i]]);
 		printf("\n");
 		if (sup_warn[0])

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "contract.h"
 #include "digest.h"
 #include "err.h"
@@ -87,11 +88,8 @@ int vg_cmd_validate(struct vg_config *cfg, const char *config_path, int argc, ch
 	struct vg_ingest_cfg icfg;
 	vg_ingest_cfg_init(&icfg, cfg, key);
 	icfg.plan = plan;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
 	struct vg_ingest_out out;
-	int rc = vg_ingest(&icfg, device, buf, n, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
-	                   vg_clock_synced(), &out);
+	int rc = vg_ingest(&icfg, device, buf, n, vg_wall_ms(), vg_clock_synced(), &out);
 	vg_wipe(buf, n);
 	vg_keyring_wipe(&kr);
 	vg_plan_free(plan);

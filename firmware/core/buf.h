@@ -17,8 +17,10 @@ struct vg_buf {
 	int err;                      /* VG_OK, or the first failure (VG_ERR_NOMEM, VG_ERR_RANGE) */
 };
 
-/* An empty buffer that may hold up to max - 1 bytes (plus the NUL). */
+/* An empty buffer that may hold up to max - 1 bytes (plus the NUL); as an
+ * initializer: struct vg_buf b = VG_BUF_INIT(max); */
 void vg_buf_init(struct vg_buf *b, size_t max);
+#define VG_BUF_INIT(maximum) { .p = NULL, .len = 0, .cap = 0, .max = (maximum), .err = 0 }
 
 /* Append; VG_OK, VG_ERR_NOMEM, VG_ERR_RANGE (over the maximum), or the
  * earlier failure. */

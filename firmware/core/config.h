@@ -157,8 +157,14 @@ void vg_config_pii_policy(const struct vg_config *cfg, struct vg_pii_policy *p);
  * otherwise returns why the value is wrong (a static string). */
 const char *vg_config_parse_listen(const char *listen, char *addr, size_t addrsz, int *port, int *loopback);
 
+/* Bytes that always hold buffer.db's path: data_dir is at most
+ * sizeof data_dir - 1 bytes (longer is a load error). */
+#define VG_CONFIG_DB_PATH_MAX (sizeof ((struct vg_config *)0)->data_dir + sizeof "/buffer.db")
+
 /* buffer.db's path under data_dir into out.  VG_OK, or VG_ERR_RANGE when
- * it does not fit in outsz bytes (out is then ""). */
+ * it does not fit in outsz bytes (out is then ""); never with
+ * VG_CONFIG_DB_PATH_MAX bytes. */
+__attribute__((warn_unused_result))
 enum vg_err vg_config_db_path(const struct vg_config *cfg, char *out, size_t outsz);
 
 #endif

@@ -114,7 +114,4 @@ void vg_ingest_reject(struct vg_ingest_out *out, enum vg_reject_reason reason, c
 /* Free out->body (wiped first). */
 void vg_ingest_out_free(struct vg_ingest_out *out);
 
-/* vg_clock_synced() is clock.h's; the CLI verbs still find it here. */
-#include "clock.h"
-
 #endif

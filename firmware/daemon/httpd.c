@@ -34,6 +34,7 @@ struct vg_httpd {
 	char last_log[256];           /* MHD's last message, for start-up errors */
 };
 
+__attribute__((format(printf, 2, 0)))
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
 	struct vg_httpd *h = cls;

@@ -158,7 +158,7 @@ int vg_cmd_run(struct vg_config *cfg, const char *config_path, int argc, char **
 	(void)config_path;
 	(void)argc;
 	(void)argv;
-	char path[300], err[600];
+	char path[VG_CONFIG_DB_PATH_MAX], err[600];
 	if (vg_run_check(cfg, err, sizeof err) != VG_OK) {
 		fprintf(stderr, "venuegw: %s\n", err);
 		return VG_EXIT_USAGE;

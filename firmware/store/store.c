@@ -8,8 +8,16 @@
 #include <sqlite3.h>
 
 #include "err.h"
+#include "clock.h"
+#include "event.h"
 #include "log.h"
 #include "schema.h"
+
+/* The rows drop_oldest may drop: never the priority lane (consent, erasure),
+ * never an event in a batch, never the gateway's own (reconciliation).  The
+ * partial index events_droppable (schema 2) is declared with the same text,
+ * so the queries below can use it. */
+#define DROPPABLE "state = 0 AND priority > 0 AND device_id <> '" VG_GATEWAY_DEVICE "'"
 
 static const char *const stmt_sql[ST__COUNT] = {
 	[ST_PUT_EVENT] =
@@ -36,7 +44,6 @@ static const char *const stmt_sql[ST__COUNT] = {
 	/* drop_oldest: never the priority lane (consent, erasure), never an event in a batch,
 	 * never the gateway's own (reconciliation); events_droppable is exactly these rows.
 	 * ?2: below the row this transaction just put. */
-#define DROPPABLE "state = 0 AND priority > 0 AND device_id <> '_gateway'"
 	[ST_DROP_LAST] = "SELECT max(id) FROM (SELECT id FROM events WHERE " DROPPABLE " AND id < ?2"
 	                 " ORDER BY id LIMIT ?1)",
 	/* One drops row per device, type and 10 s of receive time in the chunk. */
@@ -46,7 +53,6 @@ static const char *const stmt_sql[ST__COUNT] = {
 		" WHERE " DROPPABLE " AND id <= ?1 GROUP BY device_id, type, received_at_ms / 10000",
 	[ST_DROP_DELETE] = "DELETE FROM events WHERE " DROPPABLE " AND id <= ?1",
 	[ST_QUARANTINE_BYTES] = "SELECT bytes FROM quarantine_usage WHERE id = 0",
-#undef DROPPABLE
 	[ST_UNDECLARED_ADD] =
 		"UPDATE undeclared SET count = count + ?4, last_ms = ?5"
 		" WHERE device_id = ?1 AND type = ?2 AND path = ?3",
@@ -149,7 +155,7 @@ static const char *const migrations[] = {
 	");"
 	"CREATE INDEX drops_dropped ON drops(dropped_at_ms);"
 	"CREATE INDEX drops_received ON drops(received_at_ms);"
-	"CREATE INDEX events_droppable ON events(id) WHERE state = 0 AND priority > 0 AND device_id <> '_gateway';",
+	"CREATE INDEX events_droppable ON events(id) WHERE " DROPPABLE ";",
 	/* 2 → 3: the quarantine's own share of the cap and the key versions of
 	 * suppressions.  quarantine_usage holds the quarantine's payload bytes
 	 * (QROW_BYTES per row), kept by triggers, so capture reads its share with
@@ -187,13 +193,6 @@ static const char *const migrations[] = {
 _Static_assert(sizeof migrations / sizeof migrations[0] == VG_STORE_SCHEMA,
                "one migration per schema version");
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* SQLite's own busy handler sleeps 1, 2, 5, 10 … 100 ms between tries, so a
  * writer that just missed the lock waits long after it was freed.  The
  * broker thread and the daemon take turns with transactions of a few ms:
@@ -201,7 +200,7 @@ static int64_t mono_ns(void)
 static int busy_handler(void *ud, int count)
 {
 	struct vg_store *s = ud;
-	int64_t now = mono_ns();
+	int64_t now = vg_mono_ns();
 	if (count == 0)
 		s->busy_since_ns = now;
 	if (now - s->busy_since_ns >= (int64_t)s->busy_timeout_ms * 1000000)
@@ -523,7 +522,7 @@ int vg_store_checkpoint_truncate(struct vg_store *s, int timeout_ms)
 	/* Copy what can be copied without blocking anyone first, so the
 	 * truncating checkpoint has little left to do under its lock. */
 	sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-	int64_t end = mono_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t end = vg_mono_ns() + (int64_t)timeout_ms * 1000000;
 	/* Each attempt waits for nobody: a truncating checkpoint that waits for a
 	 * reader holds the write lock meanwhile, and capture (100 ms at most)
 	 * would stop acknowledging.  Between attempts the lock is free. */
@@ -532,13 +531,13 @@ int vg_store_checkpoint_truncate(struct vg_store *s, int timeout_ms)
 	for (;;) {
 		int log = -1, done = -1;
 		int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
-		if ((rc == SQLITE_OK && log == 0) || (rc != SQLITE_OK && rc != SQLITE_BUSY) || mono_ns() >= end)
+		if ((rc == SQLITE_OK && log == 0) || (rc != SQLITE_OK && rc != SQLITE_BUSY) || vg_mono_ns() >= end)
 			s->busy_timeout_ms = busy;
 		if (rc == SQLITE_OK && log == 0)
 			return VG_OK;
 		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
 			return store_map_rc(rc);
-		if (mono_ns() >= end)
+		if (vg_mono_ns() >= end)
 			return VG_ERR_BUSY;
 		struct timespec d = { 0, 20000000 };
 		nanosleep(&d, NULL);

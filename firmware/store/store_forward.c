@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include "err.h"
+#include "event.h"
 #include "schema.h"
 
 /* ---- forwarding ------------------------------------------------------------ */
@@ -325,9 +326,9 @@ int vg_store_reconcile(struct vg_store *s, int64_t from_ms, int64_t to_ms, vg_st
 	static const char sql[] =
 		"SELECT device_id, sum(c), sum(f), sum(q), sum(d) FROM ("
 		"  SELECT device_id, 1 AS c, 0 AS f, 0 AS q, 0 AS d FROM events"
-		"   WHERE received_at_ms >= ?1 AND received_at_ms < ?2 AND device_id <> '_gateway'"
+		"   WHERE received_at_ms >= ?1 AND received_at_ms < ?2 AND device_id <> '" VG_GATEWAY_DEVICE "'"
 		"  UNION ALL SELECT device_id, 0, 1, 0, 0 FROM events"
-		"   WHERE state = 2 AND forwarded_at_ms >= ?1 AND forwarded_at_ms < ?2 AND device_id <> '_gateway'"
+		"   WHERE state = 2 AND forwarded_at_ms >= ?1 AND forwarded_at_ms < ?2 AND device_id <> '" VG_GATEWAY_DEVICE "'"
 		"  UNION ALL SELECT device_id, 1, 0, 1, 0 FROM quarantine"
 		"   WHERE received_at_ms >= ?1 AND received_at_ms < ?2"
 		"  UNION ALL SELECT device_id, count, 0, 0, 0 FROM drops"

@@ -186,7 +186,7 @@ static void open_store_names_why_it_cannot(void **state)
 	assert_non_null(strstr(err, "buffer.db"));
 	assert_null(vg_cli_open_store(&cfg, VG_CLI_BUSY_MS, NULL, 0));   /* said on stderr */
 	/* The daemon's open creates it; then a verb's opens it. */
-	vg_config_db_path(&cfg, db, sizeof db);
+	assert_int_equal(vg_config_db_path(&cfg, db, sizeof db), VG_OK);
 	struct vg_store *st = NULL;
 	struct vg_store_cfg scfg = { .path = db, .owner = 1, .durability_full = 1, .busy_timeout_ms = 100 };
 	assert_int_equal(vg_store_open(&st, &scfg, err, sizeof err), VG_OK);

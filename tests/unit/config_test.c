@@ -101,7 +101,7 @@ static void db_path_too_long(void **state)
 	struct vg_config c;
 	memset(&c, 0, sizeof c);
 	snprintf(c.data_dir, sizeof c.data_dir, "/x");
-	char db[300];
+	char db[VG_CONFIG_DB_PATH_MAX];   /* the longest data_dir fits */
 	assert_int_equal(vg_config_db_path(&c, db, 13), VG_OK);  /* "/x/buffer.db" and the NUL */
 	assert_string_equal(db, "/x/buffer.db");
 	assert_int_equal(vg_config_db_path(&c, db, 12), VG_ERR_RANGE);
@@ -213,8 +213,8 @@ static void test_every_key(void **state)
 	assert_string_equal(cfg.key_file, "/etc/vg/tk");
 	assert_string_equal(cfg.listen, "[::1]:9100");
 
-	char db[300];
-	vg_config_db_path(&cfg, db, sizeof(db));
+	char db[VG_CONFIG_DB_PATH_MAX];
+	assert_int_equal(vg_config_db_path(&cfg, db, sizeof(db)), VG_OK);
 	assert_string_equal(db, "/srv/vg/buffer.db");
 }
 
