@@ -354,6 +354,7 @@ static void the_daemon_routes(void **state)
 	assert_string_equal(header(&c, "Content-Type", v, sizeof v), "text/html; charset=utf-8");
 	assert_non_null(strstr(body(&c), "venue-7"));
 	assert_int_equal(get(&d.loop, port, "GET", "/metrics/", auth, &c), 404);
+	unlink(pw);
 	daemon_stop(&d);
 }
 
