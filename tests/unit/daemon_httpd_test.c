@@ -3,7 +3,7 @@
  * watches.  The password check (HTTP Basic, any user), GET/HEAD only, the
  * handler's answers, and the daemon's routes over real metrics on a real
  * buffer.db, with [metrics] password_file and its refusals. */
-#include "store_fixture.h"
+#include "daemon_fixture.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -282,37 +282,28 @@ static void bad_addresses_are_refused(void **state)
 /* ---- the daemon's server: routes over real metrics -------------------------------- */
 
 struct daemon {
-	struct fixture *f;
-	struct vg_loop loop;
-	struct vg_config cfg;
-	struct vg_store *st;
-	struct vg_metrics *m;
+	struct daemon_world w;
 	struct vg_httpd *h;
 };
 
 static int daemon_open(void *ud, const char *listen, char *err, size_t errsz)
 {
 	struct daemon *d = ud;
-	snprintf(d->cfg.listen, sizeof d->cfg.listen, "%s", listen);
-	return vg_httpd_open_status(&d->h, &d->loop, &d->cfg, d->m, err, errsz);
+	snprintf(d->w.cfg.listen, sizeof d->w.cfg.listen, "%s", listen);
+	return vg_httpd_open_status(&d->h, &d->w.loop, &d->w.cfg, d->w.m, err, errsz);
 }
 
 static void daemon_start(struct daemon *d, struct fixture *f)
 {
-	memset(d, 0, sizeof *d);
-	d->f = f;
-	vg_config_defaults(&d->cfg);
-	snprintf(d->cfg.venue_id, sizeof d->cfg.venue_id, "venue-7");
-	d->st = open_store(f->db, 1, 0);
-	char err[256];
-	assert_int_equal(vg_metrics_open(&d->m, &d->loop, &d->cfg, d->st, NULL, NULL, err, sizeof err), VG_OK);
+	d->h = NULL;
+	daemon_world_open(&d->w, f);
+	daemon_metrics_open(&d->w);
 }
 
 static void daemon_stop(struct daemon *d)
 {
 	vg_httpd_close(d->h);
-	vg_metrics_close(d->m);
-	vg_store_close(d->st);
+	daemon_world_close(&d->w);
 }
 
 static void write_file(const char *path, const char *text)
@@ -328,21 +319,21 @@ static void the_daemon_routes(void **state)
 	struct daemon d;
 	daemon_start(&d, *state);
 	char pw[160];
-	snprintf(pw, sizeof pw, "%s/metrics.pw", d.f->dir);
+	snprintf(pw, sizeof pw, "%s/metrics.pw", d.w.f->dir);
 	write_file(pw, "hunter2\nsecond line ignored\n");
-	snprintf(d.cfg.metrics_password_file, sizeof d.cfg.metrics_password_file, "%s", pw);
+	snprintf(d.w.cfg.metrics_password_file, sizeof d.w.cfg.metrics_password_file, "%s", pw);
 	int port = open_on_free_port(daemon_open, &d);
-	assert_int_equal(put_at(d.st, "r1", "pos-9", VG_PRIO_NORMAL, 1795885392123, "{}"), VG_STORE_STORED);
+	assert_int_equal(put_at(d.w.st, "r1", "pos-9", VG_PRIO_NORMAL, 1795885392123, "{}"), VG_STORE_STORED);
 	struct client c;
 	char v[256];
 	const char *auth = "Basic dTpodW50ZXIy";   /* u:hunter2 */
 
-	assert_int_equal(get(&d.loop, port, "GET", "/metrics", NULL, &c), 401);
-	assert_int_equal(get(&d.loop, port, "GET", "/metrics", auth, &c), 200);
+	assert_int_equal(get(&d.w.loop, port, "GET", "/metrics", NULL, &c), 401);
+	assert_int_equal(get(&d.w.loop, port, "GET", "/metrics", auth, &c), 200);
 	assert_string_equal(header(&c, "Content-Type", v, sizeof v), "text/plain; version=0.0.4; charset=utf-8");
 	assert_non_null(strstr(body(&c), "\nvenuegw_ingested_events_total{device=\"pos-9\",type=\"checkin.scanned\"} 1\n"));
 
-	assert_int_equal(get(&d.loop, port, "GET", "/status.json", auth, &c), 200);
+	assert_int_equal(get(&d.w.loop, port, "GET", "/status.json", auth, &c), 200);
 	assert_string_equal(header(&c, "Content-Type", v, sizeof v), "application/json");
 	cJSON *o = cJSON_Parse(body(&c));
 	assert_non_null(o);
@@ -350,10 +341,10 @@ static void the_daemon_routes(void **state)
 	assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "ingested_since_start")), 1);
 	cJSON_Delete(o);
 
-	assert_int_equal(get(&d.loop, port, "GET", "/", auth, &c), 200);
+	assert_int_equal(get(&d.w.loop, port, "GET", "/", auth, &c), 200);
 	assert_string_equal(header(&c, "Content-Type", v, sizeof v), "text/html; charset=utf-8");
 	assert_non_null(strstr(body(&c), "venue-7"));
-	assert_int_equal(get(&d.loop, port, "GET", "/metrics/", auth, &c), 404);
+	assert_int_equal(get(&d.w.loop, port, "GET", "/metrics/", auth, &c), 404);
 	unlink(pw);
 	daemon_stop(&d);
 }
@@ -363,11 +354,11 @@ static void no_listen_no_server(void **state)
 	struct daemon d;
 	daemon_start(&d, *state);
 	char err[256];
-	d.cfg.listen[0] = '\0';
+	d.w.cfg.listen[0] = '\0';
 	d.h = (struct vg_httpd *)&d;
-	assert_int_equal(vg_httpd_open_status(&d.h, &d.loop, &d.cfg, d.m, err, sizeof err), VG_OK);
+	assert_int_equal(vg_httpd_open_status(&d.h, &d.w.loop, &d.w.cfg, d.w.m, err, sizeof err), VG_OK);
 	assert_null(d.h);
-	assert_int_equal(d.loop.nwatches, 0);
+	assert_int_equal(d.w.loop.nwatches, 0);
 	daemon_stop(&d);
 }
 
@@ -377,24 +368,24 @@ static void a_bad_password_file_is_refused(void **state)
 {
 	struct daemon d;
 	daemon_start(&d, *state);
-	snprintf(d.cfg.listen, sizeof d.cfg.listen, "127.0.0.1:9");
+	snprintf(d.w.cfg.listen, sizeof d.w.cfg.listen, "127.0.0.1:9");
 	char pw[160], err[256];
-	snprintf(pw, sizeof pw, "%s/metrics.pw", d.f->dir);
-	snprintf(d.cfg.metrics_password_file, sizeof d.cfg.metrics_password_file, "%s", pw);
-	assert_int_equal(vg_httpd_open_status(&d.h, &d.loop, &d.cfg, d.m, err, sizeof err), VG_ERR_IO);
+	snprintf(pw, sizeof pw, "%s/metrics.pw", d.w.f->dir);
+	snprintf(d.w.cfg.metrics_password_file, sizeof d.w.cfg.metrics_password_file, "%s", pw);
+	assert_int_equal(vg_httpd_open_status(&d.h, &d.w.loop, &d.w.cfg, d.w.m, err, sizeof err), VG_ERR_IO);
 	assert_non_null(strstr(err, "cannot read [metrics] password_file"));
 	write_file(pw, "\n");
-	assert_int_equal(vg_httpd_open_status(&d.h, &d.loop, &d.cfg, d.m, err, sizeof err), VG_ERR_CONFIG);
+	assert_int_equal(vg_httpd_open_status(&d.h, &d.w.loop, &d.w.cfg, d.w.m, err, sizeof err), VG_ERR_CONFIG);
 	assert_non_null(strstr(err, "is empty"));
 	char long_pw[400];
 	memset(long_pw, 'a', sizeof long_pw - 2);
 	long_pw[sizeof long_pw - 2] = '\n';
 	long_pw[sizeof long_pw - 1] = '\0';
 	write_file(pw, long_pw);
-	assert_int_equal(vg_httpd_open_status(&d.h, &d.loop, &d.cfg, d.m, err, sizeof err), VG_ERR_CONFIG);
+	assert_int_equal(vg_httpd_open_status(&d.h, &d.w.loop, &d.w.cfg, d.w.m, err, sizeof err), VG_ERR_CONFIG);
 	assert_non_null(strstr(err, "longer than"));
 	assert_null(d.h);
-	assert_int_equal(d.loop.nwatches, 0);
+	assert_int_equal(d.w.loop.nwatches, 0);
 	unlink(pw);
 	daemon_stop(&d);
 }

@@ -2,7 +2,7 @@
  * committed to a real buffer.db after the metrics opened (events,
  * quarantine, drops) into per-device and per-type counters, seq gaps and
  * identity coverage, which the status JSON and the Prometheus text show. */
-#include "store_fixture.h"
+#include "daemon_fixture.h"
 
 #include <cjson/cJSON.h>
 
@@ -17,36 +17,9 @@
 #define T 1795885392123LL
 
 struct world {
-	struct fixture *f;
-	struct vg_config cfg;
-	struct vg_loop loop;
-	struct vg_store *st;
-	struct vg_metrics *m;
+	struct daemon_world d;
 	int n;                     /* events put, for their keys */
 };
-
-static void world_open(struct world *w, struct fixture *f)
-{
-	memset(w, 0, sizeof *w);
-	w->f = f;
-	vg_config_defaults(&w->cfg);
-	snprintf(w->cfg.venue_id, sizeof w->cfg.venue_id, "venue-7");
-	snprintf(w->cfg.gateway_id, sizeof w->cfg.gateway_id, "gw-1");
-	w->st = open_store(f->db, 1, 0);
-}
-
-static void metrics_open(struct world *w)
-{
-	char err[256] = "";
-	assert_int_equal(vg_metrics_open(&w->m, &w->loop, &w->cfg, w->st, NULL, NULL, err, sizeof err), VG_OK);
-	assert_non_null(w->m);
-}
-
-static void world_close(struct world *w)
-{
-	vg_metrics_close(w->m);
-	vg_store_close(w->st);
-}
 
 /* Put one event of device with body, received at T + n. */
 static void put(struct world *w, const char *device, const char *type, const char *body)
@@ -57,7 +30,7 @@ static void put(struct world *w, const char *device, const char *type, const cha
 	ev.device_id = device;
 	ev.type = type;
 	ev.received_at_ms = T + w->n++;
-	assert_int_equal(put_in_txn(w->st, &ev, NULL), VG_STORE_STORED);
+	assert_int_equal(put_in_txn(w->d.st, &ev, NULL), VG_STORE_STORED);
 }
 
 static void add_drops(struct world *w, const char *device, const char *type, int count)
@@ -66,7 +39,7 @@ static void add_drops(struct world *w, const char *device, const char *type, int
 	snprintf(sql, sizeof sql,
 	         "INSERT INTO drops(device_id, type, received_at_ms, dropped_at_ms, count) VALUES ('%s', '%s', %lld,"
 	         " %lld, %d)", device, type, T, T + 1, count);
-	raw_exec(w->f->db, sql);
+	raw_exec(w->d.f->db, sql);
 }
 
 static const cJSON *device(const cJSON *status, const char *id)
@@ -117,11 +90,11 @@ static void expect_no(const char *text, const char *part)
 static void counts_rows_committed_since_start(void **state)
 {
 	struct world w;
-	world_open(&w, *state);
+	daemon_world_open(&w.d, *state);
 	put(&w, "pos-0", "checkin.scanned", "{\"seq\":1,\"person\":{\"email\":\"tok\"}}");
-	assert_int_equal(put_quarantine_at(w.st, "pos-0", "contract", T, NULL), VG_STORE_STORED);
+	assert_int_equal(put_quarantine_at(w.d.st, "pos-0", "contract", T, NULL), VG_STORE_STORED);
 	add_drops(&w, "pos-0", "checkin.scanned", 3);
-	metrics_open(&w);
+	daemon_metrics_open(&w.d);
 
 	put(&w, "pos-1", "checkin.scanned", "{\"seq\":1,\"person\":{\"email\":\"tok\"}}");
 	put(&w, "pos-1", "checkin.scanned", "{\"seq\":2,\"person\":{\"email\":\"\"}}");   /* empty: anonymous */
@@ -129,14 +102,14 @@ static void counts_rows_committed_since_start(void **state)
 	put(&w, "pos-2", "checkin.scanned", "{\"person\":{\"customer_id\":\"c\"}}");
 	put(&w, "pos-2", "checkin.scanned", "{\"person\":{\"loyalty_id\":\"l\",\"phone\":\"x\"}}");
 	put(&w, VG_GATEWAY_DEVICE, "gateway.reconciliation", "{}");
-	assert_int_equal(put_quarantine_at(w.st, "pos-2", "contract", T + 100, NULL), VG_STORE_STORED);
-	assert_int_equal(put_quarantine_at(w.st, "pos-2", "contract", T + 101, "{}"), VG_STORE_STORED);
-	assert_int_equal(put_quarantine_at(w.st, "pos-3", "json", T + 102, NULL), VG_STORE_STORED);
+	assert_int_equal(put_quarantine_at(w.d.st, "pos-2", "contract", T + 100, NULL), VG_STORE_STORED);
+	assert_int_equal(put_quarantine_at(w.d.st, "pos-2", "contract", T + 101, "{}"), VG_STORE_STORED);
+	assert_int_equal(put_quarantine_at(w.d.st, "pos-3", "json", T + 102, NULL), VG_STORE_STORED);
 	add_drops(&w, "pos-3", "checkin.scanned", 4);
 	add_drops(&w, "pos-3", "checkin.scanned", 5);
 	add_drops(&w, "pos-1", "order.completed", 1);
 
-	cJSON *st = vg_metrics_status(w.m, "running");
+	cJSON *st = vg_metrics_status(w.d.m, "running");
 	assert_non_null(st);
 	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(st, "state")), "running");
 	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(st, "venue_id")), "venue-7");
@@ -160,7 +133,7 @@ static void counts_rows_committed_since_start(void **state)
 	cJSON_Delete(st);
 
 	struct vg_buf b = VG_BUF_INIT(1 << 20);
-	assert_int_equal(vg_metrics_prometheus(w.m, &b), VG_OK);
+	assert_int_equal(vg_metrics_prometheus(w.d.m, &b), VG_OK);
 	const char *t = vg_buf_str(&b);
 	expect_line(t, "venuegw_ingested_events_total{device=\"pos-1\",type=\"checkin.scanned\"} 2");
 	expect_line(t, "venuegw_ingested_events_total{device=\"pos-1\",type=\"order.completed\"} 1");
@@ -180,13 +153,13 @@ static void counts_rows_committed_since_start(void **state)
 
 	/* Read once: asking again counts nothing twice. */
 	put(&w, "pos-2", "checkin.scanned", "{}");
-	st = vg_metrics_status(w.m, "running");
+	st = vg_metrics_status(w.d.m, "running");
 	assert_int_equal(num(st, "ingested_since_start"), 6);
 	expect_device(st, "pos-1", 3, 0, 0);
 	expect_device(st, "pos-2", 3, 2, 0);
 	assert_int_equal(num(cJSON_GetObjectItem(st, "buffer"), "dropped_since_start"), 10);
 	cJSON_Delete(st);
-	world_close(&w);
+	daemon_world_close(&w.d);
 }
 
 /* Seq gaps per device: numbers skipped are counted, a late one fills a gap
@@ -194,8 +167,8 @@ static void counts_rows_committed_since_start(void **state)
 static void counts_seq_gaps(void **state)
 {
 	struct world w;
-	world_open(&w, *state);
-	metrics_open(&w);
+	daemon_world_open(&w.d, *state);
+	daemon_metrics_open(&w.d);
 	static const int seqs[] = { 1, 2, 5, 4, 6, 9 };
 	for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++) {
 		char body[32];
@@ -205,7 +178,7 @@ static void counts_seq_gaps(void **state)
 	put(&w, "pos-2", "checkin.scanned", "{\"seq\":7}");
 	put(&w, "pos-2", "checkin.scanned", "{}");            /* no seq: no gap told */
 	put(&w, "pos-2", "checkin.scanned", "{\"seq\":8}");
-	cJSON *st = vg_metrics_status(w.m, "running");
+	cJSON *st = vg_metrics_status(w.d.m, "running");
 	/* pos-1: 3 and 4 missing after 5, 4 came late, 7 and 8 missing after 9. */
 	expect_device(st, "pos-1", 6, 0, 3);
 	expect_device(st, "pos-2", 3, 0, 0);
@@ -215,10 +188,10 @@ static void counts_seq_gaps(void **state)
 	put(&w, "pos-1", "checkin.scanned", "{\"seq\":5000}");
 	put(&w, "pos-1", "checkin.scanned", "{\"seq\":1}");
 	put(&w, "pos-1", "checkin.scanned", "{\"seq\":2}");
-	st = vg_metrics_status(w.m, "running");
+	st = vg_metrics_status(w.d.m, "running");
 	expect_device(st, "pos-1", 9, 0, 3 + 4990);
 	cJSON_Delete(st);
-	world_close(&w);
+	daemon_world_close(&w.d);
 }
 
 static int take_all_rows(void *ud, const struct vg_store_row *row)
@@ -232,47 +205,47 @@ static int take_all_rows(void *ud, const struct vg_store_row *row)
 static void a_forwarded_key_row_is_not_counted_again(void **state)
 {
 	struct world w;
-	world_open(&w, *state);
-	metrics_open(&w);
+	daemon_world_open(&w.d, *state);
+	daemon_metrics_open(&w.d);
 	put(&w, "pos-1", "checkin.scanned", "{\"seq\":1,\"person\":{\"email\":\"tok\"}}");
-	cJSON *st = vg_metrics_status(w.m, "running");
+	cJSON *st = vg_metrics_status(w.d.m, "running");
 	assert_int_equal(num(st, "ingested_since_start"), 1);
 	cJSON_Delete(st);
 
 	long long batch = 0;
-	assert_int_equal(vg_store_batch_claim(w.st, 10, VG_PRIO_LOW, T, take_all_rows, NULL, &batch), VG_OK);
-	assert_int_equal(vg_store_batch_done(w.st, batch, T + 10), VG_OK);
+	assert_int_equal(vg_store_batch_claim(w.d.st, 10, VG_PRIO_LOW, T, take_all_rows, NULL, &batch), VG_OK);
+	assert_int_equal(vg_store_batch_done(w.d.st, batch, T + 10), VG_OK);
 	put(&w, "pos-1", "checkin.scanned", "{\"seq\":2}");
-	st = vg_metrics_status(w.m, "running");
+	st = vg_metrics_status(w.d.m, "running");
 	assert_int_equal(num(st, "ingested_since_start"), 2);
 	expect_device(st, "pos-1", 2, 0, 0);
 	assert_true(num(st, "identity_coverage") == 0.5);
 	assert_int_equal(num(st, "pending"), 1);
 	cJSON_Delete(st);
 	struct vg_buf b = VG_BUF_INIT(1 << 20);
-	assert_int_equal(vg_metrics_prometheus(w.m, &b), VG_OK);
+	assert_int_equal(vg_metrics_prometheus(w.d.m, &b), VG_OK);
 	expect_line(vg_buf_str(&b), "venuegw_identity_events_total{identity=\"unknown\"} 0");
 	expect_line(vg_buf_str(&b), "venuegw_ingested_events_total{device=\"pos-1\",type=\"checkin.scanned\"} 2");
 	free(b.p);
-	world_close(&w);
+	daemon_world_close(&w.d);
 }
 
 /* The status page renders the same counters. */
 static void the_page_renders(void **state)
 {
 	struct world w;
-	world_open(&w, *state);
-	metrics_open(&w);
+	daemon_world_open(&w.d, *state);
+	daemon_metrics_open(&w.d);
 	put(&w, "pos-<1>", "checkin.scanned", "{}");
 	struct vg_buf b = VG_BUF_INIT(1 << 20);
-	assert_int_equal(vg_metrics_page(w.m, &b), VG_OK);
+	assert_int_equal(vg_metrics_page(w.d.m, &b), VG_OK);
 	const char *t = vg_buf_str(&b);
 	assert_non_null(strstr(t, "<html"));
 	assert_non_null(strstr(t, "venue-7"));
 	assert_non_null(strstr(t, "pos-&lt;1&gt;"));
 	assert_null(strstr(t, "pos-<1>"));
 	free(b.p);
-	world_close(&w);
+	daemon_world_close(&w.d);
 }
 
 int main(void)
