@@ -89,7 +89,7 @@ static void expect_no(const char *text, const char *part)
  * what is committed after is, per device, type and reason. */
 static void counts_rows_committed_since_start(void **state)
 {
-	struct world w;
+	struct world w = { .n = 0 };
 	daemon_world_open(&w.d, *state);
 	put(&w, "pos-0", "checkin.scanned", "{\"seq\":1,\"person\":{\"email\":\"tok\"}}");
 	assert_int_equal(put_quarantine_at(w.d.st, "pos-0", "contract", T, NULL), VG_STORE_STORED);
@@ -166,7 +166,7 @@ static void counts_rows_committed_since_start(void **state)
  * counted before, a device that restarts its count is not a gap. */
 static void counts_seq_gaps(void **state)
 {
-	struct world w;
+	struct world w = { .n = 0 };
 	daemon_world_open(&w.d, *state);
 	daemon_metrics_open(&w.d);
 	static const int seqs[] = { 1, 2, 5, 4, 6, 9 };
@@ -204,7 +204,7 @@ static int take_all_rows(void *ud, const struct vg_store_row *row)
  * counted once, when it was read. */
 static void a_forwarded_key_row_is_not_counted_again(void **state)
 {
-	struct world w;
+	struct world w = { .n = 0 };
 	daemon_world_open(&w.d, *state);
 	daemon_metrics_open(&w.d);
 	put(&w, "pos-1", "checkin.scanned", "{\"seq\":1,\"person\":{\"email\":\"tok\"}}");
@@ -233,7 +233,7 @@ static void a_forwarded_key_row_is_not_counted_again(void **state)
 /* The status page renders the same counters. */
 static void the_page_renders(void **state)
 {
-	struct world w;
+	struct world w = { .n = 0 };
 	daemon_world_open(&w.d, *state);
 	daemon_metrics_open(&w.d);
 	put(&w, "pos-<1>", "checkin.scanned", "{}");
