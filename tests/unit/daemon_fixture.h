@@ -1,10 +1,14 @@
-/* Shared by the daemon's unit tests that need the metrics
- * (tests/unit/daemon_{metrics,httpd,mqtt_status}_test.c): a configuration,
- * a loop, buffer.db in the store fixture's directory, and the metrics on it. */
+/* Shared by the daemon's unit tests (tests/unit/daemon_*_test.c): a
+ * configuration, a loop, buffer.db in the store fixture's directory, and the
+ * metrics on it; loopback sockets on ports the kernel picks. */
 #ifndef VG_DAEMON_FIXTURE_H
 #define VG_DAEMON_FIXTURE_H
 
 #include "store_fixture.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "config.h"
 #include "loop.h"
@@ -44,6 +48,24 @@ static inline void daemon_world_close(struct daemon_world *w)
 {
 	vg_metrics_close(w->m);
 	vg_store_close(w->st);
+}
+
+/* A TCP socket bound to 127.0.0.1 on a port the kernel picks (*port),
+ * listening when backlog > 0.  Bound but not listening, connecting to its
+ * port is refused for as long as it stays open. */
+static inline int loopback_socket(int *port, int backlog)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0 };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof a;
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	if (backlog > 0)
+		assert_int_equal(listen(fd, backlog), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
 }
 
 #endif

@@ -111,15 +111,9 @@ static const char *body(const struct client *c)
 /* A loopback port nothing listens on (bound, read back and released). */
 static int free_port(void)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(fd >= 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0 };
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t len = sizeof a;
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
+	int port;
+	close(loopback_socket(&port, 0));
+	return port;
 }
 
 /* Open a server through open_fn on a free port (another free one if a

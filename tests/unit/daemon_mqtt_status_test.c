@@ -63,26 +63,13 @@ static const char *str(const cJSON *o, const char *name)
 	return v ? v : "(none)";
 }
 
-/* A loopback socket bound but not listening: connecting to its port is
- * refused, for as long as it stays bound. */
-static int refusing_port(int *fd)
-{
-	*fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(*fd >= 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0 };
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t len = sizeof a;
-	assert_int_equal(bind(*fd, (struct sockaddr *)&a, sizeof a), 0);
-	assert_int_equal(getsockname(*fd, (struct sockaddr *)&a, &len), 0);
-	return ntohs(a.sin_port);
-}
-
 /* No broker: nothing fails, and status.json still says what the metrics say. */
 static void the_status_file_without_a_broker(void **state)
 {
-	int busy;
+	int port;
+	int busy = loopback_socket(&port, 0);   /* connecting is refused */
 	struct world w;
-	world_open(&w, *state, refusing_port(&busy));
+	world_open(&w, *state, port);
 	assert_int_equal(put_at(w.d.st, "s1", "pos-1", VG_PRIO_NORMAL, 1795885392123, "{}"), VG_STORE_STORED);
 	assert_int_equal(vg_status_open(&w.s, &w.d.loop, &w.d.cfg, w.d.m), VG_OK);
 	/* Not connected: a reconnect is due (and the periodic publish), no socket watched. */
@@ -255,15 +242,7 @@ static void broker_listen(struct broker *b, struct vg_loop *loop)
 	memset(b, 0, sizeof *b);
 	b->loop = loop;
 	b->cfd = -1;
-	b->lfd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(b->lfd >= 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0 };
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t len = sizeof a;
-	assert_int_equal(bind(b->lfd, (struct sockaddr *)&a, sizeof a), 0);
-	assert_int_equal(listen(b->lfd, 4), 0);
-	assert_int_equal(getsockname(b->lfd, (struct sockaddr *)&a, &len), 0);
-	b->port = ntohs(a.sin_port);
+	b->lfd = loopback_socket(&b->port, 4);
 	b->lw.cb = on_listen;
 	assert_int_equal(vg_loop_watch(loop, &b->lw, b->lfd, POLLIN), VG_OK);
 }
