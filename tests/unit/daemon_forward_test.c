@@ -27,19 +27,35 @@
 
 #define T 1795885392123LL
 
+#define CDP_CONNS 8
+#define CDP_REQUESTS 16
+
+struct cdp;
+
+/* One connection (curl keeps one per slot alive). */
+struct conn {
+	struct cdp *c;
+	struct vg_watch w;
+	int fd;
+	char in[1 << 17];
+	size_t n;
+};
+
 struct cdp {
 	struct vg_loop *loop;
-	struct vg_watch lw, cw;
-	int lfd, cfd, port;
-	char in[1 << 18];
-	size_t n;
+	struct vg_watch lw;
+	int lfd, port;
+	struct conn conns[CDP_CONNS];
 	int requests;
 	char head[4096];             /* the last request's line and headers */
 	char *body;                  /* its body, gunzipped (malloc'd) */
+	int sizes[CDP_REQUESTS];     /* messages in each request */
+	char first_id[CDP_REQUESTS][48];   /* the messageId of each request's first message */
 };
 
-static void cdp_request(struct cdp *c, const char *head, const unsigned char *gz, size_t gzlen)
+static void cdp_request(struct conn *k, const char *head, const unsigned char *gz, size_t gzlen)
 {
+	struct cdp *c = k->c;
 	snprintf(c->head, sizeof c->head, "%.*s", (int)sizeof c->head - 1, head);
 	free(c->body);
 	size_t cap = 1 << 20;
@@ -54,39 +70,47 @@ static void cdp_request(struct cdp *c, const char *head, const unsigned char *gz
 	z.avail_out = (uInt)(cap - 1);
 	assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
 	inflateEnd(&z);
+	if (c->requests < CDP_REQUESTS) {
+		cJSON *o = cJSON_Parse(c->body);
+		const cJSON *batch = cJSON_GetObjectItem(o, "batch");
+		c->sizes[c->requests] = cJSON_GetArraySize(batch);
+		const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(batch, 0), "messageId"));
+		snprintf(c->first_id[c->requests], sizeof c->first_id[0], "%s", id ? id : "");
+		cJSON_Delete(o);
+	}
 	c->requests++;
 	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n"
 	                         "{\"success\":true}";
-	assert_int_equal(send(c->cfd, ok, sizeof ok - 1, MSG_NOSIGNAL), (ssize_t)(sizeof ok - 1));
+	assert_int_equal(send(k->fd, ok, sizeof ok - 1, MSG_NOSIGNAL), (ssize_t)(sizeof ok - 1));
 }
 
 static void on_cdp_client(struct vg_watch *w, short revents)
 {
 	(void)revents;
-	struct cdp *c = vg_container_of(w, struct cdp, cw);
-	ssize_t r = read(c->cfd, c->in + c->n, sizeof c->in - 1 - c->n);
+	struct conn *k = vg_container_of(w, struct conn, w);
+	ssize_t r = read(k->fd, k->in + k->n, sizeof k->in - 1 - k->n);
 	if (r <= 0) {
-		vg_loop_unwatch(c->loop, &c->cw);
-		close(c->cfd);
-		c->cfd = -1;
+		vg_loop_unwatch(k->c->loop, &k->w);
+		close(k->fd);
+		k->fd = -1;
 		return;
 	}
-	c->n += (size_t)r;
-	c->in[c->n] = '\0';
-	char *end = strstr(c->in, "\r\n\r\n");
+	k->n += (size_t)r;
+	k->in[k->n] = '\0';
+	char *end = strstr(k->in, "\r\n\r\n");
 	if (!end)
 		return;
 	*end = '\0';
-	const char *cl = strcasestr(c->in, "\r\nContent-Length:");
+	const char *cl = strcasestr(k->in, "\r\nContent-Length:");
 	size_t len = cl ? strtoul(cl + 17, NULL, 10) : 0;
-	size_t hlen = (size_t)(end - c->in) + 4;
-	if (c->n < hlen + len) {
+	size_t hlen = (size_t)(end - k->in) + 4;
+	if (k->n < hlen + len) {
 		*end = '\r';
 		return;
 	}
-	cdp_request(c, c->in, (unsigned char *)c->in + hlen, len);
-	memmove(c->in, c->in + hlen + len, c->n - hlen - len);
-	c->n -= hlen + len;
+	cdp_request(k, k->in, (unsigned char *)k->in + hlen, len);
+	memmove(k->in, k->in + hlen + len, k->n - hlen - len);
+	k->n -= hlen + len;
 }
 
 static void on_cdp_listen(struct vg_watch *w, short revents)
@@ -95,21 +119,25 @@ static void on_cdp_listen(struct vg_watch *w, short revents)
 	struct cdp *c = vg_container_of(w, struct cdp, lw);
 	int fd = accept(c->lfd, NULL, NULL);
 	assert_true(fd >= 0);
-	if (c->cfd >= 0) {           /* one connection at a time is all the test needs */
-		vg_loop_unwatch(c->loop, &c->cw);
-		close(c->cfd);
-	}
-	c->cfd = fd;
-	c->n = 0;
-	c->cw.cb = on_cdp_client;
-	assert_int_equal(vg_loop_watch(c->loop, &c->cw, c->cfd, POLLIN), VG_OK);
+	struct conn *k = NULL;
+	for (int i = 0; i < CDP_CONNS && !k; i++)
+		if (c->conns[i].fd < 0)
+			k = &c->conns[i];
+	if (!k)
+		fail_msg("more than %d connections to the CDP", CDP_CONNS);
+	k->c = c;
+	k->fd = fd;
+	k->n = 0;
+	k->w.cb = on_cdp_client;
+	assert_int_equal(vg_loop_watch(c->loop, &k->w, k->fd, POLLIN), VG_OK);
 }
 
 static void cdp_listen(struct cdp *c, struct vg_loop *loop)
 {
 	memset(c, 0, sizeof *c);
 	c->loop = loop;
-	c->cfd = -1;
+	for (int i = 0; i < CDP_CONNS; i++)
+		c->conns[i].fd = -1;
 	c->lfd = loopback_socket(&c->port, 4);
 	c->lw.cb = on_cdp_listen;
 	assert_int_equal(vg_loop_watch(loop, &c->lw, c->lfd, POLLIN), VG_OK);
@@ -118,9 +146,11 @@ static void cdp_listen(struct cdp *c, struct vg_loop *loop)
 static void cdp_close(struct cdp *c)
 {
 	vg_loop_unwatch(c->loop, &c->lw);
-	if (c->cfd >= 0) {
-		vg_loop_unwatch(c->loop, &c->cw);
-		close(c->cfd);
+	for (int i = 0; i < CDP_CONNS; i++) {
+		if (c->conns[i].fd >= 0) {
+			vg_loop_unwatch(c->loop, &c->conns[i].w);
+			close(c->conns[i].fd);
+		}
 	}
 	close(c->lfd);
 	free(c->body);
@@ -297,12 +327,57 @@ static void a_batch_is_sent_and_forwarded(void **state)
 	cdp_close(&c);
 }
 
+/* Batches hold at most max_batch_events; the priority lane (consent)
+ * leaves first, in its own batch. */
+static void batches_are_cut_and_the_lane_goes_first(void **state)
+{
+	struct world w;
+	world_open(&w, *state);
+	static struct cdp c;
+	cdp_listen(&c, &w.loop);
+	snprintf(w.cfg.endpoint, sizeof w.cfg.endpoint, "http://127.0.0.1:%d", c.port);
+	w.cfg.max_batch_events = 2;
+	static const char scan[] = "{\"type\":\"checkin.scanned\",\"occurred_at\":\"2026-11-28T17:03:12.123Z\"}";
+	static const char consent[] = "{\"type\":\"consent.updated\",\"occurred_at\":\"2026-11-28T17:03:12.123Z\","
+	                              "\"properties\":{\"purposes\":{\"marketing\":false}}}";
+	for (int i = 0; i < 5; i++) {
+		char key[8];
+		snprintf(key, sizeof key, "s%d", i);
+		assert_int_equal(put_at(w.st, key, "pos-1", VG_PRIO_NORMAL, T + i, scan), VG_STORE_STORED);
+	}
+	struct vg_store_event ev = event("c1xxxxxxxxxxxxxxxxxxxx", consent);
+	ev.device_id = "kiosk-1";
+	ev.type = "consent.updated";
+	ev.priority = VG_PRIO_HIGH;
+	ev.received_at_ms = T + 10;
+	assert_int_equal(put_in_txn(w.st, &ev, NULL), VG_STORE_STORED);
+	forwarder_open(&w);
+	/* 5 scans, the consent and the reconciliation. */
+	run_until(&w, "SELECT count(*) FROM events WHERE state = 2", 7);
+	assert_int_equal(c.requests, 4);
+	char key[64];
+	raw_text(w.f->db, "SELECT event_key FROM events WHERE device_id = 'kiosk-1'", key, sizeof key);
+	assert_string_equal(c.first_id[0], key);
+	assert_int_equal(c.sizes[0], 1);
+	int total = 0;
+	for (int i = 1; i < 4; i++) {
+		assert_int_equal(c.sizes[i], 2);
+		total += c.sizes[i];
+	}
+	assert_int_equal(total, 6);
+	assert_int_equal(vg_forwarder_stats(w.fwd)->batches_ok, 4);
+	assert_int_equal(vg_forwarder_stats(w.fwd)->consents_forwarded, 1);
+	world_close(&w);
+	cdp_close(&c);
+}
+
 int main(void)
 {
 	vg_log_threshold = VG_LOG_ERR;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(without_an_endpoint_nothing_is_sent, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_batch_is_sent_and_forwarded, setup, teardown),
+		cmocka_unit_test_setup_teardown(batches_are_cut_and_the_lane_goes_first, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
