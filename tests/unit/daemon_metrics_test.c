@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "container.h"
 #include "event.h"
 #include "log.h"
 #include "loop.h"
@@ -230,6 +231,70 @@ static void a_forwarded_key_row_is_not_counted_again(void **state)
 	daemon_world_close(&w.d);
 }
 
+struct tick_wait {
+	struct vg_timer t;
+	struct world *w;
+	int64_t deadline;
+	int reached;
+};
+
+/* pos-1's quarantined count reached 3 (the flood counters are read on the
+ * second's tick, not on a scrape). */
+static void on_check(struct vg_timer *t)
+{
+	struct tick_wait *tw = vg_container_of(t, struct tick_wait, t);
+	cJSON *st = vg_metrics_status(tw->w->d.m, "running");
+	const cJSON *d = device(st, "pos-1");
+	tw->reached = d && num(d, "quarantined_since_start") >= 3;
+	cJSON_Delete(st);
+	if (tw->reached || vg_now_ms() > tw->deadline)
+		vg_loop_stop(&tw->w->d.loop);
+	else
+		vg_loop_timer(&tw->w->d.loop, &tw->t, vg_now_ms() + 10);
+}
+
+/* Inputs only counted in a flood (quarantine_overflow): what grew since
+ * start, per device and reason; and the rates over the seconds' samples. */
+static void the_flood_counters_and_the_rates_on_the_tick(void **state)
+{
+	struct world w = { .n = 0 };
+	daemon_world_open(&w.d, *state);
+	raw_exec(w.d.f->db, "INSERT INTO quarantine_overflow(device_id, reason, count, first_ms, last_ms)"
+	                    " VALUES ('pos-1', 'flood', 7, 0, 0)");
+	daemon_metrics_open(&w.d);
+	raw_exec(w.d.f->db, "UPDATE quarantine_overflow SET count = 10 WHERE device_id = 'pos-1';"
+	                    " INSERT INTO quarantine_overflow(device_id, reason, count, first_ms, last_ms)"
+	                    " VALUES ('pos-2', 'flood', 4, 0, 0)");
+	for (int i = 0; i < 5; i++)
+		put(&w, "pos-3", "checkin.scanned", "{}");
+	/* Not before the tick. */
+	cJSON *st = vg_metrics_status(w.d.m, "running");
+	assert_null(device(st, "pos-2"));
+	cJSON_Delete(st);
+
+	struct tick_wait tw = { .t.cb = on_check, .w = &w, .deadline = vg_now_ms() + 3000 };
+	vg_loop_timer(&w.d.loop, &tw.t, vg_now_ms() + 10);
+	assert_int_equal(vg_loop_run(&w.d.loop), VG_OK);
+	assert_true(tw.reached);
+	vg_loop_cancel(&w.d.loop, &tw.t);
+
+	st = vg_metrics_status(w.d.m, "running");
+	expect_device(st, "pos-1", 0, 3, 0);
+	/* Two samples a second apart: 5 events over about a second. */
+	const cJSON *r = cJSON_GetObjectItem(st, "rates");
+	double window = num(r, "window_s"), rate = num(r, "ingest_per_s");
+	assert_true(window >= 0.9 && window < 3);
+	assert_true(rate > 5 / 3.0 - 0.01 && rate <= 5 / 0.9 + 0.01);
+	assert_true(num(r, "forward_per_s") == 0);
+	cJSON_Delete(st);
+	struct vg_buf b = VG_BUF_INIT(1 << 20);
+	assert_int_equal(vg_metrics_prometheus(w.d.m, &b), VG_OK);
+	expect_line(vg_buf_str(&b), "venuegw_quarantined_inputs_total{device=\"pos-1\",reason=\"flood\"} 3");
+	expect_line(vg_buf_str(&b), "venuegw_quarantined_inputs_total{device=\"pos-2\",reason=\"flood\"} 4");
+	free(b.p);
+	daemon_world_close(&w.d);
+}
+
 /* The status page renders the same counters. */
 static void the_page_renders(void **state)
 {
@@ -255,6 +320,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(counts_rows_committed_since_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(counts_seq_gaps, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_forwarded_key_row_is_not_counted_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(the_flood_counters_and_the_rates_on_the_tick, setup, teardown),
 		cmocka_unit_test_setup_teardown(the_page_renders, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
