@@ -1,7 +1,7 @@
-/* Unit tests for firmware/daemon/loop.c (built into this test alone, see
- * tests/CMakeLists.txt): watchers on pipes, timers, and the limit of
- * VG_LOOP_MAX_WATCHES — every added watcher is polled, one more is refused
- * with an error (it was once added and silently never polled). */
+/* Unit tests for firmware/daemon/loop.c: watchers on pipes, timers, and
+ * the limit of VG_LOOP_MAX_WATCHES — every added watcher is polled, one
+ * more is refused with an error (it was once added and silently never
+ * polled). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
