@@ -45,19 +45,26 @@ static inline void cli_write(const char *path, const char *text, mode_t mode)
 }
 
 /* (Re)write the configuration: data_dir and the key file in the test's
- * directory, the package's plan, then extra (whole sections), and load it. */
-static inline void cli_config(struct cli_fx *f, const char *extra)
+ * directory, then gateway (more [gateway] lines), the package's plan, then
+ * extra (whole sections), and load it. */
+static inline void cli_config_gw(struct cli_fx *f, const char *gateway, const char *extra)
 {
 	char text[4096];
 	snprintf(text, sizeof text,
-	         "[gateway]\nvenue_id = test-venue\ndata_dir = %s\ndefault_country_code = 49\n"
+	         "[gateway]\nvenue_id = test-venue\ndata_dir = %s\ndefault_country_code = 49\n%s"
 	         "[tokens]\nkey_file = %s\n"
 	         "[contracts]\nplan = %s\n%s",
-	         f->dir, f->keys, VG_DEFAULT_PLAN, extra ? extra : "");
+	         f->dir, gateway ? gateway : "", f->keys, VG_DEFAULT_PLAN, extra ? extra : "");
 	cli_write(f->conf, text, 0644);
 	char err[600] = "";
 	if (vg_config_load(&f->cfg, f->conf, err, sizeof err) != VG_OK)
 		fail_msg("vg_config_load: %s", err);
+}
+
+/* The same without more [gateway] lines. */
+static inline void cli_config(struct cli_fx *f, const char *extra)
+{
+	cli_config_gw(f, NULL, extra);
 }
 
 /* A fresh directory with a key file (version 1), the configuration and
