@@ -126,10 +126,10 @@ static inline void cli_slurp(const char *path, char *out, size_t outsz)
 	fclose(fp);
 }
 
-/* Call fn (a verb's handler) with argv (NULL-terminated), standard input
- * from in (NULL: empty), standard output and error into f->out and f->err.
- * Returns its exit status. */
-static inline int cli_run_argv(struct cli_fx *f, vg_verb_fn *fn, const char *in, char **argv)
+/* Call fn (a verb's handler) with the configuration cfg (NULL: none) and
+ * argv (NULL-terminated), standard input from in (NULL: empty), standard
+ * output and error into f->out and f->err.  Returns its exit status. */
+static inline int cli_run_cfg(struct cli_fx *f, struct vg_config *cfg, vg_verb_fn *fn, const char *in, char **argv)
 {
 	char inp[128], outp[128], errp[128];
 	snprintf(inp, sizeof inp, "%s/.stdin", f->dir);
@@ -150,7 +150,7 @@ static inline int cli_run_argv(struct cli_fx *f, vg_verb_fn *fn, const char *in,
 	int argc = 0;
 	while (argv[argc])
 		argc++;
-	int code = fn(&f->cfg, f->conf, argc, argv);
+	int code = fn(cfg, cfg ? f->conf : NULL, argc, argv);
 	fflush(stdout);
 	fflush(stderr);
 	dup2(saved_out, 1);
@@ -163,6 +163,12 @@ static inline int cli_run_argv(struct cli_fx *f, vg_verb_fn *fn, const char *in,
 	unlink(outp);
 	unlink(errp);
 	return code;
+}
+
+/* The same with the test's configuration. */
+static inline int cli_run_argv(struct cli_fx *f, vg_verb_fn *fn, const char *in, char **argv)
+{
+	return cli_run_cfg(f, &f->cfg, fn, in, argv);
 }
 
 /* cli_run(f, fn, in, "arg", ...): the arguments as a list. */
