@@ -12,6 +12,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <cjson/cJSON.h>
+#include <sys/wait.h>
 
 #include "contract.h"
 
@@ -72,6 +73,26 @@ static const char *part(const struct bundle *b, const char *name)
 		if (strcmp(part_names[i], name) == 0)
 			return b->part[i];
 	return NULL;
+}
+
+/* Whether this binary can run itself as diag does (/proc/self/exe): not
+ * under qemu-user without binfmt_misc, where diag's bundle then says that
+ * status --json could not be run instead. */
+static int self_runs(struct cli_fx *f)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);
+		dup2(null, 2);
+		char *argv[] = { "self", "--config", f->conf, "status", "--json", NULL };
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) && WEXITSTATUS(status) != 127;
 }
 
 #define assert_part_has(b, name, needle) \
@@ -141,12 +162,17 @@ static void bundle_has_every_part_redacted(void **state)
 	snprintf(want, sizeof want, "%s: file, mode 0600", f->keys);
 	assert_part_has(&b, "files.txt", want);
 	/* status.json: the status verb's JSON, from the child. */
-	cJSON *o = cJSON_Parse(part(&b, "status.json"));
-	if (!o)
-		fail_msg("status.json: %s\nREADME:\n%s", part(&b, "status.json"), part(&b, "README.txt"));
-	assert_string_equal(cJSON_GetObjectItem(o, "venue_id")->valuestring, "test-venue");
-	assert_int_equal(cJSON_GetObjectItem(o, "pending")->valueint, 3);
-	cJSON_Delete(o);
+	if (self_runs(f)) {
+		cJSON *o = cJSON_Parse(part(&b, "status.json"));
+		if (!o)
+			fail_msg("status.json: %s\nREADME:\n%s", part(&b, "status.json"), part(&b, "README.txt"));
+		assert_string_equal(cJSON_GetObjectItem(o, "venue_id")->valuestring, "test-venue");
+		assert_int_equal(cJSON_GetObjectItem(o, "pending")->valueint, 3);
+		cJSON_Delete(o);
+	} else {
+		assert_part_has(&b, "README.txt", "status.json: venuegw status --json exited with 127");
+		assert_part_has(&b, "status.json", "null");
+	}
 	/* buffer.txt: counts by device and state. */
 	assert_part_has(&b, "buffer.txt", "events           3 pending, 0 in flight, 0 forwarded");
 	assert_part_has(&b, "buffer.txt", "quarantine       0 held, 1 metadata only");
@@ -185,7 +211,8 @@ static void refusals_and_failures(void **state)
 	assert_part_has(&b, "buffer.txt", "cannot open: ");
 	assert_part_has(&b, "README.txt", "While collecting:\n");
 	assert_part_has(&b, "README.txt", "buffer.txt: buffer.db could not be opened");
-	assert_part_has(&b, "README.txt", "status.json: venuegw status --json exited with 1");
+	assert_part_has(&b, "README.txt", self_runs(f) ? "status.json: venuegw status --json exited with 1"
+	                                               : "status.json: venuegw status --json exited with 127");
 	bundle_free(&b);
 }
 
