@@ -92,6 +92,7 @@ struct slot {
 	struct batch b;
 	int lane;                     /* the priority lane's slot: consent and erasure only */
 	int busy;                     /* a request is in flight */
+	int refused;                  /* the loop had no room to watch its socket: fail it */
 	long delivered;               /* the CDP's 2xx when only marking it in buffer.db is left */
 	int64_t next_attempt_ms;      /* this batch's own backoff */
 	int64_t sent_mono_ms;
@@ -376,6 +377,7 @@ static int send_batch(struct slot *s)
 	curl_easy_setopt(s->easy, CURLOPT_PASSWORD, "");
 	s->retry_after[0] = '\0';
 	s->errbuf[0] = '\0';
+	s->refused = 0;
 	s->resplen = 0;
 	s->resp[0] = '\0';
 	if (curl_multi_add_handle(f->multi, s->easy) != CURLM_OK)
@@ -581,6 +583,14 @@ static void check_done(struct vg_forwarder *f)
 {
 	CURLMsg *m;
 	int left;
+	/* A transfer whose socket the loop could not watch fails like a network
+	 * error (its batch is retried); the multi handle stays usable. */
+	for (int i = 0; i < f->nslots; i++) {
+		if (f->slots[i].busy && f->slots[i].refused) {
+			f->slots[i].refused = 0;
+			finish(&f->slots[i], CURLE_COULDNT_CONNECT);
+		}
+	}
 	while ((m = curl_multi_info_read(f->multi, &left))) {
 		if (m->msg != CURLMSG_DONE)
 			continue;
@@ -613,7 +623,6 @@ static void on_sock(struct vg_watch *w, short revents)
 
 static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
-	(void)easy;
 	struct vg_forwarder *f = userp;
 	struct sockwatch *sw = socketp;
 	if (what == CURL_POLL_REMOVE) {
@@ -635,12 +644,21 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 	}
 	short events = (short)(((what & CURL_POLL_IN) ? POLLIN : 0) | ((what & CURL_POLL_OUT) ? POLLOUT : 0));
 	if (vg_loop_watch(f->loop, &sw->w, fd, events) != VG_OK) {
-		/* libcurl fails the transfer; the batch is retried like after a network error. */
+		/* No room in the loop: mark the transfer, and check_done fails it
+		 * (its batch is retried like after a network error).  Returning -1
+		 * would make libcurl fail every later transfer of this multi handle. */
 		if (!sw->w.added) {
 			curl_multi_assign(f->multi, fd, NULL);
 			free(sw);
 		}
-		return -1;
+		for (int i = 0; i < f->nslots; i++) {
+			if (f->slots[i].easy == easy) {
+				f->slots[i].refused = 1;
+				snprintf(f->slots[i].errbuf, sizeof f->slots[i].errbuf,
+				         "no room in the loop to watch the CDP connection (%d descriptors)",
+				         VG_LOOP_MAX_WATCHES);
+			}
+		}
 	}
 	return 0;
 }

@@ -327,6 +327,58 @@ static void a_batch_is_sent_and_forwarded(void **state)
 	cdp_close(&c);
 }
 
+static void on_nothing(struct vg_watch *w, short revents)
+{
+	(void)w;
+	(void)revents;
+}
+
+/* A transfer whose socket the loop has no room to watch fails that attempt
+ * alone, like a network error; once there is room again the batch is
+ * delivered (the multi handle was not poisoned by a -1 from the socket
+ * callback, which makes libcurl fail every later transfer). */
+static void a_refused_watch_fails_one_attempt_not_the_forwarder(void **state)
+{
+	struct world w;
+	world_open(&w, *state);
+	static struct cdp c;
+	cdp_listen(&c, &w.loop);
+	snprintf(w.cfg.endpoint, sizeof w.cfg.endpoint, "http://127.0.0.1:%d/", c.port);
+	static const char good[] = "{\"type\":\"checkin.scanned\",\"occurred_at\":\"2026-11-28T17:03:12.123Z\"}";
+	assert_int_equal(put_at(w.st, "good1", "pos-1", VG_PRIO_NORMAL, T, good), VG_STORE_STORED);
+	forwarder_open(&w);
+	/* The stand-in stops accepting for now; every other slot of the loop is taken. */
+	vg_loop_unwatch(&w.loop, &c.lw);
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	static struct vg_watch dummy[VG_LOOP_MAX_WATCHES];
+	int taken = 0;
+	for (int i = 0; i < VG_LOOP_MAX_WATCHES; i++) {
+		dummy[i].cb = on_nothing;
+		if (vg_loop_watch(&w.loop, &dummy[i], p[0], POLLIN) != VG_OK)
+			break;
+		taken++;
+	}
+	assert_int_equal(w.loop.nwatches, VG_LOOP_MAX_WATCHES);
+	run_until(&w, "SELECT count(*) FROM batches WHERE attempts >= 1", 1);
+	char err[200];
+	raw_text(w.f->db, "SELECT last_error FROM batches", err, sizeof err);
+	assert_non_null(strstr(err, "no room in the loop to watch the CDP connection"));
+	assert_int_equal(raw_int(w.f->db, "SELECT count(*) FROM events WHERE state = 2 AND device_id = 'pos-1'"), 0);
+	assert_true(vg_forwarder_stats(w.fwd)->attempts_failed >= 1);
+
+	/* Room again: the retry goes out on the same forwarder and is delivered. */
+	for (int i = 0; i < taken; i++)
+		vg_loop_unwatch(&w.loop, &dummy[i]);
+	close(p[0]);
+	close(p[1]);
+	assert_int_equal(vg_loop_watch(&w.loop, &c.lw, c.lfd, POLLIN), VG_OK);
+	run_until(&w, "SELECT count(*) FROM events WHERE state = 2 AND device_id = 'pos-1'", 1);
+	assert_true(c.requests >= 1);
+	world_close(&w);
+	cdp_close(&c);
+}
+
 /* Batches hold at most max_batch_events; the priority lane (consent)
  * leaves first, in its own batch. */
 static void batches_are_cut_and_the_lane_goes_first(void **state)
@@ -378,6 +430,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(without_an_endpoint_nothing_is_sent, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_batch_is_sent_and_forwarded, setup, teardown),
 		cmocka_unit_test_setup_teardown(batches_are_cut_and_the_lane_goes_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_refused_watch_fails_one_attempt_not_the_forwarder, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
