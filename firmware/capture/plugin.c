@@ -2,8 +2,11 @@
  *
  * On every message on venue/v1/<device>/events, on the broker's only thread
  * and before the broker acknowledges the publisher (DESIGN.md §2):
- *   decode → validate → tokenize → COMMIT to buffer.db → replace the payload
- *   with the tokenized form, clear retain → return success (PUBACK).
+ *   decode → validate → tokenize → append to the intake journal beside
+ *   buffer.db (fdatasync'ed under durability = full; a quarantine is
+ *   committed to buffer.db itself) → replace the payload with the tokenized
+ *   form, clear retain → return success (PUBACK).  The daemon moves the
+ *   journal into buffer.db (firmware/store/intake.h).
  * A store failure returns an error: the broker sends no PUBACK and
  * disconnects the device, which reconnects and resends.  Never
  * MOSQ_ERR_ACL_DENIED, which an MQTT 3.1.1 client would take for success.
@@ -29,6 +32,7 @@
 #include "digest.h"
 #include "err.h"
 #include "ingest.h"
+#include "intake.h"
 #include "keys.h"
 #include "log.h"
 #include "store_capture.h"
@@ -42,11 +46,13 @@ struct capture {
 	struct vg_plan *plan;         /* the tracking plan; the broker's SIGHUP loads it again */
 	struct vg_capture *capture;   /* keys, suppression, the put, the quarantine's limits, counters */
 	struct vg_store *store;       /* NULL until buffer.db can be opened */
+	struct vg_intake_writer *intake; /* the journal; opened with the store */
 	char db_path[VG_CONFIG_DB_PATH_MAX];
+	char intake_dir[VG_CONFIG_DB_PATH_MAX + sizeof VG_INTAKE_DIR_SUFFIX];
 	int64_t next_open_log_ms;     /* the "cannot open" error is logged at most every 10 s */
+	int64_t schema_checked_ns;    /* vg_mono_ns of the last schema check */
 	int clock_synced;
 	int64_t clock_checked_ms;
-	long long dropped_logged;      /* events dropped at the disk cap, as last logged */
 	unsigned long long hist[HIST_BUCKETS]; /* callback time, log-linear µs buckets */
 	const struct mosquitto *disconnecting; /* see on_disconnect(); NULL between callbacks */
 };
@@ -124,6 +130,10 @@ static int parse_topic(const char *topic, char device[65])
 	return 1;
 }
 
+/* How often an open buffer.db's schema is checked again (a read transaction):
+ * the journal is only written for a daemon of this schema to move. */
+#define SCHEMA_CHECK_NS 200000000ll
+
 /* buffer.db, opened as soon as the daemon has created it: every message and
  * every broker tick tries again while it is not open (a failed open of a
  * missing file costs one failed open(2)), so whichever of the two services
@@ -131,7 +141,8 @@ static int parse_topic(const char *topic, char device[65])
  * error message is rate-limited, never the attempt. */
 static struct vg_store *store(struct capture *c, int64_t now_ms)
 {
-	if (c->store)
+	int64_t mono = vg_mono_ns();
+	if (c->store && c->intake && mono - c->schema_checked_ns < SCHEMA_CHECK_NS)
 		return c->store;
 	char err[512];
 	struct vg_store_cfg scfg = {
@@ -142,7 +153,25 @@ static struct vg_store *store(struct capture *c, int64_t now_ms)
 		.max_bytes = (long long)c->cfg.max_buffer_mb << 20,
 		.drop_oldest = c->cfg.on_full == VG_ON_FULL_DROP_OLDEST,
 	};
-	if (vg_store_open(&c->store, &scfg, err, sizeof err) != VG_OK) {
+	int rc = c->store ? VG_OK : vg_store_open(&c->store, &scfg, err, sizeof err);
+	if (rc == VG_OK && (rc = vg_store_begin(c->store)) == VG_OK) {
+		/* The schema is the daemon's to migrate: the journal is for a
+		 * daemon that moves it. */
+		vg_store_rollback(c->store);
+	} else if (rc == VG_ERR_SCHEMA) {
+		snprintf(err, sizeof err, "buffer.db schema is not version %d (has the daemon migrated it?)",
+		         VG_STORE_SCHEMA);
+	} else if (c->store) {
+		snprintf(err, sizeof err, "%s: %s", c->db_path, vg_store_errmsg(c->store));
+	}
+	if (rc == VG_OK && !c->intake)
+		rc = vg_intake_writer_open(&c->intake, c->intake_dir, scfg.durability_full, err, sizeof err);
+	c->schema_checked_ns = mono;
+	if (rc != VG_OK) {
+		vg_store_close(c->store);
+		c->store = NULL;
+		vg_intake_writer_close(c->intake);
+		c->intake = NULL;
 		if (now_ms >= c->next_open_log_ms) {
 			vg_log(VG_LOG_ERR, "capture.store", "%s; not acknowledging events until it opens", err);
 			c->next_open_log_ms = now_ms + 10000;
@@ -150,21 +179,21 @@ static struct vg_store *store(struct capture *c, int64_t now_ms)
 		return NULL;
 	}
 	if (c->next_open_log_ms)
-		vg_log(VG_LOG_INFO, "capture.store", "opened %s; acknowledging events again", c->db_path);
+		vg_log(VG_LOG_INFO, "capture.store", "opened %s and its intake journal; acknowledging events again",
+		       c->db_path);
 	c->next_open_log_ms = 0;
 	return c->store;
 }
 
 /* The broker's tick: open buffer.db as soon as it exists, before the first
- * message needs it. */
+ * message needs it, and notice a schema change without a message. */
 static int on_tick(int event, void *event_data, void *userdata)
 {
 	(void)event;
 	(void)event_data;
 	struct capture *c = userdata;
 	c->disconnecting = NULL;
-	if (!c->store)
-		store(c, vg_wall_ms());
+	store(c, vg_wall_ms());   /* opens, or checks the schema when due */
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -412,13 +441,13 @@ static int on_message(int event, void *event_data, void *userdata)
 		.received_at_ms = now_ms, .out = &out,
 	};
 	enum vg_capture_outcome what;
-	rc = st ? vg_capture_commit(c->capture, st, &in, &what) : VG_ERR_IO;
+	rc = st ? vg_capture_journal(c->capture, c->intake, st, c->intake_dir, &in, &what) : VG_ERR_IO;
 	if (rc) {
 		if (rc == VG_ERR_SCHEMA)
 			vg_log(VG_LOG_ERR, "capture.store", "buffer.db schema is not version %d (has the daemon"
 			       " migrated it?); not acknowledging", VG_STORE_SCHEMA);
 		else if (rc == VG_ERR_FULL)
-			vg_log(VG_LOG_WARN, "capture.full", "buffer.db is at max_buffer_mb = %d (on_full = %s);"
+			vg_log(VG_LOG_WARN, "capture.full", "buffer.db and its intake are at max_buffer_mb = %d (on_full = %s);"
 			       " not acknowledging device %s until the CDP takes the backlog, the device keeps"
 			       " its events", c->cfg.max_buffer_mb,
 			       c->cfg.on_full == VG_ON_FULL_DROP_OLDEST ? "drop_oldest, nothing left to drop"
@@ -433,14 +462,6 @@ static int on_message(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_UNKNOWN;
 	}
 	/* Durable: from here on the event is ours to deliver. */
-	struct vg_store_cap_stats cs;
-	vg_store_cap_stats(st, &cs);
-	if (cs.dropped > c->dropped_logged) {
-		vg_log(VG_LOG_WARN, "capture.dropped", "buffer.db is at max_buffer_mb = %d: dropped the %lld oldest"
-		       " pending events (on_full = drop_oldest; %lld since the broker started)", c->cfg.max_buffer_mb,
-		       cs.dropped - c->dropped_logged, cs.dropped);
-		c->dropped_logged = cs.dropped;
-	}
 	rc = replace_payload(m, &out);
 	if (rc == MOSQ_ERR_SUCCESS && out.quarantined)
 		notify_rejection(device, &out);
@@ -552,6 +573,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		vg_log(VG_LOG_ERR, "capture.init", "data_dir %s: the path of buffer.db in it is too long", c->cfg.data_dir);
 		goto fail;
 	}
+	if (vg_intake_dir(c->db_path, c->intake_dir, sizeof c->intake_dir) != VG_OK)
+		goto fail; /* cannot happen: sized for it */
 	c->id = identifier;
 	store(c, vg_wall_ms());
 	if (mosquitto_callback_register(identifier, MOSQ_EVT_MESSAGE, on_message, NULL, c) != MOSQ_ERR_SUCCESS) {
@@ -584,6 +607,7 @@ fail:
 	vg_capture_close(c->capture);
 	vg_keyring_wipe(&c->keys);
 	vg_plan_free(c->plan);
+	vg_intake_writer_close(c->intake);
 	vg_store_close(c->store);
 	free(c);
 	return MOSQ_ERR_INVAL;
@@ -612,6 +636,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	vg_capture_close(c->capture);
 	vg_keyring_wipe(&c->keys);
 	vg_plan_free(c->plan);
+	vg_intake_writer_close(c->intake);
 	vg_store_close(c->store);
 	free(c);
 	return MOSQ_ERR_SUCCESS;

@@ -26,6 +26,7 @@
 #include "digest.h"
 #include "err.h"
 #include "event.h"
+#include "intake.h"
 #include "keys.h"
 #include "pii.h"
 #include "store_erasure.h"
@@ -109,6 +110,20 @@ static void versions_text(const struct vg_keyring *kr, char *out, size_t outsz)
 
 /* The tombstone and the erasure.requested notice for the CDP, in one
  * transaction: both are stored, or neither. */
+/* Move the whole intake journal into buffer.db, wiping what was moved. */
+static int drain_intake(struct vg_store *st, const struct vg_config *cfg)
+{
+	char path[VG_CONFIG_DB_PATH_MAX], dir[VG_CONFIG_DB_PATH_MAX + sizeof VG_INTAKE_DIR_SUFFIX];
+	if (vg_config_db_path(cfg, path, sizeof path) != VG_OK || vg_intake_dir(path, dir, sizeof dir) != VG_OK)
+		return VG_ERR_RANGE;
+	struct vg_intake_moved m;
+	int rc;
+	do
+		rc = vg_intake_move(st, dir, 100000, 1, &m);
+	while (!rc && m.more);
+	return rc;
+}
+
 static int tombstone_and_notice(struct vg_store *st, const struct vg_config *cfg, const char *field,
                                 const char *value, const char *digest, long long rows, int64_t now)
 {
@@ -283,8 +298,21 @@ int vg_cmd_forget(struct vg_config *cfg, const char *config_path, int argc, char
 				vg_wipe(quoted, sizeof quoted);
 				continue;
 			}
-			/* 2. The rows, a slice at a time; 3. the tombstone and the notice,
+			/* 2. What the broker has acknowledged so far into buffer.db: from
+			 *    here on every event of the person is a row (the records
+			 *    appended after the suppression are suppressed when moved),
+			 *    and the journal keeps nothing of what was moved.
+			 * 3. The rows, a slice at a time; 4. the tombstone and the notice,
 			 *    one transaction. */
+			rc = drain_intake(st, cfg);
+			if (rc) {
+				fprintf(stderr, "venuegw forget: cannot move the intake journal into buffer.db: %s (%s);"
+				        " the person is suppressed at capture, nothing was purged yet; run forget again\n",
+				        vg_strerror(rc), vg_store_errmsg(st));
+				code = VG_EXIT_FAIL;
+				vg_wipe(quoted, sizeof quoted);
+				continue;
+			}
 			if (!(rc = vg_store_max_ids(st, &ev_max, &q_max))) {
 				pr.total = ev_max + q_max;
 				rc = erase_table(st, VG_STORE_TABLE_EVENTS, match, nm, ev_max, &pr);

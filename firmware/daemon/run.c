@@ -5,7 +5,9 @@
  * gateway's MQTT status (libmosquitto).  The daemon owns buffer.db's
  * housekeeping: it creates and migrates the schema (the capture plugin never
  * does) and checkpoints it (the plugin runs with wal_autocheckpoint=0 so the
- * broker thread never pays for one). */
+ * broker thread never pays for one).  And it moves the capture plugin's
+ * intake journal into buffer.db (intake.h): a timer every INTAKE_IDLE_MS,
+ * sooner while there is work, and once before READY=1. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -25,6 +27,7 @@
 #include "err.h"
 #include "forward.h"
 #include "httpd.h"
+#include "intake.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -32,6 +35,7 @@
 #include "notify.h"
 #include "serial.h"
 #include "store.h"
+#include "store_capture.h"
 
 struct daemon {
 	struct vg_loop loop;
@@ -46,8 +50,15 @@ struct daemon {
 	struct vg_plan *plan;         /* the tracking plan; SIGHUP loads it again */
 	struct vg_watch sig;
 	struct vg_timer checkpoint;
+	struct vg_timer intake;
+	char intake_dir[VG_CONFIG_DB_PATH_MAX + sizeof VG_INTAKE_DIR_SUFFIX];
+	long long dropped_logged;     /* events dropped at the disk cap, as last logged */
+	int64_t intake_error_log_ms;
 	int sfd;
 };
+
+#define INTAKE_IDLE_MS 20      /* look at the journal this often when it had nothing */
+#define INTAKE_BATCH 20000     /* records per move transaction at most */
 
 static void on_reloaded_key(void *ctx, const char *section, const char *key, int applied)
 {
@@ -147,6 +158,41 @@ static void on_checkpoint(struct vg_timer *t)
 	vg_loop_timer(&d->loop, t, vg_now_ms() + d->cfg->checkpoint_interval_ms);
 }
 
+/* Move the journal into buffer.db: what was done, or -1 on a store error
+ * (logged, at most every 10 s). */
+static long long move_intake(struct daemon *d)
+{
+	struct vg_intake_moved m;
+	int rc = vg_intake_move(d->store, d->intake_dir, INTAKE_BATCH, 0, &m);
+	if (rc) {
+		int64_t now = vg_now_ms();
+		if (now >= d->intake_error_log_ms) {
+			vg_log(VG_LOG_ERR, "intake.move", "cannot move the intake journal %s into buffer.db: %s (%s);"
+			       " it keeps the events", d->intake_dir, vg_strerror(rc), vg_store_errmsg(d->store));
+			d->intake_error_log_ms = now + 10000;
+		}
+		return -1;
+	}
+	struct vg_store_cap_stats cs;
+	vg_store_cap_stats(d->store, &cs);
+	if (cs.dropped > d->dropped_logged) {
+		vg_log(VG_LOG_WARN, "capture.dropped", "buffer.db is at max_buffer_mb = %d: dropped the %lld oldest"
+		       " pending events (on_full = drop_oldest; %lld since the daemon started)", d->cfg->max_buffer_mb,
+		       cs.dropped - d->dropped_logged, cs.dropped);
+		d->dropped_logged = cs.dropped;
+	}
+	if (m.more)
+		return m.records ? m.records : 1;
+	return m.full ? 0 : m.records;
+}
+
+static void on_intake(struct vg_timer *t)
+{
+	struct daemon *d = vg_container_of(t, struct daemon, intake);
+	long long moved = move_intake(d);
+	vg_loop_timer(&d->loop, t, vg_now_ms() + (moved > 0 ? 2 : moved < 0 ? 1000 : INTAKE_IDLE_MS));
+}
+
 int vg_run_check(const struct vg_config *cfg, char *err, size_t errsz)
 {
 	/* The ports' driver options are checked by their drivers. */
@@ -199,11 +245,29 @@ int vg_cmd_run(struct vg_config *cfg, const char *config_path, int argc, char **
 		.durability_full = 0,
 		/* The loop also serves serial ports: never wait long for a lock. */
 		.busy_timeout_ms = 100,
+		/* The disk cap applies to what this handle moves from the intake
+		 * journal (on_full as configured). */
+		.max_bytes = (long long)cfg->max_buffer_mb << 20,
+		.drop_oldest = cfg->on_full == VG_ON_FULL_DROP_OLDEST,
 	};
 	if (vg_store_open(&d.store, &scfg, err, sizeof err) != VG_OK) {
 		vg_log(VG_LOG_ERR, "run", "%s", err);
 		return VG_EXIT_FAIL;
 	}
+	if (vg_intake_dir(path, d.intake_dir, sizeof d.intake_dir) != VG_OK) {
+		vg_log(VG_LOG_ERR, "run", "data_dir %s: the path of the intake journal in it is too long", cfg->data_dir);
+		code = VG_EXIT_USAGE;
+		goto out;
+	}
+	if (mkdir(d.intake_dir, 0750) != 0 && errno != EEXIST) {
+		vg_log(VG_LOG_ERR, "run", "cannot create the intake journal %s: %s", d.intake_dir, strerror(errno));
+		goto out;
+	}
+	/* What the broker acknowledged while the daemon was away goes into
+	 * buffer.db before anything reads it (a large backlog: its first 100 000
+ * records; the loop moves the rest). */
+	for (int i = 0; i < 5 && move_intake(&d) > 0; i++)
+		;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		vg_log(VG_LOG_ERR, "run", "cannot initialise libcurl");
 		goto out;
@@ -226,6 +290,8 @@ int vg_cmd_run(struct vg_config *cfg, const char *config_path, int argc, char **
 		goto out;
 	d.checkpoint.cb = on_checkpoint;
 	vg_loop_timer(&d.loop, &d.checkpoint, vg_now_ms() + cfg->checkpoint_interval_ms);
+	d.intake.cb = on_intake;
+	vg_loop_timer(&d.loop, &d.intake, vg_now_ms() + INTAKE_IDLE_MS);
 
 	if (vg_plan_load(&d.plan, cfg->plan_path, err, sizeof err) != VG_OK) {
 		vg_log(VG_LOG_ERR, "run", "[contracts] plan: %s", err);

@@ -5,8 +5,10 @@
 
 #include "config.h"
 #include "digest.h"
+#include "clock.h"
 #include "err.h"
 #include "ingest.h"
+#include "intake.h"
 #include "keys.h"
 #include "store_capture.h"
 
@@ -28,6 +30,9 @@ struct vg_capture {
 	const struct vg_config *cfg;
 	const struct vg_keyring *ring;
 	long long quarantine_max_bytes;
+	long long max_bytes;               /* the disk cap; 0: none */
+	long long room;                    /* the journal may still take this much (with a cap) */
+	int64_t room_read_ns;              /* when room was read (vg_mono_ns; 0: never) */
 	struct vg_capture_stats stats;     /* committed */
 	struct vg_capture_stats txn;       /* in the open transaction */
 	uint64_t clock;
@@ -57,6 +62,7 @@ int vg_capture_open(struct vg_capture **out, const struct vg_config *cfg, const 
 	c->cfg = cfg;
 	c->ring = ring;
 	c->quarantine_max_bytes = (long long)vg_config_quarantine_max_mb(cfg) << 20;
+	c->max_bytes = (long long)cfg->max_buffer_mb << 20;
 	for (int i = 0; i < LIMITER_HASH; i++)
 		c->heads[i] = NIL;
 	return VG_OK;
@@ -223,21 +229,13 @@ static int put_quarantine(struct vg_capture *c, struct vg_store *st, const struc
 static int count_undeclared(struct vg_store *st, const struct vg_capture_in *in)
 {
 	const struct vg_ingest_out *out = in->out;
-	if (!out || !out->undeclared_total)
+	if (!out)
 		return VG_OK;
-	const char *type = out->type[0] ? out->type : "~unknown";
-	unsigned listed = 0;
-	for (int i = 0; i < out->nundeclared; i++) {
-		int rc = vg_store_count_undeclared(st, in->device_id, type, out->undeclared[i], out->undeclared_n[i],
-		                                   in->received_at_ms);
-		if (rc)
-			return rc;
-		listed += out->undeclared_n[i];
-	}
-	if (out->undeclared_total > listed)
-		return vg_store_count_undeclared(st, in->device_id, type, "~more", out->undeclared_total - listed,
-		                                 in->received_at_ms);
-	return VG_OK;
+	const char *paths[VG_INGEST_UNDECLARED_MAX];
+	for (int i = 0; i < out->nundeclared; i++)
+		paths[i] = out->undeclared[i];
+	return vg_store_count_undeclared_list(st, in->device_id, out->type, paths, out->undeclared_n, out->nundeclared,
+	                                      out->undeclared_total, in->received_at_ms);
 }
 
 int vg_capture_put(struct vg_capture *c, struct vg_store *st, const struct vg_capture_in *in,
@@ -326,6 +324,78 @@ int vg_capture_commit(struct vg_capture *c, struct vg_store *st, const struct vg
 		return rc;
 	}
 	return vg_capture_end(c, st);
+}
+
+/* ---- capture v2: the intake journal --------------------------------------- */
+
+_Static_assert(VG_INGEST_IDENTS_MAX <= VG_INTAKE_IDENTS_MAX, "a record holds every identity token");
+_Static_assert(VG_INGEST_UNDECLARED_MAX <= VG_INTAKE_UNDECLARED_MAX, "a record holds every undeclared path");
+
+#define ROOM_EVERY_NS 200000000ll     /* read the room again at least this often */
+#define ROOM_RETRY_NS 10000000ll      /* … and when it is used up, at most this often */
+
+int vg_capture_room(struct vg_capture *c, struct vg_store *st, const char *intake_dir, int64_t mono_ns)
+{
+	c->room_read_ns = mono_ns ? mono_ns : 1;
+	if (!c->max_bytes)
+		return VG_OK;
+	/* The journal's share of the cap (VG_STORE_INTAKE_SHARE), less what
+	 * it holds and up to one punch step of moved records a mover has yet
+	 * to free; buffer.db keeps within the rest as the daemon moves. */
+	long long backlog = 0;
+	int rc = vg_intake_backlog(st, intake_dir, &backlog);
+	c->room = rc ? 0 : VG_STORE_INTAKE_SHARE(c->max_bytes) - backlog - VG_INTAKE_PUNCH_STEP;
+	return rc;
+}
+
+int vg_capture_journal(struct vg_capture *c, struct vg_intake_writer *w, struct vg_store *st,
+                       const char *intake_dir, const struct vg_capture_in *in, enum vg_capture_outcome *what)
+{
+	const struct vg_ingest_out *out = in->out;
+	if (!out || out->quarantined)
+		return vg_capture_commit(c, st, in, what);
+	struct vg_intake_rec r = {
+		.received_at_ms = in->received_at_ms,
+		.size = (uint32_t)in->size,
+		.priority = out->priority,
+		.flags = out->flags,
+		.device_id = in->device_id,
+		.topic = in->topic ? in->topic : "",
+		.event_key = out->event_key,
+		.type = out->type,
+		.nidents = out->nidents,
+		.undeclared_total = out->undeclared_total,
+		.nundeclared = out->nundeclared,
+		.body = out->body,
+		.body_len = out->body_len,
+	};
+	for (int i = 0; i < r.nidents; i++)
+		r.idents[i] = out->idents[i];
+	for (int i = 0; i < r.nundeclared; i++) {
+		r.undeclared[i] = out->undeclared[i];
+		r.undeclared_n[i] = out->undeclared_n[i];
+	}
+	if (c->max_bytes) {
+		int64_t now = vg_mono_ns();
+		long long need = (long long)(VG_INTAKE_HEADER + 256 + r.body_len);
+		if (!c->room_read_ns || now - c->room_read_ns >= ROOM_EVERY_NS ||
+		    (c->room < need && now - c->room_read_ns >= ROOM_RETRY_NS))
+			vg_capture_room(c, st, intake_dir, now);
+		if (c->room < need) {
+			c->stats.store_failures++;
+			return VG_ERR_FULL;
+		}
+	}
+	long long before = vg_intake_written(w);
+	int rc = vg_intake_append(w, &r);
+	if (rc) {
+		c->stats.store_failures++;
+		return rc;
+	}
+	c->room -= vg_intake_written(w) - before;
+	*what = VG_CAPTURE_STORED;
+	c->stats.stored++;
+	return VG_OK;
 }
 
 void vg_capture_stats(const struct vg_capture *c, struct vg_capture_stats *out)

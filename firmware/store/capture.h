@@ -30,6 +30,7 @@
 
 struct vg_capture;
 struct vg_config;
+struct vg_intake_writer;
 struct vg_keyring;
 struct vg_store;
 
@@ -114,6 +115,24 @@ void vg_capture_abort(struct vg_capture *c, struct vg_store *st);
  * (acknowledge), or an error (nothing stored; do not acknowledge). */
 int vg_capture_commit(struct vg_capture *c, struct vg_store *st, const struct vg_capture_in *in,
                       enum vg_capture_outcome *what);
+
+/* Capture v2, the broker plugin's path (intake.h): an accepted event is
+ * appended to the intake journal w (the daemon moves it into events, where
+ * de-duplication, suppression and the undeclared counts apply); anything
+ * else (a quarantine) is committed to st as by vg_capture_commit.  The disk
+ * cap gives the journal a share of its own (VG_STORE_INTAKE_SHARE, 1/32):
+ * the room left in it is read from st and intake_dir at least every 200 ms
+ * (vg_capture_room), less what was appended since; without room the event is
+ * refused (VG_ERR_FULL, not acknowledged) — the daemon is not moving (it is
+ * down, or buffer.db is full under backpressure).  VG_OK once durable
+ * (acknowledge), or an error. */
+int vg_capture_journal(struct vg_capture *c, struct vg_intake_writer *w, struct vg_store *st,
+                       const char *intake_dir, const struct vg_capture_in *in, enum vg_capture_outcome *what);
+
+/* Read the room the disk cap leaves for the journal again now (the broker's
+ * tick does, and vg_capture_journal when the room it knows is used up).
+ * VG_OK or a store error (the room is then taken as none). */
+int vg_capture_room(struct vg_capture *c, struct vg_store *st, const char *intake_dir, int64_t mono_ns);
 
 /* The per-device quarantine limiter on its own (the put uses it): 1 when
  * device may store one more quarantine row at now_ms (a token is taken), 0

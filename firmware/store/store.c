@@ -56,6 +56,11 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_UNDECLARED_ADD] =
 		"UPDATE undeclared SET count = count + ?4, last_ms = ?5"
 		" WHERE device_id = ?1 AND type = ?2 AND path = ?3",
+	[ST_INTAKE_GET] = "SELECT segment, offset FROM intake_state WHERE id = 0",
+	[ST_INTAKE_SET] = "UPDATE intake_state SET segment = ?1, offset = ?2 WHERE id = 0",
+	[ST_MOVE_SAVEPOINT] = "SAVEPOINT intake_move",
+	[ST_MOVE_RELEASE] = "RELEASE intake_move",
+	[ST_MOVE_ROLLBACK] = "ROLLBACK TO intake_move",
 	[ST_UNDECLARED_ROWS] = "SELECT count(*) FROM undeclared",
 	[ST_UNDECLARED_NEW] =
 		"INSERT INTO undeclared(device_id, type, path, count, first_ms, last_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
@@ -70,7 +75,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	"(coalesce(length(" p "body), 0) + length(" p "device_id) * 2 + length(" p "topic) + length(" p "reason)" \
 	" + length(" p "field) + length(" p "detail) + length(" p "digest) + length(" p "event_key) + 64)"
 
-/* Schema version 3.  Each migration takes the schema from version i to i+1;
+/* Schema version 4.  Each migration takes the schema from version i to i+1;
  * only the owner (the daemon) runs them. */
 static const char *const migrations[] = {
 	/* 0 → 1 */
@@ -188,6 +193,15 @@ static const char *const migrations[] = {
 	"  last_ms INTEGER NOT NULL,"
 	"  PRIMARY KEY (device_id, type, path)"
 	");",
+	/* 3 → 4: capture v2 (intake.h).  intake_state is where the mover of the
+	 * intake journal has got to: the segment and the offset in it up to which
+	 * every record is in events (or was a duplicate, or suppressed). */
+	"CREATE TABLE intake_state ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 0),"
+	"  segment INTEGER NOT NULL,"
+	"  offset INTEGER NOT NULL"
+	");"
+	"INSERT INTO intake_state(id, segment, offset) VALUES (0, 0, 0);",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof migrations / sizeof migrations[0] == VG_STORE_SCHEMA,

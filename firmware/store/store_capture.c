@@ -61,8 +61,8 @@ static int drop_oldest(struct vg_store *s, long long below_id, int64_t now_ms, i
 
 /* Inside a capture transaction, after a row (row_id) was put: keep the pages in
  * use within the cap.  Captured rows may fill it up to 31/32 (the priority lane
- * up to 63/64): the daemon's own writes (batches, drops, moving forwarded keys)
- * take pages too.  First the keys of forwarded events go, oldest first — only
+ * up to 63/64) less the intake journal's share: the daemon's own writes
+ * (batches, drops, moving forwarded keys) take pages too.  First the keys of forwarded events go, oldest first — only
  * their de-duplication window gets shorter —, a little more than needed so the
  * next puts do not each pay; then, if may_drop and under drop_oldest, the oldest
  * droppable events older than this row, as few as make it fit.  VG_ERR_FULL
@@ -71,7 +71,8 @@ static int keep_within_cap(struct vg_store *s, int priority, long long row_id, i
 {
 	if (!s->max_bytes)
 		return VG_OK;
-	long long limit = s->max_bytes - s->max_bytes / (priority == 0 ? 64 : 32), used;
+	long long limit = s->max_bytes - s->max_bytes / (priority == 0 ? 64 : 32) - VG_STORE_INTAKE_SHARE(s->max_bytes);
+	long long used;
 	int rc = store_used_bytes(s, &used);
 	if (rc || used <= limit)
 		return rc;
@@ -315,4 +316,24 @@ int vg_store_count_undeclared(struct vg_store *s, const char *device_id, const c
 	if (have >= VG_STORE_UNDECLARED_ROWS)
 		return undeclared_step(ins, "~other", "~other", "~other", n, now_ms);
 	return undeclared_step(ins, device_id, type, path, n, now_ms);
+}
+
+int vg_store_count_undeclared_list(struct vg_store *s, const char *device_id, const char *type,
+                                   const char *const *paths, const unsigned *counts, int n, unsigned total,
+                                   int64_t now_ms)
+{
+	if (!total)
+		return VG_OK;
+	if (!type[0])
+		type = "~unknown";
+	unsigned listed = 0;
+	for (int i = 0; i < n; i++) {
+		int rc = vg_store_count_undeclared(s, device_id, type, paths[i], counts[i], now_ms);
+		if (rc)
+			return rc;
+		listed += counts[i];
+	}
+	if (total > listed)
+		return vg_store_count_undeclared(s, device_id, type, "~more", total - listed, now_ms);
+	return VG_OK;
 }

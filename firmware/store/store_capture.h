@@ -24,6 +24,11 @@
  * quarantine_overflow instead of stored (vg_store_put_quarantine). */
 int vg_store_put_event(struct vg_store *s, const struct vg_store_event *ev);
 
+/* The share of the disk cap kept for the capture plugin's intake journal
+ * (intake.h), which is not in buffer.db: events in buffer.db may fill the cap
+ * less this share and the daemon's reserve (1/32, 1/64 for the priority lane). */
+#define VG_STORE_INTAKE_SHARE(max_bytes) ((max_bytes) / 32)
+
 /* What this handle's disk cap did since it was opened. */
 struct vg_store_cap_stats {
 	long long keys_reclaimed;   /* forwarded keys deleted before dedup_retention_h (committed) */
@@ -59,6 +64,13 @@ int vg_store_count_quarantine_overflow(struct vg_store *s, const char *device_id
  * the count goes to device, type and path "~other".  VG_OK or an error. */
 int vg_store_count_undeclared(struct vg_store *s, const char *device_id, const char *type, const char *path,
                               long long n, int64_t now_ms);
+
+/* An input's undeclared members, as the ingest lists them: n distinct paths
+ * with their counts, and total over all (the paths beyond the listed ones
+ * counted under "~more").  type "" counts as "~unknown".  VG_OK or an error. */
+int vg_store_count_undeclared_list(struct vg_store *s, const char *device_id, const char *type,
+                                   const char *const *paths, const unsigned *counts, int n, unsigned total,
+                                   int64_t now_ms);
 
 /* ---- serial input ------------------------------------------------------- */
 

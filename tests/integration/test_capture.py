@@ -135,16 +135,22 @@ class StoreFailureTest(CaptureCase):
         import sqlite3
         with sqlite3.connect(self.gw.db_path()) as c:
             c.execute("PRAGMA user_version = 99")
+        # The plugin checks an open buffer.db's schema every 200 ms (its tick does too).
+        end = time.monotonic() + 30
+        while "schema is not version" not in read_text(self.gw.broker_log) and time.monotonic() < end:
+            time.sleep(0.05)
         r = self.gw.mosquitto_pub("pos-1", "venue/v1/pos-1/events",
                                   json.dumps({"id": "s-1", "type": "device.status"}), timeout=10)
         self.assertNotEqual(r.returncode, 0, "acknowledged although buffer.db has another schema")
         self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE device_id <> '_gateway'")[0][0], 0)
+        self.assertEqual(self.gw.intake_backlog(), 0, "written to the intake journal although refused")
         self.assertIn("schema", read_text(self.gw.broker_log))
         with sqlite3.connect(self.gw.db_path()) as c:
             c.execute("PRAGMA user_version = %d" % SCHEMA)
         r = self.gw.mosquitto_pub("pos-1", "venue/v1/pos-1/events",
                                   json.dumps({"id": "s-1", "type": "device.status"}))
         self.assertEqual(r.returncode, 0, r.stderr)
+        self.gw.start_daemon()   # moves the intake journal into buffer.db
         self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE device_id <> '_gateway'")[0][0], 1)
 
 
@@ -341,13 +347,30 @@ class PrivacyTest(CaptureCase):
 
 
 class CliTest(CaptureCase):
+    def test_status_shows_what_the_intake_journal_holds(self):
+        gw = self.gw
+        gw.stop_daemon()   # nobody moves the journal into buffer.db now
+        r = gw.mosquitto_pub("pos-1", "venue/v1/pos-1/events", json.dumps({"id": "j", "type": "device.status"}))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st = json.loads(gw.venuegw("status", "--json").stdout)
+        self.assertGreater(st["intake_bytes"], 0)
+        self.assertEqual(st["intake_bytes"], gw.intake_backlog())
+        self.assertEqual(gw.intake_keys(), [event_key("pos-1", "j")])
+        self.assertIn("intake journal", gw.venuegw("status").stdout)
+        gw.start_daemon()
+        gw.wait_intake_moved()
+        self.assertEqual(json.loads(gw.venuegw("status", "--json").stdout)["intake_bytes"], 0)
+        self.assertEqual(gw.query("SELECT count(*) FROM events WHERE device_id = 'pos-1'")[0][0], 1)
+
     def test_status_quarantine_validate_check_config(self):
         gw = self.gw
         gw.mosquitto_pub("pos-1", "venue/v1/pos-1/events", "[1,2")
         gw.mosquitto_pub("pos-1", "venue/v1/pos-1/events", json.dumps({"id": "x", "type": "device.status"}))
+        gw.wait_intake_moved()
         r = gw.venuegw("status", "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
         st = json.loads(r.stdout)
+        self.assertEqual(st["intake_bytes"], 0)
         # The device's event, and the daemon's own reconciliation event (no CDP configured here).
         self.assertEqual(st["pending"], gw.query("SELECT count(*) FROM events WHERE state = 0")[0][0])
         self.assertEqual(gw.query("SELECT count(*) FROM events WHERE state = 0 AND device_id = 'pos-1'")[0][0], 1)

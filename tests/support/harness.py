@@ -28,7 +28,7 @@ from procs import die_with_test
 BUILD = os.environ.get("VG_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 SOURCE = os.environ.get("VG_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 MOSQUITTO = os.environ.get("VG_MOSQUITTO", "/usr/sbin/mosquitto")
-SCHEMA = 3                                  # buffer.db user_version (VG_STORE_SCHEMA)
+SCHEMA = 4                                  # buffer.db user_version (VG_STORE_SCHEMA)
 VENUE = "berlin-mitte-01"
 # DESIGN.md §5's K1: bytes 0x00..0x1f, so tests can compute expected tokens.
 KEY1_HEX = bytes(range(32)).hex()
@@ -307,7 +307,79 @@ class Gateway:
     def db_path(self):
         return os.path.join(self.data_dir, "buffer.db")
 
-    def query(self, sql, *args):
+    def intake_dir(self):
+        return self.db_path() + "-intake"
+
+    def intake_backlog(self):
+        """Bytes of the intake journal (capture v2: what the broker acknowledged)
+        that the daemon has not moved into buffer.db yet."""
+        try:
+            names = sorted(n for n in os.listdir(self.intake_dir()) if n.endswith(".vgi"))
+        except FileNotFoundError:
+            return 0
+        with sqlite3.connect("file:%s?mode=ro" % self.db_path(), uri=True, timeout=10) as c:
+            seg, off = c.execute("SELECT segment, offset FROM intake_state").fetchone()
+        left = 0
+        for n in names:
+            if int(n[:-4]) < seg:
+                continue
+            try:
+                size = os.path.getsize(os.path.join(self.intake_dir(), n))
+            except FileNotFoundError:
+                continue
+            left += size - (off if int(n[:-4]) == seg else 0)
+        return left
+
+    def intake_keys(self):
+        """The event keys of the intake journal's records not moved yet
+        (firmware/store/intake.h's format; a torn tail ends a segment)."""
+        import struct
+        import zlib
+        try:
+            names = sorted(n for n in os.listdir(self.intake_dir()) if n.endswith(".vgi"))
+        except FileNotFoundError:
+            return []
+        with sqlite3.connect("file:%s?mode=ro" % self.db_path(), uri=True, timeout=10) as c:
+            seg, off = c.execute("SELECT segment, offset FROM intake_state").fetchone()
+        keys = []
+        for n in names:
+            if int(n[:-4]) < seg:
+                continue
+            with open(os.path.join(self.intake_dir(), n), "rb") as f:
+                data = f.read()
+            at = off if int(n[:-4]) == seg else 0
+            while at + 12 <= len(data):
+                magic, length, crc = struct.unpack_from("<III", data, at)
+                payload = data[at + 12:at + 12 + length]
+                if magic != 0x31494756 or len(payload) != length or \
+                        zlib.crc32(payload, zlib.crc32(data[at + 4:at + 8])) != crc:
+                    break
+                p = 1 + 8 + 4 + 1 + 4          # version, received_at_ms, size, priority, flags
+                for field in range(3):          # device_id, topic, event_key
+                    (k,) = struct.unpack_from("<H", payload, p)
+                    if field == 2:
+                        keys.append(payload[p + 2:p + 2 + k].decode())
+                    p += 2 + k
+                at += 12 + length
+        return keys
+
+    def wait_intake_moved(self, deadline_s=60.0):
+        """Wait until the running daemon has moved everything acknowledged into
+        buffer.db (a condition, not a guess: the journal's backlog is 0)."""
+        end = time.monotonic() + deadline_s
+        while self.intake_backlog() > 0:
+            if not self.daemon or self.daemon.poll() is not None:
+                raise AssertionError("the intake journal holds %d bytes and no daemon runs to move them"
+                                     % self.intake_backlog())
+            if time.monotonic() > end:
+                raise AssertionError("the daemon did not move the intake journal within %.0f s" % deadline_s)
+            time.sleep(0.01)
+
+    def query(self, sql, *args, moved=True):
+        """sql on buffer.db, once the daemon (when it runs) has moved what the
+        broker acknowledged into it (moved=False: as it is now)."""
+        if moved and self.daemon and self.daemon.poll() is None:
+            self.wait_intake_moved()
         with sqlite3.connect("file:%s?mode=ro" % self.db_path(), uri=True, timeout=10) as c:
             return c.execute(sql, args).fetchall()
 

@@ -333,11 +333,13 @@ static void test_migrates_schema_1_keeping_the_data(void **state)
 	raw_exec(f->db, "DROP TRIGGER quarantine_usage_insert; DROP TRIGGER quarantine_usage_delete;"
 	                " DROP TRIGGER quarantine_usage_update; DROP TABLE quarantine_usage;"
 	                " ALTER TABLE suppressions DROP COLUMN key_versions; DROP TABLE undeclared;"
-	                " DROP TABLE drops; DROP INDEX events_droppable; PRAGMA user_version = 1");
+	                " DROP TABLE drops; DROP INDEX events_droppable; DROP TABLE intake_state;"
+	                " PRAGMA user_version = 1");
 	s = open_store(f->db, 1, 0);
 	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), VG_STORE_SCHEMA);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE name = 'drops'"), 1);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE name = 'undeclared'"), 1);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM intake_state WHERE segment = 0 AND offset = 0"), 1);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE event_key = 'CCCCCCCCCCCCCCCCCCCCCC'"), 1);
 	vg_store_close(s);
 }
