@@ -1,0 +1,351 @@
+"""What the benchmarks in tests/bench share.
+
+  /proc readers     cpu_s(pid), mem_kb(pid), io(pid), fd_count(pid), ProcMeter
+  the data dir      dir_sizes(data_dir): buffer.db, buffer.db-wal, everything else
+  sampling          Sampler: calls probes every interval on a thread, keeps peaks and series
+  figures           pct(), summary(), print_table()
+  before/after      add_baseline_args(ap), run_or_compare(args, measure, show): with
+                    --baseline REV this script runs on REV's build (built once into
+                    /var/tmp/venuegw-bench/<sha>) and on this build, alternately,
+                    --rounds times, and prints one table: row, figure, REV, this,
+                    this/REV (medians over the rounds).
+
+The script itself is run on both builds (with VG_BUILD_DIR and VG_SOURCE_DIR
+pointing at each), so both get the same publisher, the same sink and the same
+figures; the harness's schema version is taken from REV's own
+tests/support/harness.py (VG_BENCH_SCHEMA), so a newer harness still starts an
+older daemon.
+"""
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SUPPORT = os.path.join(HERE, "..", "support")
+for _p in (SUPPORT, HERE):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+import harness  # noqa: E402
+
+if os.environ.get("VG_BENCH_SCHEMA"):
+    # Running on another revision's build (--baseline): its daemon migrates to its own version.
+    harness.SCHEMA = int(os.environ["VG_BENCH_SCHEMA"])
+
+SOURCE = os.path.abspath(os.environ.get("VG_SOURCE_DIR", os.path.join(HERE, "..", "..")))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# --- /proc ----------------------------------------------------------------------------------
+def cpu_s(pid):
+    """utime + stime of pid in seconds, or None once it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def mem_kb(pid):
+    """{"VmRSS": kB, "VmHWM": kB} of pid, or {} once it is gone."""
+    out = {}
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    k, v = line.split(":", 1)
+                    out[k] = int(v.split()[0])
+    except OSError:
+        pass
+    return out
+
+
+def io(pid):
+    """/proc/pid/io as a dict (write_bytes: what the process sent to the storage layer,
+    counted when it dirtied the pages; wchar: bytes passed to write calls), {} once it is gone."""
+    out = {}
+    try:
+        with open("/proc/%d/io" % pid) as f:
+            for line in f:
+                k, v = line.split(":", 1)
+                out[k.strip()] = int(v)
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+def fd_count(pid):
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return None
+
+
+class ProcMeter:
+    """CPU seconds and /proc/pid/io of some processes from start() (after their start-up) to
+    read() (before they stop: /proc/pid/io is gone with the process)."""
+
+    def __init__(self, pids):
+        self.pids = dict(pids)          # name → pid
+        self.t0 = self.cpu0 = self.io0 = None
+
+    def start(self):
+        self.t0 = time.monotonic()
+        self.cpu0 = {n: cpu_s(p) for n, p in self.pids.items()}
+        self.io0 = {n: io(p) for n, p in self.pids.items()}
+        return self
+
+    def read(self):
+        """{name: {"cpu_s", "write_bytes", "wchar", "cancelled_write_bytes"}} since start()."""
+        out = {"_wall_s": time.monotonic() - self.t0}
+        for n, p in self.pids.items():
+            c, i = cpu_s(p), io(p)
+            if c is None or not i:
+                raise RuntimeError("%s (pid %d) is gone: read the meter before stopping it" % (n, p))
+            d = {"cpu_s": c - self.cpu0[n]}
+            for k in ("write_bytes", "wchar", "cancelled_write_bytes", "read_bytes"):
+                d[k] = i.get(k, 0) - self.io0[n].get(k, 0)
+            out[n] = d
+        return out
+
+
+# --- the data directory -----------------------------------------------------------------------
+def dir_sizes(data_dir):
+    """{"db": buffer.db, "wal": buffer.db-wal, "other": every other file under data_dir
+    (buffer.db-shm, an intake journal, ...), summed, "files": {relative path: size}}."""
+    files = {}
+    for root, _, names in os.walk(data_dir):
+        for n in names:
+            p = os.path.join(root, n)
+            try:
+                files[os.path.relpath(p, data_dir)] = os.lstat(p).st_size
+            except OSError:
+                pass
+    db = files.get("buffer.db", 0)
+    wal = files.get("buffer.db-wal", 0)
+    other = sum(v for k, v in files.items() if k not in ("buffer.db", "buffer.db-wal"))
+    return {"db": db, "wal": wal, "other": other, "files": files}
+
+
+# --- sampling -----------------------------------------------------------------------------------
+class Sampler(threading.Thread):
+    """Every interval seconds, call each probe (name → fn returning a number or None) and keep
+    its series [(t, value)] and peak; extra samplers may add dicts (name → fn returning a dict
+    name → number), whose members become series of their own."""
+
+    def __init__(self, probes, interval=0.1):
+        super().__init__(daemon=True)
+        self.probes = dict(probes)
+        self.interval = interval
+        self.stop_ev = threading.Event()
+        self.series = {}
+        self.lock = threading.Lock()
+
+    def sample(self):
+        t = time.monotonic()
+        vals = {}
+        for name, fn in self.probes.items():
+            try:
+                v = fn()
+            except Exception:   # a process gone, a file renamed: that sample is skipped
+                v = None
+            if isinstance(v, dict):
+                vals.update(("%s.%s" % (name, k), x) for k, x in v.items() if isinstance(x, (int, float)))
+            elif v is not None:
+                vals[name] = v
+        with self.lock:
+            for k, v in vals.items():
+                self.series.setdefault(k, []).append((t, v))
+
+    def run(self):
+        while not self.stop_ev.is_set():
+            self.sample()
+            self.stop_ev.wait(self.interval)
+
+    def stop(self):
+        self.stop_ev.set()
+        self.join()
+        self.sample()
+
+    def values(self, name, since=None):
+        with self.lock:
+            return [v for t, v in self.series.get(name, []) if since is None or t >= since]
+
+    def peak(self, name):
+        v = self.values(name)
+        return max(v) if v else None
+
+
+# --- figures ----------------------------------------------------------------------------------
+def pct(sorted_vals, p):
+    if not sorted_vals:
+        return None
+    return sorted_vals[min(len(sorted_vals) - 1, int(len(sorted_vals) * p / 100.0))]
+
+
+def summary(vals):
+    """(min, median, max) or (None, None, None)."""
+    if not vals:
+        return (None, None, None)
+    return (min(vals), statistics.median(vals), max(vals))
+
+
+def fmt(v, spec="%.1f"):
+    if v is None:
+        return "-"
+    if isinstance(v, float) and v != v:
+        return "-"
+    return spec % v if not isinstance(v, str) else v
+
+
+def print_table(rows, columns, title=None):
+    """rows: dicts; columns: [(key, header, spec)]; a figure missing from a row prints '-'."""
+    if title:
+        print(title)
+    cells = [[h for _, h, _ in columns]]
+    for r in rows:
+        cells.append([fmt(r.get(k), s) for k, _, s in columns])
+    widths = [max(len(c[i]) for c in cells) for i in range(len(columns))]
+    for j, c in enumerate(cells):
+        print("  ".join((c[i].ljust(widths[i]) if i == 0 else c[i].rjust(widths[i])) for i in range(len(c))))
+        if j == 0:
+            print("  ".join("-" * w for w in widths))
+    sys.stdout.flush()
+
+
+def stored_body_bytes(gw):
+    """Mean length of the bodies in buffer.db's events (the stored event), or None."""
+    for sql in ("SELECT avg(length(body)) FROM events WHERE device_id <> '_gateway'",
+                "SELECT avg(length(body)) FROM events"):
+        try:
+            v = gw.query(sql)[0][0]
+            if v:
+                return float(v)
+        except Exception:
+            continue
+    return None
+
+
+# --- before/after -----------------------------------------------------------------------------
+def add_baseline_args(ap):
+    ap.add_argument("--baseline", metavar="REV",
+                    help="also run on git revision REV's build (built on the side) and print both")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="with --baseline: alternating runs of each build (default 1); medians are printed")
+    ap.add_argument("--json", metavar="FILE", help="also write the figures to FILE (for --baseline)")
+
+
+def build_baseline(rev, targets=("venuegw", "venuegw_capture", "vg_pub")):
+    """Export and build rev's daemon, plugin and publisher into /var/tmp/venuegw-bench/<sha>
+    (kept for the next run); returns (source dir, build dir)."""
+    sha = subprocess.run(["git", "-C", SOURCE, "rev-parse", "--verify", rev + "^{commit}"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    root = os.path.join("/var/tmp/venuegw-bench", sha[:12])
+    src, build = os.path.join(root, "src"), os.path.join(root, "build")
+    if not os.path.exists(os.path.join(root, "built")):
+        import shutil
+        shutil.rmtree(root, ignore_errors=True)
+        os.makedirs(src)
+        print("baseline %s: exporting %s and building it in %s" % (rev, sha[:12], root), flush=True)
+        archive = subprocess.run(["git", "-C", SOURCE, "archive", sha], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", src], input=archive, check=True)
+        subprocess.run(["cmake", "-S", src, "-B", build, "-DCMAKE_BUILD_TYPE=RelWithDebInfo", "-DVG_TESTS=ON",
+                        "-DVG_UNIT_TESTS=OFF"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["cmake", "--build", build, "-j2", "--target", *targets],
+                       check=True, stdout=subprocess.DEVNULL)
+        open(os.path.join(root, "built"), "w").close()
+    return src, build
+
+
+def harness_schema(src):
+    with open(os.path.join(src, "tests", "support", "harness.py")) as f:
+        m = re.search(r"^SCHEMA = (\d+)", f.read(), re.M)
+    return m.group(1) if m else None
+
+
+def strip_baseline_args(argv):
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a in ("--baseline", "--rounds", "--json"):
+            skip = True
+            continue
+        if a.startswith(("--baseline=", "--rounds=", "--json=")):
+            continue
+        out.append(a)
+    return out
+
+
+def run_or_compare(args, measure, show):
+    """measure(args) → list of row dicts (each with "row": its label); show(rows) prints them.
+    Without --baseline: measure, show, write --json.  With it: alternate this script on REV's
+    build and on this one, then print the before/after table of every numeric figure."""
+    if not args.baseline:
+        rows = measure(args)
+        show(rows)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(rows, f)
+        return rows
+    bsrc, bbuild = build_baseline(args.baseline)
+    this_build = os.path.abspath(os.environ.get("VG_BUILD_DIR", os.path.join(SOURCE, "build")))
+    script = os.path.abspath(sys.argv[0])
+    argv = strip_baseline_args(sys.argv[1:])
+    runs = {"base": [], "this": []}
+    for r in range(args.rounds):
+        for who, src, build in (("base", bsrc, bbuild), ("this", SOURCE, this_build)):
+            print("== round %d/%d: %s (%s)" % (r + 1, args.rounds, args.baseline if who == "base" else "this build",
+                                               build), flush=True)
+            env = dict(os.environ, VG_BUILD_DIR=build, VG_SOURCE_DIR=src, PYTHONDONTWRITEBYTECODE="1")
+            env.pop("VG_BENCH_SCHEMA", None)
+            if who == "base":
+                env["VG_BENCH_SCHEMA"] = harness_schema(bsrc) or ""
+            with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tf:
+                out = tf.name
+            try:
+                p = subprocess.run([sys.executable, script, *argv, "--json", out], env=env)
+                if p.returncode:
+                    raise SystemExit("%s: the run on %s failed (exit %d)" % (script, build, p.returncode))
+                with open(out) as f:
+                    runs[who].append(json.load(f))
+            finally:
+                os.unlink(out)
+    print_comparison(runs, args.baseline, args.rounds)
+    return runs
+
+
+def print_comparison(runs, rev, rounds):
+    print("\nbefore (%s) / after (this build), medians of %d round%s:" % (rev, rounds, "s" if rounds > 1 else ""))
+    labels = []
+    for run in runs["this"] + runs["base"]:
+        for row in run:
+            if row["row"] not in labels:
+                labels.append(row["row"])
+    lines = []
+    for label in labels:
+        figures = []
+        for run in runs["this"] + runs["base"]:
+            for row in run:
+                if row["row"] == label:
+                    figures += [k for k in row if k != "row" and k not in figures]
+        for fig in figures:
+            def med(who):
+                vals = [row[fig] for run in runs[who] for row in run
+                        if row["row"] == label and isinstance(row.get(fig), (int, float))
+                        and not isinstance(row.get(fig), bool)]
+                return statistics.median(vals) if vals else None
+            b, t = med("base"), med("this")
+            if b is None and t is None:
+                continue
+            ratio = t / b if b and t is not None else None
+            lines.append({"row": label, "figure": fig, "base": b, "this": t, "ratio": ratio})
+    print_table(lines, [("row", "row", "%s"), ("figure", "figure", "%s"), ("base", rev, "%.4g"),
+                        ("this", "this", "%.4g"), ("ratio", "this/" + rev, "%.2f")])
