@@ -115,6 +115,67 @@ class ProcMeter:
         return out
 
 
+# --- publishers and the sink ----------------------------------------------------------------
+DEVICES = ("pos-1", "pos-2", "kiosk-1", "scanner-1")
+
+
+def publish(gw, tmp, per_device, prefix, publishers=4, rate_total=0, inflight=20, deadline=900):
+    """Run vg_pub on `publishers` devices at once (per_device events each, at rate_total/publishers
+    ev/s each if rate_total) and wait for them: {"acked", "secs", "t0" (unix time of the start),
+    "ack_p50_ms", "ack_p99_ms", "ids": {device: [acknowledged ids]}}."""
+    devices = DEVICES[:publishers]
+    t0, m0 = time.time(), time.monotonic()
+    procs = [gw.publisher(d, per_device, prefix + d, os.path.join(tmp, prefix + d + ".acked"),
+                          inflight=inflight, rate=(rate_total / len(devices)) if rate_total else 0,
+                          deadline=deadline) for d in devices]
+    outs = [p.communicate() for p in procs]
+    secs = time.monotonic() - m0
+    if any(p.returncode for p in procs):
+        raise SystemExit("a publisher failed: %s" % outs)
+    outs = [o for o, _ in outs]
+    acked = sum(int(re.search(r"acked=(\d+)", o).group(1)) for o in outs)
+    return {"acked": acked, "secs": secs, "t0": t0,
+            "ack_p50_ms": sorted(float(re.search(r"ack_p50_ms=([\d.]+)", o).group(1)) for o in outs)[len(outs) // 2],
+            "ack_p99_ms": max(float(re.search(r"ack_p99_ms=([\d.]+)", o).group(1)) for o in outs),
+            "ids": {d: harness.read_lines(os.path.join(tmp, prefix + d + ".acked")) for d in devices}}
+
+
+def expected_keys(ids):
+    """messageIds (DESIGN.md §4 event keys) of {device: [event ids]}."""
+    return {harness.event_key(d, i) for d, lst in ids.items() for i in lst}
+
+
+def wait_delivered(sink, keys, timeout=600, interval=0.2):
+    """Wait until the FastSink has accepted every key: (unix time of the batch that brought the
+    last one, duplicates among keys); raises TimeoutError naming how many are missing."""
+    end = time.monotonic() + timeout
+    while True:
+        st = sink.stats()
+        if st["unique_message_ids"] >= len(keys):
+            got = sink.ids()
+            missing = [k for k in keys if k not in got]
+            if not missing:
+                break
+        if time.monotonic() > end:
+            raise TimeoutError("%d of %d events never reached the sink" % (
+                len([k for k in keys if k not in sink.ids()]), len(keys)))
+        time.sleep(interval)
+    t_last, left = None, set(keys)
+    with open(sink.record, "rb") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 2:
+                continue
+            before = len(left)
+            left.difference_update(p.decode() for p in parts[1:])
+            if len(left) < before:
+                t_last = float(parts[0])
+            if not left:
+                break
+    dups = sum(c - 1 for k, c in got.items() if k in keys and c > 1)
+    return t_last, dups
+
+
 # --- the data directory -----------------------------------------------------------------------
 def dir_sizes(data_dir):
     """{"db": buffer.db, "wal": buffer.db-wal, "other": every other file under data_dir

@@ -52,7 +52,6 @@ from prefill import prefill  # noqa: E402
 
 CAP_CONF = "max_buffer_mb = 16\non_full = drop_oldest\n"
 CAP_PREFILL = 40000     # ~20 MB of events: past the 16 MB cap
-DEVICES = ["pos-1", "pos-2", "kiosk-1", "scanner-1"]
 
 
 def wait_stored(gw, want, timeout=120):
@@ -77,25 +76,17 @@ def run_mode(label, durability, plugin, args, extra_conf="", prefilled=0):
             prefill(gw.db_path(), prefilled, start=10 ** 7)
         gw.start()
         meter = benchlib.ProcMeter({"broker": gw.broker.pid, "daemon": gw.daemon.pid}).start()
-        devices = DEVICES[: args.publishers]
-        t0 = time.monotonic()
-        procs = [gw.publisher(d, args.events, "b%s" % d, os.path.join(tmp, d + ".acked"),
-                              inflight=args.inflight, deadline=900) for d in devices]
-        outs = [p.communicate()[0] for p in procs]
-        secs = time.monotonic() - t0
-        if any(p.returncode for p in procs):
-            raise SystemExit("%s: a publisher failed: %s" % (label, outs))
-        acked = sum(int(re.search(r"acked=(\d+)", o).group(1)) for o in outs)
+        pub = benchlib.publish(gw, tmp, args.events, "b", args.publishers, inflight=args.inflight)
+        acked = pub["acked"]
         stored = dropped = None
         if plugin:
             stored, dropped = wait_stored(gw, acked + prefilled)
         m = meter.read()
         mem = {n: benchlib.mem_kb(p) for n, p in (("broker", gw.broker.pid), ("daemon", gw.daemon.pid))}
         gw.stop()
-        p50 = sorted(float(re.search(r"ack_p50_ms=([\d.]+)", o).group(1)) for o in outs)[len(outs) // 2]
-        p99 = max(float(re.search(r"ack_p99_ms=([\d.]+)", o).group(1)) for o in outs)
         cb = re.search(r"callback_us_p50=(\d+) callback_us_p99=(\d+)", read_text(gw.broker_log))
-        row = {"row": label, "acked": acked, "rate": acked / secs, "ack_p50_ms": p50, "ack_p99_ms": p99,
+        row = {"row": label, "acked": acked, "rate": acked / pub["secs"],
+               "ack_p50_ms": pub["ack_p50_ms"], "ack_p99_ms": pub["ack_p99_ms"],
                "cb_p50_us": int(cb.group(1)) if cb else None, "cb_p99_us": int(cb.group(2)) if cb else None}
         for n in ("broker", "daemon"):
             row[n + "_wb_per_ev"] = m[n]["write_bytes"] / acked
