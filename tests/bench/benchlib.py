@@ -280,17 +280,15 @@ def print_table(rows, columns, title=None):
     sys.stdout.flush()
 
 
-def stored_body_bytes(gw):
-    """Mean length of the bodies in buffer.db's events (the stored event), or None."""
-    for sql in ("SELECT avg(length(body)) FROM events WHERE device_id <> '_gateway'",
-                "SELECT avg(length(body)) FROM events"):
-        try:
-            v = gw.query(sql)[0][0]
-            if v:
-                return float(v)
-        except Exception:
-            continue
-    return None
+def stored_body_bytes(gw, device=None):
+    """Mean length of the bodies in buffer.db's events (the stored event; of one device's, if
+    given; the gateway's own events left out), or None."""
+    where, params = ("device_id = ?", (device,)) if device else ("device_id <> '_gateway'", ())
+    try:
+        v = gw.query("SELECT avg(length(body)) FROM events WHERE " + where, *params)[0][0]
+    except Exception:
+        return None
+    return float(v) if v else None
 
 
 # --- before/after -----------------------------------------------------------------------------
