@@ -298,6 +298,8 @@ def add_baseline_args(ap):
     ap.add_argument("--rounds", type=int, default=1,
                     help="with --baseline: alternating runs of each build (default 1); medians are printed")
     ap.add_argument("--json", metavar="FILE", help="also write the figures to FILE (for --baseline)")
+    ap.add_argument("--all-figures", action="store_true",
+                    help="with --baseline: compare every figure, not only the main ones")
 
 
 def build_baseline(rev, targets=("venuegw", "venuegw_capture", "vg_pub")):
@@ -334,6 +336,8 @@ def strip_baseline_args(argv):
         if skip:
             skip = False
             continue
+        if a == "--all-figures":
+            continue
         if a in ("--baseline", "--rounds", "--json"):
             skip = True
             continue
@@ -343,10 +347,11 @@ def strip_baseline_args(argv):
     return out
 
 
-def run_or_compare(args, measure, show):
+def run_or_compare(args, measure, show, main_figures=None):
     """measure(args) → list of row dicts (each with "row": its label); show(rows) prints them.
     Without --baseline: measure, show, write --json.  With it: alternate this script on REV's
-    build and on this one, then print the before/after table of every numeric figure."""
+    build and on this one, then print the before/after table of main_figures (every numeric
+    figure with --all-figures, or when main_figures is None)."""
     if not args.baseline:
         rows = measure(args)
         show(rows)
@@ -377,12 +382,13 @@ def run_or_compare(args, measure, show):
                     runs[who].append(json.load(f))
             finally:
                 os.unlink(out)
-    print_comparison(runs, args.baseline, args.rounds)
+    print_comparison(runs, args.baseline, args.rounds, None if args.all_figures else main_figures)
     return runs
 
 
-def print_comparison(runs, rev, rounds):
-    print("\nbefore (%s) / after (this build), medians of %d round%s:" % (rev, rounds, "s" if rounds > 1 else ""))
+def print_comparison(runs, rev, rounds, only=None):
+    print("\nbefore (%s) / after (this build), medians of %d round%s%s:" % (
+        rev, rounds, "s" if rounds > 1 else "", "" if only is None else "; --all-figures for every figure"))
     labels = []
     for run in runs["this"] + runs["base"]:
         for row in run:
@@ -394,7 +400,7 @@ def print_comparison(runs, rev, rounds):
         for run in runs["this"] + runs["base"]:
             for row in run:
                 if row["row"] == label:
-                    figures += [k for k in row if k != "row" and k not in figures]
+                    figures += [k for k in row if k != "row" and k not in figures and (only is None or k in only)]
         for fig in figures:
             def med(who):
                 vals = [row[fig] for run in runs[who] for row in run

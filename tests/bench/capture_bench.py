@@ -53,6 +53,9 @@ from prefill import prefill  # noqa: E402
 CAP_CONF = "max_buffer_mb = 16\non_full = drop_oldest\n"
 CAP_PREFILL = 40000     # ~20 MB of events: past the 16 MB cap
 
+# What --baseline compares (--all-figures: everything).
+MAIN_FIGURES = ["rate", "x_plain", "x_bare", "ack_p99_ms", "wb_per_ev", "x_stored", "cpu_us_per_ev", "broker_hwm_mb"]
+
 
 def wait_stored(gw, want, timeout=120):
     """Wait until stored + dropped events reach want (a daemon may move them from an intake)."""
@@ -194,7 +197,7 @@ def main():
     ap.add_argument("--tmpdir", default=None, help="where the gateways go (default: $TMPDIR or /tmp)")
     benchlib.add_baseline_args(ap)
     args = ap.parse_args()
-    benchlib.run_or_compare(args, measure, show)
+    benchlib.run_or_compare(args, measure, show, MAIN_FIGURES)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,9 @@ from prefill import DEVICES, prefill  # noqa: E402
 REC_HEAD = re.compile(rb'^\{"t": ([0-9.eE+-]+), "path": "([^"]*)", "conn": \d+, "status": (\d+|null)')
 REC_IDS = re.compile(rb'"message_ids": (\[[^\]]*\]), "n": (\d+), "raw_bytes": (\d+)')
 
+# What --baseline compares (--all-figures: everything).
+MAIN_FIGURES = ["rate", "cpu_per_m", "cdp_cpu_share", "peak_rss_mb", "hwm_mb", "peak_rss_growth_mb", "hwm_growth_mb"]
+
 
 def accepted_requests(record_path):
     """(t, message_ids, raw_bytes) of every accepted /v1/batch request in the record file,
@@ -207,7 +210,7 @@ def main():
     ap.add_argument("--sink", choices=("fast", "standin"), default="fast",
                     help="fast: the counting sink (default); standin: the checking stand-in CDP")
     args = ap.parse_args()
-    benchlib.run_or_compare(args, measure, lambda rows: show(rows, args))
+    benchlib.run_or_compare(args, measure, lambda rows: show(rows, args), MAIN_FIGURES)
 
 
 def measure(args):

@@ -43,6 +43,9 @@ from cdp_client import StandIn  # noqa: E402
 from fast_sink import FastSink  # noqa: E402
 from harness import Gateway  # noqa: E402
 
+# What --baseline compares (--all-figures: everything).
+MAIN_FIGURES = ["rate", "x_plain", "lat_p50_ms", "lat_p99_ms", "cpu_us_per_ev", "sink_cpu_pct", "wb_per_ev", "daemon_rss_mb", "broker_hwm_mb"]
+
 
 def plain_rate(args):
     """Acknowledged events/s of mosquitto without the plugin, same publishers."""
@@ -134,7 +137,7 @@ def main():
     ap.add_argument("--tmpdir", default=None)
     benchlib.add_baseline_args(ap)
     args = ap.parse_args()
-    benchlib.run_or_compare(args, measure, show)
+    benchlib.run_or_compare(args, measure, show, MAIN_FIGURES)
 
 
 if __name__ == "__main__":

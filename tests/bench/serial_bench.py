@@ -26,6 +26,9 @@ import benchlib  # noqa: E402
 from harness import Gateway, read_text  # noqa: E402
 from serial_sim import EcrTerminal, Pty  # noqa: E402
 
+# What --baseline compares (--all-figures: everything).
+MAIN_FIGURES = ["rate", "ack_p99_ms", "wb_per_ev", "x_stored", "cpu_us_per_ev"]
+
 
 def gateway(tmp, durability, commit_max):
     gw = Gateway(tmp, durability=durability,
@@ -112,7 +115,7 @@ def main():
     ap.add_argument("--frames", type=int, default=300)
     benchlib.add_baseline_args(ap)
     args = ap.parse_args()
-    benchlib.run_or_compare(args, measure, show)
+    benchlib.run_or_compare(args, measure, show, MAIN_FIGURES)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,9 @@ sys.path.insert(0, HERE)
 import benchlib  # noqa: E402
 from harness import Gateway, free_port  # noqa: E402
 
+# What --baseline compares (--all-figures: everything).
+MAIN_FIGURES = ["rate", "wal_max_mib", "other_max_mib", "db_end_mib", "wb_per_ev"]
+
 
 class Unreachable:
     """A CDP that is down: a loopback port nobody listens on."""
@@ -103,7 +106,7 @@ def main():
     ap.add_argument("--tmpdir", default=None)
     benchlib.add_baseline_args(ap)
     args = ap.parse_args()
-    benchlib.run_or_compare(args, measure, show)
+    benchlib.run_or_compare(args, measure, show, MAIN_FIGURES)
 
 
 if __name__ == "__main__":
