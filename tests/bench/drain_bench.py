@@ -173,6 +173,7 @@ def run_size(n, args):
             "end_rss_mb": mem_end.get("VmRSS", 0) / 1024.0, "samples": len(sampler.values(pid)),
             "cdp_cpu_share": (cdp_cpu - cdp_cpu0) / secs if cdp_cpu is not None else float("nan"),
             "cdp_peak_mb": sampler.peak(cdp_pid) / 1024.0,
+            "cdp_busy_share": st["busy_s"] / secs if "busy_s" in st else None,
             "batches": len(reqs), "per_batch": n / max(1, len(reqs)),
             "arrived": len(seen), "missing": len(want) - len(seen),
             "dup_ours": sum(c - 1 for c in seen.values()),
@@ -235,9 +236,11 @@ def show(rows, args):
         ("n", "backlog", "%d"), ("secs", "seconds", "%.1f"), ("rate", "events/s", "%.0f"),
         ("cpu_per_m", "daemon CPU us/ev", "%.1f"), ("cpu_share", "daemon CPU share", "%.2f"),
         ("peak_rss_mb", "peak RSS MB", "%.1f"), ("hwm_mb", "VmHWM MB", "%.1f"), ("end_rss_mb", "end RSS MB", "%.1f"),
-        ("cdp_cpu_share", "sink CPU share", "%.2f"), ("cdp_peak_mb", "sink peak MB", "%.0f"),
+        ("cdp_cpu_share", "sink CPU share", "%.2f"), ("cdp_busy_share", "sink busy share", "%.2f"),
+        ("cdp_peak_mb", "sink peak MB", "%.0f"),
         ("batches", "batches", "%d"), ("per_batch", "ev/batch", "%.1f")],
-        "\ndrain (CPU share: of one core over the drain; peak RSS sampled every 100 ms):")
+        "\ndrain (CPU share: of one core over the drain; sink busy: share of the drain it spent serving"
+        " requests; peak RSS sampled every 100 ms):")
     for r in sized:
         print("backlog %d: first batch accepted %.2f s after start, %.0f KB gzip per batch, %d RSS samples,"
               " requests by status %s, sink duplicates %d%s" % (

@@ -15,7 +15,8 @@ For each phase:
   CPU µs/ev        utime+stime of broker + daemon (/proc/PID/stat) from after
                    start-up until the last event was delivered ÷ events; each
                    one's share too, and the sink's CPU as % of one core (the sink
-                   is not the bottleneck while that is well below 100)
+                   is not the bottleneck while that is well below 100), and the
+                   share of the time it spent serving batch requests
   B/ev written     write_bytes of broker + daemon (/proc/PID/io) ÷ events
   RSS              daemon and broker VmRSS at the end and VmHWM, MB (in the
                    offered phase the daemon's is its steady RSS)
@@ -82,7 +83,8 @@ def phase(label, per_device, rate_total, durability, args):
         secs = t_last - pub["t0"]
         row = {"row": "%s, %s" % (durability, label), "events": acked, "rate": acked / secs,
                "lat_p50_ms": st["latency_ms"]["p50"], "lat_p99_ms": st["latency_ms"]["p99"],
-               "duplicates": dups, "sink_cpu_pct": 100 * m["sink"]["cpu_s"] / m["_wall_s"]}
+               "duplicates": dups, "sink_cpu_pct": 100 * m["sink"]["cpu_s"] / m["_wall_s"],
+               "sink_busy_pct": 100 * st["busy_s"] / secs if "busy_s" in st else None}
         for n in ("broker", "daemon"):
             row[n + "_cpu_us_per_ev"] = m[n]["cpu_s"] / acked * 1e6
             row[n + "_rss_mb"] = mem[n].get("VmRSS", 0) / 1024.0
@@ -118,6 +120,7 @@ def show(rows):
         ("x_plain", "x plain", "%.2f"), ("lat_p50_ms", "p50 ms", "%.1f"), ("lat_p99_ms", "p99 ms", "%.1f"),
         ("cpu_us_per_ev", "CPU us/ev", "%.1f"), ("broker_cpu_us_per_ev", "broker", "%.1f"),
         ("daemon_cpu_us_per_ev", "daemon", "%.1f"), ("sink_cpu_pct", "sink CPU %", "%.0f"),
+        ("sink_busy_pct", "sink busy %", "%.0f"),
         ("wb_per_ev", "written B/ev", "%.0f"), ("daemon_rss_mb", "dmn RSS MB", "%.1f"),
         ("daemon_hwm_mb", "dmn HWM MB", "%.1f"), ("broker_rss_mb", "brk RSS MB", "%.1f"),
         ("broker_hwm_mb", "brk HWM MB", "%.1f")],

@@ -13,7 +13,8 @@ publishes; the gateway's own events, "gateway.*", are left out of it).  It answe
 
 First line on stdout: "listening on 127.0.0.1:<port>".
   POST /_control {"status": 503}     answer every batch with 503 from now on (0: accept again)
-  GET  /_stats                       counters; latency_ms over everything, and "window":
+  GET  /_stats                       counters (busy_s: seconds spent serving batch requests,
+                                     from reading the body to the reply written); latency_ms over everything, and "window":
                                      the latency of what arrived since the last /_stats?window=1
 --record FILE: one line per accepted batch, "<unix time> <id> <id> ...", appended and flushed;
 replayed on start-up, so a restarted sink still counts duplicates across restarts.
@@ -57,6 +58,7 @@ class State:
         self.status = 0
         self.requests = self.accepted = self.refused = self.messages = 0
         self.raw_bytes = self.body_bytes = 0
+        self.busy_s = 0.0         # time spent in batch requests, body read to reply written
         self.first_t = self.last_t = None
         self.seen = set()
         self.lat = []
@@ -99,7 +101,7 @@ class State:
             return {"requests": self.requests, "accepted": self.accepted, "refused": self.refused,
                     "messages": self.messages, "unique_message_ids": len(self.seen),
                     "duplicates": self.messages - len(self.seen), "raw_bytes": self.raw_bytes,
-                    "body_bytes": self.body_bytes, "first_t": self.first_t, "last_t": self.last_t,
+                    "body_bytes": self.body_bytes, "busy_s": self.busy_s, "first_t": self.first_t, "last_t": self.last_t,
                     "status": self.status,
                     "latency_ms": {"p50": pct(lat, 50), "p99": pct(lat, 99), "max": lat[-1] if lat else None,
                                    "n": len(lat)},
@@ -133,6 +135,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.reply(404, {"error": "no such endpoint"})
 
     def do_POST(self):
+        m0 = time.monotonic()
+        try:
+            self.post()
+        finally:
+            with self.server.state.lock:
+                if self.path == "/v1/batch":
+                    self.server.state.busy_s += time.monotonic() - m0
+
+    def post(self):
         st = self.server.state
         raw = self.body()
         t = time.time()
