@@ -257,16 +257,29 @@ def summary(vals):
     return (min(vals), statistics.median(vals), max(vals))
 
 
+def num(v):
+    """A figure for the before/after table: few digits, no exponent."""
+    a = abs(v)
+    if a >= 1000:
+        return "%.0f" % v
+    if a >= 10:
+        return "%.1f" % v
+    return "%.3g" % v
+
+
 def fmt(v, spec="%.1f"):
     if v is None:
         return "-"
     if isinstance(v, float) and v != v:
         return "-"
+    if callable(spec):
+        return spec(v)
     return spec % v if not isinstance(v, str) else v
 
 
-def print_table(rows, columns, title=None):
-    """rows: dicts; columns: [(key, header, spec)]; a figure missing from a row prints '-'."""
+def print_table(rows, columns, title=None, left=1):
+    """rows: dicts; columns: [(key, header, spec)], spec a %-format or a function; a figure
+    missing from a row prints '-'; the first `left` columns are left-aligned."""
     if title:
         print(title)
     cells = [[h for _, h, _ in columns]]
@@ -274,7 +287,7 @@ def print_table(rows, columns, title=None):
         cells.append([fmt(r.get(k), s) for k, _, s in columns])
     widths = [max(len(c[i]) for c in cells) for i in range(len(columns))]
     for j, c in enumerate(cells):
-        print("  ".join((c[i].ljust(widths[i]) if i == 0 else c[i].rjust(widths[i])) for i in range(len(c))))
+        print("  ".join((c[i].ljust(widths[i]) if i < left else c[i].rjust(widths[i])) for i in range(len(c))))
         if j == 0:
             print("  ".join("-" * w for w in widths))
     sys.stdout.flush()
@@ -350,8 +363,8 @@ def strip_baseline_args(argv):
 def run_or_compare(args, measure, show, main_figures=None):
     """measure(args) → list of row dicts (each with "row": its label); show(rows) prints them.
     Without --baseline: measure, show, write --json.  With it: alternate this script on REV's
-    build and on this one, then print the before/after table of main_figures (every numeric
-    figure with --all-figures, or when main_figures is None)."""
+    build and on this one, then print the before/after table of main_figures (a dict figure →
+    how the table names it; every numeric figure with --all-figures, or when it is None)."""
     if not args.baseline:
         rows = measure(args)
         show(rows)
@@ -411,6 +424,7 @@ def print_comparison(runs, rev, rounds, only=None):
             if b is None and t is None:
                 continue
             ratio = t / b if b and t is not None else None
-            lines.append({"row": label, "figure": fig, "base": b, "this": t, "ratio": ratio})
-    print_table(lines, [("row", "row", "%s"), ("figure", "figure", "%s"), ("base", rev, "%.4g"),
-                        ("this", "this", "%.4g"), ("ratio", "this/" + rev, "%.2f")])
+            name = only.get(fig, fig) if isinstance(only, dict) else fig
+            lines.append({"row": label, "figure": name, "base": b, "this": t, "ratio": ratio})
+    print_table(lines, [("row", "row", "%s"), ("figure", "figure", "%s"), ("base", rev, num),
+                        ("this", "this", num), ("ratio", "this/" + rev, "%.2f")], left=2)
