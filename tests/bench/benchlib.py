@@ -305,11 +305,11 @@ def stored_body_bytes(gw, device=None):
 
 
 # --- before/after -----------------------------------------------------------------------------
-def add_baseline_args(ap):
+def add_baseline_args(ap, rounds=1):
     ap.add_argument("--baseline", metavar="REV",
                     help="also run on git revision REV's build (built on the side) and print both")
-    ap.add_argument("--rounds", type=int, default=1,
-                    help="with --baseline: alternating runs of each build (default 1); medians are printed")
+    ap.add_argument("--rounds", type=int, default=rounds,
+                    help="with --baseline: alternating runs of each build (default %d); medians are printed" % rounds)
     ap.add_argument("--json", metavar="FILE", help="also write the figures to FILE (for --baseline)")
     ap.add_argument("--all-figures", action="store_true",
                     help="with --baseline: compare every figure, not only the main ones")

@@ -30,8 +30,9 @@ file system.  Per mode:
                                          [--baseline REV [--rounds R]] [--json FILE]
 
 --baseline REV runs this script on git revision REV's build too (built once
-into /var/tmp/venuegw-bench/), alternating, and prints one before/after table
-(benchlib.py).  Environment: VG_BUILD_DIR (default ./build), VG_SOURCE_DIR.
+into /var/tmp/venuegw-bench/), alternating R times (default 2), and prints one
+before/after table of the main figures, medians over the rounds (benchlib.py;
+--all-figures for all).  Environment: VG_BUILD_DIR (default ./build), VG_SOURCE_DIR.
 Prints figures; asserts nothing about speed (only that every acknowledged
 event was stored).
 """
@@ -59,6 +60,7 @@ MAIN_FIGURES = {
     "x_plain": "acked ÷ plain mosquitto",
     "x_bare": "acked ÷ bare fsync commit loop",
     "ack_p99_ms": "publish→PUBACK p99 ms",
+    "cb_p50_us": "plugin callback p50 µs",
     "wb_per_ev": "written B/ev (broker+daemon)",
     "x_stored": "written ÷ stored size",
     "cpu_us_per_ev": "CPU µs/ev (broker+daemon)",
@@ -205,7 +207,7 @@ def main():
     ap.add_argument("--modes", default="plain,os,full,cap", help="which modes, comma-separated")
     ap.add_argument("--bare-seconds", type=float, default=5.0, help="length of the bare commit loop")
     ap.add_argument("--tmpdir", default=None, help="where the gateways go (default: $TMPDIR or /tmp)")
-    benchlib.add_baseline_args(ap)
+    benchlib.add_baseline_args(ap, rounds=2)
     args = ap.parse_args()
     benchlib.run_or_compare(args, measure, show, MAIN_FIGURES)
 
