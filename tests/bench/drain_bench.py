@@ -181,10 +181,10 @@ def run_size(n, args):
         return {
             "n": n, "secs": secs, "rate": n / secs, "first_s": t_first - t0,
             "cpu": cpu, "cpu_per_m": cpu / n * 1e6, "cpu_share": cpu / secs,
-            "peak_rss_mb": sampler.peak(pid) / 1024.0, "hwm_mb": mem_end.get("VmHWM", 0) / 1024.0,
+            "peak_rss_mb": (sampler.peak(pid) or 0) / 1024.0, "hwm_mb": mem_end.get("VmHWM", 0) / 1024.0,
             "end_rss_mb": mem_end.get("VmRSS", 0) / 1024.0, "samples": len(sampler.values(pid)),
             "cdp_cpu_share": (cdp_cpu - cdp_cpu0) / secs if cdp_cpu is not None else float("nan"),
-            "cdp_peak_mb": sampler.peak(cdp_pid) / 1024.0,
+            "cdp_peak_mb": (sampler.peak(cdp_pid) or 0) / 1024.0,
             "cdp_busy_share": st["busy_s"] / secs if "busy_s" in st else None,
             "batches": len(reqs), "per_batch": n / max(1, len(reqs)),
             "arrived": len(seen), "missing": len(want) - len(seen),
