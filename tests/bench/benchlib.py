@@ -414,6 +414,8 @@ def print_comparison(runs, rev, rounds, only=None):
             for row in run:
                 if row["row"] == label:
                     figures += [k for k in row if k != "row" and k not in figures and (only is None or k in only)]
+        if only is not None:
+            figures = [k for k in only if k in figures]
         for fig in figures:
             def med(who):
                 vals = [row[fig] for run in runs[who] for row in run
