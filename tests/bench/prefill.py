@@ -100,6 +100,14 @@ def prefill(db_path, count, start=0, devices=DEVICES, now_ms=None, progress=None
         version = c.execute("PRAGMA user_version").fetchone()[0]
         if version < 1:
             raise RuntimeError("%s has schema version %d: the daemon has not migrated it" % (db_path, version))
+        filled = {"event_key", "device_id", "type", "priority", "state", "received_at_ms", "flags", "body"}
+        # cid, name, type, notnull, default, pk: a required column this does not fill (a newer
+        # schema) is named here rather than failing row by row.
+        unfilled = [r[1] for r in c.execute("PRAGMA table_info(events)")
+                    if r[3] and r[4] is None and not r[5] and r[1] not in filled]
+        if unfilled:
+            raise RuntimeError("%s: events has required columns prefill.py does not fill: %s"
+                               % (db_path, ", ".join(unfilled)))
         c.execute("PRAGMA synchronous = OFF")      # this connection only, for the fill
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         sql = ("INSERT INTO events(event_key, device_id, type, priority, state, received_at_ms, flags, body)"

@@ -3,9 +3,13 @@
 driver over a PTY) per durability mode, with group commit and — as the
 baseline in the same run — with one COMMIT per event (commit_max_events = 1);
 and the ECR ACK latency (frame sent → ACK received, which happens only after
-the COMMIT) p50/p99.  Only the daemon runs (no broker).
+the COMMIT) p50/p99; and the bytes the daemon wrote per event (write_bytes of
+/proc/PID/io from after start-up until the last ndjson event is committed, ÷
+events; ×stored: ÷ the mean length(body) of the stored events).  Only the
+daemon runs (no broker).
 
     python3 tests/bench/serial_bench.py [--events 20000] [--frames 300]
+                                        [--baseline REV [--rounds R]] [--json FILE]
 
 Prints figures; asserts only that every event was committed.
 """
@@ -17,9 +21,19 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
 from harness import Gateway, read_text  # noqa: E402
 from serial_sim import EcrTerminal, Pty  # noqa: E402
+
+# What --baseline compares (--all-figures: everything).
+MAIN_FIGURES = {
+    "rate": "committed ev/s",
+    "ack_p99_ms": "ECR ACK p99 ms",
+    "wb_per_ev": "written B/ev (daemon)",
+    "x_stored": "written ÷ stored size",
+    "cpu_us_per_ev": "daemon CPU µs/ev",
+}
 
 
 def gateway(tmp, durability, commit_max):
@@ -47,6 +61,7 @@ def run(durability, commit_max, args):
         lines = b"".join(json.dumps({"id": "n-%d" % i, "type": "kiosk.session.started",
                                      "occurred_at": "2026-11-28T10:00:00Z"}).encode() + b"\n"
                          for i in range(args.events))
+        meter = benchlib.ProcMeter({"daemon": gw.daemon.pid}).start()
         t0 = time.monotonic()
         ptys["nd"].write(lines)
         while count(gw, "kiosk-nd") < args.events:
@@ -54,6 +69,7 @@ def run(durability, commit_max, args):
                 raise SystemExit("not all events were committed")
             time.sleep(0.02)
         rate = args.events / (time.monotonic() - t0)
+        m = meter.read()["daemon"]
         term = EcrTerminal(ptys["ecr"], ack_timeout=2.0, retries=0)
         lat = []
         for i in range(args.frames):
@@ -64,7 +80,11 @@ def run(durability, commit_max, args):
         lat.sort()
         if count(gw, "pos-ecr") != args.frames:
             raise SystemExit("ECR frames acknowledged but not all stored")
-        return rate, lat[len(lat) // 2], lat[int(len(lat) * 0.99)]
+        wb = m["write_bytes"] / args.events
+        size = benchlib.stored_body_bytes(gw, "kiosk-nd")
+        return {"rate": rate, "ack_p50_ms": lat[len(lat) // 2], "ack_p99_ms": lat[int(len(lat) * 0.99)],
+                "wb_per_ev": wb, "stored_bytes": size, "x_stored": wb / size if size else None,
+                "cpu_us_per_ev": m["cpu_s"] / args.events * 1e6}
     finally:
         gw.stop_daemon()
         for p in ptys.values():
@@ -72,19 +92,36 @@ def run(durability, commit_max, args):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--events", type=int, default=20000)
-    ap.add_argument("--frames", type=int, default=300)
-    args = ap.parse_args()
-    print("serial benchmark: %d ndjson events over a PTY, then %d ECR frames one by one" % (args.events, args.frames))
-    print("%-12s %-26s %14s %8s %14s %14s" % ("durability", "commit", "committed ev/s", "ratio", "ECR ACK p50 ms",
-                                              "ECR ACK p99 ms"))
+def measure(args):
+    print("serial benchmark: %d ndjson events over a PTY, then %d ECR frames one by one" % (args.events, args.frames),
+          flush=True)
+    rows = []
     for durability in ("full", "os"):
         base = run(durability, 1, args)
         group = run(durability, 256, args)
         for label, r in (("one per event (baseline)", base), ("group (20 ms / 256)", group)):
-            print("%-12s %-26s %14.0f %8.2f %14.2f %14.2f" % (durability, label, r[0], r[0] / base[0], r[1], r[2]))
+            r["row"] = "%s, %s" % (durability, label)
+            r["x_one"] = r["rate"] / base["rate"]
+            rows.append(r)
+    return rows
+
+
+def show(rows):
+    benchlib.print_table(rows, [
+        ("row", "durability, commit", "%s"), ("rate", "committed ev/s", "%.0f"), ("x_one", "ratio", "%.2f"),
+        ("ack_p50_ms", "ECR ACK p50 ms", "%.2f"), ("ack_p99_ms", "ECR ACK p99 ms", "%.2f"),
+        ("wb_per_ev", "written B/ev", "%.0f"), ("stored_bytes", "stored B", "%.0f"), ("x_stored", "x stored", "%.1f"),
+        ("cpu_us_per_ev", "CPU us/ev", "%.1f")],
+        "\nserial path (written: the daemon's write_bytes ÷ ndjson events; stored B: mean length(body)):")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=20000)
+    ap.add_argument("--frames", type=int, default=300)
+    benchlib.add_baseline_args(ap)
+    args = ap.parse_args()
+    benchlib.run_or_compare(args, measure, show, MAIN_FIGURES)
 
 
 if __name__ == "__main__":
