@@ -7,7 +7,7 @@
  * does) and checkpoints it (the plugin runs with wal_autocheckpoint=0 so the
  * broker thread never pays for one).  And it moves the capture plugin's
  * intake journal into buffer.db (intake.h): a timer every INTAKE_IDLE_MS,
- * sooner while there is work, and once before READY=1. */
+ * at once while a move was cut at INTAKE_BATCH, and once before READY=1. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -57,7 +57,7 @@ struct daemon {
 	int sfd;
 };
 
-#define INTAKE_IDLE_MS 20      /* look at the journal this often when it had nothing */
+#define INTAKE_IDLE_MS 50      /* move the journal this often */
 #define INTAKE_BATCH 20000     /* records per move transaction at most */
 
 static void on_reloaded_key(void *ctx, const char *section, const char *key, int applied)
@@ -186,11 +186,14 @@ static long long move_intake(struct daemon *d)
 	return m.full ? 0 : m.records;
 }
 
+/* Every INTAKE_IDLE_MS: a move writes each page it touches once, so the
+ * more records a move takes, the less it writes per event; at once again
+ * only when a move stopped at INTAKE_BATCH. */
 static void on_intake(struct vg_timer *t)
 {
 	struct daemon *d = vg_container_of(t, struct daemon, intake);
 	long long moved = move_intake(d);
-	vg_loop_timer(&d->loop, t, vg_now_ms() + (moved > 0 ? 2 : moved < 0 ? 1000 : INTAKE_IDLE_MS));
+	vg_loop_timer(&d->loop, t, vg_now_ms() + (moved >= INTAKE_BATCH ? 0 : moved < 0 ? 1000 : INTAKE_IDLE_MS));
 }
 
 int vg_run_check(const struct vg_config *cfg, char *err, size_t errsz)

@@ -11,7 +11,9 @@
  *
  * Segments are named <20-digit sequence>.vgi.  A writer (the plugin) never
  * appends to a segment it did not create: it starts a new one when it opens
- * and when the current one reaches VG_INTAKE_SEGMENT_MAX.  So a record cut
+ * and when the current one reaches VG_INTAKE_SEGMENT_MAX.  A durable writer
+ * allocates a segment's space when it creates it (zeros until written) and
+ * trims it to its records when it moves on.  So a record cut
  * short by a crash is always the tail of a segment that has a newer one, and
  * the mover skips it; a bad record in the newest segment is a write still
  * under way, and the mover waits for it.
@@ -108,9 +110,10 @@ long long vg_intake_written(const struct vg_intake_writer *w);
 
 /* ---- the journal's backlog and the mover (the daemon, `venuegw forget`) --- */
 
-/* Bytes in dir not moved yet, from the mover's position in buffer.db (read in
- * its own read transaction): what the journal holds beyond buffer.db, for the
- * disk cap.  VG_OK or an error. */
+/* Bytes of records in dir not moved yet, from the mover's position in
+ * buffer.db (read in its own read transaction) to where each segment's
+ * records end (a header walk): what the journal holds beyond buffer.db, for
+ * the disk cap and `venuegw status`.  VG_OK or an error. */
 int vg_intake_backlog(struct vg_store *s, const char *dir, long long *bytes);
 
 struct vg_intake_moved {

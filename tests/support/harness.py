@@ -310,29 +310,10 @@ class Gateway:
     def intake_dir(self):
         return self.db_path() + "-intake"
 
-    def intake_backlog(self):
-        """Bytes of the intake journal (capture v2: what the broker acknowledged)
-        that the daemon has not moved into buffer.db yet."""
-        try:
-            names = sorted(n for n in os.listdir(self.intake_dir()) if n.endswith(".vgi"))
-        except FileNotFoundError:
-            return 0
-        with sqlite3.connect("file:%s?mode=ro" % self.db_path(), uri=True, timeout=10) as c:
-            seg, off = c.execute("SELECT segment, offset FROM intake_state").fetchone()
-        left = 0
-        for n in names:
-            if int(n[:-4]) < seg:
-                continue
-            try:
-                size = os.path.getsize(os.path.join(self.intake_dir(), n))
-            except FileNotFoundError:
-                continue
-            left += size - (off if int(n[:-4]) == seg else 0)
-        return left
-
-    def intake_keys(self):
-        """The event keys of the intake journal's records not moved yet
-        (firmware/store/intake.h's format; a torn tail ends a segment)."""
+    def intake_records(self):
+        """(event key, record bytes) of the intake journal's records not moved
+        yet (capture v2: what the broker acknowledged that the daemon has not
+        moved into buffer.db; firmware/store/intake.h's format)."""
         import struct
         import zlib
         try:
@@ -341,27 +322,37 @@ class Gateway:
             return []
         with sqlite3.connect("file:%s?mode=ro" % self.db_path(), uri=True, timeout=10) as c:
             seg, off = c.execute("SELECT segment, offset FROM intake_state").fetchone()
-        keys = []
+        out = []
         for n in names:
             if int(n[:-4]) < seg:
                 continue
-            with open(os.path.join(self.intake_dir(), n), "rb") as f:
-                data = f.read()
+            try:
+                with open(os.path.join(self.intake_dir(), n), "rb") as f:
+                    data = f.read()
+            except FileNotFoundError:
+                continue
             at = off if int(n[:-4]) == seg else 0
             while at + 12 <= len(data):
                 magic, length, crc = struct.unpack_from("<III", data, at)
                 payload = data[at + 12:at + 12 + length]
                 if magic != 0x31494756 or len(payload) != length or \
                         zlib.crc32(payload, zlib.crc32(data[at + 4:at + 8])) != crc:
-                    break
+                    break   # the end of its records (zeros reserved beyond, or a torn tail)
                 p = 1 + 8 + 4 + 1 + 4          # version, received_at_ms, size, priority, flags
                 for field in range(3):          # device_id, topic, event_key
                     (k,) = struct.unpack_from("<H", payload, p)
                     if field == 2:
-                        keys.append(payload[p + 2:p + 2 + k].decode())
+                        out.append((payload[p + 2:p + 2 + k].decode(), 12 + length))
                     p += 2 + k
                 at += 12 + length
-        return keys
+        return out
+
+    def intake_keys(self):
+        return [k for k, _ in self.intake_records()]
+
+    def intake_backlog(self):
+        """Bytes of the intake journal's records not moved into buffer.db yet."""
+        return sum(n for _, n in self.intake_records())
 
     def wait_intake_moved(self, deadline_s=60.0):
         """Wait until the running daemon has moved everything acknowledged into
