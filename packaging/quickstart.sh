@@ -97,7 +97,7 @@ step "Devices publish: a POS terminal and a kiosk (QoS 1, raw emails, phones, na
 pub="$root/build/tests/support/vg_pub --port $port"
 $pub --user pos-1 --password pw-pos-1 --count 60 --prefix pos1 --acked "$dir/pos-1.acked"
 $pub --user kiosk-1 --password pw-kiosk-1 --count 40 --prefix kiosk1 --acked "$dir/kiosk-1.acked"
-echo "acknowledged (PUBACK = committed to buffer.db): $(cat "$dir"/*.acked | wc -l) events"
+echo "acknowledged (PUBACK = durable in the intake journal beside buffer.db): $(cat "$dir"/*.acked | wc -l) events"
 
 step "Devices misbehave: malformed JSON, an unknown type, a missing field, another device's topic"
 mp="mosquitto_pub -h 127.0.0.1 -p $port -q 1"
