@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 
 build=${BUILD_DIR:-build-fuzz}
 seconds=${FUZZ_SECONDS:-30}
-targets="fuzz_ingest fuzz_phone fuzz_text fuzz_time fuzz_ndjson fuzz_ecr fuzz_scanner fuzz_hid fuzz_config fuzz_plan"
+targets="fuzz_ingest fuzz_phone fuzz_text fuzz_time fuzz_ndjson fuzz_ecr fuzz_scanner fuzz_hid fuzz_config fuzz_plan fuzz_intake"
 jobs=$(nproc 2>/dev/null || echo 2)
 
 # VG_FUZZ=ON compiles vg_core and vg_drivers themselves with
