@@ -30,6 +30,10 @@ void vg_lphash_finish(struct vg_lphash *h, uint8_t out[32]);
 void vg_hmac_sha256(const uint8_t *key, size_t keylen, const void *const *ptrs,
                     const size_t *lens, size_t n, uint8_t out[32]);
 
+/* Wipe the key states vg_hmac_sha256 keeps (this thread's); vg_keyring_wipe
+ * calls it. */
+void vg_hmac_forget(void);
+
 /* Zero a buffer in a way the compiler may not elide. */
 void vg_wipe(void *p, size_t n);
 

@@ -349,4 +349,5 @@ void vg_keyring_wipe(struct vg_keyring *kr)
 		return;
 	vg_wipe(kr, sizeof(*kr));
 	kr->n = 0;
+	vg_hmac_forget();
 }
