@@ -557,7 +557,26 @@ struct mover {
 	char *scratch;
 };
 
-#define READ_CHUNK (VG_INTAKE_HEADER + VG_INTAKE_RECORD_MAX + 256 * 1024)
+/* A move reads this much at a time, more for a record that is larger (kept
+ * small: it comes from the heap and stays resident). */
+#define READ_CHUNK (128 * 1024)
+
+/* Room in mv's buffers for a record of len bytes.  VG_OK or VG_ERR_NOMEM. */
+static int grow(struct mover *mv, size_t len)
+{
+	if (len <= mv->cap)
+		return VG_OK;
+	uint8_t *b = realloc(mv->buf, len);
+	if (!b)
+		return VG_ERR_NOMEM;
+	mv->buf = b;
+	char *sc = realloc(mv->scratch, len + 64);
+	if (!sc)
+		return VG_ERR_NOMEM;
+	mv->scratch = sc;
+	mv->cap = len;
+	return VG_OK;
+}
 
 /* Move what segment seq holds from *off on.  *end: 0 stopped early (max,
  * full), 1 every whole record is moved and what follows is not (yet) a
@@ -590,7 +609,12 @@ static int move_segment(struct mover *mv, unsigned long long seq, long long *off
 					*end = 1;
 					*rest = (long long)((size_t)got - at);
 				}
-				break; /* else: the rest of a record is beyond this read */
+				/* else: the rest of a record is beyond this read; one larger
+				 * than the buffer makes it grow */
+				if (at == 0 && (size_t)got >= VG_INTAKE_HEADER &&
+				    (rc = grow(mv, VG_INTAKE_HEADER + (size_t)get_u32(mv->buf + 4))) != VG_OK)
+					stop = 1;
+				break;
 			}
 			if (mv->m->records >= mv->max_records) {
 				mv->m->more = 1;
@@ -616,10 +640,7 @@ static int move_segment(struct mover *mv, unsigned long long seq, long long *off
 		*off += (long long)at;
 		if (rc || stop || *end)
 			break;
-		if (at == 0) {  /* cannot happen: a read holds a whole record */
-			*end = 1;
-			break;
-		}
+
 	}
 	if (*end && *rest > 0) {
 		struct stat sb;

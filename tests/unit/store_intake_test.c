@@ -372,6 +372,28 @@ static void test_undeclared_counts_move_with_the_event(void **state)
 	vg_intake_writer_close(w);
 }
 
+static void test_a_record_larger_than_a_read_moves(void **state)
+{
+	struct ifix *x = *state;
+	struct vg_intake_writer *w;
+	char err[256];
+	assert_int_equal(vg_intake_writer_open(&w, x->idir, 0, err, sizeof err), VG_OK);
+	static char big[300 * 1024 + 1];
+	memset(big, 'b', sizeof big - 1);
+	struct vg_intake_rec small = rec("pos-1", "SSSSSSSSSSSSSSSSSSSSSS", "{}");
+	struct vg_intake_rec large = rec("pos-1", "LLLLLLLLLLLLLLLLLLLLLL", big);
+	append(w, &small);
+	append(w, &large);
+	append(w, &small);   /* a duplicate after it */
+	struct vg_intake_moved m;
+	assert_int_equal(vg_intake_move(x->owner, x->idir, 100, 0, &m), VG_OK);
+	assert_int_equal(m.stored, 2);
+	assert_int_equal(m.duplicates, 1);
+	assert_int_equal(count(x, "SELECT length(body) FROM events WHERE event_key = 'LLLLLLLLLLLLLLLLLLLLLL'"),
+	                 (long long)strlen(big));
+	vg_intake_writer_close(w);
+}
+
 static void test_writer_starts_a_new_segment_per_open(void **state)
 {
 	struct ifix *x = *state;
@@ -419,6 +441,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_suppression_racing_the_move_leaves_nothing, isetup, iteardown),
 		cmocka_unit_test_setup_teardown(test_disk_cap_stops_the_move_and_keeps_the_rest, isetup, iteardown),
 		cmocka_unit_test_setup_teardown(test_undeclared_counts_move_with_the_event, isetup, iteardown),
+		cmocka_unit_test_setup_teardown(test_a_record_larger_than_a_read_moves, isetup, iteardown),
 		cmocka_unit_test_setup_teardown(test_writer_starts_a_new_segment_per_open, isetup, iteardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
