@@ -309,22 +309,15 @@ static int add_properties(cJSON *msg, const cJSON *body)
 
 /* ---- messages ----------------------------------------------------------- */
 
-int vg_encode_message(const struct vg_encode_ctx *ctx, const struct vg_encode_event *ev, cJSON **out)
+/* The message of one event from its body as a tree (borrowed, not
+ * modified).  VG_OK, VG_ERR_INVAL (no object, no type), VG_ERR_NOMEM. */
+static int encode_tree(const struct vg_encode_ctx *ctx, const struct vg_encode_event *ev, const cJSON *body,
+                       cJSON **out)
 {
 	*out = NULL;
-	if (!ctx || !ev || !ctx->venue_id || !ctx->gateway_id || !ctx->library_version ||
-	    !ev->event_key || !ev->device_id || !ev->body)
-		return VG_ERR_INVAL;
-
-	cJSON *body = cJSON_ParseWithLength(ev->body, ev->body_len);
-	if (!body)
-		return VG_ERR_INVAL; /* cJSON cannot tell bad JSON from no memory */
 	const cJSON *type = cJSON_GetObjectItemCaseSensitive(body, "type");
-	if (!cJSON_IsObject(body) || !cJSON_IsString(type) || !type->valuestring ||
-	    !type->valuestring[0]) {
-		cJSON_Delete(body);
+	if (!cJSON_IsObject(body) || !cJSON_IsString(type) || !type->valuestring || !type->valuestring[0])
 		return VG_ERR_INVAL;
-	}
 	int identify = strcmp(type->valuestring, CONSENT_TYPE) == 0;
 	const cJSON *person = cJSON_GetObjectItemCaseSensitive(body, "person");
 
@@ -353,7 +346,6 @@ int vg_encode_message(const struct vg_encode_ctx *ctx, const struct vg_encode_ev
 	if (!cJSON_AddItemToObject(msg, "context", ctxo))
 		goto fail;
 
-	cJSON_Delete(body);
 	/* Numbers reach the CDP as the device sent them (within a double). */
 	if (vg_json_exact_numbers(msg) != VG_OK) {
 		cJSON_Delete(msg);
@@ -365,8 +357,97 @@ int vg_encode_message(const struct vg_encode_ctx *ctx, const struct vg_encode_ev
 fail:
 	cJSON_Delete(ctxo);
 	cJSON_Delete(msg);
-	cJSON_Delete(body);
 	return VG_ERR_NOMEM;
+}
+
+static int check_args(const struct vg_encode_ctx *ctx, const struct vg_encode_event *ev)
+{
+	return ctx && ev && ctx->venue_id && ctx->gateway_id && ctx->library_version && ev->event_key &&
+	       ev->device_id ? VG_OK : VG_ERR_INVAL;
+}
+
+int vg_encode_message(const struct vg_encode_ctx *ctx, const struct vg_encode_event *ev, cJSON **out)
+{
+	*out = NULL;
+	if (check_args(ctx, ev) != VG_OK || !ev->body)
+		return VG_ERR_INVAL;
+	cJSON *body = cJSON_ParseWithLength(ev->body, ev->body_len);
+	if (!body)
+		return VG_ERR_INVAL; /* cJSON cannot tell bad JSON from no memory */
+	int rc = encode_tree(ctx, ev, body, out);
+	cJSON_Delete(body);
+	return rc;
+}
+
+int vg_encode_fragment(const struct vg_encode_ctx *ctx, const struct vg_encode_event *ev, const cJSON *body,
+                       char **out, size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	if (check_args(ctx, ev) != VG_OK || (!body && !ev->body))
+		return VG_ERR_INVAL;
+	cJSON *msg = NULL;
+	int rc = body ? encode_tree(ctx, ev, body, &msg) : vg_encode_message(ctx, ev, &msg);
+	if (rc)
+		return rc;
+	char *text = cJSON_PrintUnformatted(msg);
+	cJSON_Delete(msg);
+	if (!text)
+		return VG_ERR_NOMEM;
+	*out = text;
+	*len = strlen(text);
+	return VG_OK;
+}
+
+/* The length of the JSON object at s[0..len) (a '{' first), found by its
+ * matching '}' outside strings; 0 when it does not close within len. */
+static size_t object_len(const char *s, size_t len)
+{
+	if (!len || s[0] != '{')
+		return 0;
+	int depth = 0, in_str = 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = 0;
+		} else if (c == '"') {
+			in_str = 1;
+		} else if (c == '{' || c == '[') {
+			depth++;
+		} else if ((c == '}' || c == ']') && --depth == 0) {
+			return i + 1;
+		}
+	}
+	return 0;
+}
+
+int vg_encode_stored_fragment(const char *body, size_t len, const char *event_key, const char **frag,
+                              size_t *flen)
+{
+	static const char *const heads[] = { "{\"type\":\"track\",\"messageId\":\"",
+	                                     "{\"type\":\"identify\",\"messageId\":\"" };
+	*frag = NULL;
+	*flen = 0;
+	if (!body || len < VG_WIRE_AT || memcmp(body, VG_WIRE_HEAD, VG_WIRE_AT) != 0 || !event_key ||
+	    strlen(event_key) != VG_EVENT_KEY_LEN)
+		return VG_ERR_INVAL;
+	const char *f = body + VG_WIRE_AT;
+	size_t n = object_len(f, len - VG_WIRE_AT);
+	if (!n || (f[n] != ',' && f[n] != '}'))
+		return VG_ERR_INVAL;
+	for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+		size_t h = strlen(heads[i]);
+		if (n > h + VG_EVENT_KEY_LEN && memcmp(f, heads[i], h) == 0 &&
+		    memcmp(f + h, event_key, VG_EVENT_KEY_LEN) == 0 && f[h + VG_EVENT_KEY_LEN] == '"') {
+			*frag = f;
+			*flen = n;
+			return VG_OK;
+		}
+	}
+	return VG_ERR_INVAL; /* not a message of this event */
 }
 
 /* ---- batches ------------------------------------------------------------ */

@@ -56,6 +56,27 @@ struct vg_encode_event {
  * body that is not a JSON object or lacks a type: VG_ERR_INVAL; VG_ERR_NOMEM. */
 int vg_encode_message(const struct vg_encode_ctx *ctx, const struct vg_encode_event *ev, cJSON **out);
 
+/* The message of one event as text: exactly what cJSON_PrintUnformatted
+ * prints for vg_encode_message's result, so a batch printed from these
+ * fragments joined by commas is byte for byte vg_encode_batch's.  body is the
+ * event's tokenized body as a tree (borrowed, not modified; what vg_ingest
+ * holds before it prints the body), or NULL to parse ev->body.  On success
+ * *out is new text (cJSON_free) of *len bytes and VG_OK is returned; else
+ * VG_ERR_INVAL or VG_ERR_NOMEM as vg_encode_message, and *out is NULL.
+ * Pure but for vg_encode_message's time zone note: a body flagged
+ * timestamp_assumed_tz needs the daemon's TZ, so the capture path does not
+ * make a fragment of one. */
+int vg_encode_fragment(const struct vg_encode_ctx *ctx, const struct vg_encode_event *ev, const cJSON *body,
+                       char **out, size_t *len);
+
+/* The wire fragment inside a stored body {"_wire":FRAGMENT,…} (a row with
+ * VG_FLAG_WIRE, ingest.h): on VG_OK *frag points into body (borrowed) and
+ * *flen is its length.  VG_ERR_INVAL when body does not begin with one, or
+ * its messageId is not event_key.  No allocation, no parse: one scan of the
+ * fragment for its closing brace. */
+int vg_encode_stored_fragment(const char *body, size_t len, const char *event_key, const char **frag,
+                              size_t *flen);
+
 /* Serialize {"batch": messages, "sentAt": …} (sentAt omitted when
  * sent_at_ms < 0, i.e. while the clock is not synchronised).  messages is
  * borrowed (an array of vg_encode_message results).  Returns malloc'd text

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "digest.h"
+#include "encode.h"
 #include "err.h"
 #include "ingest.h"
 
@@ -618,6 +619,82 @@ static void test_reject_after_accept(void **state)
 	vg_ingest_out_free(&out);
 }
 
+/* With a gateway id, an accepted event's body carries its wire fragment
+ * first ({"_wire":F,…}, VG_FLAG_WIRE): F is vg_encode_fragment's text of
+ * the tokenized body that follows, and the body's own members stay. */
+static void test_wire_fragment(void **state)
+{
+	(void)state;
+	struct vg_ingest_cfg cfg = cfg_default();
+	struct vg_ingest_out plain, out;
+	ingest_ok(&cfg, design_example, 1, &plain);
+	assert_int_equal(plain.flags & VG_FLAG_WIRE, 0);
+	cfg.gateway_id = "gw-1";
+	ingest_ok(&cfg, design_example, 1, &out);
+	expect_accepted(&out);
+	assert_int_equal(out.flags & ~VG_FLAG_WIRE, plain.flags);
+	assert_true(out.flags & VG_FLAG_WIRE);
+	assert_memory_equal(out.body, VG_WIRE_HEAD, VG_WIRE_AT);
+	const char *frag;
+	size_t flen;
+	assert_int_equal(vg_encode_stored_fragment(out.body, out.body_len, KEY_ID, &frag, &flen), VG_OK);
+	assert_ptr_equal(frag, out.body + VG_WIRE_AT);
+	assert_int_equal(flen, out.wire_len);
+	/* The rest is the tokenized body as before. */
+	assert_int_equal(out.body[VG_WIRE_AT + flen], ',');
+	assert_string_equal(out.body + VG_WIRE_AT + flen + 1, plain.body + 1);
+	/* The fragment is the message the forwarder would have made. */
+	const struct vg_encode_ctx ectx = { .venue_id = VENUE, .gateway_id = "gw-1", .library_version = VG_VERSION };
+	const struct vg_encode_event ev = { .event_key = KEY_ID, .device_id = DEVICE, .body = plain.body,
+	                                    .body_len = plain.body_len, .flags = plain.flags,
+	                                    .received_at_ms = now_ms };
+	char *want;
+	size_t wlen;
+	assert_int_equal(vg_encode_fragment(&ectx, &ev, NULL, &want, &wlen), VG_OK);
+	assert_int_equal(flen, wlen);
+	assert_memory_equal(frag, want, wlen);
+	cJSON_free(want);
+	/* Another event's key does not take it. */
+	assert_int_equal(vg_encode_stored_fragment(out.body, out.body_len, "xxxxxxxxxxxxxxxxxxxxxx", &frag, &flen),
+	                 VG_ERR_INVAL);
+	assert_int_equal(vg_encode_stored_fragment(plain.body, plain.body_len, KEY_ID, &frag, &flen), VG_ERR_INVAL);
+
+	/* Held after all (the topic named another device): the body alone. */
+	vg_ingest_reject(&out, VG_REJ_DEVICE_MISMATCH, "the topic names another device");
+	assert_int_equal(out.flags & VG_FLAG_WIRE, 0);
+	assert_string_equal(out.body, plain.body);
+	assert_int_equal(out.body_len, plain.body_len);
+	vg_ingest_out_free(&out);
+
+	/* `venuegw quarantine retry` of a stored body with its fragment: the old
+	 * fragment goes, a new one is made, with the key given. */
+	ingest_ok(&cfg, design_example, 1, &out);
+	struct vg_ingest_cfg rcfg = cfg;
+	rcfg.stored_body = 1;
+	rcfg.event_key = "AAAAAAAAAAAAAAAAAAAAAA";
+	struct vg_ingest_out again;
+	assert_int_equal(vg_ingest(&rcfg, DEVICE, out.body, out.body_len, now_ms, 1, &again), VG_OK);
+	expect_accepted(&again);
+	assert_string_equal(again.event_key, "AAAAAAAAAAAAAAAAAAAAAA");
+	assert_true(again.flags & VG_FLAG_WIRE);
+	assert_int_equal(vg_encode_stored_fragment(again.body, again.body_len, again.event_key, &frag, &flen), VG_OK);
+	assert_null(strstr(again.body + VG_WIRE_AT + flen, "\"_wire\""));
+	assert_int_equal(again.undeclared_total, 0);
+	vg_ingest_out_free(&again);
+	vg_ingest_out_free(&out);
+
+	/* A time without offset needs the daemon's zone: no fragment. */
+	cfg.has_timezone = 1;
+	static const char local[] = "{\"id\":\"t1\",\"type\":\"kiosk.session.started\","
+	                            "\"occurred_at\":\"2026-11-28T18:00:00\"}";
+	assert_int_equal(vg_ingest(&cfg, DEVICE, local, sizeof local - 1, now_ms, 1, &out), VG_OK);
+	expect_accepted(&out);
+	assert_true(out.flags & VG_FLAG_TS_ASSUMED_TZ);
+	assert_int_equal(out.flags & VG_FLAG_WIRE, 0);
+	vg_ingest_out_free(&out);
+	vg_ingest_out_free(&plain);
+}
+
 static void test_no_key(void **state)
 {
 	(void)state;
@@ -710,6 +787,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_members),
 		cmocka_unit_test(test_priority),
 		cmocka_unit_test(test_reject_after_accept),
+		cmocka_unit_test(test_wire_fragment),
 		cmocka_unit_test(test_no_key),
 		cmocka_unit_test(test_pii_dropped),
 		cmocka_unit_test(test_flag_names),
