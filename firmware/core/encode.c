@@ -17,12 +17,11 @@
  */
 #include "encode.h"
 
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "digest.h"
 #include "err.h"
@@ -522,62 +521,31 @@ int vg_idempotency_key(const char *const *message_ids, size_t n, char out[23])
 
 /* ---- gzip --------------------------------------------------------------- */
 
+/* libdeflate at level 6: on batch bodies (tests/bench/gzip_bench) 1.4× the
+ * speed of zlib's level 6 with a ratio a little better; RFC 1952 framing,
+ * which zlib and every CDP read. */
+#define GZIP_LEVEL 6
+
 int vg_gzip(const void *in, size_t n, uint8_t **out, size_t *outlen)
 {
 	*out = NULL;
 	*outlen = 0;
-	z_stream zs;
-	memset(&zs, 0, sizeof zs);
-	int zr = deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-	if (zr != Z_OK)
-		return zr == Z_MEM_ERROR ? VG_ERR_NOMEM : VG_ERR_INVAL;
-
-	/* deflateBound is exact enough for one Z_FINISH pass; the loop below
-	 * still copes if it were not, by growing the buffer. */
-	size_t cap = deflateBound(&zs, (uLong)n);
-	uint8_t *buf = malloc(cap ? cap : 64);
+	struct libdeflate_compressor *c = libdeflate_alloc_compressor(GZIP_LEVEL);
+	if (!c)
+		return VG_ERR_NOMEM;
+	size_t cap = libdeflate_gzip_compress_bound(c, n);
+	uint8_t *buf = malloc(cap);
 	if (!buf) {
-		deflateEnd(&zs);
+		libdeflate_free_compressor(c);
 		return VG_ERR_NOMEM;
 	}
-	const uint8_t *src = in;
-	size_t left = n, done = 0;
-	int rc = VG_ERR_INVAL;
-	for (;;) {
-		if (zs.avail_in == 0 && left) {
-			uInt chunk = left > UINT_MAX ? UINT_MAX : (uInt)left;
-			zs.next_in = (Bytef *)(uintptr_t)src; /* zlib does not write it */
-			zs.avail_in = chunk;
-			src += chunk;
-			left -= chunk;
-		}
-		if (done == cap) {
-			uint8_t *nb = realloc(buf, cap * 2);
-			if (!nb) {
-				rc = VG_ERR_NOMEM;
-				goto fail;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		size_t room = cap - done;
-		zs.next_out = buf + done;
-		zs.avail_out = room > UINT_MAX ? UINT_MAX : (uInt)room;
-		uInt before = zs.avail_out;
-		zr = deflate(&zs, left ? Z_NO_FLUSH : Z_FINISH);
-		done += before - zs.avail_out;
-		if (zr == Z_STREAM_END)
-			break;
-		if (zr != Z_OK && zr != Z_BUF_ERROR)
-			goto fail;
+	size_t got = libdeflate_gzip_compress(c, in, n, buf, cap);
+	libdeflate_free_compressor(c);
+	if (!got) { /* cannot happen with the bound's room */
+		free(buf);
+		return VG_ERR_INVAL;
 	}
-	deflateEnd(&zs);
 	*out = buf;
-	*outlen = done;
+	*outlen = got;
 	return VG_OK;
-
-fail:
-	deflateEnd(&zs);
-	free(buf);
-	return rc;
 }
