@@ -24,7 +24,13 @@ of them pending or in a batch at the end.  Events the daemon adds of its own
 --rss-limit-mb M it also fails when the largest backlog's peak RSS exceeds the
 smallest's by more than M MB (the issue's bound is 8).
 
-    python3 tests/bench/drain_bench.py [--sizes 10000,1000000] [--durability full] [--rss-limit-mb 8]
+Rows: by default as this version captures them, each body carrying its wire
+fragment (the forwarder concatenates them); --rows plain fills bodies alone,
+as older versions stored them (the forwarder encodes each at send time), and
+--rows both runs every size with each, in one run (before/after).
+
+    python3 tests/bench/drain_bench.py [--sizes 10000,1000000] [--durability full] [--rows wire|plain|both]
+                                       [--rss-limit-mb 8]
 
 Environment: VG_BUILD_DIR (default ./build), VG_SOURCE_DIR.
 """
@@ -130,7 +136,7 @@ def backlog_left(gw):
                     *DEVICES)[0][0]
 
 
-def run_size(n, args):
+def run_size(n, args, wire=True):
     tmp = tempfile.mkdtemp(prefix="vg-drain-", dir=args.tmpdir)
     cdp = gw = None
     try:
@@ -139,12 +145,13 @@ def run_size(n, args):
         gw.start_daemon()           # creates and migrates buffer.db
         gw.stop_daemon()
         t = time.monotonic()
-        inserted = prefill(gw.db_path(), n)
+        inserted = prefill(gw.db_path(), n, wire=wire)
         fill_s = time.monotonic() - t
         if inserted != n:
             raise SystemExit("backlog %d: prefill inserted %d rows" % (n, inserted))
         db_mb = os.path.getsize(gw.db_path()) / 1e6
-        print("  backlog %d: filled in %.1f s, buffer.db %.0f MB; draining ..." % (n, fill_s, db_mb), flush=True)
+        print("  backlog %d (%s rows): filled in %.1f s, buffer.db %.0f MB; draining ..."
+              % (n, "wire" if wire else "plain", fill_s, db_mb), flush=True)
 
         # The daemon may forward events of its own (gateway.reconciliation): count from here.
         base = cdp.stats()["unique_message_ids"]
@@ -195,7 +202,7 @@ def run_size(n, args):
         others = gw.query("SELECT device_id, type, state FROM events WHERE device_id NOT IN (%s)" % ph, *DEVICES)
         open_batches = gw.query("SELECT count(*) FROM batches")[0][0]
         return {
-            "n": n, "secs": secs, "rate": n / secs, "first_s": t_first - t0,
+            "n": n, "rows": "wire" if wire else "plain", "secs": secs, "rate": n / secs, "first_s": t_first - t0,
             "cpu": cpu, "cpu_per_m": cpu / n * 1e6, "cpu_share": cpu / secs,
             "peak_rss_mb": sampler.peak[pid] / 1024.0, "hwm_mb": mem_end.get("VmHWM", 0) / 1024.0,
             "end_rss_mb": mem_end.get("VmRSS", 0) / 1024.0, "samples": len(sampler.series[pid]),
@@ -226,6 +233,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,1000000", help="backlog sizes, comma-separated")
     ap.add_argument("--durability", choices=("full", "os"), default="full")
+    ap.add_argument("--rows", choices=("wire", "plain", "both"), default="wire",
+                    help="bodies with their wire fragment (this version), alone (older versions), or both")
     ap.add_argument("--timeout", type=float, default=0, help="seconds per drain (default max(300, N/500))")
     ap.add_argument("--tmpdir", default=None, help="where the gateways' directories go")
     ap.add_argument("--keep", action="store_true", help="keep each gateway's directory")
@@ -236,21 +245,22 @@ def main():
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     print("drain benchmark: backlog in buffer.db → daemon → stand-in CDP on loopback, durability=%s, %d cores"
           % (args.durability, os.cpu_count()), flush=True)
-    rows = [run_size(n, args) for n in sizes]
+    kinds = {"wire": [True], "plain": [False], "both": [False, True]}[args.rows]
+    rows = [run_size(n, args, wire) for n in sizes for wire in kinds]
 
-    print("%10s %9s %10s %12s %12s %12s %11s %11s %11s %9s %9s %9s" % (
-        "backlog", "seconds", "events/s", "CPU s/1M ev", "daemon CPU", "peak RSS MB", "VmHWM MB",
+    print("%10s %6s %9s %10s %12s %12s %12s %11s %11s %11s %9s %9s %9s" % (
+        "backlog", "rows", "seconds", "events/s", "CPU s/1M ev", "daemon CPU", "peak RSS MB", "VmHWM MB",
         "end RSS", "stand-in", "stand-in", "batches", "ev/batch"))
-    print("%10s %9s %10s %12s %12s %12s %11s %11s %11s %9s %9s %9s" % (
-        "", "", "", "", "% of 1 core", "(100 ms)", "at end", "MB", "CPU %", "peak MB", "", ""))
+    print("%10s %6s %9s %10s %12s %12s %12s %11s %11s %11s %9s %9s %9s" % (
+        "", "", "", "", "(µs/event)", "% of 1 core", "(100 ms)", "at end", "MB", "CPU %", "peak MB", "", ""))
     for r in rows:
-        print("%10d %9.1f %10.0f %12.1f %12.0f %12.1f %11.1f %11.1f %11.0f %9.0f %9d %9.1f" % (
-            r["n"], r["secs"], r["rate"], r["cpu_per_m"], 100 * r["cpu_share"], r["peak_rss_mb"], r["hwm_mb"],
+        print("%10d %6s %9.1f %10.0f %12.1f %12.0f %12.1f %11.1f %11.1f %11.0f %9.0f %9d %9.1f" % (
+            r["n"], r["rows"], r["secs"], r["rate"], r["cpu_per_m"], 100 * r["cpu_share"], r["peak_rss_mb"], r["hwm_mb"],
             r["end_rss_mb"], 100 * r["cdp_cpu_share"], r["cdp_peak_mb"], r["batches"], r["per_batch"]))
     for r in rows:
-        print("backlog %d: first batch accepted %.2f s after start, %.0f KB gzip per batch, %d RSS samples,"
+        print("backlog %d (%s rows): first batch accepted %.2f s after start, %.0f KB gzip per batch, %d RSS samples,"
               " requests by status %s, stand-in duplicates %d%s" % (
-                  r["n"], r["first_s"], r["kb_per_batch"], r["samples"], r["by_status"], r["dups"],
+                  r["n"], r["rows"], r["first_s"], r["kb_per_batch"], r["samples"], r["by_status"], r["dups"],
                   "".join(", the daemon's own: %s" % ", ".join("%d %s" % (c, k) for k, c in sorted(r["others"].items()))
                           if r["others"] else "")))
     small, large = min(rows, key=lambda r: r["n"]), max(rows, key=lambda r: r["n"])
