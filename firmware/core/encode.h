@@ -69,13 +69,62 @@ int vg_encode_message(const struct vg_encode_ctx *ctx, const struct vg_encode_ev
 int vg_encode_fragment(const struct vg_encode_ctx *ctx, const struct vg_encode_event *ev, const cJSON *body,
                        char **out, size_t *len);
 
-/* The wire fragment inside a stored body {"_wire":FRAGMENT,…} (a row with
- * VG_FLAG_WIRE, ingest.h): on VG_OK *frag points into body (borrowed) and
- * *flen is its length.  VG_ERR_INVAL when body does not begin with one, or
- * its messageId is not event_key.  No allocation, no parse: one scan of the
- * fragment for its closing brace. */
-int vg_encode_stored_fragment(const char *body, size_t len, const char *event_key, const char **frag,
-                              size_t *flen);
+/* What a stored wire fragment leaves out, because the forwarder knows it at
+ * send time: the key (messageId), the gateway's constants in
+ * context.venuegw and context.library.  A stub is the message without them:
+ *   {"type":T,"messageId":K,REST…"venuegw":{"schema":1,"venue_id":V,
+ *    "gateway_id":G,VG…},"library":{…}}}
+ * is stored as {REST…"venuegw":{VG…}}} (valid JSON, about 170 bytes
+ * shorter); T is "track" when REST begins with "event", else "identify". */
+struct vg_wire_consts {
+	char venuegw[1024];   /* "schema":1,"venue_id":V,"gateway_id":G, */
+	size_t venuegw_len;
+	char library[512];    /* ,"library":{"name":"venuegw","version":X}}} */
+	size_t library_len;
+};
+
+/* Fill wc for ctx (strings escaped as cJSON prints them).  VG_OK, or
+ * VG_ERR_INVAL when a string is too long for wc. */
+int vg_encode_wire_consts(const struct vg_encode_ctx *ctx, struct vg_wire_consts *wc);
+
+/* Turn frag[0..*len) (vg_encode_fragment's text under the same constants)
+ * into its stub, in place (NUL-terminated; *len updated).  VG_ERR_INVAL,
+ * frag unchanged, when it is not such a message. */
+int vg_encode_wire_stub(const struct vg_wire_consts *wc, char *frag, size_t *len);
+
+/* In a track message's stub, leave properties to the stored body's own
+ * members: its value becomes 0 and the forwarder copies the body's
+ * "properties" object there (the two are the same text when the gateway did
+ * not add device_occurred_at: the ingest prints both from one tree).  In
+ * place; VG_OK, or VG_ERR_INVAL (stub unchanged) when it has no properties
+ * object before context. */
+int vg_encode_wire_share_properties(char *stub, size_t *len);
+
+/* A stored body {"_wire":STUB,…} (a row with VG_FLAG_WIRE, ingest.h) taken
+ * apart for vg_encode_wire_append; pointers into the body (borrowed). */
+struct vg_wire_parts {
+	const char *stub;
+	size_t stub_len;
+	size_t venuegw;        /* where context.venuegw's members begin in stub */
+	size_t props_ref;      /* where the 0 standing for properties is, if props */
+	const char *props;     /* the body's own properties object, or NULL */
+	size_t props_len;
+	int track;             /* else identify */
+	size_t len;            /* of the whole message */
+};
+
+/* Find the parts of body[0..len): VG_OK, or VG_ERR_INVAL when it does not
+ * begin with a stub (or its properties are missing).  No allocation, no
+ * parse: scans for the stub's end, its venuegw object and properties. */
+int vg_encode_wire_parse(const struct vg_wire_consts *wc, const char *body, size_t len, struct vg_wire_parts *p);
+
+struct vg_buf;
+/* Append the message of event_key to out (p->len bytes): exactly what
+ * vg_encode_fragment made before vg_encode_wire_stub.  VG_OK; VG_ERR_INVAL
+ * (no parts, or not a 22-character key; nothing appended); or out's failure
+ * (VG_ERR_NOMEM, VG_ERR_RANGE). */
+int vg_encode_wire_append(const struct vg_wire_consts *wc, const char *event_key, const struct vg_wire_parts *p,
+                          struct vg_buf *out);
 
 /* Serialize {"batch": messages, "sentAt": …} (sentAt omitted when
  * sent_at_ms < 0, i.e. while the clock is not synchronised).  messages is

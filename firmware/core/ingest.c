@@ -77,7 +77,8 @@ void vg_ingest_reject(struct vg_ingest_out *out, enum vg_reject_reason reason, c
 	unwrap_body(out); /* a quarantine keeps the tokenized body */
 }
 
-/* The wire fragment of an accepted event into *wire (cJSON_free), when
+/* The wire fragment of an accepted event, as its stub (encode.h: without
+ * what the forwarder adds at send time), into *wire (cJSON_free), when
  * cfg->gateway_id is set and every field of the message is known now; else
  * *wire stays NULL.  VG_OK (also when none is made) or VG_ERR_NOMEM. */
 static int make_wire(const struct vg_ingest_cfg *cfg, const char *device_id, const cJSON *ev, int64_t now_ms,
@@ -93,15 +94,26 @@ static int make_wire(const struct vg_ingest_cfg *cfg, const char *device_id, con
 	const struct vg_encode_event eev = {
 		.event_key = out->event_key, .device_id = device_id, .flags = out->flags, .received_at_ms = now_ms,
 	};
+	struct vg_wire_consts wc;
+	if (vg_encode_wire_consts(&ectx, &wc) != VG_OK)
+		return VG_OK;
 	int rc = vg_encode_fragment(&ectx, &eev, ev, wire, wire_len);
 	if (rc == VG_ERR_NOMEM)
 		return rc;
-	if (rc == VG_OK && *wire_len > VG_MESSAGE_MAX_BYTES) {
-		/* Stored without: the forwarder quarantines it from its body as before. */
+	/* Over the limit: stored without, the forwarder quarantines it from its
+	 * body as before.  Else what the forwarder knows is left out. */
+	if (rc == VG_OK && (*wire_len > VG_MESSAGE_MAX_BYTES || vg_encode_wire_stub(&wc, *wire, wire_len) != VG_OK)) {
+		vg_wipe(*wire, *wire_len);
 		cJSON_free(*wire);
 		*wire = NULL;
 		*wire_len = 0;
 	}
+	/* The properties are stored once, in the body: the message's are the same
+	 * text unless the gateway added device_occurred_at to them (encode.c). */
+	const cJSON *dev_at = cJSON_GetObjectItemCaseSensitive(ev, "device_occurred_at");
+	if (*wire && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(ev, "properties")) &&
+	    !(cJSON_IsString(dev_at) && dev_at->valuestring))
+		vg_encode_wire_share_properties(*wire, wire_len);
 	return VG_OK;
 }
 

@@ -25,12 +25,17 @@ enum vg_event_flag {
 };
 #define VG_FLAG__COUNT 6
 /* A storage mark, never forwarded (it has no name): the body carries the
- * event's wire fragment (vg_encode_fragment: the Segment message the CDP
- * receives, byte for byte) as its first member, before the tokenized body's
- * own members: {"_wire":FRAGMENT,REST}.  The forwarder copies FRAGMENT into
- * the batch as it is (vg_encode_stored_fragment); everything that reads the
- * body as the tokenized event (json_extract, erasure's search for tokens,
- * `venuegw quarantine show|retry`) still finds its members. */
+ * event's wire fragment as its first member, before the tokenized body's own
+ * members: {"_wire":STUB,REST}.  STUB is the Segment message the CDP receives
+ * (vg_encode_fragment) less what the forwarder adds back at send time — the
+ * key, the gateway's constants, context.library (vg_encode_wire_stub,
+ * encode.h), and the properties when they are REST's own text
+ * (vg_encode_wire_share_properties) —; the forwarder copies it into the
+ * batch around those (vg_encode_wire_append), byte for byte what it would
+ * have encoded.
+ * Everything that reads the body as the tokenized event (json_extract,
+ * erasure's search for tokens, `venuegw quarantine show|retry`) still finds
+ * its members. */
 #define VG_FLAG_WIRE (1u << 16)
 #define VG_WIRE_HEAD "{\"_wire\":"
 #define VG_WIRE_AT (sizeof VG_WIRE_HEAD - 1)   /* where FRAGMENT begins */
@@ -92,8 +97,8 @@ struct vg_ingest_out {
 	unsigned flags;                  /* VG_FLAG_* */
 	char digest[VG_EVENT_KEY_LEN + 1];      /* keyed digest of the raw payload */
 	/* The tokenized JSON, malloc'd; NULL if it did not decode.  With
-	 * VG_FLAG_WIRE in flags, {"_wire":FRAGMENT,…} (FRAGMENT: wire_len bytes
-	 * at VG_WIRE_AT).  An accepted event gets its fragment unless
+	 * VG_FLAG_WIRE in flags, {"_wire":STUB,…} (STUB: wire_len bytes at
+	 * VG_WIRE_AT).  An accepted event gets its fragment unless
 	 * cfg->gateway_id is NULL, its occurred_at has no offset (its UTC time
 	 * needs the daemon's time zone), or the message would be over
 	 * VG_MESSAGE_MAX_BYTES (the forwarder quarantines it as before); a

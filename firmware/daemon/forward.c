@@ -107,6 +107,7 @@ struct vg_forwarder {
 	const struct vg_config *cfg;
 	struct vg_store *store;
 	struct vg_encode_ctx ectx;
+	struct vg_wire_consts wc;     /* what stored stubs leave out (encode.h) */
 	char *scratch;                /* the last message encoded from a tokenized body */
 	CURLM *multi;
 	struct vg_timer curl_timer, tick, recon;
@@ -228,27 +229,34 @@ struct fill {
 	int whole;                    /* a recorded batch: take every row */
 };
 
-/* The message of row r: the wire fragment its body carries, as it is (a row
- * captured with VG_FLAG_WIRE), or encoded now from its tokenized body (rows of older
- * versions, the gateway's own events, times that needed the daemon's time
- * zone) into f->scratch.  VG_OK with *msg and *len set; VG_ERR_INVAL: it cannot
+/* The message of row r, to append to a batch: the stub its body carries
+ * (a row captured with VG_FLAG_WIRE; parts->stub set), or else text encoded now
+ * from its tokenized body (rows of older versions, the gateway's own events,
+ * times that needed the daemon's time zone) into f->scratch (*text set).
+ * *len is the message's length either way.  VG_OK; VG_ERR_INVAL: it cannot
  * be sent; VG_ERR_NOMEM. */
-static int row_message(struct vg_forwarder *f, const struct vg_store_row *r, const char **msg, size_t *len)
+static int row_message(struct vg_forwarder *f, const struct vg_store_row *r, struct vg_wire_parts *parts,
+                       const char **text, size_t *len)
 {
-	if (r->flags & VG_FLAG_WIRE)
-		return vg_encode_stored_fragment(r->body, r->body_len, r->event_key, msg, len);
+	*text = NULL;
+	if ((r->flags & VG_FLAG_WIRE) && vg_encode_wire_parse(&f->wc, r->body, r->body_len, parts) == VG_OK &&
+	    strlen(r->event_key) == VG_EVENT_KEY_LEN) {
+		*len = parts->len;
+		return VG_OK;
+	}
+	parts->stub = NULL; /* the body's own members then, as for any other row */
 	struct vg_encode_event ev = {
 		.event_key = r->event_key,
 		.device_id = r->device_id,
 		.body = r->body,
 		.body_len = r->body_len,
-		.flags = r->flags,
+		.flags = r->flags & ~VG_FLAG_WIRE,
 		.received_at_ms = r->received_at_ms,
 	};
 	cJSON_free(f->scratch);
 	f->scratch = NULL;
 	int rc = vg_encode_fragment(&f->ectx, &ev, NULL, &f->scratch, len);
-	*msg = f->scratch;
+	*text = f->scratch;
 	return rc;
 }
 
@@ -258,9 +266,10 @@ static int batch_add(struct fill *fl, const struct vg_store_row *r)
 	struct batch *b = fl->b;
 	if (f->seen)
 		f->seen(f->observer, r->id);
-	const char *msg = NULL;
+	struct vg_wire_parts parts = { .stub = NULL };
+	const char *text = NULL;
 	size_t len = 0;
-	int rc = r->body ? row_message(f, r, &msg, &len) : VG_ERR_INVAL;
+	int rc = r->body ? row_message(f, r, &parts, &text, &len) : VG_ERR_INVAL;
 	if (rc == VG_ERR_NOMEM)
 		return rc;
 	if (rc != VG_OK || len > VG_MESSAGE_MAX_BYTES) {
@@ -291,7 +300,9 @@ static int batch_add(struct fill *fl, const struct vg_store_row *r)
 		vg_buf_add(&b->json, BATCH_HEAD, sizeof BATCH_HEAD - 1);
 	else
 		vg_buf_add(&b->json, ",", 1);
-	if (vg_buf_add(&b->json, msg, len) != VG_OK) {
+	rc = parts.stub ? vg_encode_wire_append(&f->wc, r->event_key, &parts, &b->json)
+	                : vg_buf_add(&b->json, text, len);
+	if (rc != VG_OK) {
 		b->json.len = before;
 		b->json.err = VG_OK;
 		if (b->json.p)
@@ -960,6 +971,11 @@ int vg_forwarder_open(struct vg_forwarder **out, struct vg_loop *loop, const str
 	f->ectx.venue_id = cfg->venue_id;
 	f->ectx.gateway_id = cfg->gateway_id;
 	f->ectx.library_version = VG_VERSION;
+	if (vg_encode_wire_consts(&f->ectx, &f->wc) != VG_OK) {
+		snprintf(err, errsz, "venue_id or gateway_id too long for a message");
+		free(f);
+		return VG_ERR_INVAL;
+	}
 	f->stats.last_status = -1;
 	f->rng = (unsigned)vg_wall_ms() ^ ((unsigned)getpid() << 16);
 	f->tick.cb = on_tick;

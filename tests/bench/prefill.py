@@ -13,11 +13,11 @@ event_key = the §4 key of (device, id), device_id cycling over a few devices,
 priority per type (consent.updated 0, device.status 2, else 1), state 0
 (pending), received_at_ms = now, and the flags the plugin would set.  By
 default (wire=True) each body carries its wire fragment first, as this
-version's ingest stores it ({"_wire":MESSAGE,…} and the VG_FLAG_WIRE bit,
-ingest.h): MESSAGE is the Segment message vg_encode_fragment would make,
-written here by a Python copy of encode.c for these five shapes (the
-forwarder refuses a fragment whose messageId is not the row's key, so a
-mistake there shows as events that never arrive).  wire=False: the body
+version's ingest stores it ({"_wire":STUB,…} and the VG_FLAG_WIRE bit,
+ingest.h): STUB is the Segment message vg_encode_fragment would make less
+what the forwarder adds at send time (vg_encode_wire_stub), written here by
+a Python copy of encode.c for these five shapes (checked against the C
+encoder for the whole rotation when it was written).  wire=False: the body
 alone, as older versions stored it (the forwarder encodes it at send time).
 
     python3 tests/bench/prefill.py --db DATA_DIR/buffer.db --count 1000000 [--start 0] [--plain]
@@ -49,18 +49,14 @@ ID_FIELDS = (("customer_id", "customer_id", 0), ("email", None, 1), ("phone", No
 CONTACT_KIND = {"email": "em", "phone": "ph"}
 
 
-def library_version():
-    """VG_VERSION: the project version of the top CMakeLists.txt."""
-    src = os.environ.get("VG_SOURCE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-    with open(os.path.join(src, "CMakeLists.txt")) as f:
-        return re.search(r"project\(venuegw VERSION ([0-9.]+)", f.read()).group(1)
-
-
-def message(key, device, flags, body, received_ms, venue, gateway_id, version):
-    """The Segment message encode.c makes of a tokenized body (the shapes body_for writes:
-    occurred_at already UTC, identifiers already tokens or kept ids, no _plan)."""
+def stub(device, flags, body, received_ms):
+    """The stub of the Segment message encode.c makes of a tokenized body (the shapes
+    body_for writes: occurred_at already UTC, identifiers already tokens or kept ids, no
+    _plan), as vg_encode_wire_stub leaves it: without type and messageId, without
+    schema, venue_id and gateway_id in context.venuegw, without context.library, and
+    with 0 for properties that are the body's own (vg_encode_wire_share_properties)."""
     identify = body["type"] == "consent.updated"
-    m = {"type": "identify" if identify else "track", "messageId": key}
+    m = {}
     if not identify:
         m["event"] = body["type"]
     m["timestamp"] = body["occurred_at"]
@@ -79,7 +75,7 @@ def message(key, device, flags, body, received_ms, venue, gateway_id, version):
     if person.get("customer_id"):
         m["userId"] = person["customer_id"]
     else:
-        m["anonymousId"] = anon or "device:%s:%s" % (venue, device)
+        m["anonymousId"] = anon or "device:%s:%s" % (VENUE, device)
     ctx = {"externalIds": ext}
     if identify:
         m["traits"] = {}
@@ -89,12 +85,12 @@ def message(key, device, flags, body, received_ms, venue, gateway_id, version):
             co["source"] = consent["source"]
         ctx["consent"] = co
     else:
-        m["properties"] = dict(body.get("properties", {}))
-    ctx["venuegw"] = {"schema": 1, "venue_id": venue, "gateway_id": gateway_id, "device_id": device,
+        # vg_encode_wire_share_properties: the body's own properties stand in.
+        m["properties"] = 0 if isinstance(body.get("properties"), dict) else {}
+    ctx["venuegw"] = {"device_id": device,
                       "device_event_id": body.get("id") or None, "device_seq": body.get("seq"),
                       "received_at": iso_ms(received_ms), "plan": body.get("_plan") or None,
                       "flags": [n for b, n in enumerate(FLAG_NAMES) if flags & (1 << b)]}
-    ctx["library"] = {"name": "venuegw", "version": version}
     m["context"] = ctx
     return json.dumps(m, separators=(",", ":"))
 
@@ -145,19 +141,17 @@ def body_for(i, occurred_ms):
                        "card": "card-4444:%s" % token("pan", "5555555555554444")}}
 
 
-def rows(start, count, devices, now_ms, wire=True, venue=VENUE, gateway_id=None):
+def rows(start, count, devices, now_ms, wire=True):
     # Events occurred 1 ms apart, the last one just before now; all received "now".
     first_ms = now_ms - count - 5
-    gateway_id = gateway_id or venue[:61] + "-gw"   # config.c's default
-    version = library_version() if wire else None
     for j in range(count):
         i = start + j
         dev = devices[i % len(devices)]
         typ, flags, body = body_for(i, first_ms + j)
-        key = event_key(dev, body["id"], venue)
+        key = event_key(dev, body["id"])
         text = json.dumps(body, separators=(",", ":"))
         if wire:
-            text = '{"_wire":' + message(key, dev, flags, body, now_ms, venue, gateway_id, version) + "," + text[1:]
+            text = '{"_wire":' + stub(dev, flags, body, now_ms) + "," + text[1:]
             flags |= FLAG_WIRE
         yield (key, dev, typ, PRIORITY.get(typ, 1), now_ms, flags, text)
 

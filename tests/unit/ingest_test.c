@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "buf.h"
 #include "digest.h"
 #include "encode.h"
 #include "err.h"
@@ -635,29 +636,41 @@ static void test_wire_fragment(void **state)
 	assert_int_equal(out.flags & ~VG_FLAG_WIRE, plain.flags);
 	assert_true(out.flags & VG_FLAG_WIRE);
 	assert_memory_equal(out.body, VG_WIRE_HEAD, VG_WIRE_AT);
-	const char *frag;
-	size_t flen;
-	assert_int_equal(vg_encode_stored_fragment(out.body, out.body_len, KEY_ID, &frag, &flen), VG_OK);
-	assert_ptr_equal(frag, out.body + VG_WIRE_AT);
-	assert_int_equal(flen, out.wire_len);
-	/* The rest is the tokenized body as before. */
-	assert_int_equal(out.body[VG_WIRE_AT + flen], ',');
-	assert_string_equal(out.body + VG_WIRE_AT + flen + 1, plain.body + 1);
-	/* The fragment is the message the forwarder would have made. */
+	struct vg_wire_consts wc;
 	const struct vg_encode_ctx ectx = { .venue_id = VENUE, .gateway_id = "gw-1", .library_version = VG_VERSION };
+	assert_int_equal(vg_encode_wire_consts(&ectx, &wc), VG_OK);
+	struct vg_wire_parts parts;
+	assert_int_equal(vg_encode_wire_parse(&wc, out.body, out.body_len, &parts), VG_OK);
+	assert_ptr_equal(parts.stub, out.body + VG_WIRE_AT);
+	assert_int_equal(parts.stub_len, out.wire_len);
+	/* The rest is the tokenized body as before. */
+	assert_int_equal(out.body[VG_WIRE_AT + parts.stub_len], ',');
+	assert_string_equal(out.body + VG_WIRE_AT + parts.stub_len + 1, plain.body + 1);
+	/* Put together with the key, the gateway's constants and the body's
+	 * properties, the stub is the message the forwarder would have made;
+	 * none of those is stored twice. */
 	const struct vg_encode_event ev = { .event_key = KEY_ID, .device_id = DEVICE, .body = plain.body,
 	                                    .body_len = plain.body_len, .flags = plain.flags,
 	                                    .received_at_ms = now_ms };
 	char *want;
 	size_t wlen;
 	assert_int_equal(vg_encode_fragment(&ectx, &ev, NULL, &want, &wlen), VG_OK);
-	assert_int_equal(flen, wlen);
-	assert_memory_equal(frag, want, wlen);
+	assert_int_equal(parts.len, wlen);
+	struct vg_buf got = VG_BUF_INIT(1 << 16);
+	assert_int_equal(vg_encode_wire_append(&wc, KEY_ID, &parts, &got), VG_OK);
+	assert_string_equal(vg_buf_str(&got), want);
+	vg_buf_free(&got);
+	assert_null(memmem(parts.stub, parts.stub_len, KEY_ID, VG_EVENT_KEY_LEN));
+	assert_null(memmem(parts.stub, parts.stub_len, "\"library\"", 9));
+	assert_null(memmem(parts.stub, parts.stub_len, "gw-1", 4));
+	assert_null(memmem(parts.stub, parts.stub_len, "spin-0900", 9));
+	assert_non_null(parts.props);
+	assert_true(parts.stub_len + 200 < wlen);
 	cJSON_free(want);
-	/* Another event's key does not take it. */
-	assert_int_equal(vg_encode_stored_fragment(out.body, out.body_len, "xxxxxxxxxxxxxxxxxxxxxx", &frag, &flen),
-	                 VG_ERR_INVAL);
-	assert_int_equal(vg_encode_stored_fragment(plain.body, plain.body_len, KEY_ID, &frag, &flen), VG_ERR_INVAL);
+	/* Not a stub: nothing appended. */
+	assert_int_equal(vg_encode_wire_parse(&wc, plain.body, plain.body_len, &parts), VG_ERR_INVAL);
+	assert_int_equal(vg_encode_wire_append(&wc, KEY_ID, &parts, &got), VG_ERR_INVAL);
+	assert_int_equal(got.len, 0);
 
 	/* Held after all (the topic named another device): the body alone. */
 	vg_ingest_reject(&out, VG_REJ_DEVICE_MISMATCH, "the topic names another device");
@@ -677,8 +690,8 @@ static void test_wire_fragment(void **state)
 	expect_accepted(&again);
 	assert_string_equal(again.event_key, "AAAAAAAAAAAAAAAAAAAAAA");
 	assert_true(again.flags & VG_FLAG_WIRE);
-	assert_int_equal(vg_encode_stored_fragment(again.body, again.body_len, again.event_key, &frag, &flen), VG_OK);
-	assert_null(strstr(again.body + VG_WIRE_AT + flen, "\"_wire\""));
+	assert_int_equal(vg_encode_wire_parse(&wc, again.body, again.body_len, &parts), VG_OK);
+	assert_null(strstr(again.body + VG_WIRE_AT + parts.stub_len, "\"_wire\""));
 	assert_int_equal(again.undeclared_total, 0);
 	vg_ingest_out_free(&again);
 	vg_ingest_out_free(&out);
