@@ -60,19 +60,23 @@ struct tally {
 	unsigned n;
 };
 
-/* A batch in memory: its encoded messages and what identifies them. */
+/* A batch in memory: its encoded messages and what identifies them.  The
+ * arrays and the text are kept from batch to batch (grown geometrically,
+ * freed with the forwarder): adding an event allocates nothing once they
+ * have grown to a batch's size. */
 struct batch {
 	long long id;                 /* 0: none */
 	int attempts;
-	cJSON *messages;
-	char **ids;                   /* messageIds */
+	struct vg_buf json;           /* {"batch":[message,message… (closed at each send) */
+	char (*ids)[VG_EVENT_KEY_LEN + 1]; /* messageIds */
+	const char **idp;             /* pointers to them, for vg_idempotency_key */
 	long long *rows;              /* events.id of each message */
 	int64_t *recv;                /* receive (commit) time of each message */
 	unsigned char *consent;       /* 1: a consent.updated event */
 	struct tally *tally;
 	size_t ntally, captally;
 	size_t n, cap;
-	size_t bytes;                 /* encoded size */
+	size_t bytes;                 /* encoded size of the messages, a comma each */
 	int erasure;                  /* holds an erasure.requested notice */
 	int consents;                 /* consent.updated events in it */
 	int64_t consent_oldest_ms;    /* the earliest receive time among them */
@@ -103,6 +107,8 @@ struct vg_forwarder {
 	const struct vg_config *cfg;
 	struct vg_store *store;
 	struct vg_encode_ctx ectx;
+	struct vg_wire_consts wc;     /* what stored stubs leave out (encode.h) */
+	char *scratch;                /* the last message encoded from a tokenized body */
 	CURLM *multi;
 	struct vg_timer curl_timer, tick, recon;
 	char url[320];
@@ -148,17 +154,73 @@ static int push_ll(long long **arr, size_t *n, size_t *cap, long long v, int fro
 
 /* ---- the batch in memory ------------------------------------------------- */
 
+#define BATCH_HEAD "{\"batch\":["
+/* A hard maximum for a batch's text: a recorded batch is taken whole, also
+ * after max_batch_kb was lowered, so well above VG_BATCH_MAX_BYTES. */
+#define BATCH_TEXT_MAX ((size_t)8 << 20)
+
+/* Empty the batch, keeping its memory for the next one. */
 static void batch_clear(struct batch *b)
 {
-	cJSON_Delete(b->messages);
-	for (size_t i = 0; i < b->n; i++)
-		free(b->ids[i]);
+	b->id = 0;
+	b->attempts = 0;
+	b->json.len = 0;
+	b->json.err = VG_OK;
+	if (b->json.p)
+		b->json.p[0] = '\0';
+	b->ntally = 0;
+	b->n = 0;
+	b->bytes = 0;
+	b->erasure = 0;
+	b->consents = 0;
+	b->consent_oldest_ms = 0;
+	b->key[0] = '\0';
+}
+
+static void batch_free(struct batch *b)
+{
+	vg_buf_free(&b->json);
 	free(b->ids);
+	free(b->idp);
 	free(b->rows);
 	free(b->recv);
 	free(b->consent);
 	free(b->tally);
 	memset(b, 0, sizeof *b);
+}
+
+/* Room for one more event in every array.  VG_OK or VG_ERR_NOMEM. */
+static int batch_reserve(struct batch *b)
+{
+	if (b->n < b->cap)
+		return VG_OK;
+	size_t cap = b->cap ? b->cap * 2 : 64;
+	void *p;
+	if (!(p = realloc(b->ids, cap * sizeof *b->ids)))
+		return VG_ERR_NOMEM;
+	b->ids = p;
+	if (!(p = realloc(b->idp, cap * sizeof *b->idp)))
+		return VG_ERR_NOMEM;
+	b->idp = p;
+	if (!(p = realloc(b->rows, cap * sizeof *b->rows)))
+		return VG_ERR_NOMEM;
+	b->rows = p;
+	if (!(p = realloc(b->recv, cap * sizeof *b->recv)))
+		return VG_ERR_NOMEM;
+	b->recv = p;
+	if (!(p = realloc(b->consent, cap)))
+		return VG_ERR_NOMEM;
+	b->consent = p;
+	b->cap = cap;
+	return VG_OK;
+}
+
+/* The batch's Idempotency-Key into b->key.  VG_OK or VG_ERR_NOMEM. */
+static int batch_key(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		b->idp[i] = b->ids[i];
+	return vg_idempotency_key(b->idp, b->n, b->key);
 }
 
 struct fill {
@@ -167,86 +229,90 @@ struct fill {
 	int whole;                    /* a recorded batch: take every row */
 };
 
+/* The message of row r, to append to a batch: the stub its body carries
+ * (a row captured with VG_FLAG_WIRE; parts->stub set), or else text encoded now
+ * from its tokenized body (rows of older versions, the gateway's own events,
+ * times that needed the daemon's time zone) into f->scratch (*text set).
+ * *len is the message's length either way.  VG_OK; VG_ERR_INVAL: it cannot
+ * be sent; VG_ERR_NOMEM. */
+static int row_message(struct vg_forwarder *f, const struct vg_store_row *r, struct vg_wire_parts *parts,
+                       const char **text, size_t *len)
+{
+	*text = NULL;
+	if ((r->flags & VG_FLAG_WIRE) && vg_encode_wire_parse(&f->wc, r->body, r->body_len, parts) == VG_OK &&
+	    strlen(r->event_key) == VG_EVENT_KEY_LEN) {
+		*len = parts->len;
+		return VG_OK;
+	}
+	parts->stub = NULL; /* the body's own members then, as for any other row */
+	struct vg_encode_event ev = {
+		.event_key = r->event_key,
+		.device_id = r->device_id,
+		.body = r->body,
+		.body_len = r->body_len,
+		.flags = r->flags & ~VG_FLAG_WIRE,
+		.received_at_ms = r->received_at_ms,
+	};
+	cJSON_free(f->scratch);
+	f->scratch = NULL;
+	int rc = vg_encode_fragment(&f->ectx, &ev, NULL, &f->scratch, len);
+	*text = f->scratch;
+	return rc;
+}
+
 static int batch_add(struct fill *fl, const struct vg_store_row *r)
 {
 	struct vg_forwarder *f = fl->f;
 	struct batch *b = fl->b;
 	if (f->seen)
 		f->seen(f->observer, r->id);
-	struct vg_encode_event ev = {
-		.event_key = r->event_key,
-		.device_id = r->device_id,
-		.body = r->body,
-		.body_len = r->body_len,
-		.flags = r->flags,
-		.received_at_ms = r->received_at_ms,
-	};
-	cJSON *msg = NULL;
-	int rc = vg_encode_message(&f->ectx, &ev, &msg);
+	struct vg_wire_parts parts = { .stub = NULL };
+	const char *text = NULL;
+	size_t len = 0;
+	int rc = r->body ? row_message(f, r, &parts, &text, &len) : VG_ERR_INVAL;
 	if (rc == VG_ERR_NOMEM)
 		return rc;
-	size_t len = 0;
-	if (rc == VG_OK) {
-		char *text = cJSON_PrintUnformatted(msg);
-		if (!text) {
-			cJSON_Delete(msg);
-			return VG_ERR_NOMEM;
-		}
-		len = strlen(text);
-		cJSON_free(text);
-	}
 	if (rc != VG_OK || len > VG_MESSAGE_MAX_BYTES) {
 		/* Never sent: quarantined once the claim is committed. */
-		cJSON_Delete(msg);
 		if (push_ll(&f->bad, &f->nbad, &f->capbad, r->id, 0))
 			return VG_ERR_NOMEM;
 		return VG_STORE_ROW_PASS;
 	}
 	size_t max_bytes = (size_t)f->cfg->max_batch_kb * 1000 - 256; /* room for the envelope */
-	if (!fl->whole && b->n > 0 && b->bytes + len + 1 > max_bytes) {
-		cJSON_Delete(msg);
+	if (!fl->whole && b->n > 0 && b->bytes + len + 1 > max_bytes)
 		return VG_STORE_ROW_STOP; /* full */
-	}
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 64;
-		char **ids = realloc(b->ids, cap * sizeof *ids);
-		if (ids)
-			b->ids = ids;
-		long long *rows = realloc(b->rows, cap * sizeof *rows);
-		if (rows)
-			b->rows = rows;
-		int64_t *recv = realloc(b->recv, cap * sizeof *recv);
-		if (recv)
-			b->recv = recv;
-		unsigned char *consent = realloc(b->consent, cap);
-		if (consent)
-			b->consent = consent;
-		if (!ids || !rows || !recv || !consent) {
-			cJSON_Delete(msg);
-			return VG_ERR_NOMEM;
-		}
-		b->cap = cap;
-	}
-	if ((!b->messages && !(b->messages = cJSON_CreateArray())) || !(b->ids[b->n] = strdup(r->event_key))) {
-		cJSON_Delete(msg);
+	if (batch_reserve(b))
 		return VG_ERR_NOMEM;
-	}
 	size_t t = 0;
 	while (t < b->ntally && !(strcmp(b->tally[t].device_id, r->device_id) == 0 &&
 	                          strncmp(b->tally[t].type, r->type, sizeof b->tally[t].type - 1) == 0))
 		t++;
 	if (t == b->ntally) {
-		if (vg_array_reserve((void **)&b->tally, &b->captally, b->ntally + 1, sizeof *b->tally)) {
-			free(b->ids[b->n]);
-			cJSON_Delete(msg);
+		if (vg_array_reserve((void **)&b->tally, &b->captally, b->ntally + 1, sizeof *b->tally))
 			return VG_ERR_NOMEM;
-		}
 		snprintf(b->tally[t].device_id, sizeof b->tally[t].device_id, "%s", r->device_id);
 		snprintf(b->tally[t].type, sizeof b->tally[t].type, "%s", r->type);
 		b->tally[t].n = 0;
-		b->ntally++;
 	}
+	/* The text last: on failure nothing of this event stays in the batch. */
+	size_t before = b->json.len;
+	if (b->n == 0)
+		vg_buf_add(&b->json, BATCH_HEAD, sizeof BATCH_HEAD - 1);
+	else
+		vg_buf_add(&b->json, ",", 1);
+	rc = parts.stub ? vg_encode_wire_append(&f->wc, r->event_key, &parts, &b->json)
+	                : vg_buf_add(&b->json, text, len);
+	if (rc != VG_OK) {
+		b->json.len = before;
+		b->json.err = VG_OK;
+		if (b->json.p)
+			b->json.p[before] = '\0';
+		return VG_ERR_NOMEM;
+	}
+	if (t == b->ntally)
+		b->ntally++;
 	b->tally[t].n++;
+	snprintf(b->ids[b->n], sizeof b->ids[b->n], "%s", r->event_key);
 	b->rows[b->n] = r->id;
 	b->recv[b->n] = r->received_at_ms;
 	b->consent[b->n] = strcmp(r->type, "consent.updated") == 0;
@@ -257,7 +323,6 @@ static int batch_add(struct fill *fl, const struct vg_store_row *r)
 			b->consent_oldest_ms = r->received_at_ms;
 		b->consents++;
 	}
-	cJSON_AddItemToArray(b->messages, msg);
 	b->n++;
 	b->bytes += len + 1;
 	return VG_STORE_ROW_TAKE;
@@ -297,7 +362,7 @@ static int load_recorded(struct vg_forwarder *f, struct slot *s, long long id)
 		batch_clear(&s->b);
 		return 0;
 	}
-	return vg_idempotency_key((const char *const *)s->b.ids, s->b.n, s->b.key) == VG_OK ? 1 : VG_ERR_NOMEM;
+	return batch_key(&s->b) == VG_OK ? 1 : VG_ERR_NOMEM;
 }
 
 /* Claim a new batch of pending events into slot s.  1: ready; 0: nothing. */
@@ -313,7 +378,7 @@ static int claim(struct vg_forwarder *f, struct slot *s)
 		return rc;
 	}
 	s->b.id = id;
-	return vg_idempotency_key((const char *const *)s->b.ids, s->b.n, s->b.key) == VG_OK ? 1 : VG_ERR_NOMEM;
+	return batch_key(&s->b) == VG_OK ? 1 : VG_ERR_NOMEM;
 }
 
 /* ---- requests ------------------------------------------------------------ */
@@ -351,14 +416,29 @@ static int send_batch(struct slot *s)
 {
 	struct vg_forwarder *f = s->f;
 	int64_t sent_at = vg_clock_synced() ? vg_wall_ms() : -1;
-	size_t len;
-	char *json = vg_encode_batch(s->b.messages, sent_at, &len);
-	if (!json)
-		return VG_ERR_NOMEM;
-	free(s->gz);
-	s->gz = NULL;
-	int rc = vg_gzip(json, len, &s->gz, &s->gzlen);
-	cJSON_free(json);
+	/* Close the array and the envelope for this attempt (vg_encode_batch's
+	 * text), compress, and open it again: a retry may carry another sentAt. */
+	struct vg_buf *j = &s->b.json;
+	size_t open_len = j->len;
+	char at[25];
+	vg_buf_add(j, "]", 1);
+	if (sent_at >= 0) {
+		vg_time_format(sent_at, at);
+		vg_buf_add(j, ",\"sentAt\":\"", 11);
+		vg_buf_add(j, at, strlen(at));
+		vg_buf_add(j, "\"", 1);
+	}
+	int rc = vg_buf_add(j, "}", 1);
+	size_t len = j->len;
+	if (rc == VG_OK) {
+		free(s->gz);
+		s->gz = NULL;
+		rc = vg_gzip(j->p, len, &s->gz, &s->gzlen);
+	}
+	j->len = open_len;
+	j->err = VG_OK;
+	if (j->p)
+		j->p[open_len] = '\0';
 	if (rc)
 		return rc;
 	curl_slist_free_all(s->headers);
@@ -891,6 +971,11 @@ int vg_forwarder_open(struct vg_forwarder **out, struct vg_loop *loop, const str
 	f->ectx.venue_id = cfg->venue_id;
 	f->ectx.gateway_id = cfg->gateway_id;
 	f->ectx.library_version = VG_VERSION;
+	if (vg_encode_wire_consts(&f->ectx, &f->wc) != VG_OK) {
+		snprintf(err, errsz, "venue_id or gateway_id too long for a message");
+		free(f);
+		return VG_ERR_INVAL;
+	}
 	f->stats.last_status = -1;
 	f->rng = (unsigned)vg_wall_ms() ^ ((unsigned)getpid() << 16);
 	f->tick.cb = on_tick;
@@ -920,9 +1005,11 @@ int vg_forwarder_open(struct vg_forwarder **out, struct vg_loop *loop, const str
 	curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
 	f->nslots = (cfg->max_in_flight < MAX_SLOTS ? cfg->max_in_flight : MAX_SLOTS) + 1;
-	for (int i = 0; i < f->nslots; i++)
+	for (int i = 0; i < f->nslots; i++) {
 		if (setup_easy(f, &f->slots[i]))
 			goto nomem;
+		vg_buf_init(&f->slots[i].b.json, BATCH_TEXT_MAX);
+	}
 	f->slots[f->nslots - 1].lane = 1;
 
 	/* Batches a previous run left unfinished go first, as recorded. */
@@ -1004,8 +1091,9 @@ void vg_forwarder_close(struct vg_forwarder *f)
 			curl_easy_cleanup(s->easy);
 		curl_slist_free_all(s->headers);
 		free(s->gz);
-		batch_clear(&s->b);
+		batch_free(&s->b);
 	}
+	cJSON_free(f->scratch);
 	if (f->multi)
 		curl_multi_cleanup(f->multi);
 	free(f->queue);

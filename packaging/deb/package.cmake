@@ -172,7 +172,8 @@ The package runs both as hardened systemd services under the venuegw user
 once the gateway is provisioned with `venuegw provision`.")
 # What the binary and the plugin link (dpkg-shlibdeps: libmosquitto1,
 # libsqlite3-0, the mbedTLS libraries, libcurl4, libcjson1, libinih1,
-# libmicrohttpd12, libsystemd0, zlib1g, libarchive13 for venuegw diag), plus
+# libmicrohttpd12, libsystemd0, zlib1g, libdeflate0 (the batches' gzip),
+# libarchive13 for venuegw diag), plus
 # the broker the plugin runs in, and what postinst creates the user with.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # tzdata: [gateway] timezone is read from /usr/share/zoneinfo (required

@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <zlib.h>
 
 #include <cjson/cJSON.h>
@@ -21,7 +22,9 @@
 #include "config.h"
 #include "container.h"
 #include "event.h"
+#include "encode.h"
 #include "forward.h"
+#include "ingest.h"
 #include "log.h"
 #include "loop.h"
 
@@ -49,6 +52,7 @@ struct cdp {
 	int requests;
 	char head[4096];             /* the last request's line and headers */
 	char *body;                  /* its body, gunzipped (malloc'd) */
+	char *bodies[CDP_REQUESTS];  /* each request's body, gunzipped (malloc'd) */
 	int sizes[CDP_REQUESTS];     /* messages in each request */
 	char first_id[CDP_REQUESTS][48];   /* the messageId of each request's first message */
 };
@@ -77,6 +81,7 @@ static void cdp_request(struct conn *k, const char *head, const unsigned char *g
 		const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(batch, 0), "messageId"));
 		snprintf(c->first_id[c->requests], sizeof c->first_id[0], "%s", id ? id : "");
 		cJSON_Delete(o);
+		c->bodies[c->requests] = strdup(c->body);
 	}
 	c->requests++;
 	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n"
@@ -154,6 +159,8 @@ static void cdp_close(struct cdp *c)
 	}
 	close(c->lfd);
 	free(c->body);
+	for (int i = 0; i < CDP_REQUESTS; i++)
+		free(c->bodies[i]);
 }
 
 /* ---- the daemon's side ------------------------------------------------------------ */
@@ -327,6 +334,180 @@ static void a_batch_is_sent_and_forwarded(void **state)
 	cdp_close(&c);
 }
 
+/* ---- the wire fragments stored at capture ------------------------------------------------ */
+
+/* Inputs as devices send them: both message types, identifiers under every
+ * policy's default, a rotation's previous tokens, numbers beyond 15 digits,
+ * escapes and non-ASCII text, a time replaced, a time missing, an unsynced
+ * clock, and times without offset (no fragment: the daemon's zone). */
+static const struct wire_input {
+	const char *device;
+	const char *json;
+	int synced;
+	int prev_key;      /* ingest during a rotation's overlap */
+	int no_fragment;   /* stored as an older version did: the tokenized body only */
+} wire_inputs[] = {
+	{ "pos-1", "{\"id\":\"0f8c6a52-5d1e-4a53-9a43-3e2f51a0c9d7\",\"type\":\"checkin.scanned\","
+	  "\"occurred_at\":\"2026-11-28T18:03:12.123+01:00\",\"seq\":1842,\"person\":{\"email\":\" Ana.Lopez@Example.com \","
+	  "\"phone\":\"+34 612 345 678\",\"customer_id\":\"MB-88121\",\"loyalty_id\":\"L-4410\"},"
+	  "\"consent\":{\"marketing_email\":true,\"marketing_sms\":false,\"source\":\"kiosk-2\"},"
+	  "\"properties\":{\"class_id\":\"spin-0900\",\"location\":\"studio-b\"}}", 1, 1, 0 },
+	{ "kiosk-1", "{\"id\":\"c-1\",\"type\":\"consent.updated\",\"occurred_at\":\"2026-11-28T17:01:00Z\","
+	  "\"person\":{\"phone\":\"030 1234567\"},\"consent\":{\"marketing_email\":false,\"source\":\"desk\"}}", 1, 0, 0 },
+	{ "pos-2", "{\"id\":\"pay-1\",\"type\":\"payment.succeeded\",\"occurred_at\":\"2026-11-28T17:02:00.5-05:30\","
+	  "\"seq\":9007199254740993,\"person\":{\"loyalty_id\":\"L-1\"},"
+	  "\"properties\":{\"amount_minor\":5105105105105159,\"currency\":\"EUR\"}}", 1, 0, 0 },
+	{ "pos-2", "{\"type\":\"device.status\",\"properties\":{\"battery\":81.25,\"note\":\"Z\\u00fcrich \\u2603 "
+	  "\\\"quoted\\\" \\\\ tab\\t mail ana.lopez@example.com\"}}", 1, 0, 0 },
+	{ "pos-3", "{\"id\":\"fut-1\",\"type\":\"class.attended\",\"occurred_at\":\"2027-01-01T00:00:00Z\","
+	  "\"person\":{\"member_code\":\"M-9\"},\"properties\":{\"class_id\":\"yoga\"}}", 1, 0, 0 },
+	{ "pos-3", "{\"id\":\"uns-1\",\"type\":\"class.attended\",\"occurred_at\":\"2020-01-01T00:00:00Z\","
+	  "\"properties\":{\"class_id\":\"yoga\"}}", 0, 0, 0 },
+	{ "pos-3", "{\"id\":\"tz-1\",\"type\":\"kiosk.session.started\",\"occurred_at\":\"2026-11-28T18:00:00\"}", 1, 0, 0 },
+	{ "pos-1", "{\"id\":\"old-1\",\"type\":\"booking.created\",\"occurred_at\":\"2026-11-28T17:00:00+01:00\","
+	  "\"person\":{\"customer_id\":\"C-5\"},\"properties\":{\"booking_id\":\"b-1\",\"class_id\":\"spin\"}}", 1, 0, 1 },
+};
+#define N_WIRE (sizeof wire_inputs / sizeof wire_inputs[0])
+
+/* The rows as stored before the forwarder claims them. */
+struct stored_row {
+	char key[VG_EVENT_KEY_LEN + 1];
+	char device[65];
+	unsigned flags;
+	int64_t recv;
+	char *body;
+};
+
+/* The same events go out byte for byte as they did when the forwarder
+ * encoded every body itself (vg_encode_message, vg_encode_batch), whether a
+ * row carries its fragment or not: the batch below mixes both. */
+static void stored_fragments_go_out_byte_for_byte(void **state)
+{
+	struct world w;
+	world_open(&w, *state);
+	snprintf(w.cfg.timezone, sizeof w.cfg.timezone, "Europe/Berlin");
+	setenv("TZ", "Europe/Berlin", 1);
+	tzset();
+	static struct cdp c;
+	cdp_listen(&c, &w.loop);
+	snprintf(w.cfg.endpoint, sizeof w.cfg.endpoint, "http://127.0.0.1:%d/", c.port);
+
+	struct vg_plan *plan = NULL;
+	char err[512];
+	assert_int_equal(vg_plan_load(&plan, VG_DEFAULT_PLAN, err, sizeof err), VG_OK);
+	struct vg_key k1 = { .version = 1 }, k2 = { .version = 2 };
+	for (int i = 0; i < 32; i++) {
+		k1.bytes[i] = (uint8_t)i;
+		k2.bytes[i] = (uint8_t)(0x80 + i);
+	}
+	int fragments = 0;
+	for (size_t i = 0; i < N_WIRE; i++) {
+		const struct wire_input *in = &wire_inputs[i];
+		struct vg_ingest_cfg icfg;
+		vg_ingest_cfg_init(&icfg, &w.cfg, in->prev_key ? &k2 : &k1);
+		icfg.plan = plan;
+		icfg.prev_key = in->prev_key ? &k1 : NULL;
+		if (in->no_fragment)
+			icfg.gateway_id = NULL;
+		struct vg_ingest_out out;
+		assert_int_equal(vg_ingest(&icfg, in->device, in->json, strlen(in->json), T, in->synced, &out), VG_OK);
+		if (out.quarantined)
+			fail_msg("input %zu quarantined: %s %s", i, vg_reject_name(out.rej.reason), out.rej.detail);
+		/* Times without offset, and older rows, keep today's path. */
+		int want_fragment = !in->no_fragment && !(out.flags & VG_FLAG_TS_ASSUMED_TZ);
+		assert_int_equal((out.flags & VG_FLAG_WIRE) != 0, want_fragment);
+		fragments += want_fragment;
+		struct vg_store_event ev = {
+			.event_key = out.event_key, .device_id = in->device, .type = out.type, .priority = out.priority,
+			.flags = out.flags, .received_at_ms = T, .body = out.body, .body_len = out.body_len,
+		};
+		assert_int_equal(put_in_txn(w.st, &ev, NULL), VG_STORE_STORED);
+		vg_ingest_out_free(&out);
+	}
+	assert_int_equal(fragments, 6);
+	vg_plan_free(plan);
+
+	/* Opening stores the last window's reconciliation (a body, no fragment);
+	 * nothing is claimed before the loop runs. */
+	forwarder_open(&w);
+	struct stored_row rows[N_WIRE + 4];
+	size_t nrows = 0;
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	assert_int_equal(sqlite3_open(w.f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT event_key, device_id, flags, received_at_ms, body FROM events"
+	                                        " WHERE state = 0", -1, &q, NULL), SQLITE_OK);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		assert_true(nrows < N_WIRE + 4);
+		struct stored_row *r = &rows[nrows++];
+		snprintf(r->key, sizeof r->key, "%s", (const char *)sqlite3_column_text(q, 0));
+		snprintf(r->device, sizeof r->device, "%s", (const char *)sqlite3_column_text(q, 1));
+		r->flags = (unsigned)sqlite3_column_int64(q, 2);
+		r->recv = sqlite3_column_int64(q, 3);
+		r->body = strdup((const char *)sqlite3_column_text(q, 4));
+	}
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	assert_int_equal(nrows, N_WIRE + 1);
+
+	run_until(&w, "SELECT count(*) FROM events WHERE state = 2", (long long)nrows);
+	/* The priority lane's batch (consent) and the others'. */
+	assert_true(c.requests >= 2 && c.requests <= CDP_REQUESTS);
+
+	/* Today's encoding of the same rows, in the order they were sent, with
+	 * the tokenized body alone (the fragment taken out, as older versions
+	 * stored it). */
+	const struct vg_encode_ctx ectx = { .venue_id = "venue-7", .gateway_id = "gw-1", .library_version = VG_VERSION };
+	int total = 0;
+	for (int req = 0; req < c.requests; req++) {
+		cJSON *got = cJSON_Parse(c.bodies[req]);
+		assert_non_null(got);
+		const cJSON *batch = cJSON_GetObjectItem(got, "batch");
+		total += cJSON_GetArraySize(batch);
+		cJSON *messages = cJSON_CreateArray();
+		const cJSON *m;
+		cJSON_ArrayForEach(m, batch) {
+			const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(m, "messageId"));
+			struct stored_row *r = NULL;
+			for (size_t i = 0; i < nrows && !r; i++)
+				if (strcmp(rows[i].key, id) == 0)
+					r = &rows[i];
+			assert_non_null(r);
+			cJSON *body = cJSON_Parse(r->body);
+			assert_non_null(body);
+			cJSON_DeleteItemFromObjectCaseSensitive(body, "_wire");
+			assert_int_equal(vg_json_exact_numbers(body), VG_OK); /* as the ingest printed it */
+			char *plain = cJSON_PrintUnformatted(body);
+			cJSON_Delete(body);
+			struct vg_encode_event ev = { .event_key = r->key, .device_id = r->device, .body = plain,
+			                              .body_len = strlen(plain), .flags = r->flags & ~VG_FLAG_WIRE,
+			                              .received_at_ms = r->recv };
+			cJSON *msg = NULL;
+			assert_int_equal(vg_encode_message(&ectx, &ev, &msg), VG_OK);
+			cJSON_AddItemToArray(messages, msg);
+			cJSON_free(plain);
+		}
+		cJSON_Delete(got);
+		size_t wlen = 0;
+		char *want = vg_encode_batch(messages, -1, &wlen);
+		cJSON_Delete(messages);
+		/* sentAt is the time of the attempt (when the clock is synchronised). */
+		char *sent = c.bodies[req];
+		char *at = strstr(sent, "],\"sentAt\":\"");
+		if (at)
+			memmove(at + 1, at + 1 + strlen(",\"sentAt\":\"") + 24 + 1, strlen(at + 1 + 36) + 1);
+		assert_string_equal(sent, want);
+		cJSON_free(want);
+	}
+	assert_int_equal(total, (int)nrows);
+	for (size_t i = 0; i < nrows; i++)
+		free(rows[i].body);
+	unsetenv("TZ");
+	tzset();
+	world_close(&w);
+	cdp_close(&c);
+}
+
 static void on_nothing(struct vg_watch *w, short revents)
 {
 	(void)w;
@@ -429,6 +610,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(without_an_endpoint_nothing_is_sent, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_batch_is_sent_and_forwarded, setup, teardown),
+		cmocka_unit_test_setup_teardown(stored_fragments_go_out_byte_for_byte, setup, teardown),
 		cmocka_unit_test_setup_teardown(batches_are_cut_and_the_lane_goes_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_refused_watch_fails_one_attempt_not_the_forwarder, setup, teardown),
 	};
