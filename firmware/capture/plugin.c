@@ -416,6 +416,13 @@ static int on_message(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_UNKNOWN;
 	}
 	icfg.plan = c->plan;
+	if (t < 0) {
+		icfg.reject = VG_REJ_BAD_TOPIC;
+		icfg.reject_detail = "the topic's device id is not 1-64 of A-Z a-z 0-9 . _ -";
+	} else if (!username || strcmp(username, topic_device) != 0) {
+		icfg.reject = VG_REJ_DEVICE_MISMATCH;
+		icfg.reject_detail = "the topic names another device than the one that is connected";
+	}
 
 	struct vg_ingest_out out;
 	int rc = vg_ingest(&icfg, t > 0 ? topic_device : device, m->payload, m->payloadlen, now_ms,
@@ -427,11 +434,6 @@ static int on_message(int event, void *event_data, void *userdata)
 			vg_wipe(m->payload, m->payloadlen);
 		return MOSQ_ERR_NOMEM;
 	}
-	if (t < 0)
-		vg_ingest_reject(&out, VG_REJ_BAD_TOPIC, "the topic's device id is not 1-64 of A-Z a-z 0-9 . _ -");
-	else if (!username || strcmp(username, topic_device) != 0)
-		vg_ingest_reject(&out, VG_REJ_DEVICE_MISMATCH,
-		                 "the topic names another device than the one that is connected");
 
 	struct vg_store *st = store(c, now_ms);
 	struct vg_capture_in in = {

@@ -271,14 +271,31 @@ static void note_undeclared(void *ud, const char *path)
 	}
 }
 
+static int ingest(const struct vg_ingest_cfg *cfg, const char *device_id, const void *payload,
+                  size_t len, int64_t now_ms, int clock_synced, struct vg_ingest_out *out);
+
 int vg_ingest(const struct vg_ingest_cfg *cfg, const char *device_id, const void *payload,
               size_t len, int64_t now_ms, int clock_synced, struct vg_ingest_out *out)
+{
+	int rc = ingest(cfg, device_id, payload, len, now_ms, clock_synced, out);
+	if (rc)
+		return rc;
+	if (cfg->reject != VG_REJ_NONE)
+		vg_ingest_reject(out, cfg->reject, cfg->reject_detail ? cfg->reject_detail : "");
+	/* Only a quarantine row keeps the digest: an accepted event costs no
+	 * pass over its raw bytes for it. */
+	if (out->quarantined)
+		keyed_digest(cfg->key, payload, len, out->digest);
+	return VG_OK;
+}
+
+static int ingest(const struct vg_ingest_cfg *cfg, const char *device_id, const void *payload,
+                  size_t len, int64_t now_ms, int clock_synced, struct vg_ingest_out *out)
 {
 	memset(out, 0, sizeof *out);
 	out->priority = VG_PRIO_NORMAL;
 	if (!cfg->key || !cfg->plan)
 		return VG_ERR_INVAL;
-	keyed_digest(cfg->key, payload, len, out->digest);
 
 	cJSON *ev = NULL;
 	char *wire = NULL;

@@ -85,6 +85,10 @@ struct vg_ingest_cfg {
 	/* The event key to use instead of computing one (`venuegw quarantine
 	 * retry`: the key computed from the raw input on arrival), or NULL. */
 	const char *event_key;
+	/* Quarantine the input whatever it holds, for this reason and detail
+	 * (the plugin: a bad topic, another device's topic); VG_REJ_NONE: no. */
+	enum vg_reject_reason reject;
+	const char *reject_detail;
 };
 
 struct vg_ingest_out {
@@ -95,7 +99,7 @@ struct vg_ingest_out {
 	char device_event_id[VG_EVENT_ID_MAX + 1]; /* scrubbed; "" when absent */
 	enum vg_priority priority;
 	unsigned flags;                  /* VG_FLAG_* */
-	char digest[VG_EVENT_KEY_LEN + 1];      /* keyed digest of the raw payload */
+	char digest[VG_EVENT_KEY_LEN + 1];      /* keyed digest of the raw payload, for a quarantine; "" else */
 	/* The tokenized JSON, malloc'd; NULL if it did not decode.  With
 	 * VG_FLAG_WIRE in flags, {"_wire":STUB,…} (STUB: wire_len bytes at
 	 * VG_WIRE_AT).  An accepted event gets its fragment unless

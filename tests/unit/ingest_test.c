@@ -110,7 +110,7 @@ static void expect_accepted(const struct vg_ingest_out *out)
 	assert_non_null(out->body);
 	assert_int_equal(out->body_len, strlen(out->body));
 	assert_int_equal(strlen(out->event_key), VG_EVENT_KEY_LEN);
-	assert_int_equal(strlen(out->digest), VG_EVENT_KEY_LEN);
+	assert_string_equal(out->digest, "");   /* only a quarantine keeps one */
 }
 
 /* The body as a tree (caller deletes). */
@@ -595,6 +595,31 @@ static void test_priority(void **state)
 	vg_ingest_out_free(&out);
 }
 
+/* The plugin's rejections (a bad topic, another device's topic) go in with
+ * the configuration: the input is held with its tokenized body, and being a
+ * quarantine it gets the keyed digest of its raw bytes (an accepted event
+ * gets none). */
+static void test_reject_by_configuration(void **state)
+{
+	(void)state;
+	struct vg_ingest_cfg cfg = cfg_default();
+	struct vg_ingest_out ok, out;
+	ingest_ok(&cfg, design_example, 1, &ok);
+	expect_accepted(&ok);
+	cfg.reject = VG_REJ_DEVICE_MISMATCH;
+	cfg.reject_detail = "the topic names another device";
+	ingest_ok(&cfg, design_example, 1, &out);
+	assert_int_equal(out.quarantined, 1);
+	assert_int_equal(out.rej.reason, VG_REJ_DEVICE_MISMATCH);
+	assert_string_equal(out.rej.detail, "the topic names another device");
+	assert_int_equal(strlen(out.digest), VG_EVENT_KEY_LEN);
+	assert_string_equal(out.event_key, ok.event_key);
+	assert_non_null(out.body);
+	assert_false(out.flags & VG_FLAG_WIRE);   /* a quarantine keeps the tokenized body alone */
+	vg_ingest_out_free(&ok);
+	vg_ingest_out_free(&out);
+}
+
 static void test_reject_after_accept(void **state)
 {
 	(void)state;
@@ -790,6 +815,7 @@ int main(void)
 		cmocka_unit_test(test_design_example),
 		cmocka_unit_test(test_key_without_id),
 		cmocka_unit_test(test_undecodable),
+		cmocka_unit_test(test_reject_by_configuration),
 		cmocka_unit_test(test_contract_violation_held),
 		cmocka_unit_test(test_time_without_offset),
 		cmocka_unit_test(test_time_future_replaced),
