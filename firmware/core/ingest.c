@@ -29,7 +29,10 @@ void vg_ingest_cfg_init(struct vg_ingest_cfg *icfg, const struct vg_config *cfg,
 	icfg->max_future_skew_s = cfg->max_future_skew_s;
 	icfg->max_past_age_d = cfg->max_past_age_d;
 	icfg->unknown_quarantine = cfg->unknown == VG_UNKNOWN_QUARANTINE;
-	icfg->gateway_id = cfg->gateway_id;
+	/* No wire fragment (gateway_id stays NULL): measured, it made the drain
+	 * no faster (22.5 k against 23.0 k events/s at a 200 k backlog) and
+	 * every stored row 2.8 times larger (the disk cap holding that much
+	 * fewer events), so capture does not store it (README, issue 15). */
 	vg_config_pii_policy(cfg, &icfg->policy);
 }
 

@@ -79,8 +79,8 @@ struct vg_ingest_cfg {
 	 * policy as usual.  0 for input from devices. */
 	int stored_body;
 	/* The gateway's id (context.venuegw.gateway_id): when set, an accepted
-	 * event's body carries its wire fragment (VG_FLAG_WIRE).
-	 * vg_ingest_cfg_init sets it; NULL for none. */
+	 * event's body carries its wire fragment (VG_FLAG_WIRE).  NULL for none:
+	 * vg_ingest_cfg_init leaves it so (measured not to pay; ingest.c). */
 	const char *gateway_id;
 	/* The event key to use instead of computing one (`venuegw quarantine
 	 * retry`: the key computed from the raw input on arrival), or NULL. */

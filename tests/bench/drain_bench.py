@@ -28,10 +28,10 @@ it forwarded, may arrive twice, as at-least-once allows).  With
 --rss-limit-mb M it also fails when the largest backlog's peak RSS exceeds the
 smallest's by more than M MB (the issue's bound is 8).
 
-Rows: by default as this version captures them, each body carrying its wire
-fragment (the forwarder concatenates them); --rows plain fills bodies alone,
-as older versions stored them (the forwarder encodes each at send time), and
---rows both runs every size with each, in one run (before/after).
+Rows: by default as this version captures them (plain: the tokenized body
+alone; the forwarder encodes each at send time); --rows wire fills bodies
+that carry their wire fragment (the forwarder concatenates them), and --rows
+both runs every size with each, in one run.
 
     python3 tests/bench/drain_bench.py [--sizes 10000,1000000] [--durability full] [--rss-limit-mb 8]
                                        [--rows wire|plain|both] [--sink fast|standin]
@@ -220,8 +220,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,1000000", help="backlog sizes, comma-separated")
     ap.add_argument("--durability", choices=("full", "os"), default="full")
-    ap.add_argument("--rows", choices=("wire", "plain", "both"), default="wire",
-                    help="bodies with their wire fragment (this version), alone (older versions), or both")
+    ap.add_argument("--rows", choices=("wire", "plain", "both"), default="plain",
+                    help="bodies alone (as this version stores them), with their wire fragment, or both")
     ap.add_argument("--timeout", type=float, default=0, help="seconds per drain (default max(300, N/500))")
     ap.add_argument("--tmpdir", default=None, help="where the gateways' directories go")
     ap.add_argument("--keep", action="store_true", help="keep each gateway's directory")

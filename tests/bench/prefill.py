@@ -11,18 +11,18 @@ The rows look like what the capture plugin stores: the tokenized body (e-mail
 and phone as §5 tokens under the test key K1, card numbers as pan tokens),
 event_key = the §4 key of (device, id), device_id cycling over a few devices,
 priority per type (consent.updated 0, device.status 2, else 1), state 0
-(pending), received_at_ms = now, and the flags the plugin would set.  By
-default (wire=True) each body carries its wire fragment first, as this
-version's ingest stores it ({"_wire":STUB,…} and the VG_FLAG_WIRE bit,
-ingest.h): STUB is the Segment message vg_encode_fragment would make less
-what the forwarder adds at send time (vg_encode_wire_stub), written here by
-a Python copy of encode.c for these five shapes (checked against the C
-encoder for the whole rotation when it was written).  wire=False: the body
-alone, as older versions stored it (the forwarder encodes it at send time).
+(pending), received_at_ms = now, and the flags the plugin would set: by
+default (wire=False) the body alone, as capture stores it (the forwarder
+encodes it at send time).  wire=True: each body carries its wire fragment
+first ({"_wire":STUB,…} and the VG_FLAG_WIRE bit, ingest.h), as a capture
+that stores fragments would: STUB is the Segment message vg_encode_fragment
+would make less what the forwarder adds at send time (vg_encode_wire_stub),
+written here by a Python copy of encode.c for these five shapes (checked
+against the C encoder for the whole rotation when it was written).
 
-    python3 tests/bench/prefill.py --db DATA_DIR/buffer.db --count 1000000 [--start 0] [--plain]
+    python3 tests/bench/prefill.py --db DATA_DIR/buffer.db --count 1000000 [--start 0] [--wire]
 
-As a module: prefill(db_path, count, start=0, devices=DEVICES, wire=True) → rows inserted.
+As a module: prefill(db_path, count, start=0, devices=DEVICES, wire=False) → rows inserted.
 """
 import argparse
 import json
@@ -141,7 +141,7 @@ def body_for(i, occurred_ms):
                        "card": "card-4444:%s" % token("pan", "5555555555554444")}}
 
 
-def rows(start, count, devices, now_ms, wire=True):
+def rows(start, count, devices, now_ms, wire=False):
     # Events occurred 1 ms apart, the last one just before now; all received "now".
     first_ms = now_ms - count - 5
     for j in range(count):
@@ -156,7 +156,7 @@ def rows(start, count, devices, now_ms, wire=True):
         yield (key, dev, typ, PRIORITY.get(typ, 1), now_ms, flags, text)
 
 
-def prefill(db_path, count, start=0, devices=DEVICES, now_ms=None, progress=None, wire=True):
+def prefill(db_path, count, start=0, devices=DEVICES, now_ms=None, progress=None, wire=False):
     """Insert count pending events (ids pf-<start>..) into db_path; returns rows inserted.
     Duplicated keys (an id already there) are passed over, as the plugin does."""
     if not os.path.exists(db_path):
@@ -203,10 +203,10 @@ def main():
     ap.add_argument("--count", type=int, required=True)
     ap.add_argument("--start", type=int, default=0, help="first event number (ids pf-<n>)")
     ap.add_argument("--devices", default=",".join(DEVICES))
-    ap.add_argument("--plain", action="store_true", help="bodies without their wire fragment (older versions' rows)")
+    ap.add_argument("--wire", action="store_true", help="bodies with their wire fragment")
     args = ap.parse_args()
     t0 = time.monotonic()
-    n = prefill(args.db, args.count, args.start, tuple(args.devices.split(",")), wire=not args.plain)
+    n = prefill(args.db, args.count, args.start, tuple(args.devices.split(",")), wire=args.wire)
     secs = time.monotonic() - t0
     print("inserted %d pending events in %.1f s (%.0f rows/s)" % (n, secs, n / secs if secs else 0))
 
