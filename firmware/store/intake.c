@@ -580,13 +580,16 @@ static int grow(struct mover *mv, size_t len)
 
 /* Move what segment seq holds from *off on.  *end: 0 stopped early (max,
  * full), 1 every whole record is moved and what follows is not (yet) a
- * record; *rest = bytes from *off to the end of the file then. */
-static int move_segment(struct mover *mv, unsigned long long seq, long long *off, int *end, long long *rest)
+ * record; *rest = bytes from *off to the end of the file then, *zeros
+ * whether they start with zeros. */
+static int move_segment(struct mover *mv, unsigned long long seq, long long *off, int *end, long long *rest,
+                        int *zeros)
 {
 	char path[4200];
 	segment_path(path, sizeof path, mv->dir, seq);
 	*end = 0;
 	*rest = 0;
+	*zeros = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		*end = 1;
@@ -608,13 +611,13 @@ static int move_segment(struct mover *mv, unsigned long long seq, long long *off
 				if (what == VG_INTAKE_BAD || (size_t)got < mv->cap) {
 					*end = 1;
 					*rest = (long long)((size_t)got - at);
+					/* Zeros: space a durable writer reserved and did not
+					 * trim (it was killed), not a record cut short. */
+					*zeros = (size_t)got - at >= 4 && get_u32(mv->buf + at) == 0;
+				} else if (at == 0 && (rc = grow(mv, VG_INTAKE_HEADER + (size_t)get_u32(mv->buf + 4))) != VG_OK) {
+					stop = 1;   /* a whole header of a record larger than the buffer */
 				}
-				/* else: the rest of a record is beyond this read; one larger
-				 * than the buffer makes it grow */
-				if (at == 0 && (size_t)got >= VG_INTAKE_HEADER &&
-				    (rc = grow(mv, VG_INTAKE_HEADER + (size_t)get_u32(mv->buf + 4))) != VG_OK)
-					stop = 1;
-				break;
+				break;   /* else: the rest of a record is beyond this read */
 			}
 			if (mv->m->records >= mv->max_records) {
 				mv->m->more = 1;
@@ -741,13 +744,17 @@ int vg_intake_move(struct vg_store *s, const char *dir, int max_records, int wip
 			seg = (long long)segs[i];
 			off = from_off = 0;
 		}
-		int end;
+		int end, zeros;
 		long long rest;
-		if ((rc = move_segment(&mv, segs[i], &off, &end, &rest)))
+		if ((rc = move_segment(&mv, segs[i], &off, &end, &rest, &zeros)))
 			break;
 		if (!end || i + 1 == n)
 			break;   /* stopped early, or the newest segment: its writer may be at work */
-		if (rest > 0) {
+		if (rest > 0 && zeros) {
+			vg_log(VG_LOG_INFO, "intake.move", "%s/%020llu.vgi: its writer stopped without giving back the"
+			       " %lld bytes it had reserved after offset %lld (killed); nothing was lost", dir, segs[i],
+			       rest, off);
+		} else if (rest > 0) {
 			vg_log(VG_LOG_WARN, "intake.move", "%s/%020llu.vgi: %lld bytes at offset %lld are not a whole"
 			       " record (a write cut short: never acknowledged); skipped", dir, segs[i], rest, off);
 			m.skipped_bytes += rest;

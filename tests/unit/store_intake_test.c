@@ -263,6 +263,34 @@ static void test_torn_tail_is_skipped_once_a_newer_segment_exists(void **state)
 	assert_int_equal(count(x, "SELECT segment FROM intake_state"), 2);
 	assert_int_equal(access(seg, F_OK), -1);
 	vg_intake_writer_close(w);
+
+	/* A durable writer killed before it gave back its reserved space: zeros
+	 * follow its records, which is no torn record (nothing skipped). */
+	snprintf(seg, sizeof seg, "%s/%020d.vgi", x->idir, 2);
+	fd = open(seg, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	/* and garbage whose length field is huge, after a record of segment 3 */
+	assert_int_equal(vg_intake_writer_open(&w, x->idir, 0, err, sizeof err), VG_OK);
+	struct vg_intake_rec d = rec("pos-1", "DDDDDDDDDDDDDDDDDDDDDD", "{\"n\":4}");
+	append(w, &d);
+	vg_intake_writer_close(w);
+	snprintf(seg, sizeof seg, "%s/%020d.vgi", x->idir, 3);
+	fd = open(seg, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	static const uint8_t junk[16] = { 'V', 'G', 'I', '1', 0xff, 0xff, 0xff, 0x7f, 1, 2, 3, 4, 5, 6, 7, 8 };
+	assert_int_equal(write(fd, junk, sizeof junk), (ssize_t)sizeof junk);
+	close(fd);
+	assert_int_equal(vg_intake_writer_open(&w, x->idir, 0, err, sizeof err), VG_OK);
+	struct vg_intake_rec e = rec("pos-1", "EEEEEEEEEEEEEEEEEEEEEE", "{\"n\":5}");
+	append(w, &e);
+	assert_int_equal(vg_intake_move(x->owner, x->idir, 100, 0, &m), VG_OK);
+	assert_int_equal(m.stored, 2);
+	assert_int_equal(m.skipped_bytes, (long long)sizeof junk);   /* the junk; not the zeros */
+	assert_int_equal(count(x, "SELECT count(*) FROM events WHERE event_key IN ('DDDDDDDDDDDDDDDDDDDDDD',"
+	                          " 'EEEEEEEEEEEEEEEEEEEEEE')"), 2);
+	vg_intake_writer_close(w);
 }
 
 static void test_suppression_racing_the_move_leaves_nothing(void **state)
