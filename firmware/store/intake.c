@@ -455,10 +455,20 @@ static long long records_end(const char *path, long long off)
 		return off;
 	struct stat sb;
 	long long size = fstat(fd, &sb) == 0 ? (long long)sb.st_size : 0;
-	uint8_t h[VG_INTAKE_HEADER];
+	/* The headers are read a chunk at a time (the plugin asks every 200 ms,
+	 * and a backlog may hold tens of thousands of records). */
+	uint8_t buf[16384];
+	long long base = off;
+	ssize_t got = 0;
 	for (;;) {
-		if (pread(fd, h, sizeof h, (off_t)off) != (ssize_t)sizeof h || get_u32(h) != VG_INTAKE_MAGIC ||
-		    get_u32(h + 4) > VG_INTAKE_RECORD_MAX || off + VG_INTAKE_HEADER + (long long)get_u32(h + 4) > size)
+		if (off + VG_INTAKE_HEADER > base + got) {
+			base = off;
+			if ((got = pread(fd, buf, sizeof buf, (off_t)base)) < VG_INTAKE_HEADER)
+				break;
+		}
+		const uint8_t *h = buf + (off - base);
+		if (get_u32(h) != VG_INTAKE_MAGIC || get_u32(h + 4) > VG_INTAKE_RECORD_MAX ||
+		    off + VG_INTAKE_HEADER + (long long)get_u32(h + 4) > size)
 			break;
 		off += VG_INTAKE_HEADER + (long long)get_u32(h + 4);
 	}

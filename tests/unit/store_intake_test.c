@@ -350,6 +350,9 @@ static void test_disk_cap_stops_the_move_and_keeps_the_rest(void **state)
 		struct vg_intake_rec r = rec("pos-1", key, body);
 		append(w, &r);
 	}
+	long long written;
+	assert_int_equal(vg_intake_backlog(x->owner, x->idir, &written), VG_OK);
+	assert_int_equal(written, vg_intake_written(w));   /* 400 records over many reads */
 	struct vg_intake_moved m;
 	assert_int_equal(vg_intake_move(x->owner, x->idir, 1000, 0, &m), VG_OK);
 	assert_true(m.full);
@@ -413,6 +416,10 @@ static void test_a_record_larger_than_a_read_moves(void **state)
 	append(w, &small);
 	append(w, &large);
 	append(w, &small);   /* a duplicate after it */
+	/* The backlog walks the headers across reads, past a record larger than one. */
+	long long backlog;
+	assert_int_equal(vg_intake_backlog(x->owner, x->idir, &backlog), VG_OK);
+	assert_int_equal(backlog, vg_intake_written(w));
 	struct vg_intake_moved m;
 	assert_int_equal(vg_intake_move(x->owner, x->idir, 100, 0, &m), VG_OK);
 	assert_int_equal(m.stored, 2);
