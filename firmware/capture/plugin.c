@@ -154,16 +154,16 @@ static struct vg_store *store(struct capture *c, int64_t now_ms)
 		.drop_oldest = c->cfg.on_full == VG_ON_FULL_DROP_OLDEST,
 	};
 	int rc = c->store ? VG_OK : vg_store_open(&c->store, &scfg, err, sizeof err);
-	if (rc == VG_OK && (rc = vg_store_begin(c->store)) == VG_OK) {
-		/* The schema is the daemon's to migrate: the journal is for a
-		 * daemon that moves it. */
-		vg_store_rollback(c->store);
-	} else if (rc == VG_ERR_SCHEMA) {
+	/* The schema is the daemon's to migrate: the journal is for a daemon
+	 * that moves it.  A read: a long move of the daemon's never holds the
+	 * broker thread up here. */
+	if (rc == VG_OK)
+		rc = vg_store_check_schema(c->store);
+	if (rc == VG_ERR_SCHEMA)
 		snprintf(err, sizeof err, "buffer.db schema is not version %d (has the daemon migrated it?)",
 		         VG_STORE_SCHEMA);
-	} else if (c->store) {
+	else if (rc != VG_OK && c->store)
 		snprintf(err, sizeof err, "%s: %s", c->db_path, vg_store_errmsg(c->store));
-	}
 	if (rc == VG_OK && !c->intake)
 		rc = vg_intake_writer_open(&c->intake, c->intake_dir, scfg.durability_full, err, sizeof err);
 	c->schema_checked_ns = mono;

@@ -428,19 +428,24 @@ int vg_store_begin(struct vg_store *s)
 		return store_map_rc(rc);
 	s->in_txn = 1;
 	s->rollback_err[0] = '\0';
-	if (!s->owner) {
-		sqlite3_stmt *st = store_stmt(s, ST_USER_VERSION);
-		long long version = -1;
-		if (st && sqlite3_step(st) == SQLITE_ROW)
-			version = sqlite3_column_int64(st, 0);
-		if (st)
-			sqlite3_reset(st);
-		if (version != VG_STORE_SCHEMA) {
-			vg_store_rollback(s);
-			return VG_ERR_SCHEMA;
-		}
+	if (!s->owner && (rc = vg_store_check_schema(s)) != VG_OK) {
+		vg_store_rollback(s);
+		return rc;
 	}
 	return VG_OK;
+}
+
+int vg_store_check_schema(struct vg_store *s)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_USER_VERSION);
+	if (!st)
+		return VG_ERR_IO;
+	int rc = sqlite3_step(st);
+	long long version = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return store_map_rc(rc);
+	return version == VG_STORE_SCHEMA ? VG_OK : VG_ERR_SCHEMA;
 }
 
 int vg_store_commit(struct vg_store *s)

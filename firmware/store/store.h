@@ -51,6 +51,9 @@ const char *vg_store_errmsg(const struct vg_store *s);
  * left open).  VG_ERR_BUSY if the lock was not had within the busy timeout,
  * VG_ERR_IO otherwise. */
 int vg_store_begin(struct vg_store *s);
+/* The schema version check alone, as a read (no write lock: it never waits
+ * for the daemon's transactions).  VG_OK, VG_ERR_SCHEMA, or a store error. */
+int vg_store_check_schema(struct vg_store *s);
 /* Commit: VG_OK once durable per the durability mode, else VG_ERR_IO /
  * VG_ERR_BUSY and the transaction is rolled back (nothing of it stored). */
 int vg_store_commit(struct vg_store *s);

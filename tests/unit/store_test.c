@@ -142,6 +142,16 @@ static void test_capture_schema_mismatch(void **state)
 	/* An older one (0: never migrated) is refused too. */
 	raw_exec(f->db, "PRAGMA user_version = 0");
 	assert_int_equal(vg_store_begin(s), VG_ERR_SCHEMA);
+	assert_int_equal(vg_store_check_schema(s), VG_ERR_SCHEMA);
+	raw_exec(f->db, "PRAGMA user_version = " XSTR(VG_STORE_SCHEMA));
+	/* The check alone is a read: it answers while another connection holds
+	 * the write lock (the daemon's move), where a begin would wait and fail. */
+	sqlite3 *w = raw_open(f->db);
+	assert_int_equal(sqlite3_exec(w, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(vg_store_begin(s), VG_ERR_BUSY);
+	assert_int_equal(vg_store_check_schema(s), VG_OK);
+	assert_int_equal(sqlite3_exec(w, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(w);
 	vg_store_close(s);
 }
 
