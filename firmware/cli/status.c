@@ -1,5 +1,6 @@
 /* venuegw status: the gateway at a glance, from buffer.db and the daemon's
  * data_dir/status.json. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,7 +213,7 @@ int vg_cmd_status(struct vg_config *cfg, const char *config_path, int argc, char
 	if (!rc && vg_config_db_path(cfg, db, sizeof db) == VG_OK && vg_intake_dir(db, idir, sizeof idir) == VG_OK)
 		rc = vg_intake_backlog(st, idir, &intake);
 	if (!rc && devices)
-		rc = vg_store_devices(st, 0, 0x7fffffffffffffffLL, status_device, devices);
+		rc = vg_store_devices(st, INT64_MIN, INT64_MAX, status_device, devices);
 	char sup_warn[600] = "";
 	if (!rc)
 		rc = vg_suppression_check(cfg, st, sup_warn, sizeof sup_warn);

@@ -17,7 +17,7 @@
 #define SCAN_EVERY_MS 1000
 #define SCAN_CHUNK 5000          /* rows per query */
 #define SCAN_MAX 20000           /* rows per scan: the loop also serves ports and the CDP */
-#define BACKFILL_SLICE 20000     /* event ids per second for the devices' last seen at start */
+#define BACKFILL_SLICE 20000     /* keys per tick for the devices' last seen at start */
 #define MAX_SERIES 4096          /* per table; more are counted under device "_other" */
 #define RATE_SAMPLES 61          /* one a second: rates over the last minute */
 
@@ -41,7 +41,7 @@ struct vg_metrics {
 	struct vg_serial *serial;
 	struct vg_timer tick;
 	long long ev_mark, q_mark;     /* the highest rows read */
-	long long backfill_hi;         /* rows below this not yet read for last seen */
+	int64_t backfill_before;       /* keys received before this not yet read for last seen (0: done) */
 	struct vg_count *ingest;
 	size_t ningest, capingest;
 	struct vg_count *drops;    /* events dropped at the disk cap, by device and type */
@@ -133,15 +133,6 @@ static int on_event(void *ud, const struct vg_store_new_event *e)
 	struct vg_metrics *m = ud;
 	m->ev_mark = e->id;
 	m->chunk_rows++;
-	if (e->identified < 0) {
-		/* A forwarded event's key row, moved to the end of the table: counted when it
-		 * was read before; only its receive time still says when the device was seen
-		 * (a backlog forwarded before the start-up backfill reached it). */
-		struct vg_device_stats *d = strcmp(e->device_id, VG_GATEWAY_DEVICE) ? device_get(m, e->device_id) : NULL;
-		if (d && e->received_at_ms > d->last_seen_ms)
-			d->last_seen_ms = e->received_at_ms;
-		return 0;
-	}
 	ingest_add(m, e->device_id, e->type);
 	if (strcmp(e->device_id, VG_GATEWAY_DEVICE) == 0)
 		return 0;
@@ -159,8 +150,8 @@ static int on_event(void *ud, const struct vg_store_new_event *e)
 	if (e->received_at_ms > d->last_seen_ms)
 		d->last_seen_ms = e->received_at_ms;
 	if (e->identified < 0) {
-		/* Forwarded before it was read: its seq is unknown, so no gap can be
-		 * told across it. */
+		/* A body that is not JSON: its seq is unknown, so no gap can be told
+		 * across it. */
 		d->has_seq = 0;
 	} else if (e->has_seq) {
 		if (d->has_seq && e->seq > d->last_seq) {
@@ -301,10 +292,10 @@ static void on_tick(struct vg_timer *t)
 	scan(m);
 	struct overflow_pass p = { .m = m };
 	vg_store_overflow_each(m->store, on_overflow, &p);
-	if (m->backfill_hi > 0) {
-		long long lo = m->backfill_hi > BACKFILL_SLICE ? m->backfill_hi - BACKFILL_SLICE : 0;
-		if (vg_store_devices(m->store, lo, m->backfill_hi, on_backfill, m) == VG_OK)
-			m->backfill_hi = lo;
+	if (m->backfill_before) {
+		int64_t next = 0;
+		if (vg_store_devices_before(m->store, m->backfill_before, BACKFILL_SLICE, on_backfill, m, &next) == VG_OK)
+			m->backfill_before = next;
 	}
 	struct sample *s = &m->samples[m->nsamples++ % RATE_SAMPLES];
 	s->at_ms = vg_now_ms();
@@ -477,7 +468,9 @@ int vg_metrics_open(struct vg_metrics **out, struct vg_loop *loop, const struct 
 		snprintf(err, errsz, "cannot read buffer.db for the metrics: %s", vg_strerror(rc));
 		goto fail;
 	}
-	m->backfill_hi = m->ev_mark;
+	/* Last seen from the keys (events held or forwarded), newest first, a
+	 * slice per tick; the scanner reads the rows committed from now on. */
+	m->backfill_before = INT64_MAX;
 	struct overflow_pass p = { .m = m, .initial = 1 };
 	vg_store_overflow_each(st, on_overflow, &p);
 	vg_forwarder_observe(fwd, seen, m);

@@ -11,6 +11,7 @@
 #ifndef VG_STORE_SCHEMA_H
 #define VG_STORE_SCHEMA_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <sqlite3.h>
@@ -20,6 +21,7 @@
 
 /* The statements prepared once per handle (store_stmt), capture's hot path. */
 enum stmt_id {
+	ST_PUT_KEY,
 	ST_PUT_EVENT,
 	ST_PUT_QUARANTINE,
 	ST_OVERFLOW,
@@ -29,6 +31,7 @@ enum stmt_id {
 	ST_RECLAIM_KEYS,
 	ST_DROP_LAST,
 	ST_DROP_RECORD,
+	ST_DROP_KEYS,
 	ST_DROP_DELETE,
 	ST_UNDECLARED_ADD,
 	ST_UNDECLARED_ROWS,
@@ -89,6 +92,12 @@ const char *store_col(sqlite3_stmt *st, int i);
 /* Bytes of the pages in use (page count less the free list, times the page
  * size).  VG_OK or an error. */
 int store_used_bytes(struct vg_store *s, long long *used);
+
+/* The key of an event as keys.key holds it: the 16 bytes of a 22-character
+ * event key (§4), or, for anything else, its text cut to VG_STORE_KEY_MAX.
+ * Returns the length written to out.  SQL has it as vg_key(text). */
+#define VG_STORE_KEY_MAX 64
+size_t store_key_blob(const char *key, uint8_t out[VG_STORE_KEY_MAX]);
 
 /* Inside a transaction: insert the event row, never refused at the disk cap
  * (that is vg_store_put_event's part).  VG_STORE_STORED, VG_STORE_DUPLICATE

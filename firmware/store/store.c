@@ -20,9 +20,11 @@
 #define DROPPABLE "state = 0 AND priority > 0 AND device_id <> '" VG_GATEWAY_DEVICE "'"
 
 static const char *const stmt_sql[ST__COUNT] = {
+	[ST_PUT_KEY] =
+		"INSERT INTO keys(key, received_at_ms, device_id) VALUES (?1, ?2, ?3) ON CONFLICT(key) DO NOTHING",
 	[ST_PUT_EVENT] =
 		"INSERT INTO events(event_key, device_id, type, priority, state, received_at_ms, flags, body)"
-		" VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7) ON CONFLICT(event_key) DO NOTHING",
+		" VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7)",
 	[ST_PUT_QUARANTINE] =
 		"INSERT INTO quarantine(received_at_ms, device_id, topic, size, reason, field, detail,"
 		" error_offset, digest, event_key, state, body)"
@@ -38,9 +40,12 @@ static const char *const stmt_sql[ST__COUNT] = {
 		"SELECT ((SELECT page_count FROM pragma_page_count())"
 		" - (SELECT freelist_count FROM pragma_freelist_count()))"
 		" * (SELECT page_size FROM pragma_page_size())",
+	/* The oldest keys of events no longer held (received before the oldest
+	 * row in events: ids follow receive order). */
 	[ST_RECLAIM_KEYS] =
-		"DELETE FROM events WHERE id IN"
-		" (SELECT id FROM events WHERE state = 2 ORDER BY forwarded_at_ms, id LIMIT ?1)",
+		"DELETE FROM keys WHERE key IN (SELECT key FROM keys WHERE received_at_ms <"
+		" coalesce((SELECT received_at_ms FROM events ORDER BY id LIMIT 1), 9223372036854775807)"
+		" ORDER BY received_at_ms LIMIT ?1)",
 	/* drop_oldest: never the priority lane (consent, erasure), never an event in a batch,
 	 * never the gateway's own (reconciliation); events_droppable is exactly these rows.
 	 * ?2: below the row this transaction just put. */
@@ -51,6 +56,9 @@ static const char *const stmt_sql[ST__COUNT] = {
 		"INSERT INTO drops(device_id, type, received_at_ms, dropped_at_ms, count)"
 		" SELECT device_id, type, received_at_ms / 10000 * 10000, ?2, count(*) FROM events"
 		" WHERE " DROPPABLE " AND id <= ?1 GROUP BY device_id, type, received_at_ms / 10000",
+	/* A dropped event's key goes with it: a retransmission is stored again. */
+	[ST_DROP_KEYS] = "DELETE FROM keys WHERE key IN (SELECT vg_key(event_key) FROM events WHERE " DROPPABLE
+	                 " AND id <= ?1)",
 	[ST_DROP_DELETE] = "DELETE FROM events WHERE " DROPPABLE " AND id <= ?1",
 	[ST_QUARANTINE_BYTES] = "SELECT bytes FROM quarantine_usage WHERE id = 0",
 	[ST_UNDECLARED_ADD] =
@@ -75,7 +83,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	"(coalesce(length(" p "body), 0) + length(" p "device_id) * 2 + length(" p "topic) + length(" p "reason)" \
 	" + length(" p "field) + length(" p "detail) + length(" p "digest) + length(" p "event_key) + 64)"
 
-/* Schema version 4.  Each migration takes the schema from version i to i+1;
+/* Schema version 5.  Each migration takes the schema from version i to i+1;
  * only the owner (the daemon) runs them. */
 static const char *const migrations[] = {
 	/* 0 → 1 */
@@ -202,10 +210,106 @@ static const char *const migrations[] = {
 	"  offset INTEGER NOT NULL"
 	");"
 	"INSERT INTO intake_state(id, segment, offset) VALUES (0, 0, 0);",
+	/* 4 → 5: the forward path writes little per event.  events holds the
+	 * events not yet forwarded, nothing else: a delivered batch deletes its
+	 * rows.  De-duplication moves to keys, the 16-byte event keys
+	 * (vg_key) of every event stored, written once when the event is put and
+	 * purged by receive time (keys_received) dedup_retention_h after receipt,
+	 * never while an event received before it is still held.  A delivered
+	 * batch no longer touches an index of random keys: that was most of the
+	 * pages it wrote.  keys also counts the events committed per device for
+	 * the reconciliation; forwards counts those forwarded, per device and
+	 * second.  events.id is AUTOINCREMENT: it never goes down, also when the
+	 * table empties (the metrics read new rows by id). */
+	"CREATE TABLE keys ("
+	"  key BLOB PRIMARY KEY,"
+	"  received_at_ms INTEGER NOT NULL,"
+	"  device_id TEXT NOT NULL"
+	") WITHOUT ROWID;"
+	"INSERT INTO keys(key, received_at_ms, device_id)"
+	"  SELECT vg_key(event_key), received_at_ms, device_id FROM events WHERE true"
+	"  ON CONFLICT(key) DO NOTHING;"
+	"CREATE INDEX keys_received ON keys(received_at_ms, device_id);"
+	"CREATE TABLE forwards ("
+	"  at_ms INTEGER NOT NULL,"                 /* the second the batch was delivered */
+	"  device_id TEXT NOT NULL,"
+	"  count INTEGER NOT NULL,"
+	"  PRIMARY KEY (at_ms, device_id)"
+	");"
+	"INSERT INTO forwards(at_ms, device_id, count)"
+	"  SELECT forwarded_at_ms / 1000 * 1000, device_id, count(*) FROM events WHERE state = 2"
+	"  GROUP BY forwarded_at_ms / 1000, device_id;"
+	"CREATE TABLE events_v5 ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  event_key TEXT NOT NULL,"
+	"  device_id TEXT NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  priority INTEGER NOT NULL,"
+	"  state INTEGER NOT NULL DEFAULT 0,"      /* 0 pending, 1 in a batch */
+	"  received_at_ms INTEGER NOT NULL,"
+	"  flags INTEGER NOT NULL DEFAULT 0,"
+	"  batch_id INTEGER,"
+	"  body TEXT NOT NULL"                     /* the tokenized body */
+	");"
+	/* The sequence first: the copy below keeps it if it is higher. */
+	"INSERT INTO sqlite_sequence(name, seq) SELECT 'events_v5', coalesce(max(id), 0) FROM events;"
+	"INSERT INTO events_v5(id, event_key, device_id, type, priority, state, received_at_ms, flags, batch_id, body)"
+	"  SELECT id, event_key, device_id, type, priority, state, received_at_ms, flags, batch_id, body"
+	"  FROM events WHERE state IN (0, 1) ORDER BY id;"
+	"DROP TABLE events;"
+	"ALTER TABLE events_v5 RENAME TO events;"
+	"CREATE INDEX events_pending ON events(priority, id) WHERE state = 0;"
+	"CREATE INDEX events_batch ON events(batch_id) WHERE state = 1;"
+	"CREATE INDEX events_droppable ON events(id) WHERE " DROPPABLE ";",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof migrations / sizeof migrations[0] == VG_STORE_SCHEMA,
                "one migration per schema version");
+
+size_t store_key_blob(const char *key, uint8_t out[VG_STORE_KEY_MAX])
+{
+	/* 22 base64url characters hold 16 bytes and 4 spare bits, which are 0. */
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	size_t len = strlen(key);
+	if (len == 22) {
+		uint32_t acc = 0;
+		int bits = 0;
+		size_t n = 0;
+		for (size_t i = 0; i < len; i++) {
+			const char *p = key[i] ? strchr(alphabet, key[i]) : NULL;
+			if (!p)
+				goto raw;
+			acc = (acc << 6) | (uint32_t)(p - alphabet);
+			bits += 6;
+			if (bits >= 8) {
+				bits -= 8;
+				out[n++] = (uint8_t)(acc >> bits);
+				acc &= (1u << bits) - 1;
+			}
+		}
+		if (acc == 0)
+			return n;   /* 16 */
+	}
+raw:
+	/* Not an event key (tests, foreign rows): the text itself, cut. */
+	len = len > VG_STORE_KEY_MAX ? VG_STORE_KEY_MAX : len;
+	memcpy(out, key, len);
+	return len;
+}
+
+/* vg_key(text): store_key_blob in SQL (migrations, drop_oldest). */
+static void sql_vg_key(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	const char *key = (const char *)sqlite3_value_text(argv[0]);
+	if (!key) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	uint8_t blob[VG_STORE_KEY_MAX];
+	size_t n = store_key_blob(key, blob);
+	sqlite3_result_blob(ctx, blob, (int)n, SQLITE_TRANSIENT);
+}
 
 /* SQLite's own busy handler sleeps 1, 2, 5, 10 … 100 ms between tries, so a
  * writer that just missed the lock waits long after it was freed.  The
@@ -336,6 +440,8 @@ int vg_store_open(struct vg_store **out, const struct vg_store_cfg *cfg, char *e
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_create_function_v2(s->db, "vg_key", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+	                           sql_vg_key, NULL, NULL, NULL);
 	s->busy_timeout_ms = cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : 100;
 	sqlite3_busy_handler(s->db, busy_handler, s);
 
@@ -500,7 +606,7 @@ int vg_store_counts(struct vg_store *s, struct vg_store_counts *c)
 	static const char sql[] =
 		"SELECT (SELECT count(*) FROM events WHERE state = 0),"
 		" (SELECT count(*) FROM events WHERE state = 1),"
-		" (SELECT count(*) FROM events WHERE state = 2),"
+		" %s,"
 		" (SELECT count(*) FROM quarantine WHERE state = 'held'),"
 		" (SELECT count(*) FROM quarantine WHERE state = 'metadata'),"
 		" (SELECT coalesce(sum(count), 0) FROM quarantine_overflow),";
@@ -510,8 +616,12 @@ int vg_store_counts(struct vg_store *s, struct vg_store_counts *c)
 	if (rc)
 		return rc;
 	/* A file the daemon has not migrated yet (venuegw status after an upgrade) has no drops. */
-	char one[sizeof sql + 64];
-	snprintf(one, sizeof one, "%s%s", sql, version >= 2 ? " (SELECT coalesce(sum(count), 0) FROM drops)" : " 0");
+	/* Forwarded: the keys of events no longer held (schema 5), or the key rows. */
+	char one[sizeof sql + 256];
+	char head[sizeof sql + 128];
+	snprintf(head, sizeof head, sql, version >= 5 ? "max(0, (SELECT count(*) FROM keys) - (SELECT count(*) FROM events))"
+	                                              : "(SELECT count(*) FROM events WHERE state = 2)");
+	snprintf(one, sizeof one, "%s%s", head, version >= 2 ? " (SELECT coalesce(sum(count), 0) FROM drops)" : " 0");
 	rc = sqlite3_prepare_v2(s->db, one, -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return store_map_rc(rc);

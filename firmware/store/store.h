@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VG_STORE_SCHEMA 4
+#define VG_STORE_SCHEMA 5
 
 struct vg_store;
 

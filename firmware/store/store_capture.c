@@ -54,7 +54,7 @@ static int drop_oldest(struct vg_store *s, long long below_id, int64_t now_ms, i
 	if (last <= 0)
 		return VG_OK;
 	int rows;
-	if ((rc = change(s, ST_DROP_RECORD, last, now_ms, &rows)))
+	if ((rc = change(s, ST_DROP_RECORD, last, now_ms, &rows)) || (rc = change(s, ST_DROP_KEYS, last, 0, &rows)))
 		return rc;
 	return change(s, ST_DROP_DELETE, last, 0, n);
 }
@@ -122,8 +122,21 @@ void vg_store_cap_stats(const struct vg_store *s, struct vg_store_cap_stats *out
 
 int store_put_event_row(struct vg_store *s, const struct vg_store_event *ev)
 {
-	sqlite3_stmt *st = store_stmt(s, ST_PUT_EVENT);
+	/* The key first: held or forwarded before, it is a duplicate. */
+	sqlite3_stmt *st = store_stmt(s, ST_PUT_KEY);
 	if (!st)
+		return VG_ERR_IO;
+	uint8_t key[VG_STORE_KEY_MAX];
+	size_t keylen = store_key_blob(ev->event_key, key);
+	sqlite3_bind_blob(st, 1, key, (int)keylen, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, ev->received_at_ms);
+	sqlite3_bind_text(st, 3, ev->device_id, -1, SQLITE_STATIC);
+	int rc = store_run(st);
+	if (rc)
+		return rc;
+	if (sqlite3_changes(s->db) == 0)
+		return VG_STORE_DUPLICATE;
+	if (!(st = store_stmt(s, ST_PUT_EVENT)))
 		return VG_ERR_IO;
 	sqlite3_bind_text(st, 1, ev->event_key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, ev->device_id, -1, SQLITE_STATIC);
@@ -132,10 +145,8 @@ int store_put_event_row(struct vg_store *s, const struct vg_store_event *ev)
 	sqlite3_bind_int64(st, 5, ev->received_at_ms);
 	sqlite3_bind_int64(st, 6, ev->flags);
 	sqlite3_bind_text(st, 7, ev->body, (int)ev->body_len, SQLITE_STATIC);
-	int rc = store_run(st);
-	if (rc)
-		return rc;
-	return sqlite3_changes(s->db) == 0 ? VG_STORE_DUPLICATE : VG_STORE_STORED;
+	rc = store_run(st);
+	return rc ? rc : VG_STORE_STORED;
 }
 
 int vg_store_put_event(struct vg_store *s, const struct vg_store_event *ev)

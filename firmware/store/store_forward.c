@@ -163,24 +163,15 @@ int vg_store_batch_done(struct vg_store *s, long long batch_id, int64_t now_ms)
 	int rc = vg_store_begin(s);
 	if (rc)
 		return rc;
-	/* The events leave their rows for key rows (no body) at the end of the table:
-	 * the pages their bodies filled empty out and go to the free list, which is
-	 * what the disk cap counts (a row shrunk in place would keep its page).  The
-	 * key rows take ids above the highest there was, so ids never go down (the
-	 * metrics read new rows by id). */
-	long long top = 0;
-	if ((rc = store_int_query(s, "SELECT coalesce(max(id), 0) FROM events", &top)) ||
-	    (rc = store_exec(s, "CREATE TEMP TABLE IF NOT EXISTS done_keys(event_key TEXT, device_id TEXT, type TEXT,"
-	                        " priority INTEGER, received_at_ms INTEGER, flags INTEGER);"
-	                        "DELETE FROM temp.done_keys")) ||
-	    (rc = store_exec_bound2(s, "INSERT INTO temp.done_keys SELECT event_key, device_id, type, priority,"
-	                               " received_at_ms, flags FROM events WHERE batch_id = ?1 AND state = 1 ORDER BY id",
-	                               batch_id, 0)) ||
+	/* The rows go (their keys stay in keys): the pages their bodies filled
+	 * empty out and go to the free list, which is what the disk cap counts.
+	 * forwards counts them per device and second for the reconciliation. */
+	if ((rc = store_exec_bound2(s, "INSERT INTO forwards(at_ms, device_id, count)"
+	                               " SELECT ?2 / 1000 * 1000, device_id, count(*) FROM events"
+	                               " WHERE batch_id = ?1 AND state = 1 GROUP BY device_id"
+	                               " ON CONFLICT(at_ms, device_id) DO UPDATE SET count = count + excluded.count",
+	                               batch_id, now_ms)) ||
 	    (rc = store_exec_bound2(s, "DELETE FROM events WHERE batch_id = ?1 AND state = 1", batch_id, 0)) ||
-	    (rc = store_exec_bound2(s, "INSERT INTO events(id, event_key, device_id, type, priority, state, received_at_ms,"
-	                               " flags, forwarded_at_ms) SELECT ?1 + rowid, event_key, device_id, type, priority, 2,"
-	                               " received_at_ms, flags, ?2 FROM temp.done_keys ORDER BY rowid", top, now_ms)) ||
-	    (rc = store_exec(s, "DELETE FROM temp.done_keys")) ||
 	    (rc = store_exec_bound2(s, "DELETE FROM batches WHERE id = ?1", batch_id, 0))) {
 		vg_store_rollback(s);
 		return rc;
@@ -209,6 +200,11 @@ static int quarantine_where(struct vg_store *s, const char *where, long long id,
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return store_map_rc(rc);
+	/* Its key goes too, as for an event quarantined on receipt: the
+	 * reconciliation counts it once, and a retry stores it again. */
+	snprintf(sql, sizeof sql, "DELETE FROM keys WHERE key IN (SELECT vg_key(event_key) FROM events WHERE %s)", where);
+	if ((rc = store_exec_bound2(s, sql, id, 0)))
+		return rc;
 	snprintf(sql, sizeof sql, "DELETE FROM events WHERE %s", where);
 	return store_exec_bound2(s, sql, id, 0);
 }
@@ -323,12 +319,15 @@ int vg_store_put_internal_event(struct vg_store *s, const struct vg_store_event 
 
 int vg_store_reconcile(struct vg_store *s, int64_t from_ms, int64_t to_ms, vg_store_reconcile_cb cb, void *ud)
 {
+	/* Committed: every event stored has its key in keys (a dropped one's key
+	 * goes: it is counted in drops); forwarded: forwards. */
 	static const char sql[] =
 		"SELECT device_id, sum(c), sum(f), sum(q), sum(d) FROM ("
-		"  SELECT device_id, 1 AS c, 0 AS f, 0 AS q, 0 AS d FROM events"
+		"  SELECT device_id, count(*) AS c, 0 AS f, 0 AS q, 0 AS d FROM keys"
 		"   WHERE received_at_ms >= ?1 AND received_at_ms < ?2 AND device_id <> '" VG_GATEWAY_DEVICE "'"
-		"  UNION ALL SELECT device_id, 0, 1, 0, 0 FROM events"
-		"   WHERE state = 2 AND forwarded_at_ms >= ?1 AND forwarded_at_ms < ?2 AND device_id <> '" VG_GATEWAY_DEVICE "'"
+		"   GROUP BY device_id"
+		"  UNION ALL SELECT device_id, 0, sum(count), 0, 0 FROM forwards"
+		"   WHERE at_ms >= ?1 AND at_ms < ?2 AND device_id <> '" VG_GATEWAY_DEVICE "' GROUP BY device_id"
 		"  UNION ALL SELECT device_id, 1, 0, 1, 0 FROM quarantine"
 		"   WHERE received_at_ms >= ?1 AND received_at_ms < ?2"
 		"  UNION ALL SELECT device_id, count, 0, 0, 0 FROM drops"
@@ -373,13 +372,18 @@ static int purge_rows(struct vg_store *s, const char *const *sql, const int64_t 
 
 int vg_store_purge_forwarded(struct vg_store *s, int64_t before_ms, int64_t drops_before_ms, int limit)
 {
+	/* Keys received before before_ms, but none received after the oldest
+	 * event still held (ids follow receive order): its own key and those of
+	 * later events stay until it is forwarded. */
 	static const char *const sql[] = {
-		"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE state = 2 AND forwarded_at_ms < ?1"
-		" LIMIT ?2)",
+		"DELETE FROM keys WHERE key IN (SELECT key FROM keys WHERE received_at_ms < min(?1,"
+		" coalesce((SELECT received_at_ms FROM events ORDER BY id LIMIT 1), ?1))"
+		" ORDER BY received_at_ms LIMIT ?2)",
 		"DELETE FROM drops WHERE id IN (SELECT id FROM drops WHERE dropped_at_ms < ?1 LIMIT ?2)",
+		"DELETE FROM forwards WHERE rowid IN (SELECT rowid FROM forwards WHERE at_ms < ?1 LIMIT ?2)",
 	};
-	const int64_t before[] = { before_ms, drops_before_ms };
-	return purge_rows(s, sql, before, 2, limit);
+	const int64_t before[] = { before_ms, drops_before_ms, drops_before_ms };
+	return purge_rows(s, sql, before, 3, limit);
 }
 
 int vg_store_purge_quarantine(struct vg_store *s, int64_t before_ms, int limit)

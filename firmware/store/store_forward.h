@@ -50,8 +50,8 @@ int vg_store_batch_claim(struct vg_store *s, int max_events, int max_priority, i
 int vg_store_batch_attempt(struct vg_store *s, long long batch_id, const char *idempotency_key,
                            int status, const char *error);
 
-/* The CDP accepted the batch: its events become forwarded (the key is kept for
- * dedup_retention_h, the body is cleared) and the batch is removed. */
+/* The CDP accepted the batch: its events' rows are deleted (their keys stay
+ * in keys for de-duplication), counted in forwards, and the batch is removed. */
 int vg_store_batch_done(struct vg_store *s, long long batch_id, int64_t now_ms);
 
 /* Move one event (pending or in a batch) to the quarantine with reason and
@@ -87,8 +87,9 @@ typedef int (*vg_store_reconcile_cb)(void *ud, const char *device_id, long long 
                                      long long forwarded, long long quarantined, long long dropped);
 int vg_store_reconcile(struct vg_store *s, int64_t from_ms, int64_t to_ms, vg_store_reconcile_cb cb, void *ud);
 
-/* Delete up to limit forwarded rows older than before_ms, and up to limit drops
- * rows dropped before drops_before_ms.  Returns the larger of the two numbers
+/* Delete up to limit keys received before before_ms (none received after the
+ * oldest event still held), and up to limit rows each of drops dropped, and
+ * forwards forwarded, before drops_before_ms.  Returns the larger of the two numbers
  * deleted (≥ 0; limit: call again) or an error. */
 int vg_store_purge_forwarded(struct vg_store *s, int64_t before_ms, int64_t drops_before_ms, int limit);
 

@@ -35,7 +35,8 @@ int vg_store_drops_after(struct vg_store *s, long long after_id, vg_store_drops_
 int vg_store_events_after(struct vg_store *s, long long after_id, int limit, vg_store_new_event_cb cb, void *ud)
 {
 	/* A person identifier (the CDP's identity) is any of these person fields;
-	 * payment_customer_id never is.  The body is gone once forwarded: -1. */
+	 * payment_customer_id never is.  A body that is not JSON: -1.  Rows are
+	 * read before the forwarder takes them (vg_forwarder_observe). */
 	static const char sql[] =
 		"SELECT id, device_id, type, received_at_ms,"
 		" CASE WHEN json_valid(body) THEN json_extract(body, '$.seq') END,"
@@ -119,17 +120,14 @@ int vg_store_oldest_unforwarded(struct vg_store *s, int64_t *oldest_ms)
 	return rc;
 }
 
-int vg_store_devices(struct vg_store *s, long long from_id, long long to_id, vg_store_device_cb cb, void *ud)
+/* Step st (device_id, max receive time, count[, next]) into cb; *next_ms from
+ * column 3 when next_ms is not NULL. */
+static int report_devices(sqlite3_stmt *st, vg_store_device_cb cb, void *ud, int64_t *next_ms)
 {
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(s->db, "SELECT device_id, max(received_at_ms), count(*) FROM events"
-	                            " WHERE id > ?1 AND id <= ?2 GROUP BY device_id ORDER BY device_id",
-	                            -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return store_map_rc(rc);
-	sqlite3_bind_int64(st, 1, from_id);
-	sqlite3_bind_int64(st, 2, to_id);
+	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (next_ms)
+			*next_ms = sqlite3_column_int64(st, 3);
 		if (cb(ud, store_col(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2))) {
 			rc = SQLITE_DONE;
 			break;
@@ -137,6 +135,38 @@ int vg_store_devices(struct vg_store *s, long long from_id, long long to_id, vg_
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? VG_OK : store_map_rc(rc);
+}
+
+int vg_store_devices(struct vg_store *s, int64_t from_ms, int64_t to_ms, vg_store_device_cb cb, void *ud)
+{
+	/* keys_received covers it: a range of the index, no table row read. */
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT device_id, max(received_at_ms), count(*) FROM keys"
+	                            " WHERE received_at_ms >= ?1 AND received_at_ms < ?2 GROUP BY device_id"
+	                            " ORDER BY device_id", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_map_rc(rc);
+	sqlite3_bind_int64(st, 1, from_ms);
+	sqlite3_bind_int64(st, 2, to_ms);
+	return report_devices(st, cb, ud, NULL);
+}
+
+int vg_store_devices_before(struct vg_store *s, int64_t before_ms, int limit, vg_store_device_cb cb, void *ud,
+                            int64_t *next_ms)
+{
+	*next_ms = 0;
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT device_id, max(received_at_ms), count(*),"
+	                            " (SELECT min(received_at_ms) FROM (SELECT received_at_ms FROM keys"
+	                            "  WHERE received_at_ms < ?1 ORDER BY received_at_ms DESC LIMIT ?2))"
+	                            " FROM (SELECT device_id, received_at_ms FROM keys WHERE received_at_ms < ?1"
+	                            "  ORDER BY received_at_ms DESC LIMIT ?2)"
+	                            " GROUP BY device_id ORDER BY device_id", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_map_rc(rc);
+	sqlite3_bind_int64(st, 1, before_ms);
+	sqlite3_bind_int(st, 2, limit);
+	return report_devices(st, cb, ud, next_ms);
 }
 
 int vg_store_undeclared_each(struct vg_store *s, vg_store_undeclared_cb cb, void *ud)

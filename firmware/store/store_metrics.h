@@ -52,9 +52,17 @@ int vg_store_overflow_each(struct vg_store *s, vg_store_overflow_cb cb, void *ud
 int vg_store_oldest_unforwarded(struct vg_store *s, int64_t *oldest_ms);
 
 typedef int (*vg_store_device_cb)(void *ud, const char *device_id, int64_t last_seen_ms, long long events);
-/* Per device, among events with from_id < id <= to_id: the latest receive
- * time and how many there are (device_id order).  A range scan: callers
- * that must stay responsive walk the table in slices. */
-int vg_store_devices(struct vg_store *s, long long from_id, long long to_id, vg_store_device_cb cb, void *ud);
+/* Per device, among the events stored (held, or forwarded and their key still
+ * kept) received in [from_ms, to_ms): the latest receive time and how many
+ * there are (device_id order).  A range scan of an index: callers that must
+ * stay responsive walk it in slices. */
+int vg_store_devices(struct vg_store *s, int64_t from_ms, int64_t to_ms, vg_store_device_cb cb, void *ud);
+
+/* The same for the latest limit events received before before_ms; *next_ms
+ * is the receive time to continue before (0: no event was left).  Events
+ * received in the same millisecond as the slice's oldest but not in it are
+ * passed over. */
+int vg_store_devices_before(struct vg_store *s, int64_t before_ms, int limit, vg_store_device_cb cb, void *ud,
+                            int64_t *next_ms);
 
 #endif

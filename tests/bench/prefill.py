@@ -25,6 +25,7 @@ against the C encoder for the whole rotation when it was written).
 As a module: prefill(db_path, count, start=0, devices=DEVICES, wire=False) → rows inserted.
 """
 import argparse
+import base64
 import json
 import os
 import re
@@ -156,6 +157,11 @@ def rows(start, count, devices, now_ms, wire=False):
         yield (key, dev, typ, PRIORITY.get(typ, 1), now_ms, flags, text)
 
 
+def key_blob(key):
+    """keys.key of an event key (schema 5): its 16 bytes (store_key_blob)."""
+    return base64.urlsafe_b64decode(key + "==")
+
+
 def prefill(db_path, count, start=0, devices=DEVICES, now_ms=None, progress=None, wire=False):
     """Insert count pending events (ids pf-<start>..) into db_path; returns rows inserted.
     Duplicated keys (an id already there) are passed over, as the plugin does."""
@@ -176,8 +182,12 @@ def prefill(db_path, count, start=0, devices=DEVICES, now_ms=None, progress=None
                                % (db_path, ", ".join(unfilled)))
         c.execute("PRAGMA synchronous = OFF")      # this connection only, for the fill
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        # Schema 5 on: de-duplication is the keys table (16-byte keys); before, events' unique key.
+        keyed = version >= 5
         sql = ("INSERT INTO events(event_key, device_id, type, priority, state, received_at_ms, flags, body)"
-               " VALUES (?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT(event_key) DO NOTHING")
+               " VALUES (?, ?, ?, ?, 0, ?, ?, ?)" + ("" if keyed else " ON CONFLICT(event_key) DO NOTHING"))
+        key_sql = ("INSERT INTO keys(key, received_at_ms, device_id) VALUES (?, ?, ?)"
+                   " ON CONFLICT(key) DO NOTHING")
         gen = rows(start, count, devices, now_ms, wire)
         done = inserted = 0
         while done < count:
@@ -185,8 +195,16 @@ def prefill(db_path, count, start=0, devices=DEVICES, now_ms=None, progress=None
             chunk = [next(gen) for _ in range(n)]
             c.execute("BEGIN IMMEDIATE")
             before = c.total_changes
-            c.executemany(sql, chunk)
-            inserted += c.total_changes - before
+            if keyed:
+                for row in chunk:
+                    c.execute(key_sql, (key_blob(row[0]), row[4], row[1]))
+                    if c.total_changes > before:
+                        c.execute(sql, row)
+                        inserted += 1
+                    before = c.total_changes
+            else:
+                c.executemany(sql, chunk)
+                inserted += c.total_changes - before
             c.execute("COMMIT")
             done += n
             if progress:

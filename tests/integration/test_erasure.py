@@ -108,11 +108,11 @@ class ErasureTest(GatewayCase):
 
         # A later event for her is acknowledged and not stored (suppressed) …
         later = self.pub("pos-1", person_event(20, *ana))
-        self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE event_key = ?", later)[0][0], 0)
+        self.assertNotIn(later, self.gw.stored_keys())
         # … also when it names her only by phone? No: the phone was not forgotten.
         by_phone = self.pub("pos-1", {"id": "ph-1", "type": "checkin.scanned", "occurred_at": "2026-11-28T10:00:00Z",
                                       "person": {"phone": ana[1]}})
-        self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE event_key = ?", by_phone)[0][0], 1)
+        self.assertIn(by_phone, self.gw.stored_keys())
         # Lifting the suppression lets her events in again.
         r = self.forget("--email", [ana[0]], "--lift")
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -120,7 +120,7 @@ class ErasureTest(GatewayCase):
         r = self.forget("--customer-id", [ana[2]], "--lift")
         self.assertEqual(r.returncode, 0, r.stderr)
         again = self.pub("pos-1", person_event(21, *ana))
-        self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE event_key = ?", again)[0][0], 1)
+        self.assertIn(again, self.gw.stored_keys())
 
     def test_forget_records_tombstone_and_notice_together(self):
         """The tombstone and the CDP's notice are one transaction: when the
@@ -214,7 +214,7 @@ class RotationTest(GatewayCase):
         # MQTT: her event is acknowledged and not stored; Bob's is, with his v2 token.
         ana_key = self.pub("pos-1", self.ev("rot-ana-1", ana))
         bob_key = self.pub("pos-1", self.ev("rot-bob-1", bob))
-        self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE event_key = ?", ana_key)[0][0], 0)
+        self.assertNotIn(ana_key, self.gw.stored_keys())
         bob_v2 = token("em", bob, key=KEY2, version=2)
         self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE event_key = ? AND instr(body, ?) > 0",
                                        bob_key, bob_v2)[0][0], 1)
@@ -274,9 +274,9 @@ class RotationTest(GatewayCase):
         self.gw.stop_broker()
         self.gw.start_broker()
         key = self.pub("pos-1", self.ev("staged-ana-1", ana))
-        self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE event_key = ?", key)[0][0], 0)
+        self.assertNotIn(key, self.gw.stored_keys())
         bob = self.pub("pos-1", self.ev("staged-bob-1", "bob@example.org"))
-        self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE event_key = ?", bob)[0][0], 1)
+        self.assertIn(bob, self.gw.stored_keys())
         # v1 is gone but her suppression still matches under v2: no "captured again" warning.
         r = self.gw.venuegw("check-config")
         self.assertNotIn("captured again", r.stderr)

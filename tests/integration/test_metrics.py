@@ -93,9 +93,6 @@ class MetricsCase(GatewayCase):
         r = self.gw.mosquitto_pub(device, "venue/v1/%s/events" % device, json.dumps(event))
         self.assertEqual(r.returncode, 0, r.stderr)
 
-    def db_counts(self, device):
-        return dict(self.gw.query("SELECT type, count(*) FROM events WHERE device_id = ? GROUP BY type", device))
-
     def cdp_counts(self, device):
         counts = {}
         for m in self.cdp.messages():
@@ -130,7 +127,10 @@ class MetricsTest(MetricsCase):
         text, s = self.wait_scrape(delivered, "60 events forwarded")
         promtool_check(self, text)
         for device in devices:
-            in_db = self.db_counts(device)
+            # Every event stored has its key in buffer.db; forwarded, its type is what the CDP got.
+            self.assertEqual(len(self.gw.stored_keys(device)), 40 if device == "pos-1" else 20)
+            self.assertEqual(self.gw.query("SELECT count(*) FROM events WHERE device_id = ?", device)[0][0], 0)
+            in_db = self.cdp_counts(device)
             self.assertEqual(sum(in_db.values()), 40 if device == "pos-1" else 20)
             for typ, n in in_db.items():
                 self.assertEqual(value(s, "venuegw_ingested_events_total", device=device, type=typ), n,

@@ -28,7 +28,7 @@ from procs import die_with_test
 BUILD = os.environ.get("VG_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 SOURCE = os.environ.get("VG_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 MOSQUITTO = os.environ.get("VG_MOSQUITTO", "/usr/sbin/mosquitto")
-SCHEMA = 4                                  # buffer.db user_version (VG_STORE_SCHEMA)
+SCHEMA = 5                                  # buffer.db user_version (VG_STORE_SCHEMA)
 VENUE = "berlin-mitte-01"
 # DESIGN.md §5's K1: bytes 0x00..0x1f, so tests can compute expected tokens.
 KEY1_HEX = bytes(range(32)).hex()
@@ -373,6 +373,21 @@ class Gateway:
             self.wait_intake_moved()
         with sqlite3.connect("file:%s?mode=ro" % self.db_path(), uri=True, timeout=10) as c:
             return c.execute(sql, args).fetchall()
+
+
+    def stored_keys(self, device=None):
+        """The event keys (22-character text) in buffer.db's keys table: every
+        event stored, held or forwarded (schema 5), of device or of all."""
+        sql = "SELECT key FROM keys" + (" WHERE device_id = ?" if device is not None else "")
+        rows = self.query(sql, *([device] if device is not None else []))
+        return {key_text(k) for (k,) in rows}
+
+
+def key_text(blob):
+    """keys.key (16 bytes for an event key) as the event key's text."""
+    if len(blob) == 16:
+        return base64.urlsafe_b64encode(blob).decode().rstrip("=")
+    return bytes(blob).decode("utf-8", "replace")
 
 
 def end_process(proc, reader=None, timeout=10):

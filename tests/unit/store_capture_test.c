@@ -252,6 +252,9 @@ static struct vg_store *open_capped(const char *path, int drop_oldest)
 }
 
 /* Put event number i (key "cap-<i>", a CAP_BODY body) in its own transaction. */
+/* The keys of forwarded events: received before every event still held. */
+#define FORWARDED_KEYS " FROM keys WHERE received_at_ms < (SELECT coalesce(min(received_at_ms), 1e18) FROM events)"
+
 static int put_numbered(struct vg_store *s, int i, int priority, int64_t at_ms)
 {
 	static char body[CAP_BODY + 1];
@@ -309,7 +312,7 @@ static void test_cap_backpressure_refuses_and_loses_nothing(void **state)
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM quarantine") + counted, 20);
 	assert_true(file_bytes(f->db) <= CAP_BYTES);
 
-	/* The CDP takes the oldest half: their rows become key rows and their pages are freed. */
+	/* The CDP takes the oldest half: their rows go, their keys stay, their pages are freed. */
 	struct vg_store *o = open_store(f->db, 1, 50);
 	int taken = 0;
 	long long batch = 0;
@@ -318,8 +321,9 @@ static void test_cap_backpressure_refuses_and_loses_nothing(void **state)
 	assert_int_equal(vg_store_batch_done(o, batch, 6000), VG_OK);
 	assert_int_equal(vg_store_used_bytes(s, &used), VG_OK);
 	assert_true(used < CAP_BYTES * 6 / 10);
-	long long forwarded = raw_int(f->db, "SELECT count(*) FROM events WHERE state = 2 AND body IS NULL");
+	long long forwarded = raw_int(f->db, "SELECT count(*)" FORWARDED_KEYS);
 	assert_int_equal(forwarded, stored / 2);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events"), stored - stored / 2);
 	/* Capture resumes; the keys stay while there is room. */
 	int more = 0;
 	while (more < 50 && put_numbered(s, stored + more, VG_PRIO_NORMAL, 9000 + more) == VG_OK)
@@ -332,10 +336,10 @@ static void test_cap_backpressure_refuses_and_loses_nothing(void **state)
 	long long keys_left = forwarded, keys_in_order = 1;
 	while ((rc = put_numbered(s, stored + more, VG_PRIO_NORMAL, 9000 + more)) == VG_OK && more < 4 * CAP_BYTES / CAP_BODY) {
 		more++;
-		long long left = raw_int(f->db, "SELECT count(*) FROM events WHERE state = 2");
-		if (left < keys_left && left > 0)   /* what is left is the newest keys */
-			keys_in_order &= raw_int(f->db, "SELECT min(id) FROM events WHERE state = 2") ==
-			                 raw_int(f->db, "SELECT max(id) FROM events WHERE state = 2") - left + 1;
+		long long left = raw_int(f->db, "SELECT count(*)" FORWARDED_KEYS);
+		if (left < keys_left && left > 0)   /* what is left is the newest keys (received 1000 + i) */
+			keys_in_order &= raw_int(f->db, "SELECT min(received_at_ms)" FORWARDED_KEYS) ==
+			                 raw_int(f->db, "SELECT max(received_at_ms)" FORWARDED_KEYS) - left + 1;
 		keys_left = left;
 	}
 	assert_int_equal(rc, VG_ERR_FULL);
@@ -344,7 +348,8 @@ static void test_cap_backpressure_refuses_and_loses_nothing(void **state)
 	assert_int_equal(cs.keys_reclaimed, forwarded);
 	assert_int_equal(cs.dropped, 0);
 	assert_int_equal(cs.refused, 3);   /* the two above and this one */
-	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE state = 2"), 0);
+	assert_int_equal(raw_int(f->db, "SELECT count(*)" FORWARDED_KEYS), 0);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM keys"), stored - forwarded + more);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE state = 0"), stored - forwarded + more);
 	assert_true(file_bytes(f->db) <= CAP_BYTES);
 	vg_store_close(o);
@@ -498,14 +503,15 @@ static void test_cap_lowered_shrinks_over_the_next_puts(void **state)
 	vg_store_close(s);
 }
 
-/* A delivered batch leaves key rows at the end of the table, with ids above every id there
- * was, so the next event's id is higher than any before (the metrics read new rows by id),
- * and the pages of the bodies are freed. */
-static void test_batch_done_moves_keys_up_and_frees_pages(void **state)
+/* A delivered batch deletes its rows (their keys stay in keys, counted in
+ * forwards) and frees the pages of the bodies; the next event's id is higher
+ * than any before, also once the table is empty (the metrics read new rows by
+ * id). */
+static void test_batch_done_deletes_rows_and_frees_pages(void **state)
 {
 	struct fixture *f = *state;
 	create_db(f->db);
-	struct vg_store *s = open_capped(f->db, 0);
+	struct vg_store *s = open_capped_at(f->db, 0, 0);   /* no cap */
 	for (int i = 0; i < 600; i++)
 		assert_int_equal(put_numbered(s, i, VG_PRIO_NORMAL, 1000 + i), VG_OK);
 	struct vg_store *o = open_store(f->db, 1, 50);
@@ -513,25 +519,35 @@ static void test_batch_done_moves_keys_up_and_frees_pages(void **state)
 	long long batch = 0, before = 0, after = 0;
 	assert_int_equal(vg_store_batch_claim(o, 600, 2, 5000, take_all, &taken, &batch), VG_OK);
 	assert_int_equal(taken, 600);
-	/* A gap: one event goes to the quarantine. */
+	/* A gap: one event goes to the quarantine, and its key with it. */
 	assert_int_equal(vg_store_quarantine_event(o, 300, "unsendable", "test"), VG_OK);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM keys"), 599);
 	assert_int_equal(vg_store_used_bytes(o, &before), VG_OK);
 	assert_int_equal(vg_store_batch_done(o, batch, 6000), VG_OK);
 	assert_int_equal(vg_store_used_bytes(o, &after), VG_OK);
 	assert_true(after < before / 3);
-	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE state = 2 AND body IS NULL AND id > 600"
-	                                " AND forwarded_at_ms = 6000 AND received_at_ms >= 1000"), 599);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events"), 0);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM keys WHERE received_at_ms >= 1000"), 599);
+	assert_int_equal(raw_int(f->db, "SELECT sum(count) FROM forwards WHERE at_ms = 6000"), 599);
+	/* A retransmission of a forwarded event is a duplicate; of the quarantined one, stored. */
+	assert_int_equal(put_numbered(s, 5, VG_PRIO_NORMAL, 9000), VG_STORE_DUPLICATE);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events"), 0);
 	assert_int_equal(put_numbered(s, 600, VG_PRIO_NORMAL, 9000), VG_OK);
-	assert_int_equal(raw_int(f->db, "SELECT id FROM events WHERE state = 0"), 600 + 599 + 1);
+	assert_int_equal(raw_int(f->db, "SELECT id FROM events WHERE state = 0"), 601);
+	struct vg_store_counts now;
+	assert_int_equal(vg_store_counts(s, &now), VG_OK);
+	assert_int_equal(now.pending, 1);
+	assert_int_equal(now.forwarded, 599);
 	/* Counts work on a file the daemon has not migrated yet. */
 	raw_exec(f->db, "DROP TRIGGER quarantine_usage_insert; DROP TRIGGER quarantine_usage_delete;"
 	                " DROP TRIGGER quarantine_usage_update; DROP TABLE quarantine_usage;"
 	                " ALTER TABLE suppressions DROP COLUMN key_versions; DROP TABLE undeclared;"
-	                " DROP TABLE drops; DROP INDEX events_droppable; PRAGMA user_version = 1");
+	                " DROP TABLE drops; DROP INDEX events_droppable; DROP TABLE keys; DROP TABLE forwards;"
+	                " PRAGMA user_version = 1");
 	struct vg_store_counts c;
 	assert_int_equal(vg_store_counts(s, &c), VG_OK);
 	assert_int_equal(c.pending, 1);
-	assert_int_equal(c.forwarded, 599);
+	assert_int_equal(c.forwarded, 0);
 	assert_int_equal(c.dropped, 0);
 	vg_store_close(o);
 	vg_store_close(s);
@@ -689,7 +705,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cap_drop_oldest_keeps_the_priority_lane_and_batches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap_drop_oldest_refuses_when_nothing_can_go, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap_lowered_shrinks_over_the_next_puts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_batch_done_moves_keys_up_and_frees_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_done_deletes_rows_and_frees_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serial_counter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_count_undeclared, setup, teardown),
 	};

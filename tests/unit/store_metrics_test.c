@@ -56,14 +56,19 @@ static void test_events_after(void **state)
 	assert_int_equal(vg_store_events_after(s, 0, 100, events_cb, &stop), VG_OK);
 	assert_int_equal(stop.n, 1);
 
-	/* Forwarded: the body is gone, so whether it named a person is unknown. */
+	/* Forwarded: the row is gone, and nothing new appears above the rest; the
+	 * next event's id is above every id there was. */
 	long long batch = 0;
-	assert_int_equal(vg_store_batch_claim(s, 1, VG_PRIO_LOW, 5000, take_all, NULL, &batch), VG_OK);
+	assert_int_equal(vg_store_batch_claim(s, 4, VG_PRIO_LOW, 5000, take_all, NULL, &batch), VG_OK);
 	assert_int_equal(vg_store_batch_done(s, batch, 6000), VG_OK);
 	struct seen after = { .n = 0 };
+	assert_int_equal(vg_store_events_after(s, 0, 100, events_cb, &after), VG_OK);
+	assert_int_equal(after.n, 0);
+	assert_int_equal(put_at(s, "e", "pos-2", VG_PRIO_NORMAL, 7000, "{\"seq\":10}"), VG_STORE_STORED);
 	assert_int_equal(vg_store_events_after(s, 4, 100, events_cb, &after), VG_OK);
-	assert_int_equal(after.n, 1);               /* the forwarded key, moved above the rest */
-	assert_int_equal(after.ev[0].identified, -1);
+	assert_int_equal(after.n, 1);
+	assert_int_equal(after.ev[0].id, 5);
+	assert_int_equal(after.ev[0].seq, 10);
 	vg_store_close(s);
 }
 
@@ -175,17 +180,28 @@ static int devices_cb(void *ud, const char *device_id, int64_t last_seen_ms, lon
 	return 0;
 }
 
-/* Per device among a range of row ids: the latest receive time and how many. */
+/* Per device among the events stored in a range of receive times, held or
+ * forwarded: the latest receive time and how many; and the oldest key. */
 static void test_devices(void **state)
 {
 	struct fixture *f = *state;
 	struct vg_store *s = open_store(f->db, 1, 0);
+	int64_t next = -1;
+	struct devices none = { .n = 0 };
+	assert_int_equal(vg_store_devices_before(s, INT64_MAX, 10, devices_cb, &none, &next), VG_OK);
+	assert_int_equal(none.n, 0);
+	assert_int_equal(next, 0);
 	assert_int_equal(put_at(s, "a", "pos-2", VG_PRIO_NORMAL, 1000, "{}"), VG_STORE_STORED);
 	assert_int_equal(put_at(s, "b", "pos-1", VG_PRIO_NORMAL, 3000, "{}"), VG_STORE_STORED);
 	assert_int_equal(put_at(s, "c", "pos-1", VG_PRIO_NORMAL, 2000, "{}"), VG_STORE_STORED);
 	assert_int_equal(put_at(s, "d", "pos-2", VG_PRIO_NORMAL, 4000, "{}"), VG_STORE_STORED);
+	/* Two of them forwarded: still counted, by their keys. */
+	long long batch = 0;
+	assert_int_equal(vg_store_batch_claim(s, 2, VG_PRIO_LOW, 5000, take_all, NULL, &batch), VG_OK);
+	assert_int_equal(vg_store_batch_done(s, batch, 6000), VG_OK);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events"), 2);
 	struct devices d = { .n = 0 };
-	assert_int_equal(vg_store_devices(s, 0, 4, devices_cb, &d), VG_OK);
+	assert_int_equal(vg_store_devices(s, 0, 4001, devices_cb, &d), VG_OK);
 	assert_int_equal(d.n, 2);
 	assert_string_equal(d.id[0], "pos-1");
 	assert_int_equal(d.last[0], 3000);
@@ -194,10 +210,27 @@ static void test_devices(void **state)
 	assert_int_equal(d.last[1], 4000);
 	assert_int_equal(d.events[1], 2);
 	struct devices part = { .n = 0 };
-	assert_int_equal(vg_store_devices(s, 1, 3, devices_cb, &part), VG_OK);   /* rows 2 and 3 */
+	assert_int_equal(vg_store_devices(s, 2000, 4000, devices_cb, &part), VG_OK);   /* c and b */
 	assert_int_equal(part.n, 1);
 	assert_string_equal(part.id[0], "pos-1");
 	assert_int_equal(part.events[0], 2);
+	/* In slices, newest first: d and b, then c and a, then nothing. */
+	struct devices slice = { .n = 0 };
+	assert_int_equal(vg_store_devices_before(s, INT64_MAX, 2, devices_cb, &slice, &next), VG_OK);
+	assert_int_equal(next, 3000);
+	assert_int_equal(slice.n, 2);
+	assert_int_equal(slice.last[0], 3000);   /* pos-1: b */
+	assert_int_equal(slice.last[1], 4000);   /* pos-2: d */
+	slice.n = 0;
+	assert_int_equal(vg_store_devices_before(s, next, 2, devices_cb, &slice, &next), VG_OK);
+	assert_int_equal(next, 1000);
+	assert_int_equal(slice.n, 2);
+	assert_int_equal(slice.last[0], 2000);   /* pos-1: c */
+	assert_int_equal(slice.last[1], 1000);   /* pos-2: a */
+	slice.n = 0;
+	assert_int_equal(vg_store_devices_before(s, next, 2, devices_cb, &slice, &next), VG_OK);
+	assert_int_equal(slice.n, 0);
+	assert_int_equal(next, 0);
 	vg_store_close(s);
 }
 

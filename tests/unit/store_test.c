@@ -330,29 +330,71 @@ static void test_checkpoint(void **state)
 }
 
 
-static void test_migrates_schema_1_keeping_the_data(void **state)
+/* A buffer.db of schema 4 (the key rows of forwarded events in events,
+ * tests/unit/data/store/schema4.sql) migrates to 5: pending and in-batch
+ * events stay with their ids, keys holds the 16-byte key of every one,
+ * forwards counts the forwarded per device and second, and the next id is
+ * above every id there was. */
+static void test_migrates_schema_4_keeping_the_data(void **state)
 {
 	struct fixture *f = *state;
+	const char *dir = getenv("VG_TEST_DATA");
+	if (!dir)
+		fail_msg("VG_TEST_DATA is not set (run through ctest)");
+	char path[512];
+	snprintf(path, sizeof path, "%s/store/schema4.sql", dir);
+	FILE *in = fopen(path, "r");
+	assert_non_null(in);
+	static char ddl[16384];
+	size_t n = fread(ddl, 1, sizeof ddl - 1, in);
+	fclose(in);
+	ddl[n] = '\0';
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);   /* creates the file */
+	assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	raw_exec(f->db, ddl);
+	/* oGhTCF87acP04DyyngmX1A is DESIGN §4's vector; the others are made up. */
+	raw_exec(f->db,
+	         "INSERT INTO batches(id, created_at_ms) VALUES (7, 1);"
+	         "INSERT INTO events(id, event_key, device_id, type, priority, state, received_at_ms, flags, batch_id,"
+	         " forwarded_at_ms, body) VALUES"
+	         " (3, 'oGhTCF87acP04DyyngmX1A', 'pos-1', 't', 1, 0, 1000, 0, NULL, NULL, '{\"a\":1}'),"
+	         " (5, 'X4PaaMTzvIzL67_LlrJ2mg', 'pos-2', 't', 1, 1, 1001, 4, 7, NULL, '{\"b\":2}'),"
+	         " (8, 'AAAAAAAAAAAAAAAAAAAAAA', 'pos-1', 't', 1, 2, 900, 0, NULL, 5500, NULL),"
+	         " (9, 'AAAAAAAAAAAAAAAAAAAAAQ', 'pos-1', 't', 1, 2, 901, 0, NULL, 5999, NULL),"
+	         " (12, 'AAAAAAAAAAAAAAAAAAAAAg', 'pos-2', 't', 1, 2, 902, 0, NULL, 6000, NULL);"
+	         "INSERT INTO intake_state VALUES (0, 0, 0);"
+	         "PRAGMA user_version = 4");
 	struct vg_store *s = open_store(f->db, 1, 0);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), VG_STORE_SCHEMA);
+	char got[512];
+	raw_text(f->db, "SELECT group_concat(id || ' ' || event_key || ' ' || state || ' ' || coalesce(batch_id, '-')"
+	                " || ' ' || flags || ' ' || body, ', ') FROM (SELECT * FROM events ORDER BY id)", got, sizeof got);
+	assert_string_equal(got, "3 oGhTCF87acP04DyyngmX1A 0 - 0 {\"a\":1}, 5 X4PaaMTzvIzL67_LlrJ2mg 1 7 4 {\"b\":2}");
+	raw_text(f->db, "SELECT group_concat(hex(key) || ' ' || received_at_ms || ' ' || device_id, ', ')"
+	                " FROM (SELECT * FROM keys ORDER BY received_at_ms)", got, sizeof got);
+	assert_string_equal(got, "00000000000000000000000000000000 900 pos-1, 00000000000000000000000000000001 901 pos-1, "
+	                         "00000000000000000000000000000002 902 pos-2, A0685308"
+	                         "5F3B69C3F4E03CB29E0997D4 1000 pos-1, 5F83DA68C4F3BC8CCBEBBFCB96B2769A 1001 pos-2");
+	raw_text(f->db, "SELECT group_concat(at_ms || ' ' || device_id || ' ' || count, ', ')"
+	                " FROM (SELECT * FROM forwards ORDER BY at_ms, device_id)", got, sizeof got);
+	assert_string_equal(got, "5000 pos-1 2, 6000 pos-2 1");
+	/* A retransmission of a forwarded event is still a duplicate; a new event gets id 13. */
 	assert_int_equal(vg_store_begin(s), VG_OK);
-	struct vg_store_event ev = event("CCCCCCCCCCCCCCCCCCCCCC", "{}");
+	struct vg_store_event ev = event("AAAAAAAAAAAAAAAAAAAAAQ", "{}");
+	assert_int_equal(vg_store_put_event(s, &ev), VG_STORE_DUPLICATE);
+	ev = event("AAAAAAAAAAAAAAAAAAAAAw", "{}");
 	assert_int_equal(vg_store_put_event(s, &ev), VG_OK);
 	assert_int_equal(vg_store_commit(s), VG_OK);
-	vg_store_close(s);
-	/* Back to what 0.1.0's first schema was. */
-	raw_exec(f->db, "DROP TRIGGER quarantine_usage_insert; DROP TRIGGER quarantine_usage_delete;"
-	                " DROP TRIGGER quarantine_usage_update; DROP TABLE quarantine_usage;"
-	                " ALTER TABLE suppressions DROP COLUMN key_versions; DROP TABLE undeclared;"
-	                " DROP TABLE drops; DROP INDEX events_droppable; DROP TABLE intake_state;"
-	                " PRAGMA user_version = 1");
-	s = open_store(f->db, 1, 0);
-	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), VG_STORE_SCHEMA);
-	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE name = 'drops'"), 1);
-	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE name = 'undeclared'"), 1);
-	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM intake_state WHERE segment = 0 AND offset = 0"), 1);
-	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE event_key = 'CCCCCCCCCCCCCCCCCCCCCC'"), 1);
+	assert_int_equal(raw_int(f->db, "SELECT max(id) FROM events"), 13);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE name IN ('events_pending_age',"
+	                                " 'events_forwarded')"), 0);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE name IN ('events_pending',"
+	                                " 'events_batch', 'events_droppable', 'keys_received')"), 4);
 	vg_store_close(s);
 }
+
 int main(void)
 {
 	vg_log_threshold = VG_LOG_WARN;   /* no "schema 0 -> 1" per test */
@@ -362,7 +404,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_capture_stores, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capture_schema_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_owner_newer_schema, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_migrates_schema_1_keeping_the_data, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrates_schema_4_keeping_the_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_discards, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_between_handles, setup, teardown),
