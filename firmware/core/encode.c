@@ -18,6 +18,7 @@
 #include "encode.h"
 
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -306,6 +307,65 @@ static int add_properties(cJSON *msg, const cJSON *body)
 			return VG_ERR_NOMEM;
 	}
 	return VG_OK;
+}
+
+/* ---- the scratch arena (encode.h) ---------------------------------------- */
+
+#define SCRATCH_BYTES (256 * 1024)
+
+static struct {
+	_Alignas(max_align_t) unsigned char mem[SCRATCH_BYTES];
+	size_t used;
+	int open;
+} scratch;
+
+static void *scratch_malloc(size_t n)
+{
+	size_t need = (n + _Alignof(max_align_t) - 1) & ~(size_t)(_Alignof(max_align_t) - 1);
+	if (scratch.open && need >= n && need <= SCRATCH_BYTES - scratch.used) {
+		void *p = scratch.mem + scratch.used;
+		scratch.used += need;
+		return p;
+	}
+	return malloc(n);
+}
+
+static void scratch_free(void *p)
+{
+	const unsigned char *c = p;
+	if (c >= scratch.mem && c < scratch.mem + SCRATCH_BYTES)
+		return;
+	free(p);
+}
+
+void vg_encode_scratch_install(void)
+{
+	cJSON_Hooks hooks = { .malloc_fn = scratch_malloc, .free_fn = scratch_free };
+	cJSON_InitHooks(&hooks);
+}
+
+/* Under AddressSanitizer the arena stays closed: every allocation is
+ * malloc's, so overruns and uses after free are still caught. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SCRATCH_ENABLED 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SCRATCH_ENABLED 0
+#endif
+#endif
+#ifndef SCRATCH_ENABLED
+#define SCRATCH_ENABLED 1
+#endif
+
+void vg_encode_scratch_open(void)
+{
+	scratch.used = 0;
+	scratch.open = SCRATCH_ENABLED;
+}
+
+void vg_encode_scratch_close(void)
+{
+	scratch.open = 0;
 }
 
 /* ---- messages ----------------------------------------------------------- */

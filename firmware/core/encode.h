@@ -56,6 +56,20 @@ struct vg_encode_event {
  * body that is not a JSON object or lacks a type: VG_ERR_INVAL; VG_ERR_NOMEM. */
 int vg_encode_message(const struct vg_encode_ctx *ctx, const struct vg_encode_event *ev, cJSON **out);
 
+/* A scratch arena for cJSON, for a loop that encodes one event at a time
+ * (the forwarder).  vg_encode_scratch_install() makes cJSON allocate from a
+ * static arena while a scratch is open, and from malloc otherwise; freeing
+ * arena memory is a no-op, so a tree need not be freed before the arena is
+ * reused.  vg_encode_scratch_open() empties the arena and opens it,
+ * vg_encode_scratch_close() closes it: what was allocated in it stays
+ * readable until the next open.  An allocation that does not fit comes from
+ * malloc.  Call install once, before the process's other cJSON use or
+ * between any (frees made afterwards tell arena memory from malloc's by its
+ * address).  Not thread-safe: one thread of cJSON use. */
+void vg_encode_scratch_install(void);
+void vg_encode_scratch_open(void);
+void vg_encode_scratch_close(void);
+
 /* The message of one event as text: exactly what cJSON_PrintUnformatted
  * prints for vg_encode_message's result, so a batch printed from these
  * fragments joined by commas is byte for byte vg_encode_batch's.  body is the

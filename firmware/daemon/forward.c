@@ -253,9 +253,14 @@ static int row_message(struct vg_forwarder *f, const struct vg_store_row *r, str
 		.flags = r->flags & ~VG_FLAG_WIRE,
 		.received_at_ms = r->received_at_ms,
 	};
+	/* The body's tree, the message's and its text come from the scratch
+	 * arena: no malloc or free per event.  The text stays readable until
+	 * the next row's. */
 	cJSON_free(f->scratch);
 	f->scratch = NULL;
+	vg_encode_scratch_open();
 	int rc = vg_encode_fragment(&f->ectx, &ev, NULL, &f->scratch, len);
+	vg_encode_scratch_close();
 	*text = f->scratch;
 	return rc;
 }
@@ -968,6 +973,7 @@ int vg_forwarder_open(struct vg_forwarder **out, struct vg_loop *loop, const str
 	f->loop = loop;
 	f->cfg = cfg;
 	f->store = st;
+	vg_encode_scratch_install();
 	f->ectx.venue_id = cfg->venue_id;
 	f->ectx.gateway_id = cfg->gateway_id;
 	f->ectx.library_version = VG_VERSION;
