@@ -27,6 +27,7 @@ enum stmt_id {
 	ST_OVERFLOW,
 	ST_USER_VERSION,
 	ST_SUPPRESSED,
+	ST_SUPPRESSIONS_ANY,
 	ST_USED_BYTES,
 	ST_RECLAIM_KEYS,
 	ST_DROP_LAST,
@@ -52,6 +53,8 @@ struct vg_store {
 	int busy_timeout_ms;
 	int64_t busy_since_ns;
 	int in_txn;
+	long long txn_no;          /* transactions begun (vg_store_begin) */
+	long long sup_none_txn;    /* the transaction that found no suppression at all (0: none did) */
 	long long max_bytes;       /* the disk cap; 0: none */
 	int drop_oldest;
 	struct vg_store_cap_stats cap;     /* committed */

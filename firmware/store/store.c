@@ -35,6 +35,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 		" DO UPDATE SET count = count + 1, last_ms = excluded.last_ms",
 	[ST_USER_VERSION] = "PRAGMA user_version",
 	[ST_SUPPRESSED] = "SELECT 1 FROM suppressions WHERE token = ?1",
+	[ST_SUPPRESSIONS_ANY] = "SELECT EXISTS (SELECT 1 FROM suppressions)",
 	/* The disk cap counts the pages in use (the file less its free list). */
 	[ST_USED_BYTES] =
 		"SELECT ((SELECT page_count FROM pragma_page_count())"
@@ -445,11 +446,15 @@ int vg_store_open(struct vg_store **out, const struct vg_store_cfg *cfg, char *e
 	s->busy_timeout_ms = cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : 100;
 	sqlite3_busy_handler(s->db, busy_handler, s);
 
-	char pragmas[256];
+	/* The daemon checkpoints at 8192 pages (32 MiB) rather than SQLite's
+	 * 1000: a page of the keys index written by several moves in a row is
+	 * then copied into buffer.db once; its timer checkpoints every
+	 * checkpoint_interval_ms anyway. */
+	char pragmas[320];
 	snprintf(pragmas, sizeof pragmas,
 	         "PRAGMA synchronous = %s; PRAGMA foreign_keys = OFF; PRAGMA secure_delete = ON;%s",
 	         cfg->durability_full ? "FULL" : "NORMAL",
-	         cfg->owner ? " PRAGMA journal_size_limit = 67108864;" : " PRAGMA wal_autocheckpoint = 0;");
+	         cfg->owner ? " PRAGMA journal_size_limit = 67108864; PRAGMA wal_autocheckpoint = 8192;" : " PRAGMA wal_autocheckpoint = 0;");
 	if ((rc = store_exec(s, pragmas))) {
 		snprintf(err, errsz, "cannot configure %s: %s", cfg->path, sqlite3_errmsg(s->db));
 		goto fail;
@@ -533,6 +538,7 @@ int vg_store_begin(struct vg_store *s)
 	if (rc != SQLITE_OK)
 		return store_map_rc(rc);
 	s->in_txn = 1;
+	s->txn_no++;
 	s->rollback_err[0] = '\0';
 	if (!s->owner && (rc = vg_store_check_schema(s)) != VG_OK) {
 		vg_store_rollback(s);

@@ -31,6 +31,24 @@ int vg_store_suppressed(struct vg_store *s, const char *const *tokens, size_t n)
 {
 	if (!n)
 		return 0;
+	/* Most gateways hold no suppression: then no token need be hashed.  What
+	 * a transaction found stays true in it (its snapshot), until it writes one. */
+	if (s->in_txn && s->sup_none_txn == s->txn_no)
+		return 0;
+	if (s->in_txn) {
+		sqlite3_stmt *any = store_stmt(s, ST_SUPPRESSIONS_ANY);
+		if (!any)
+			return VG_ERR_IO;
+		int rc = sqlite3_step(any);
+		int none = rc == SQLITE_ROW && sqlite3_column_int(any, 0) == 0;
+		sqlite3_reset(any);
+		if (rc != SQLITE_ROW)
+			return store_map_rc(rc);
+		if (none) {
+			s->sup_none_txn = s->txn_no;
+			return 0;
+		}
+	}
 	sqlite3_stmt *st = store_stmt(s, ST_SUPPRESSED);
 	if (!st)
 		return VG_ERR_IO;
@@ -51,6 +69,7 @@ int vg_store_suppressed(struct vg_store *s, const char *const *tokens, size_t n)
 int vg_store_suppress(struct vg_store *s, const char *const *tokens, size_t n, const char *key_versions,
                       int64_t now_ms)
 {
+	s->sup_none_txn = 0;
 	int rc = vg_store_begin(s);
 	if (rc)
 		return rc;

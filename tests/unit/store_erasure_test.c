@@ -83,6 +83,27 @@ static struct vg_store_event notice(const char *key)
 }
 
 /* The tombstone and its notice: both in one transaction, or neither. */
+/* With no suppression at all a transaction hashes no token (it found none
+ * once); the next transaction sees one another handle wrote meanwhile. */
+static void test_no_suppression_then_one_from_another_handle(void **state)
+{
+	struct fixture *f = *state;
+	create_db(f->db);
+	struct vg_store *s = open_store(f->db, 0, 100);
+	struct vg_store *forget = open_store(f->db, 0, 100);
+	const char *const person[] = { "em.AAAAAAAAAAAAAAAAAAAAAA" };
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	assert_int_equal(vg_store_suppressed(s, person, 1), 0);
+	assert_int_equal(vg_store_suppressed(s, person, 1), 0);
+	vg_store_rollback(s);
+	assert_int_equal(vg_store_suppress(forget, person, 1, ",1,", 1000), VG_OK);
+	assert_int_equal(suppressed(s, person, 1), 1);
+	/* Outside a transaction it asks every time. */
+	assert_int_equal(vg_store_suppressed(s, person, 1), 1);
+	vg_store_close(forget);
+	vg_store_close(s);
+}
+
 static void test_tombstone_with_notice(void **state)
 {
 	struct fixture *f = *state;
@@ -225,6 +246,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_erase_in_slices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_suppress_and_lift, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_suppression_then_one_from_another_handle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tombstone_with_notice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_truncate, setup, teardown),
 	};
