@@ -55,6 +55,10 @@ struct vg_store {
 	int in_txn;
 	long long txn_no;          /* transactions begun (vg_store_begin) */
 	long long sup_none_txn;    /* the transaction that found no suppression at all (0: none did) */
+	long long cap_txn_no;      /* the transaction cap_used was measured in (0: none) */
+	long long cap_used;        /* the pages in use then, in bytes */
+	long long cap_added;       /* at most what the puts since have added */
+	int cap_puts;              /* puts since */
 	long long max_bytes;       /* the disk cap; 0: none */
 	int drop_oldest;
 	struct vg_store_cap_stats cap;     /* committed */

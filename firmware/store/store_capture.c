@@ -1,5 +1,7 @@
 #include "store_capture.h"
 
+#include <string.h>
+
 #include <sqlite3.h>
 
 #include "err.h"
@@ -10,6 +12,8 @@
 #define RECLAIM_CHUNK 128      /* forwarded keys: small rows */
 #define DROP_CHUNK 32          /* pending events */
 #define RECLAIM_ROUNDS 16
+#define CAP_MEASURE_EVERY 256  /* puts of a transaction between two measures of the pages in use */
+#define CAP_ROW_ALLOWANCE 192  /* a row's integers, its key in keys and its index entries */
 
 int store_used_bytes(struct vg_store *s, long long *used)
 {
@@ -67,15 +71,34 @@ static int drop_oldest(struct vg_store *s, long long below_id, int64_t now_ms, i
  * next puts do not each pay; then, if may_drop and under drop_oldest, the oldest
  * droppable events older than this row, as few as make it fit.  VG_ERR_FULL
  * when it still does not fit: the caller rolls back, the event is refused. */
-static int keep_within_cap(struct vg_store *s, int priority, long long row_id, int may_drop, int64_t now_ms)
+static int keep_within_cap(struct vg_store *s, int priority, long long row_id, int may_drop, int64_t now_ms,
+                           size_t row_bytes)
 {
 	if (!s->max_bytes)
 		return VG_OK;
 	long long limit = s->max_bytes - s->max_bytes / (priority == 0 ? 64 : 32) - VG_STORE_INTAKE_SHARE(s->max_bytes);
+	/* The pages in use, measured at most every CAP_MEASURE_EVERY puts of a
+	 * transaction (three PRAGMAs): in between, no other writer can add to
+	 * them, and each put adds at most twice its bytes and an allowance
+	 * (b-tree pages split half full). */
+	long long grown = 2 * ((long long)row_bytes + CAP_ROW_ALLOWANCE);
+	if (s->in_txn && s->cap_txn_no == s->txn_no && s->cap_puts < CAP_MEASURE_EVERY &&
+	    s->cap_used + s->cap_added + grown <= limit) {
+		s->cap_added += grown;
+		s->cap_puts++;
+		return VG_OK;
+	}
 	long long used;
 	int rc = store_used_bytes(s, &used);
+	if (!rc) {
+		s->cap_txn_no = s->txn_no;
+		s->cap_used = used;
+		s->cap_added = 0;
+		s->cap_puts = 0;
+	}
 	if (rc || used <= limit)
 		return rc;
+	s->cap_txn_no = 0;   /* freeing below changes it: measure again next time */
 	long long slack = s->max_bytes / 64;
 	int shrinking = 0;   /* a loop stopped at RECLAIM_ROUNDS with more left to free */
 	for (int round = 0; used + slack > limit; round++) {
@@ -155,7 +178,8 @@ int vg_store_put_event(struct vg_store *s, const struct vg_store_event *ev)
 	int rc = store_put_event_row(s, ev);
 	if (rc)
 		return rc;
-	return keep_within_cap(s, ev->priority, sqlite3_last_insert_rowid(s->db), 1, ev->received_at_ms);
+	return keep_within_cap(s, ev->priority, sqlite3_last_insert_rowid(s->db), 1, ev->received_at_ms,
+	                       ev->body_len + strlen(ev->event_key) + strlen(ev->device_id) + strlen(ev->type));
 }
 
 static int put_quarantine_row(struct vg_store *s, const struct vg_store_quarantine *q);
@@ -172,7 +196,7 @@ int vg_store_put_quarantine(struct vg_store *s, const struct vg_store_quarantine
 	struct vg_store_cap_stats before = s->txn_cap;
 	rc = put_quarantine_row(s, q);
 	if (!rc)
-		rc = keep_within_cap(s, 1 /* normal */, 0, 0, q->received_at_ms);
+		rc = keep_within_cap(s, 1 /* normal */, 0, 0, q->received_at_ms, q->body_len + 512);
 	if (rc == VG_ERR_FULL) {
 		s->cap.refused--;   /* not refused: counted */
 		s->txn_cap = before;
