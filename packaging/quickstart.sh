@@ -148,9 +148,11 @@ step "venuegw quarantine list"
 $vg quarantine list
 
 step "What buffer.db holds"
-echo "events (a forwarded event keeps only its key, for de-duplication, dedup_retention_h):"
+echo "events not forwarded yet (a forwarded event's row is deleted; its 16-byte key stays in keys for de-duplication, dedup_retention_h):"
 sqlite3 -readonly -column -header "$dir/data/buffer.db" \
-	"SELECT event_key, device_id, type, CASE state WHEN 0 THEN 'pending' WHEN 1 THEN 'in batch' ELSE 'forwarded' END AS state FROM events ORDER BY id LIMIT 5"
+	"SELECT event_key, device_id, type, CASE WHEN id IN (SELECT id FROM inflight) THEN 'in batch' ELSE 'pending' END AS state FROM events ORDER BY id LIMIT 5"
+sqlite3 -readonly -column -header "$dir/data/buffer.db" \
+	"SELECT count(*) AS keys_kept, (SELECT count(*) FROM events) AS not_forwarded FROM keys"
 echo
 echo "a quarantined event, kept tokenized (state held) so 'quarantine retry' can pass it later:"
 sqlite3 -readonly "$dir/data/buffer.db" "SELECT body FROM quarantine WHERE reason = 'contract'" | python3 -m json.tool

@@ -17,14 +17,17 @@
  * never an event in a batch, never the gateway's own (reconciliation).  The
  * partial index events_droppable (schema 2) is declared with the same text,
  * so the queries below can use it. */
-#define DROPPABLE "state = 0 AND priority > 0 AND device_id <> '" VG_GATEWAY_DEVICE "'"
+#define DROPPABLE_V2 "state = 0 AND priority > 0 AND device_id <> '" VG_GATEWAY_DEVICE "'"
+/* Schema 5 on: the partial index's terms, and not in a batch. */
+#define DROPPABLE_ROWS "priority > 0 AND device_id <> '" VG_GATEWAY_DEVICE "'"
+#define DROPPABLE DROPPABLE_ROWS " AND id NOT IN (SELECT id FROM inflight)"
 
 static const char *const stmt_sql[ST__COUNT] = {
 	[ST_PUT_KEY] =
 		"INSERT INTO keys(key, received_at_ms, device_id) VALUES (?1, ?2, ?3) ON CONFLICT(key) DO NOTHING",
 	[ST_PUT_EVENT] =
-		"INSERT INTO events(event_key, device_id, type, priority, state, received_at_ms, flags, body)"
-		" VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7)",
+		"INSERT INTO events(event_key, device_id, type, priority, received_at_ms, flags, body)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_PUT_QUARANTINE] =
 		"INSERT INTO quarantine(received_at_ms, device_id, topic, size, reason, field, detail,"
 		" error_offset, digest, event_key, state, body)"
@@ -169,7 +172,7 @@ static const char *const migrations[] = {
 	");"
 	"CREATE INDEX drops_dropped ON drops(dropped_at_ms);"
 	"CREATE INDEX drops_received ON drops(received_at_ms);"
-	"CREATE INDEX events_droppable ON events(id) WHERE " DROPPABLE ";",
+	"CREATE INDEX events_droppable ON events(id) WHERE " DROPPABLE_V2 ";",
 	/* 2 → 3: the quarantine's own share of the cap and the key versions of
 	 * suppressions.  quarantine_usage holds the quarantine's payload bytes
 	 * (QROW_BYTES per row), kept by triggers, so capture reads its share with
@@ -212,16 +215,18 @@ static const char *const migrations[] = {
 	");"
 	"INSERT INTO intake_state(id, segment, offset) VALUES (0, 0, 0);",
 	/* 4 → 5: the forward path writes little per event.  events holds the
-	 * events not yet forwarded, nothing else: a delivered batch deletes its
-	 * rows.  De-duplication moves to keys, the 16-byte event keys
-	 * (vg_key) of every event stored, written once when the event is put and
-	 * purged by receive time (keys_received) dedup_retention_h after receipt,
-	 * never while an event received before it is still held.  A delivered
-	 * batch no longer touches an index of random keys: that was most of the
-	 * pages it wrote.  keys also counts the events committed per device for
-	 * the reconciliation; forwards counts those forwarded, per device and
-	 * second.  events.id is AUTOINCREMENT: it never goes down, also when the
-	 * table empties (the metrics read new rows by id). */
+	 * events not yet forwarded, nothing else, and its rows are written once:
+	 * a batch takes them by listing their ids in inflight (no row is
+	 * rewritten), and a delivered batch deletes them.  De-duplication moves
+	 * to keys, the 16-byte event keys (vg_key) of every event stored,
+	 * written once when the event is put and purged by receive time
+	 * (keys_received) dedup_retention_h after receipt, never while an event
+	 * received before it is still held.  A delivered batch no longer touches
+	 * an index of random keys: that was most of the pages it wrote.  keys
+	 * also counts the events committed per device for the reconciliation;
+	 * forwards counts those forwarded, per second and device.  events.id is
+	 * AUTOINCREMENT: it never goes down, also when the table empties (the
+	 * metrics read new rows by id). */
 	"CREATE TABLE keys ("
 	"  key BLOB PRIMARY KEY,"
 	"  received_at_ms INTEGER NOT NULL,"
@@ -240,28 +245,31 @@ static const char *const migrations[] = {
 	"INSERT INTO forwards(at_ms, device_id, count)"
 	"  SELECT forwarded_at_ms / 1000 * 1000, device_id, count(*) FROM events WHERE state = 2"
 	"  GROUP BY forwarded_at_ms / 1000, device_id;"
+	"CREATE TABLE inflight ("
+	"  id INTEGER PRIMARY KEY,"                 /* events.id */
+	"  batch_id INTEGER NOT NULL"
+	");"
+	"INSERT INTO inflight(id, batch_id) SELECT id, batch_id FROM events WHERE state = 1 AND batch_id IS NOT NULL;"
+	"CREATE INDEX inflight_batch ON inflight(batch_id);"
 	"CREATE TABLE events_v5 ("
 	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	"  event_key TEXT NOT NULL,"
 	"  device_id TEXT NOT NULL,"
 	"  type TEXT NOT NULL,"
 	"  priority INTEGER NOT NULL,"
-	"  state INTEGER NOT NULL DEFAULT 0,"      /* 0 pending, 1 in a batch */
 	"  received_at_ms INTEGER NOT NULL,"
 	"  flags INTEGER NOT NULL DEFAULT 0,"
-	"  batch_id INTEGER,"
 	"  body TEXT NOT NULL"                     /* the tokenized body */
 	");"
 	/* The sequence first: the copy below keeps it if it is higher. */
 	"INSERT INTO sqlite_sequence(name, seq) SELECT 'events_v5', coalesce(max(id), 0) FROM events;"
-	"INSERT INTO events_v5(id, event_key, device_id, type, priority, state, received_at_ms, flags, batch_id, body)"
-	"  SELECT id, event_key, device_id, type, priority, state, received_at_ms, flags, batch_id, body"
+	"INSERT INTO events_v5(id, event_key, device_id, type, priority, received_at_ms, flags, body)"
+	"  SELECT id, event_key, device_id, type, priority, received_at_ms, flags, body"
 	"  FROM events WHERE state IN (0, 1) ORDER BY id;"
 	"DROP TABLE events;"
 	"ALTER TABLE events_v5 RENAME TO events;"
-	"CREATE INDEX events_pending ON events(priority, id) WHERE state = 0;"
-	"CREATE INDEX events_batch ON events(batch_id) WHERE state = 1;"
-	"CREATE INDEX events_droppable ON events(id) WHERE " DROPPABLE ";",
+	"CREATE INDEX events_pending ON events(priority, id);"
+	"CREATE INDEX events_droppable ON events(id) WHERE " DROPPABLE_ROWS ";",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof migrations / sizeof migrations[0] == VG_STORE_SCHEMA,
@@ -610,9 +618,7 @@ int vg_store_counts(struct vg_store *s, struct vg_store_counts *c)
 {
 	memset(c, 0, sizeof *c);
 	static const char sql[] =
-		"SELECT (SELECT count(*) FROM events WHERE state = 0),"
-		" (SELECT count(*) FROM events WHERE state = 1),"
-		" %s,"
+		"SELECT %s,"
 		" (SELECT count(*) FROM quarantine WHERE state = 'held'),"
 		" (SELECT count(*) FROM quarantine WHERE state = 'metadata'),"
 		" (SELECT coalesce(sum(count), 0) FROM quarantine_overflow),";
@@ -623,10 +629,14 @@ int vg_store_counts(struct vg_store *s, struct vg_store_counts *c)
 		return rc;
 	/* A file the daemon has not migrated yet (venuegw status after an upgrade) has no drops. */
 	/* Forwarded: the keys of events no longer held (schema 5), or the key rows. */
-	char one[sizeof sql + 256];
-	char head[sizeof sql + 128];
-	snprintf(head, sizeof head, sql, version >= 5 ? "max(0, (SELECT count(*) FROM keys) - (SELECT count(*) FROM events))"
-	                                              : "(SELECT count(*) FROM events WHERE state = 2)");
+	char one[sizeof sql + 512];
+	char head[sizeof sql + 384];
+	snprintf(head, sizeof head, sql, version >= 5 ?
+	         "(SELECT count(*) FROM events WHERE id NOT IN (SELECT id FROM inflight)),"
+	         " (SELECT count(*) FROM events WHERE id IN (SELECT id FROM inflight)),"
+	         " max(0, (SELECT count(*) FROM keys) - (SELECT count(*) FROM events))" :
+	         "(SELECT count(*) FROM events WHERE state = 0), (SELECT count(*) FROM events WHERE state = 1),"
+	         " (SELECT count(*) FROM events WHERE state = 2)");
 	snprintf(one, sizeof one, "%s%s", head, version >= 2 ? " (SELECT coalesce(sum(count), 0) FROM drops)" : " 0");
 	rc = sqlite3_prepare_v2(s->db, one, -1, &st, NULL);
 	if (rc != SQLITE_OK)

@@ -213,9 +213,10 @@ int vg_store_group_counts(struct vg_store *s, enum vg_store_group g, vg_store_gr
 {
 	static const char *const sql[] = {
 		[VG_STORE_GROUP_EVENTS] =
-			"SELECT device_id, type, CASE state WHEN 0 THEN 'pending' WHEN 1 THEN 'inflight'"
-			" WHEN 2 THEN 'forwarded' ELSE 'unknown' END, count(*), min(received_at_ms), max(received_at_ms)"
-			" FROM events GROUP BY device_id, type, state ORDER BY device_id, type, state",
+			"SELECT device_id, type, st, count(*), min(received_at_ms), max(received_at_ms) FROM"
+			" (SELECT device_id, type, received_at_ms, CASE WHEN id IN (SELECT id FROM inflight) THEN 'inflight'"
+			"  ELSE 'pending' END AS st FROM events)"
+			" GROUP BY device_id, type, st ORDER BY device_id, type, st DESC",   /* pending, then inflight */
 		[VG_STORE_GROUP_QUARANTINE] =
 			"SELECT device_id, reason, state, count(*), min(received_at_ms), max(received_at_ms)"
 			" FROM quarantine GROUP BY device_id, reason, state ORDER BY device_id, reason, state",
@@ -224,7 +225,7 @@ int vg_store_group_counts(struct vg_store *s, enum vg_store_group g, vg_store_gr
 			" ORDER BY device_id, reason",
 		[VG_STORE_GROUP_BATCHES] =
 			"SELECT id, last_status, attempts,"
-			" (SELECT count(*) FROM events WHERE batch_id = batches.id AND state = 1), created_at_ms,"
+			" (SELECT count(*) FROM inflight WHERE batch_id = batches.id), created_at_ms,"
 			" next_attempt_ms FROM batches ORDER BY id",
 		[VG_STORE_GROUP_DEVICES] =
 			"SELECT device_id, last_seq, serial_epoch, serial_seq, coalesce(last_seen_ms, 0)"

@@ -107,8 +107,7 @@ int vg_store_erase_slice(struct vg_store *s, enum vg_store_table table, const ch
 	if (nmatch == 0 || nmatch > VG_STORE_ERASE_MATCH_MAX || to_id <= after_id)
 		return nmatch > VG_STORE_ERASE_MATCH_MAX ? VG_ERR_INVAL : VG_OK;
 	const char *name = table == VG_STORE_TABLE_QUARANTINE ? "quarantine" : "events";
-	/* Forwarded events keep no body; pending and in-batch events do. */
-	const char *state = table == VG_STORE_TABLE_QUARANTINE ? "" : " AND state IN (0, 1)";
+	const char *state = "";
 	char where[1200], sql[1400];
 	match_clause(where, sizeof where, nmatch);
 	long long ids[VG_STORE_ERASE_SLICE_MAX];
@@ -154,6 +153,9 @@ int vg_store_erase_slice(struct vg_store *s, enum vg_store_table table, const ch
 			n += sqlite3_changes(s->db);
 	}
 	sqlite3_finalize(st);
+	/* An erased event in a batch leaves it: the batch is sent without it. */
+	if (!rc && n && table != VG_STORE_TABLE_QUARANTINE)
+		rc = store_exec(s, "DELETE FROM inflight WHERE id NOT IN (SELECT id FROM events)");
 	if ((rc = store_end_txn(s, rc)))
 		return rc;
 	*deleted = n;

@@ -46,8 +46,8 @@ int vg_store_batch_unfinished(struct vg_store *s, long long *batch_id, int *atte
 
 int vg_store_batch_rows(struct vg_store *s, long long batch_id, vg_store_row_cb cb, void *ud)
 {
-	char sql[160];
-	snprintf(sql, sizeof sql, "%s WHERE batch_id = ?1 AND state = 1 ORDER BY id", row_cols);
+	char sql[256];
+	snprintf(sql, sizeof sql, "%s WHERE id IN (SELECT id FROM inflight WHERE batch_id = ?1) ORDER BY id", row_cols);
 	sqlite3_stmt *st;
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
@@ -79,11 +79,14 @@ int vg_store_batch_claim(struct vg_store *s, int max_events, int max_priority, i
 	if (rc)
 		return rc;
 	sqlite3_stmt *sel = NULL, *upd = NULL;
-	char sql[200];
-	snprintf(sql, sizeof sql, "%s WHERE state = 0 AND priority <= ?2 ORDER BY priority, id LIMIT ?1", row_cols);
+	/* A batch takes its events by listing their ids in inflight: the rows
+	 * are not rewritten. */
+	char sql[256];
+	snprintf(sql, sizeof sql, "%s WHERE priority <= ?2 AND id NOT IN (SELECT id FROM inflight)"
+	         " ORDER BY priority, id LIMIT ?1", row_cols);
 	rc = sqlite3_prepare_v2(s->db, sql, -1, &sel, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(s->db, "UPDATE events SET state = 1, batch_id = ?1 WHERE id = ?2", -1, &upd, NULL);
+		rc = sqlite3_prepare_v2(s->db, "INSERT INTO inflight(batch_id, id) VALUES (?1, ?2)", -1, &upd, NULL);
 	if (rc != SQLITE_OK) {
 		rc = store_map_rc(rc);
 		goto fail;
@@ -168,10 +171,12 @@ int vg_store_batch_done(struct vg_store *s, long long batch_id, int64_t now_ms)
 	 * forwards counts them per device and second for the reconciliation. */
 	if ((rc = store_exec_bound2(s, "INSERT INTO forwards(at_ms, device_id, count)"
 	                               " SELECT ?2 / 1000 * 1000, device_id, count(*) FROM events"
-	                               " WHERE batch_id = ?1 AND state = 1 GROUP BY device_id"
+	                               " WHERE id IN (SELECT id FROM inflight WHERE batch_id = ?1) GROUP BY device_id"
 	                               " ON CONFLICT(at_ms, device_id) DO UPDATE SET count = count + excluded.count",
 	                               batch_id, now_ms)) ||
-	    (rc = store_exec_bound2(s, "DELETE FROM events WHERE batch_id = ?1 AND state = 1", batch_id, 0)) ||
+	    (rc = store_exec_bound2(s, "DELETE FROM events WHERE id IN (SELECT id FROM inflight WHERE batch_id = ?1)",
+	                            batch_id, 0)) ||
+	    (rc = store_exec_bound2(s, "DELETE FROM inflight WHERE batch_id = ?1", batch_id, 0)) ||
 	    (rc = store_exec_bound2(s, "DELETE FROM batches WHERE id = ?1", batch_id, 0))) {
 		vg_store_rollback(s);
 		return rc;
@@ -215,7 +220,8 @@ int vg_store_quarantine_event(struct vg_store *s, long long event_id, const char
 	int rc = vg_store_begin(s);
 	if (rc)
 		return rc;
-	if ((rc = quarantine_where(s, "id = ?1 AND state IN (0, 1)", event_id, reason, detail))) {
+	if ((rc = quarantine_where(s, "id = ?1", event_id, reason, detail)) ||
+	    (rc = store_exec_bound2(s, "DELETE FROM inflight WHERE id = ?1", event_id, 0))) {
 		vg_store_rollback(s);
 		return rc;
 	}
@@ -228,7 +234,8 @@ int vg_store_batch_quarantine(struct vg_store *s, long long batch_id, const char
 	int rc = vg_store_begin(s);
 	if (rc)
 		return rc;
-	if ((rc = quarantine_where(s, "batch_id = ?1 AND state = 1", batch_id, reason, detail)) ||
+	if ((rc = quarantine_where(s, "id IN (SELECT id FROM inflight WHERE batch_id = ?1)", batch_id, reason, detail)) ||
+	    (rc = store_exec_bound2(s, "DELETE FROM inflight WHERE batch_id = ?1", batch_id, 0)) ||
 	    (rc = store_exec_bound2(s, "DELETE FROM batches WHERE id = ?1", batch_id, 0))) {
 		vg_store_rollback(s);
 		return rc;
@@ -247,7 +254,7 @@ int vg_store_batch_split(struct vg_store *s, long long batch_id, const long long
 	if ((rc = store_exec_bound2(s, "INSERT INTO batches(created_at_ms) VALUES (?1)", now_ms, 0)))
 		goto fail;
 	long long id = sqlite3_last_insert_rowid(s->db);
-	rc = sqlite3_prepare_v2(s->db, "UPDATE events SET batch_id = ?1 WHERE id = ?2 AND batch_id = ?3 AND state = 1",
+	rc = sqlite3_prepare_v2(s->db, "UPDATE inflight SET batch_id = ?1 WHERE id = ?2 AND batch_id = ?3",
 	                        -1, &upd, NULL);
 	if (rc != SQLITE_OK) {
 		rc = store_map_rc(rc);
@@ -293,11 +300,13 @@ int vg_store_batch_unfinished_list(struct vg_store *s, long long *ids, size_t ma
 int vg_store_pending_info(struct vg_store *s, int cap, int *count, int64_t *oldest_ms)
 {
 	long long c = 0, oldest = 0;
-	char sql[128];
-	snprintf(sql, sizeof sql, "SELECT count(*) FROM (SELECT 1 FROM events WHERE state = 0 LIMIT %d)", cap);
+	char sql[256];
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM (SELECT 1 FROM events WHERE id NOT IN (SELECT id FROM inflight)"
+	         " LIMIT %d)", cap);
 	int rc = store_int_query(s, sql, &c);
 	if (!rc && c > 0)
-		rc = store_int_query(s, "SELECT received_at_ms FROM events WHERE state = 0 ORDER BY id LIMIT 1", &oldest);
+		rc = store_int_query(s, "SELECT received_at_ms FROM events WHERE id NOT IN (SELECT id FROM inflight)"
+		                        " ORDER BY id LIMIT 1", &oldest);
 	*count = (int)c;
 	*oldest_ms = oldest;
 	return rc;
@@ -400,8 +409,9 @@ int vg_store_purge_quarantine(struct vg_store *s, int64_t before_ms, int limit)
 int vg_store_has_pending(struct vg_store *s, int max_priority)
 {
 	long long one = 0;
-	char sql[128];
-	snprintf(sql, sizeof sql, "SELECT count(*) FROM (SELECT 1 FROM events WHERE state = 0 AND priority <= %d LIMIT 1)",
+	char sql[256];
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM (SELECT 1 FROM events WHERE priority <= %d"
+	         " AND id NOT IN (SELECT id FROM inflight) LIMIT 1)",
 	         max_priority);
 	int rc = store_int_query(s, sql, &one);
 	return rc ? rc : one > 0;

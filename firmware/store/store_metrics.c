@@ -109,12 +109,13 @@ int vg_store_overflow_each(struct vg_store *s, vg_store_overflow_cb cb, void *ud
 
 int vg_store_oldest_unforwarded(struct vg_store *s, int64_t *oldest_ms)
 {
-	/* Index look-ups only: the oldest pending row by id, and the in-flight
-	 * rows (a few batches) through events_batch. */
+	/* The first pending row by id (rows are numbered in commit order; the
+	 * few in a batch are passed over), and the rows of the batches. */
 	long long v = 0;
 	int rc = store_int_query(s, "SELECT coalesce(min(t), 0) FROM ("
-	                         " SELECT (SELECT received_at_ms FROM events WHERE state = 0 ORDER BY id LIMIT 1) AS t"
-	                         " UNION ALL SELECT min(received_at_ms) FROM events WHERE state = 1 AND batch_id IS NOT NULL)",
+	                         " SELECT (SELECT received_at_ms FROM events WHERE id NOT IN (SELECT id FROM inflight)"
+	                         "  ORDER BY id LIMIT 1) AS t"
+	                         " UNION ALL SELECT min(received_at_ms) FROM events WHERE id IN (SELECT id FROM inflight))",
 	                         &v);
 	*oldest_ms = rc ? 0 : v;
 	return rc;

@@ -110,9 +110,17 @@ def expected_keys(n, devices=DEVICES):
     return {event_key(devices[i % len(devices)], "pf-%d" % i) for i in range(n)}
 
 
+def state_sql(gw):
+    """An events row's state as SQL (0 pending, 1 in a batch, 2 a forwarded key row): a column
+    before schema 5; from schema 5 on, in a batch is a row of inflight and forwarded rows are gone."""
+    if gw.query("SELECT count(*) FROM pragma_table_info('events') WHERE name = 'state'")[0][0]:
+        return "state"
+    return "(id IN (SELECT id FROM inflight))"
+
+
 def backlog_left(gw):
     ph = ",".join("?" * len(DEVICES))
-    return gw.query("SELECT count(*) FROM events WHERE state IN (0, 1) AND device_id IN (%s)" % ph,
+    return gw.query("SELECT count(*) FROM events WHERE %s IN (0, 1) AND device_id IN (%s)" % (state_sql(gw), ph),
                     *DEVICES)[0][0]
 
 
@@ -178,9 +186,11 @@ def run_size(n, args, wire=True):
         secs = t_last - t0
         st = cdp.stats()
         ph = ",".join("?" * len(DEVICES))
-        states = dict(gw.query("SELECT state, count(*) FROM events WHERE device_id IN (%s) GROUP BY state" % ph,
-                               *DEVICES))
-        others = gw.query("SELECT device_id, type, state FROM events WHERE device_id NOT IN (%s)" % ph, *DEVICES)
+        state = state_sql(gw)
+        states = dict(gw.query("SELECT %s AS st, count(*) FROM events WHERE device_id IN (%s) GROUP BY st"
+                               % (state, ph), *DEVICES))
+        others = gw.query("SELECT device_id, type, %s FROM events WHERE device_id NOT IN (%s)" % (state, ph),
+                          *DEVICES)
         try:
             open_batches = gw.query("SELECT count(*) FROM batches")[0][0]
         except Exception:       # a schema without a batches table

@@ -184,8 +184,10 @@ def prefill(db_path, count, start=0, devices=DEVICES, now_ms=None, progress=None
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         # Schema 5 on: de-duplication is the keys table (16-byte keys); before, events' unique key.
         keyed = version >= 5
-        sql = ("INSERT INTO events(event_key, device_id, type, priority, state, received_at_ms, flags, body)"
-               " VALUES (?, ?, ?, ?, 0, ?, ?, ?)" + ("" if keyed else " ON CONFLICT(event_key) DO NOTHING"))
+        sql = ("INSERT INTO events(event_key, device_id, type, priority, received_at_ms, flags, body)"
+               " VALUES (?, ?, ?, ?, ?, ?, ?)" if keyed else
+               "INSERT INTO events(event_key, device_id, type, priority, state, received_at_ms, flags, body)"
+               " VALUES (?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT(event_key) DO NOTHING")
         key_sql = ("INSERT INTO keys(key, received_at_ms, device_id) VALUES (?, ?, ?)"
                    " ON CONFLICT(key) DO NOTHING")
         gen = rows(start, count, devices, now_ms, wire)

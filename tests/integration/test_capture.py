@@ -372,8 +372,8 @@ class CliTest(CaptureCase):
         st = json.loads(r.stdout)
         self.assertEqual(st["intake_bytes"], 0)
         # The device's event, and the daemon's own reconciliation event (no CDP configured here).
-        self.assertEqual(st["pending"], gw.query("SELECT count(*) FROM events WHERE state = 0")[0][0])
-        self.assertEqual(gw.query("SELECT count(*) FROM events WHERE state = 0 AND device_id = 'pos-1'")[0][0], 1)
+        self.assertEqual(st["pending"], gw.query("SELECT count(*) FROM events WHERE id NOT IN (SELECT id FROM inflight)")[0][0])
+        self.assertEqual(gw.query("SELECT count(*) FROM events WHERE id NOT IN (SELECT id FROM inflight) AND device_id = 'pos-1'")[0][0], 1)
         self.assertEqual(st["quarantine_metadata"], 1)
         r = gw.venuegw("quarantine", "list")
         self.assertEqual(r.returncode, 0, r.stderr)

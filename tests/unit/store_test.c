@@ -111,7 +111,7 @@ static void test_capture_stores(void **state)
 	assert_int_equal(vg_store_put_event(s, &ev), VG_OK);
 	assert_int_equal(vg_store_commit(s), VG_OK);
 	vg_store_close(s);
-	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE state = 0"), 1);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM events WHERE id NOT IN (SELECT id FROM inflight)"), 1);
 	/* Capture does not migrate. */
 	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), VG_STORE_SCHEMA);
 }
@@ -366,12 +366,26 @@ static void test_migrates_schema_4_keeping_the_data(void **state)
 	         " (12, 'AAAAAAAAAAAAAAAAAAAAAg', 'pos-2', 't', 1, 2, 902, 0, NULL, 6000, NULL);"
 	         "INSERT INTO intake_state VALUES (0, 0, 0);"
 	         "PRAGMA user_version = 4");
+	/* venuegw status before the daemon migrates: the counts of schema 4. */
+	struct vg_store *before = open_store(f->db, 0, 0);
+	struct vg_store_counts c;
+	assert_int_equal(vg_store_counts(before, &c), VG_OK);
+	assert_int_equal(c.pending, 1);
+	assert_int_equal(c.inflight, 1);
+	assert_int_equal(c.forwarded, 3);
+	vg_store_close(before);
 	struct vg_store *s = open_store(f->db, 1, 0);
 	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), VG_STORE_SCHEMA);
+	/* and of schema 5: the same. */
+	assert_int_equal(vg_store_counts(s, &c), VG_OK);
+	assert_int_equal(c.pending, 1);
+	assert_int_equal(c.inflight, 1);
+	assert_int_equal(c.forwarded, 3);
 	char got[512];
-	raw_text(f->db, "SELECT group_concat(id || ' ' || event_key || ' ' || state || ' ' || coalesce(batch_id, '-')"
-	                " || ' ' || flags || ' ' || body, ', ') FROM (SELECT * FROM events ORDER BY id)", got, sizeof got);
-	assert_string_equal(got, "3 oGhTCF87acP04DyyngmX1A 0 - 0 {\"a\":1}, 5 X4PaaMTzvIzL67_LlrJ2mg 1 7 4 {\"b\":2}");
+	raw_text(f->db, "SELECT group_concat(id || ' ' || event_key || ' ' || coalesce((SELECT batch_id FROM inflight"
+	                " WHERE inflight.id = e.id), '-') || ' ' || flags || ' ' || body, ', ')"
+	                " FROM (SELECT * FROM events ORDER BY id) AS e", got, sizeof got);
+	assert_string_equal(got, "3 oGhTCF87acP04DyyngmX1A - 0 {\"a\":1}, 5 X4PaaMTzvIzL67_LlrJ2mg 7 4 {\"b\":2}");
 	raw_text(f->db, "SELECT group_concat(hex(key) || ' ' || received_at_ms || ' ' || device_id, ', ')"
 	                " FROM (SELECT * FROM keys ORDER BY received_at_ms)", got, sizeof got);
 	assert_string_equal(got, "00000000000000000000000000000000 900 pos-1, 00000000000000000000000000000001 901 pos-1, "
@@ -389,9 +403,9 @@ static void test_migrates_schema_4_keeping_the_data(void **state)
 	assert_int_equal(vg_store_commit(s), VG_OK);
 	assert_int_equal(raw_int(f->db, "SELECT max(id) FROM events"), 13);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE name IN ('events_pending_age',"
-	                                " 'events_forwarded')"), 0);
+	                                " 'events_forwarded', 'events_batch')"), 0);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE name IN ('events_pending',"
-	                                " 'events_batch', 'events_droppable', 'keys_received')"), 4);
+	                                " 'inflight_batch', 'events_droppable', 'keys_received')"), 4);
 	vg_store_close(s);
 }
 

@@ -90,7 +90,15 @@ def main():
     out["integrity_s"] = round(time.monotonic() - t0, 3)
     out["user_version"] = db.execute("PRAGMA user_version").fetchone()[0]
     out["journal_mode"] = db.execute("PRAGMA journal_mode").fetchone()[0]
-    state = dict(db.execute("SELECT event_key, state FROM events"))
+    if any(r[1] == "state" for r in db.execute("PRAGMA table_info(events)")):
+        state = dict(db.execute("SELECT event_key, state FROM events"))
+    else:
+        # Schema 5: events holds what is not forwarded (in a batch: a row of inflight); a
+        # forwarded event leaves its 16-byte key in keys.
+        inflight = {r[0] for r in db.execute("SELECT id FROM inflight")}
+        state = {k: 1 if i in inflight else 0 for i, k in db.execute("SELECT id, event_key FROM events")}
+        for (blob,) in db.execute("SELECT key FROM keys"):
+            state.setdefault(base64.urlsafe_b64encode(blob).decode().rstrip("="), 2)
     quarantined = {r[0] for r in db.execute("SELECT event_key FROM quarantine")}
     out["db_events"] = len(state)
     out["db_pending"] = sum(1 for s in state.values() if s == 0)
