@@ -58,6 +58,8 @@ struct daemon {
 };
 
 #define INTAKE_IDLE_MS 50      /* move the journal this often */
+#define INTAKE_BUSY 1000       /* records: after a move this large ... */
+#define INTAKE_BUSY_MS 200     /* ... the next waits this long */
 #define INTAKE_BATCH 20000     /* records per move transaction at most */
 
 static void on_reloaded_key(void *ctx, const char *section, const char *key, int applied)
@@ -187,13 +189,15 @@ static long long move_intake(struct daemon *d)
 }
 
 /* Every INTAKE_IDLE_MS: a move writes each page it touches once, so the
- * more records a move takes, the less it writes per event; at once again
- * only when a move stopped at INTAKE_BATCH. */
+ * more records a move takes, the less it writes per event.  Under load (a
+ * move of INTAKE_BUSY records or more) the next waits INTAKE_BUSY_MS, so each
+ * takes more; at once again only when a move stopped at INTAKE_BATCH. */
 static void on_intake(struct vg_timer *t)
 {
 	struct daemon *d = vg_container_of(t, struct daemon, intake);
 	long long moved = move_intake(d);
-	vg_loop_timer(&d->loop, t, vg_now_ms() + (moved >= INTAKE_BATCH ? 0 : moved < 0 ? 1000 : INTAKE_IDLE_MS));
+	int64_t wait = moved >= INTAKE_BATCH ? 0 : moved < 0 ? 1000 : moved >= INTAKE_BUSY ? INTAKE_BUSY_MS : INTAKE_IDLE_MS;
+	vg_loop_timer(&d->loop, t, vg_now_ms() + wait);
 }
 
 int vg_run_check(const struct vg_config *cfg, char *err, size_t errsz)

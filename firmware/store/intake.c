@@ -531,11 +531,14 @@ static int move_one(struct vg_store *s, const struct vg_intake_rec *r, struct vg
 	};
 	int rc;
 	/* At the disk cap a put may be refused after it freed room: only that
-	 * put is undone, the records before it stay moved. */
-	if (s->max_bytes && (rc = step_stmt(s, ST_MOVE_SAVEPOINT)))
+	 * put is undone, the records before it stay moved.  A savepoint costs a
+	 * copy of every page the put touches (the sub-journal): it is taken only
+	 * for a put that might be refused. */
+	int sp = !vg_store_put_fits(s, &ev);
+	if (sp && (rc = step_stmt(s, ST_MOVE_SAVEPOINT)))
 		return rc;
 	rc = vg_store_put_event(s, &ev);
-	if (s->max_bytes) {
+	if (sp) {
 		if (rc == VG_ERR_FULL) {
 			int undo = step_stmt(s, ST_MOVE_ROLLBACK);
 			if (!undo)

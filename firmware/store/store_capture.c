@@ -63,6 +63,38 @@ static int drop_oldest(struct vg_store *s, long long below_id, int64_t now_ms, i
 	return change(s, ST_DROP_DELETE, last, 0, n);
 }
 
+/* What captured rows of priority may fill of the cap. */
+static long long cap_limit(const struct vg_store *s, int priority)
+{
+	return s->max_bytes - s->max_bytes / (priority == 0 ? 64 : 32) - VG_STORE_INTAKE_SHARE(s->max_bytes);
+}
+
+/* The pages in use are measured at most every CAP_MEASURE_EVERY puts of a
+ * transaction (three PRAGMAs): in between, no other writer can add to them,
+ * and each put adds at most twice its bytes and an allowance (b-tree pages
+ * split half full). */
+static long long cap_growth(size_t row_bytes)
+{
+	return 2 * ((long long)row_bytes + CAP_ROW_ALLOWANCE);
+}
+
+/* 1 when a put of row_bytes certainly fits under limit by the last measure. */
+static int cap_fits(const struct vg_store *s, long long limit, size_t row_bytes)
+{
+	return s->in_txn && s->cap_txn_no == s->txn_no && s->cap_puts < CAP_MEASURE_EVERY &&
+	       s->cap_used + s->cap_added + cap_growth(row_bytes) <= limit;
+}
+
+static size_t event_row_bytes(const struct vg_store_event *ev)
+{
+	return ev->body_len + strlen(ev->event_key) + strlen(ev->device_id) + strlen(ev->type);
+}
+
+int vg_store_put_fits(const struct vg_store *s, const struct vg_store_event *ev)
+{
+	return !s->max_bytes || cap_fits(s, cap_limit(s, ev->priority), event_row_bytes(ev));
+}
+
 /* Inside a capture transaction, after a row (row_id) was put: keep the pages in
  * use within the cap.  Captured rows may fill it up to 31/32 (the priority lane
  * up to 63/64) less the intake journal's share: the daemon's own writes
@@ -76,15 +108,9 @@ static int keep_within_cap(struct vg_store *s, int priority, long long row_id, i
 {
 	if (!s->max_bytes)
 		return VG_OK;
-	long long limit = s->max_bytes - s->max_bytes / (priority == 0 ? 64 : 32) - VG_STORE_INTAKE_SHARE(s->max_bytes);
-	/* The pages in use, measured at most every CAP_MEASURE_EVERY puts of a
-	 * transaction (three PRAGMAs): in between, no other writer can add to
-	 * them, and each put adds at most twice its bytes and an allowance
-	 * (b-tree pages split half full). */
-	long long grown = 2 * ((long long)row_bytes + CAP_ROW_ALLOWANCE);
-	if (s->in_txn && s->cap_txn_no == s->txn_no && s->cap_puts < CAP_MEASURE_EVERY &&
-	    s->cap_used + s->cap_added + grown <= limit) {
-		s->cap_added += grown;
+	long long limit = cap_limit(s, priority);
+	if (cap_fits(s, limit, row_bytes)) {
+		s->cap_added += cap_growth(row_bytes);
 		s->cap_puts++;
 		return VG_OK;
 	}
@@ -179,7 +205,7 @@ int vg_store_put_event(struct vg_store *s, const struct vg_store_event *ev)
 	if (rc)
 		return rc;
 	return keep_within_cap(s, ev->priority, sqlite3_last_insert_rowid(s->db), 1, ev->received_at_ms,
-	                       ev->body_len + strlen(ev->event_key) + strlen(ev->device_id) + strlen(ev->type));
+	                       event_row_bytes(ev));
 }
 
 static int put_quarantine_row(struct vg_store *s, const struct vg_store_quarantine *q);

@@ -24,6 +24,12 @@
  * quarantine_overflow instead of stored (vg_store_put_quarantine). */
 int vg_store_put_event(struct vg_store *s, const struct vg_store_event *ev);
 
+/* 1 when vg_store_put_event(s, ev) cannot be refused at the disk cap now: no
+ * cap, or this transaction measured the pages in use lately and they leave
+ * room for ev whatever it adds; 0 when it might be refused.  A caller that
+ * must undo a refused put alone takes a savepoint only then. */
+int vg_store_put_fits(const struct vg_store *s, const struct vg_store_event *ev);
+
 /* The share of the disk cap kept for the capture plugin's intake journal
  * (intake.h), which is not in buffer.db: events in buffer.db may fill the cap
  * less this share and the daemon's reserve (1/32, 1/64 for the priority lane). */

@@ -503,6 +503,42 @@ static void test_cap_lowered_shrinks_over_the_next_puts(void **state)
 	vg_store_close(s);
 }
 
+/* vg_store_put_fits: without a cap always; with one, only once this
+ * transaction has measured the pages in use and the event's bytes fit what is
+ * left by that measure; again not after CAP_MEASURE_EVERY (256) puts. */
+static void test_put_fits(void **state)
+{
+	struct fixture *f = *state;
+	create_db(f->db);
+	struct vg_store *none = open_capped_at(f->db, 0, 0);
+	struct vg_store_event small = event("fits-0000000000000000a", "{}");
+	assert_int_equal(vg_store_put_fits(none, &small), 1);
+	vg_store_close(none);
+
+	struct vg_store *s = open_capped(f->db, 0);
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	assert_int_equal(vg_store_put_fits(s, &small), 0);          /* nothing measured yet */
+	assert_int_equal(vg_store_put_event(s, &small), VG_OK);      /* measures */
+	struct vg_store_event next = event("fits-0000000000000000b", "{}");
+	assert_int_equal(vg_store_put_fits(s, &next), 1);
+	static char big[CAP_BYTES / 2 + 1];
+	memset(big, 'x', sizeof big - 1);
+	struct vg_store_event large = event("fits-0000000000000000c", big);
+	assert_int_equal(vg_store_put_fits(s, &large), 0);          /* twice its bytes pass the cap */
+	for (int i = 0; i < 256; i++) {
+		char key[32];
+		snprintf(key, sizeof key, "fits-%017d", i);
+		struct vg_store_event e = event(key, "{}");
+		assert_int_equal(vg_store_put_event(s, &e), VG_OK);
+	}
+	assert_int_equal(vg_store_put_fits(s, &next), 0);           /* 256 puts since: measure again */
+	assert_int_equal(vg_store_commit(s), VG_OK);
+	assert_int_equal(vg_store_begin(s), VG_OK);
+	assert_int_equal(vg_store_put_fits(s, &next), 0);           /* a new transaction */
+	vg_store_rollback(s);
+	vg_store_close(s);
+}
+
 /* A delivered batch deletes its rows (their keys stay in keys, counted in
  * forwards) and frees the pages of the bodies; the next event's id is higher
  * than any before, also once the table is empty (the metrics read new rows by
@@ -694,6 +730,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cap_drop_oldest_keeps_the_priority_lane_and_batches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap_drop_oldest_refuses_when_nothing_can_go, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap_lowered_shrinks_over_the_next_puts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_fits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_done_deletes_rows_and_frees_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serial_counter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_count_undeclared, setup, teardown),
