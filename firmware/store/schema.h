@@ -19,6 +19,11 @@
 #include "store.h"
 #include "store_capture.h"
 
+/* The receive time of the oldest event still held (pending or in a batch;
+ * ids follow receive order), NULL when there is none: no key received after
+ * it may be purged or reclaimed. */
+#define SQL_OLDEST_HELD_MS "(SELECT received_at_ms FROM events ORDER BY id LIMIT 1)"
+
 /* The statements prepared once per handle (store_stmt), capture's hot path. */
 enum stmt_id {
 	ST_PUT_KEY,

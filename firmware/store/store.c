@@ -48,7 +48,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	 * row in events: ids follow receive order). */
 	[ST_RECLAIM_KEYS] =
 		"DELETE FROM keys WHERE key IN (SELECT key FROM keys WHERE received_at_ms <"
-		" coalesce((SELECT received_at_ms FROM events ORDER BY id LIMIT 1), 9223372036854775807)"
+		" coalesce(" SQL_OLDEST_HELD_MS ", 9223372036854775807)"
 		" ORDER BY received_at_ms LIMIT ?1)",
 	/* drop_oldest: never the priority lane (consent, erasure), never an event in a batch,
 	 * never the gateway's own (reconciliation); events_droppable is exactly these rows.

@@ -107,7 +107,6 @@ int vg_store_erase_slice(struct vg_store *s, enum vg_store_table table, const ch
 	if (nmatch == 0 || nmatch > VG_STORE_ERASE_MATCH_MAX || to_id <= after_id)
 		return nmatch > VG_STORE_ERASE_MATCH_MAX ? VG_ERR_INVAL : VG_OK;
 	const char *name = table == VG_STORE_TABLE_QUARANTINE ? "quarantine" : "events";
-	const char *state = "";
 	char where[1200], sql[1400];
 	match_clause(where, sizeof where, nmatch);
 	long long ids[VG_STORE_ERASE_SLICE_MAX];
@@ -115,8 +114,8 @@ int vg_store_erase_slice(struct vg_store *s, enum vg_store_table table, const ch
 
 	/* 1. Read, outside any write transaction: in WAL mode this takes no lock
 	 *    a writer waits for, however long it runs. */
-	snprintf(sql, sizeof sql, "SELECT id, body IS NOT NULL AND %s FROM %s WHERE id > ?1 AND id <= ?2%s",
-	         where, name, state);
+	snprintf(sql, sizeof sql, "SELECT id, body IS NOT NULL AND %s FROM %s WHERE id > ?1 AND id <= ?2",
+	         where, name);
 	sqlite3_stmt *st;
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
@@ -138,7 +137,7 @@ int vg_store_erase_slice(struct vg_store *s, enum vg_store_table table, const ch
 
 	/* 2. Delete what matched in one short write transaction, matching again:
 	 *    a row may have been forwarded (its body cleared) or moved meanwhile. */
-	snprintf(sql, sizeof sql, "DELETE FROM %s WHERE id = ?1 AND body IS NOT NULL AND %s%s", name, where, state);
+	snprintf(sql, sizeof sql, "DELETE FROM %s WHERE id = ?1 AND body IS NOT NULL AND %s", name, where);
 	if ((rc = vg_store_begin(s)))
 		return rc;
 	rc = store_map_rc(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL));

@@ -386,7 +386,7 @@ int vg_store_purge_forwarded(struct vg_store *s, int64_t before_ms, int64_t drop
 	 * later events stay until it is forwarded. */
 	static const char *const sql[] = {
 		"DELETE FROM keys WHERE key IN (SELECT key FROM keys WHERE received_at_ms < min(?1,"
-		" coalesce((SELECT received_at_ms FROM events ORDER BY id LIMIT 1), ?1))"
+		" coalesce(" SQL_OLDEST_HELD_MS ", ?1))"
 		" ORDER BY received_at_ms LIMIT ?2)",
 		"DELETE FROM drops WHERE id IN (SELECT id FROM drops WHERE dropped_at_ms < ?1 LIMIT ?2)",
 		"DELETE FROM forwards WHERE rowid IN (SELECT rowid FROM forwards WHERE at_ms < ?1 LIMIT ?2)",
