@@ -849,9 +849,18 @@ int vg_plan_fields(const struct vg_plan *p, const char *type, vg_plan_field_cb c
 
 /* ---- paths in rejections and drop reports ----------------------------------- */
 
+/* Where a walk stands: a stack of members and elements, rendered as text
+ * only when a rejection or a drop names it (path_text), so a walk that
+ * passes formats nothing and scans no key.  Frames past PATH_FRAMES could
+ * never show in VG_PLAN_PATH_MAX bytes (each takes two at least). */
+#define PATH_FRAMES (VG_PLAN_PATH_MAX / 2 + 2)
 struct path {
-	char s[VG_PLAN_PATH_MAX];
-	size_t n;
+	struct {
+		const char *key;     /* a member's name, or NULL for an element */
+		int index;           /* an element's index, or -1 for "[]" */
+	} f[PATH_FRAMES];
+	size_t n;                    /* depth; frames past PATH_FRAMES are not kept */
+	int default_cc;
 };
 
 /* A key that cannot carry personal data goes into paths as it is; any other
@@ -873,35 +882,50 @@ static int key_is_plain(const char *k, int default_cc)
 	return !vg_pii_in_identifier(k, n, default_cc, NULL);
 }
 
-static size_t path_push(struct path *p, const char *key, int index, int default_cc)
+static size_t path_push(struct path *p, const char *key, int index)
 {
-	size_t save = p->n;
-	char seg[64];
-	if (key)
-		snprintf(seg, sizeof seg, "%s%s", p->n ? "." : "", key_is_plain(key, default_cc) ? key : "~");
-	else if (index >= 0)
-		snprintf(seg, sizeof seg, "[%d]", index);
-	else
-		snprintf(seg, sizeof seg, "[]");
-	size_t l = strlen(seg);
-	if (p->n + l + 4 >= sizeof p->s) {
-		/* Too long: end in an ellipsis (once). */
-		if (p->n + 4 <= sizeof p->s && (p->n < 3 || memcmp(p->s + p->n - 3, "\xe2\x80\xa6", 3) != 0)) {
-			memcpy(p->s + p->n, "\xe2\x80\xa6", 3);
-			p->n += 3;
-		}
-	} else {
-		memcpy(p->s + p->n, seg, l);
-		p->n += l;
+	if (p->n < PATH_FRAMES) {
+		p->f[p->n].key = key;
+		p->f[p->n].index = index;
 	}
-	p->s[p->n] = '\0';
-	return save;
+	return p->n++;
 }
 
 static void path_pop(struct path *p, size_t n)
 {
 	p->n = n;
-	p->s[n] = '\0';
+}
+
+/* The dotted path: a key that might carry personal data as "~"; one "…"
+ * where the next segment would not fit. */
+_Static_assert(sizeof((struct vg_reject *)0)->field >= VG_PLAN_PATH_MAX, "a rejection holds a whole path");
+
+static const char *path_text(const struct path *p, char out[VG_PLAN_PATH_MAX])
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < p->n && i < PATH_FRAMES; i++) {
+		char seg[64];
+		if (p->f[i].key)
+			snprintf(seg, sizeof seg, "%s%s", n ? "." : "",
+			         key_is_plain(p->f[i].key, p->default_cc) ? p->f[i].key : "~");
+		else if (p->f[i].index >= 0)
+			snprintf(seg, sizeof seg, "[%d]", p->f[i].index);
+		else
+			snprintf(seg, sizeof seg, "[]");
+		size_t l = strlen(seg);
+		if (n + l + 4 >= VG_PLAN_PATH_MAX) {
+			if (n + 4 <= VG_PLAN_PATH_MAX && (n < 3 || memcmp(out + n - 3, "\xe2\x80\xa6", 3) != 0)) {
+				memcpy(out + n, "\xe2\x80\xa6", 3);
+				n += 3;
+			}
+		} else {
+			memcpy(out + n, seg, l);
+			n += l;
+		}
+		out[n] = '\0';
+	}
+	return out;
 }
 
 /* ---- checking --------------------------------------------------------------- */
@@ -918,7 +942,7 @@ static int fail(struct check *ck, enum vg_reject_reason reason, const char *deta
 	if (!ck->quiet && ck->rej) {
 		ck->rej->reason = reason;
 		ck->rej->offset = -1;
-		snprintf(ck->rej->field, sizeof ck->rej->field, "%s", ck->path.s);
+		path_text(&ck->path, ck->rej->field);
 		snprintf(ck->rej->detail, sizeof ck->rej->detail, "%s", detail);
 	}
 	return VG_ERR_INVAL;
@@ -985,10 +1009,10 @@ static int id_personal(const char *s, int default_cc, const char **what)
 static void deepen_missing(struct check *ck, const struct node *n, const char *name)
 {
 	int add;
-	path_push(&ck->path, name, -1, ck->default_cc);
+	path_push(&ck->path, name, -1);
 	const struct node *c = member_schema(n, name, &add);
 	while (c && c->nrequired) {
-		path_push(&ck->path, c->required[0], -1, ck->default_cc);
+		path_push(&ck->path, c->required[0], -1);
 		c = member_schema(c, c->required[0], &add);
 	}
 }
@@ -1014,7 +1038,7 @@ static int check_object(struct check *ck, const struct node *n, const cJSON *v)
 			continue; /* undeclared: apply drops it */
 		if (add && cJSON_IsBool(m))
 			booleans++;
-		size_t save = path_push(&ck->path, m->string, -1, ck->default_cc);
+		size_t save = path_push(&ck->path, m->string, -1);
 		int rc = check_value(ck, c, m);
 		path_pop(&ck->path, save);
 		if (rc)
@@ -1135,7 +1159,7 @@ static int check_value(struct check *ck, const struct node *n, const cJSON *v)
 			return fail(ck, VG_REJ_CONTRACT, "number of elements out of range");
 		int i = 0;
 		for (const cJSON *e = v->child; e && n->items; e = e->next, i++) {
-			size_t save = path_push(&ck->path, NULL, i, ck->default_cc);
+			size_t save = path_push(&ck->path, NULL, i);
 			int rc = check_value(ck, n->items, e);
 			path_pop(&ck->path, save);
 			if (rc)
@@ -1231,7 +1255,7 @@ int vg_plan_check(const struct vg_plan *p, const cJSON *event, int default_cc, s
 	int rc = check_common(event, rej);
 	if (rc)
 		return rc;
-	struct check ck = { .default_cc = default_cc, .rej = rej };
+	struct check ck = { .default_cc = default_cc, .rej = rej, .path.default_cc = default_cc };
 	return check_value(&ck, t->schema, event);
 }
 
@@ -1257,11 +1281,17 @@ static int stored_form(int cls, const char *v)
 	return cls >= 0 && vg_pii_stored_form(vg_pii_class_name((enum vg_pii_class)cls), v) != 0;
 }
 
+static void report_drop(const struct apply *ap)
+{
+	char text[VG_PLAN_PATH_MAX];
+	ap->cb(ap->ud, path_text(&ap->path, text));
+}
+
 static void drop(struct apply *ap, cJSON *parent, cJSON *item, const char *key)
 {
-	size_t save = path_push(&ap->path, key, -1, ap->ctx->default_cc);
+	size_t save = path_push(&ap->path, key, -1);
 	if (ap->cb)
-		ap->cb(ap->ud, ap->path.s);
+		report_drop(ap);
 	path_pop(&ap->path, save);
 	cJSON_DetachItemViaPointer(parent, item);
 	vg_json_wipe_delete(item);
@@ -1283,7 +1313,7 @@ static int apply_children(struct apply *ap, const struct node *n, cJSON *v)
 				drop(ap, v, m, m->string);
 				continue;
 			}
-			size_t save = path_push(&ap->path, m->string, -1, ap->ctx->default_cc);
+			size_t save = path_push(&ap->path, m->string, -1);
 			int rc = apply_value(ap, c, v, m);
 			path_pop(&ap->path, save);
 			if (rc < 0)
@@ -1293,15 +1323,15 @@ static int apply_children(struct apply *ap, const struct node *n, cJSON *v)
 		for (cJSON *e = v->child; e; e = next) {
 			next = e->next;
 			if (!n->items) {
-				size_t save = path_push(&ap->path, NULL, -1, 0);
+				size_t save = path_push(&ap->path, NULL, -1);
 				if (ap->cb)
-					ap->cb(ap->ud, ap->path.s);
+					report_drop(ap);
 				path_pop(&ap->path, save);
 				cJSON_DetachItemViaPointer(v, e);
 				vg_json_wipe_delete(e);
 				continue;
 			}
-			size_t save = path_push(&ap->path, NULL, -1, 0);
+			size_t save = path_push(&ap->path, NULL, -1);
 			int rc = apply_value(ap, n->items, v, e);
 			path_pop(&ap->path, save);
 			if (rc < 0)
@@ -1319,7 +1349,7 @@ static int apply_value(struct apply *ap, const struct node *n, cJSON *parent, cJ
 		/* Declared, but not as this (the check quarantined the event):
 		 * "note": 4111111111111111 must not be held as it came. */
 		if (ap->cb)
-			ap->cb(ap->ud, ap->path.s);
+			report_drop(ap);
 		cJSON_DetachItemViaPointer(parent, item);
 		vg_json_wipe_delete(item);
 		return 1;
@@ -1352,7 +1382,7 @@ int vg_plan_apply(const struct vg_plan *p, cJSON *event, const struct vg_pii_ctx
 		return VG_ERR_INVAL;
 	const cJSON *type = cJSON_GetObjectItemCaseSensitive(event, "type");
 	const struct plan_type *t = cJSON_IsString(type) ? find(p, type->valuestring) : NULL;
-	struct apply ap = { .ctx = ctx, .st = st ? st : &dummy, .cb = cb, .ud = ud,
+	struct apply ap = { .ctx = ctx, .st = st ? st : &dummy, .cb = cb, .ud = ud, .path.default_cc = ctx->default_cc,
 	                    .stored_body = (flags & VG_PLAN_STORED_BODY) != 0,
 	                    .ids_clean = (flags & VG_PLAN_IDS_CLEAN) != 0 };
 	return apply_children(&ap, t ? t->schema : p->common, event);

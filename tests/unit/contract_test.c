@@ -732,6 +732,61 @@ static void test_plan_problems(void **state)
 	}
 }
 
+/* The paths a rejection and a drop name: element indexes in a rejection,
+ * "[]" in a drop, "~" for a key that might carry personal data, and a path
+ * too long for VG_PLAN_PATH_MAX cut with one "…". */
+#define A40 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define B40 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+static void test_paths(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"{\"events\":{\"t\":{\"properties\":{\"type\":{\"type\":\"string\"},"
+		"\"occurred_at\":{\"type\":\"string\"},\"l\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"}},"
+		"\"scopes\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"boolean\"}},"
+		"\"" A40 "\":{\"type\":\"object\",\"properties\":{\"" B40 "\":{\"type\":\"object\",\"properties\":"
+		"{\"list\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"n\":{\"type\":\"integer\"},"
+		"\"nn\":{\"type\":\"integer\"}}}}}}}}}}}}";
+	struct problems pr = { .text = "" };
+	struct vg_plan *p = NULL;
+	if (vg_plan_parse(&p, text, sizeof text - 1, on_problem, &pr) != VG_OK)
+		fail_msg("%s", pr.text);
+	static const struct {
+		const char *json, *field;
+	} cases[] = {
+		{ "{\"type\":\"t\",\"l\":[1,2,\"x\"]}", "l[2]" },
+		{ "{\"type\":\"t\",\"scopes\":{\"ana.lopez@example.com\":\"x\",\"sms\":\"x\"}}", "scopes.sms" },
+		{ "{\"type\":\"t\",\"" A40 "\":{\"" B40 "\":{\"list\":[{\"n\":1},{\"n\":\"x\"}]}}}",
+		  A40 "." B40 ".list[1].n" },
+		{ "{\"type\":\"t\",\"" A40 "\":{\"" B40 "\":{\"list\":[{\"n\":1},{\"nn\":\"x\"}]}}}",
+		  A40 "." B40 ".list[1]\xe2\x80\xa6" },
+		{ "{\"type\":\"t\",\"" A40 "\":{\"" B40 "\":{\"list\":[{},{},{},{},{},{},{},{},{},{},{\"n\":\"x\"}]}}}",
+		  A40 "." B40 ".list[10]\xe2\x80\xa6" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		cJSON *e = cJSON_Parse(cases[i].json);
+		assert_non_null(e);
+		struct vg_reject rej;
+		assert_int_equal(vg_plan_check(p, e, 49, &rej), VG_ERR_INVAL);
+		cJSON_Delete(e);
+		if (strcmp(rej.field, cases[i].field) != 0)
+			fail_msg("case %zu: field \"%s\", want \"%s\"", i, rej.field, cases[i].field);
+	}
+	cJSON *e = cJSON_Parse("{\"type\":\"t\",\"scopes\":{\"ana.lopez@example.com\":true,\"sms\":true},"
+	                       "\"" A40 "\":{\"" B40 "\":{\"list\":[{\"n\":1,\"x\":2},{\"nn\":3,\"yy\":4}]}}}");
+	assert_non_null(e);
+	struct vg_pii_ctx ctx = { .key = &test_key, .default_cc = 49 };
+	vg_pii_policy_default(&ctx.policy);
+	struct drops d = { .n = 0 };
+	assert_int_equal(vg_plan_apply(p, e, &ctx, NULL, 0, on_drop, &d), VG_OK);
+	vg_json_wipe_delete(e);
+	assert_int_equal(d.n, 3);
+	assert_string_equal(d.paths[0], "scopes.~");
+	assert_string_equal(d.paths[1], A40 "." B40 ".list[].x");
+	assert_string_equal(d.paths[2], A40 "." B40 ".list[].yy");
+	vg_plan_free(p);
+}
+
 /* The plan the package ships parses without a single warning. */
 static void test_default_plan_is_clean(void **state)
 {
@@ -785,6 +840,7 @@ int main(void)
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_declared_type),
 		cmocka_unit_test(test_plan_problems),
+		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_default_plan_is_clean),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
