@@ -226,7 +226,7 @@ int vg_json_exact_numbers(cJSON *tree)
 		snprintf(buf, sizeof buf, "%1.15g", d);
 		if (strtod(buf, NULL) == d)
 			continue;
-		if (d == (double)(int64_t)d && fabs(d) <= 9007199254740992.0) {
+		if (fabs(d) <= 9007199254740992.0 && d == (double)(int64_t)d) { /* the range first: no cast out of it */
 			snprintf(buf, sizeof buf, "%lld", (long long)d);
 		} else {
 			snprintf(buf, sizeof buf, "%1.16g", d);   /* the shortest that reads back */
