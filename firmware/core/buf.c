@@ -100,6 +100,14 @@ char *vg_buf_take(struct vg_buf *b, size_t *len)
 	return p;
 }
 
+void vg_buf_reset(struct vg_buf *b)
+{
+	b->len = 0;
+	b->err = 0;
+	if (b->p)
+		b->p[0] = '\0';
+}
+
 void vg_buf_free(struct vg_buf *b)
 {
 	free(b->p);

@@ -35,6 +35,9 @@ const char *vg_buf_str(const struct vg_buf *b);
  * appended) and leave b empty with the same maximum. */
 char *vg_buf_take(struct vg_buf *b, size_t *len);
 
+/* Empty b (also clearing a failure) and keep its memory for reuse. */
+void vg_buf_reset(struct vg_buf *b);
+
 /* Free the contents and leave b empty (also clearing a failure). */
 void vg_buf_free(struct vg_buf *b);
 

@@ -696,6 +696,507 @@ int vg_encode_wire_append(const struct vg_wire_consts *wc, const char *event_key
 	return vg_buf_add(out, wc->library, wc->library_len);
 }
 
+/* ---- the message from the stored body's text --------------------------------
+ *
+ * A stored body is text cJSON printed (vg_ingest, quarantine retry): no
+ * blanks, each string escaped the one way cJSON escapes, each number as
+ * vg_json_exact_numbers left it.  In that form printing a value again gives
+ * its text as it stands, so the message can take the body's values by copy
+ * instead of parsing the body into a tree and printing the message from
+ * another.  read_body checks the form; a body not in it (a fraction, an
+ * exponent, "\/", a blank — text an older version or a hand wrote) goes
+ * the tree's way. */
+
+struct span {
+	const char *p;               /* NULL: absent */
+	size_t n;
+};
+
+/* The top-level members the message takes (the first of each name, as
+ * cJSON_GetObjectItemCaseSensitive finds). */
+enum {
+	M_TYPE, M_PERSON, M_PREVIOUS, M_OCCURRED_AT, M_PROPERTIES, M_CONSENT, M_ID, M_SEQ, M_PLAN, M_DEV_AT, M__COUNT
+};
+static const char *const member_names[M__COUNT] = {
+	"type", "person", "_previous_tokens", "occurred_at", "properties", "consent", "id", "seq", "_plan",
+	"device_occurred_at",
+};
+
+struct reader {
+	const char *s;
+	size_t n, i;
+	struct span m[M__COUNT];
+};
+
+#define TEXT_DEPTH 64
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* A string as cJSON prints one: no byte below 0x20 as it is; \" \\ \b \f
+ * \n \r \t; any other control character as \u00xx (lower case); nothing
+ * else escaped. */
+static int read_string(struct reader *r)
+{
+	for (size_t i = r->i + 1; i < r->n;) {
+		unsigned char c = (unsigned char)r->s[i];
+		if (c == '"') {
+			r->i = i + 1;
+			return 0;
+		}
+		if (c < 0x20)
+			return -1;
+		if (c != '\\') {
+			i++;
+			continue;
+		}
+		if (i + 1 >= r->n)
+			return -1;
+		char e = r->s[i + 1];
+		if (e == '"' || e == '\\' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
+			i += 2;
+			continue;
+		}
+		if (e != 'u' || i + 5 >= r->n || r->s[i + 2] != '0' || r->s[i + 3] != '0')
+			return -1;
+		int hi = hexval(r->s[i + 4]), lo = hexval(r->s[i + 5]), v = hi * 16 + lo;
+		if (hi < 0 || hi > 1 || lo < 0 || v == 0 || v == '\b' || v == '\f' || v == '\n' || v == '\r' ||
+		    v == '\t')
+			return -1;
+		i += 6;
+	}
+	return -1;
+}
+
+/* An integer of at most 15 digits, which cJSON and vg_json_exact_numbers
+ * print as its digits ("-0" prints as 0). */
+static int read_number(struct reader *r)
+{
+	size_t i = r->i;
+	int neg = r->s[i] == '-';
+	i += (size_t)neg;
+	size_t d = i;
+	while (i < r->n && r->s[i] >= '0' && r->s[i] <= '9')
+		i++;
+	size_t nd = i - d;
+	if (nd == 0 || nd > 15 || (nd > 1 && r->s[d] == '0') || (neg && nd == 1 && r->s[d] == '0'))
+		return -1;
+	if (i < r->n && (r->s[i] == '.' || r->s[i] == 'e' || r->s[i] == 'E'))
+		return -1;
+	r->i = i;
+	return 0;
+}
+
+static int read_literal(struct reader *r, const char *lit, size_t n)
+{
+	if (r->n - r->i < n || memcmp(r->s + r->i, lit, n) != 0)
+		return -1;
+	r->i += n;
+	return 0;
+}
+
+static int read_value(struct reader *r, int depth);
+
+static int read_container(struct reader *r, int depth)
+{
+	char close = r->s[r->i] == '{' ? '}' : ']';
+	int object = close == '}';
+	r->i++;
+	if (r->i < r->n && r->s[r->i] == close) {
+		r->i++;
+		return 0;
+	}
+	for (;;) {
+		if (object) {
+			size_t k = r->i;
+			if (r->i >= r->n || r->s[r->i] != '"' || read_string(r) || r->i >= r->n || r->s[r->i] != ':')
+				return -1;
+			size_t kn = r->i - k - 2;
+			r->i++;
+			size_t v = r->i;
+			if (read_value(r, depth + 1))
+				return -1;
+			for (int m = 0; depth == 0 && m < M__COUNT; m++)
+				if (!r->m[m].p && strlen(member_names[m]) == kn && memcmp(r->s + k + 1, member_names[m], kn) == 0) {
+					r->m[m].p = r->s + v;
+					r->m[m].n = r->i - v;
+				}
+		} else if (read_value(r, depth + 1)) {
+			return -1;
+		}
+		if (r->i >= r->n)
+			return -1;
+		char c = r->s[r->i++];
+		if (c == close)
+			return 0;
+		if (c != ',')
+			return -1;
+	}
+}
+
+static int read_value(struct reader *r, int depth)
+{
+	if (r->i >= r->n || depth > TEXT_DEPTH)
+		return -1;
+	switch (r->s[r->i]) {
+	case '{':
+	case '[': return read_container(r, depth);
+	case '"': return read_string(r);
+	case 't': return read_literal(r, "true", 4);
+	case 'f': return read_literal(r, "false", 5);
+	case 'n': return read_literal(r, "null", 4);
+	default: return read_number(r);
+	}
+}
+
+/* body[0..len) in cJSON's printed form, an object: its members the
+ * message takes in r->m.  0, or -1 when the body is not in that form. */
+static int read_body(const char *body, size_t len, struct reader *r)
+{
+	memset(r, 0, sizeof *r);
+	r->s = body;
+	r->n = len;
+	if (!len || body[0] != '{' || read_value(r, 0) || r->i != len)
+		return -1;
+	return 0;
+}
+
+/* The end of the (valid, printed) value at s[i]. */
+static size_t value_end(const char *s, size_t n, size_t i)
+{
+	if (s[i] == '"') {
+		for (i++; i < n && s[i] != '"'; i++)
+			i += s[i] == '\\';
+		return i + 1;
+	}
+	if (s[i] == '{' || s[i] == '[') {
+		int depth = 0;
+		for (; i < n; i++) {
+			char c = s[i];
+			if (c == '"')
+				i = value_end(s, n, i) - 1;
+			else if (c == '{' || c == '[')
+				depth++;
+			else if ((c == '}' || c == ']') && --depth == 0)
+				return i + 1;
+		}
+		return n;
+	}
+	while (i < n && s[i] != ',' && s[i] != '}' && s[i] != ']')
+		i++;
+	return i;
+}
+
+/* Members of the printed object o, one at a time: *key and *val set, 1; 0
+ * at the end.  *at starts at 0. */
+static int next_member(struct span o, size_t *at, struct span *key, struct span *val)
+{
+	size_t i = *at ? *at : 1;
+	if (o.n < 2 || o.p[0] != '{' || i >= o.n - 1 || o.p[i] != '"')
+		return 0;
+	size_t k = value_end(o.p, o.n, i);
+	key->p = o.p + i + 1;
+	key->n = k - i - 2;
+	size_t v = value_end(o.p, o.n, k + 1);
+	val->p = o.p + k + 1;
+	val->n = v - (k + 1);
+	*at = v + 1;
+	return 1;
+}
+
+static int span_is(struct span s, const char *text)
+{
+	size_t n = strlen(text);
+	return s.p && s.n == n && memcmp(s.p, text, n) == 0;
+}
+
+static int is_object(struct span s)
+{
+	return s.p && s.p[0] == '{';
+}
+
+/* A string's text without its quotes, in out (NUL-terminated), when it
+ * has no escape and fits; else 0. */
+static int plain_string(struct span s, char *out, size_t cap)
+{
+	if (!s.p || s.p[0] != '"' || s.n - 2 >= cap || memchr(s.p, '\\', s.n))
+		return 0;
+	memcpy(out, s.p + 1, s.n - 2);
+	out[s.n - 2] = '\0';
+	return 1;
+}
+
+static struct span object_member(struct span o, const char *name)
+{
+	struct span k, v = { NULL, 0 };
+	size_t at = 0;
+	while (is_object(o) && next_member(o, &at, &k, &v))
+		if (k.n == strlen(name) && memcmp(k.p, name, k.n) == 0)
+			return v;
+	v.p = NULL;
+	return v;
+}
+
+/* s as cJSON prints a string, appended. */
+static void add_json_string(struct vg_buf *out, const char *s)
+{
+	char esc[8];
+	vg_buf_add(out, "\"", 1);
+	for (const char *run = s;; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		vg_buf_add(out, run, (size_t)(s - run));
+		if (!c)
+			break;
+		size_t n = json_string((const char[]){ (char)c, '\0' }, esc, sizeof esc);
+		vg_buf_add(out, esc + 1, n - 2); /* without its quotes */
+		run = s + 1;
+	}
+	vg_buf_add(out, "\"", 1);
+}
+
+static void add_span(struct vg_buf *out, struct span s)
+{
+	vg_buf_add(out, s.p, s.n);
+}
+
+/* The identifiers of a person object as person_value takes them (the
+ * first member of each name, when a non-empty string), in id_fields' order;
+ * v[i].p NULL for none. */
+static void read_ids(struct span obj, struct span v[N_ID_FIELDS])
+{
+	struct span k, val;
+	size_t at = 0;
+	memset(v, 0, N_ID_FIELDS * sizeof *v);
+	while (is_object(obj) && next_member(obj, &at, &k, &val))
+		for (size_t i = 0; i < N_ID_FIELDS; i++)
+			if (!v[i].p && k.n == strlen(id_fields[i].name) && memcmp(k.p, id_fields[i].name, k.n) == 0) {
+				v[i] = val;
+				break;
+			}
+	for (size_t i = 0; i < N_ID_FIELDS; i++)
+		if (v[i].p && (v[i].p[0] != '"' || v[i].n <= 2))
+			v[i].p = NULL;
+}
+
+/* id_type of a printed string value.  A value with an escape holds a '"',
+ * a backslash or a control character, which no token and no hex digest
+ * has; any other is its text without the quotes.  NULL: out of memory. */
+static const char *span_id_type(const struct id_field *f, struct span v)
+{
+	if (!f->contact || memchr(v.p, '\\', v.n))
+		return f->contact ? f->contact->plain : f->type;
+	char small[128], *s = v.n - 2 < sizeof small ? small : malloc(v.n - 1);
+	if (!s)
+		return NULL;
+	memcpy(s, v.p + 1, v.n - 2);
+	s[v.n - 2] = '\0';
+	const char *t = id_type(f, s);
+	if (s != small)
+		free(s);
+	return t;
+}
+
+/* One externalIds entry per identifier (add_identity's order); -1 when out
+ * of memory. */
+static int add_external_ids(struct vg_buf *out, const struct span v[N_ID_FIELDS], int *first)
+{
+	for (size_t i = 0; i < N_ID_FIELDS; i++) {
+		if (!v[i].p)
+			continue;
+		const char *type = span_id_type(&id_fields[i], v[i]);
+		if (!type)
+			return -1;
+		vg_buf_adds(out, *first ? "{\"id\":" : ",{\"id\":");
+		add_span(out, v[i]);
+		vg_buf_adds(out, ",\"type\":");
+		add_json_string(out, type);
+		vg_buf_adds(out, ",\"collection\":\"users\",\"encoding\":\"none\"}");
+		*first = 0;
+	}
+	return 0;
+}
+
+/* properties (add_properties): the body's object, less the first member
+ * named device_occurred_at when the gateway set its own, which goes last. */
+static void add_props(struct vg_buf *out, struct span props, struct span dev_at)
+{
+	int has_dev = dev_at.p && dev_at.p[0] == '"';
+	if (!is_object(props)) {
+		props.p = "{}";
+		props.n = 2;
+	}
+	struct span k, v;
+	size_t at = 0, from = 0, to = 0, before = out->len;
+	while (has_dev && next_member(props, &at, &k, &v)) {
+		if (k.n == sizeof "device_occurred_at" - 1 && memcmp(k.p, "device_occurred_at", k.n) == 0) {
+			from = (size_t)(k.p - 1 - props.p); /* its key's quote */
+			to = (size_t)(v.p + v.n - props.p);
+			break;
+		}
+	}
+	if (to) {
+		/* drop "device_occurred_at":V and one comma next to it */
+		if (props.p[to] == ',')
+			to++;
+		else if (props.p[from - 1] == ',')
+			from--;
+		vg_buf_add(out, props.p, from);
+		vg_buf_add(out, props.p + to, props.n - to);
+	} else {
+		add_span(out, props);
+	}
+	if (!has_dev || out->err != VG_OK)
+		return;
+	/* the closing brace goes after the gateway's member */
+	out->len--;
+	vg_buf_adds(out, out->len - before > 1 ? ",\"device_occurred_at\":" : "\"device_occurred_at\":");
+	add_span(out, dev_at);
+	vg_buf_add(out, "}", 1);
+}
+
+int vg_encode_text(const struct vg_encode_ctx *ctx, const struct vg_wire_consts *wc,
+                   const struct vg_encode_event *ev, struct vg_buf *out)
+{
+	struct reader r;
+	if (check_args(ctx, ev) != VG_OK || !ev->body || !wc || read_body(ev->body, ev->body_len, &r))
+		return VG_ENCODE_TREE;
+	struct span type = r.m[M_TYPE], person = r.m[M_PERSON], previous = r.m[M_PREVIOUS];
+	if (!type.p || type.p[0] != '"' || type.n <= 2)
+		return VG_ENCODE_TREE;
+	int identify = span_is(type, "\"" CONSENT_TYPE "\"");
+
+	/* timestamp (event_time) */
+	int64_t ts = ev->received_at_ms;
+	struct span at = r.m[M_OCCURRED_AT];
+	if (at.p && at.p[0] == '"') {
+		char text[64];
+		int64_t t, u;
+		int has_offset;
+		if (!plain_string(at, text, sizeof text))
+			return VG_ENCODE_TREE;
+		if (vg_time_parse(text, &t, &has_offset) == VG_OK)
+			ts = has_offset ? t : local_to_utc(t, &u) == 0 ? u : ev->received_at_ms;
+	}
+
+	/* userId (customer_id, id_fields[0]), or the best anonymousId (add_identity) */
+	struct span ids[N_ID_FIELDS], prev[N_ID_FIELDS], user, anon = { NULL, 0 };
+	read_ids(person, ids);
+	user = ids[0];
+	int anon_rank = 0;
+	for (size_t i = 0; !user.p && i < N_ID_FIELDS; i++) {
+		if (ids[i].p && id_fields[i].anon_rank && (!anon.p || id_fields[i].anon_rank < anon_rank)) {
+			anon = ids[i];
+			anon_rank = id_fields[i].anon_rank;
+		}
+	}
+
+	size_t start = out->len;
+	char when[25];
+	vg_buf_adds(out, identify ? "{\"type\":\"identify\",\"messageId\":" : "{\"type\":\"track\",\"messageId\":");
+	add_json_string(out, ev->event_key);
+	if (!identify) {
+		vg_buf_adds(out, ",\"event\":");
+		add_span(out, type);
+	}
+	vg_time_format(ts, when);
+	vg_buf_adds(out, ",\"timestamp\":\"");
+	vg_buf_adds(out, when);
+	if (user.p || anon.p) {
+		vg_buf_adds(out, user.p ? "\",\"userId\":" : "\",\"anonymousId\":");
+		add_span(out, user.p ? user : anon);
+	} else {
+		/* never neither: a device-scoped anonymous id */
+		char dev[512];
+		int n = snprintf(dev, sizeof dev, "device:%s:%s", ctx->venue_id, ev->device_id);
+		if (n < 0 || (size_t)n >= sizeof dev)
+			goto tree;
+		vg_buf_adds(out, "\",\"anonymousId\":");
+		add_json_string(out, dev);
+	}
+	if (identify) {
+		vg_buf_adds(out, ",\"traits\":{}");
+	} else {
+		vg_buf_adds(out, ",\"properties\":");
+		add_props(out, r.m[M_PROPERTIES], r.m[M_DEV_AT]);
+	}
+	vg_buf_adds(out, ",\"context\":{\"externalIds\":[");
+	int first = 1;
+	read_ids(previous, prev);
+	if (add_external_ids(out, ids, &first) || add_external_ids(out, prev, &first))
+		goto tree;
+	vg_buf_add(out, "]", 1);
+	if (identify) {
+		struct span consent = r.m[M_CONSENT], k, v;
+		size_t it = 0;
+		int n = 0;
+		vg_buf_adds(out, ",\"consent\":{\"categoryPreferences\":{");
+		while (is_object(consent) && next_member(consent, &it, &k, &v)) {
+			if (!span_is(v, "true") && !span_is(v, "false"))
+				continue;
+			if (n++)
+				vg_buf_add(out, ",", 1);
+			vg_buf_add(out, k.p - 1, k.n + 3); /* "name": */
+			add_span(out, v);
+		}
+		vg_buf_add(out, "}", 1);
+		struct span src = is_object(consent) ? object_member(consent, "source") : (struct span){ NULL, 0 };
+		if (src.p && src.p[0] == '"') {
+			vg_buf_adds(out, ",\"source\":");
+			add_span(out, src);
+		}
+		vg_buf_add(out, "}", 1);
+	}
+	struct span id = r.m[M_ID], seq = r.m[M_SEQ], plan = r.m[M_PLAN];
+	vg_buf_adds(out, ",\"venuegw\":{");
+	vg_buf_add(out, wc->venuegw, wc->venuegw_len);
+	vg_buf_adds(out, "\"device_id\":");
+	add_json_string(out, ev->device_id);
+	vg_buf_adds(out, ",\"device_event_id\":");
+	if (id.p && id.p[0] == '"' && id.n > 2)
+		add_span(out, id);
+	else
+		vg_buf_adds(out, "null");
+	vg_buf_adds(out, ",\"device_seq\":");
+	if (seq.p && (seq.p[0] == '-' || (seq.p[0] >= '0' && seq.p[0] <= '9')))
+		add_span(out, seq);
+	else
+		vg_buf_adds(out, "null");
+	vg_time_format(ev->received_at_ms, when);
+	vg_buf_adds(out, ",\"received_at\":\"");
+	vg_buf_adds(out, when);
+	vg_buf_adds(out, "\",\"plan\":");
+	if (plan.p && plan.p[0] == '"' && plan.n > 2)
+		add_span(out, plan);
+	else
+		vg_buf_adds(out, "null");
+	vg_buf_adds(out, ",\"flags\":[");
+	for (int bit = 0, n = 0; bit < VG_FLAG__COUNT; bit++) {
+		if (!(ev->flags & (1u << bit)))
+			continue;
+		const char *name = vg_flag_name(bit);
+		if (n++)
+			vg_buf_add(out, ",", 1);
+		add_json_string(out, name ? name : "unknown");
+	}
+	vg_buf_adds(out, "]}");
+	vg_buf_add(out, wc->library, wc->library_len);
+	if (out->err == VG_ERR_NOMEM)
+		return VG_ERR_NOMEM;
+	if (out->err == VG_OK)
+		return VG_OK;
+tree:
+	/* too large for out, or a value to decode: the tree's way, from scratch */
+	out->len = start;
+	out->err = VG_OK;
+	if (out->p)
+		out->p[start] = '\0';
+	return VG_ENCODE_TREE;
+}
+
 /* ---- batches ------------------------------------------------------------ */
 
 char *vg_encode_batch(const cJSON *messages, int64_t sent_at_ms, size_t *len)

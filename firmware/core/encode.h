@@ -140,6 +140,20 @@ struct vg_buf;
 int vg_encode_wire_append(const struct vg_wire_consts *wc, const char *event_key, const struct vg_wire_parts *p,
                           struct vg_buf *out);
 
+/* What vg_encode_text returns for a body it leaves to vg_encode_fragment. */
+#define VG_ENCODE_TREE 1
+
+/* Append the message of ev to out: the bytes vg_encode_fragment prints,
+ * made without a parse or a print.  It copies the body's values as they
+ * stand, so it takes a body only when the body is in the form cJSON
+ * prints (no blanks, strings escaped as cJSON escapes them, numbers
+ * integers of at most 15 digits: what vg_ingest stores) and its
+ * occurred_at has no escape.  wc: vg_encode_wire_consts of ctx.  VG_OK; VG_ENCODE_TREE
+ * (nothing appended): encode it with vg_encode_fragment; VG_ERR_NOMEM.
+ * Pure but for vg_encode_message's time zone note. */
+int vg_encode_text(const struct vg_encode_ctx *ctx, const struct vg_wire_consts *wc,
+                   const struct vg_encode_event *ev, struct vg_buf *out);
+
 /* Serialize {"batch": messages, "sentAt": …} (sentAt omitted when
  * sent_at_ms < 0, i.e. while the clock is not synchronised).  messages is
  * borrowed (an array of vg_encode_message results).  Returns malloc'd text

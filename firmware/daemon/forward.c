@@ -109,6 +109,7 @@ struct vg_forwarder {
 	struct vg_encode_ctx ectx;
 	struct vg_wire_consts wc;     /* what stored stubs leave out (encode.h) */
 	char *scratch;                /* the last message encoded from a tokenized body */
+	struct vg_buf text;           /* the last message vg_encode_text made */
 	CURLM *multi;
 	struct vg_timer curl_timer, tick, recon;
 	char url[320];
@@ -231,8 +232,8 @@ struct fill {
 
 /* The message of row r, to append to a batch: the stub its body carries
  * (a row captured with VG_FLAG_WIRE; parts->stub set), or else text encoded now
- * from its tokenized body (rows of older versions, the gateway's own events,
- * times that needed the daemon's time zone) into f->scratch (*text set).
+ * from its tokenized body (*text set): by vg_encode_text into f->text, or,
+ * for a body it leaves to the tree, by vg_encode_fragment into f->scratch.
  * *len is the message's length either way.  VG_OK; VG_ERR_INVAL: it cannot
  * be sent; VG_ERR_NOMEM. */
 static int row_message(struct vg_forwarder *f, const struct vg_store_row *r, struct vg_wire_parts *parts,
@@ -253,13 +254,21 @@ static int row_message(struct vg_forwarder *f, const struct vg_store_row *r, str
 		.flags = r->flags & ~VG_FLAG_WIRE,
 		.received_at_ms = r->received_at_ms,
 	};
+	/* A body as vg_ingest printed it: its values copied, no parse, no print. */
+	vg_buf_reset(&f->text);
+	int rc = vg_encode_text(&f->ectx, &f->wc, &ev, &f->text);
+	if (rc != VG_ENCODE_TREE) {
+		*text = vg_buf_str(&f->text);
+		*len = f->text.len;
+		return rc;
+	}
 	/* The body's tree, the message's and its text come from the scratch
 	 * arena: no malloc or free per event.  The text stays readable until
 	 * the next row's. */
 	cJSON_free(f->scratch);
 	f->scratch = NULL;
 	vg_encode_scratch_open();
-	int rc = vg_encode_fragment(&f->ectx, &ev, NULL, &f->scratch, len);
+	rc = vg_encode_fragment(&f->ectx, &ev, NULL, &f->scratch, len);
 	vg_encode_scratch_close();
 	*text = f->scratch;
 	return rc;
@@ -973,6 +982,7 @@ int vg_forwarder_open(struct vg_forwarder **out, struct vg_loop *loop, const str
 	f->loop = loop;
 	f->cfg = cfg;
 	f->store = st;
+	vg_buf_init(&f->text, VG_MESSAGE_MAX_BYTES + 1);
 	vg_encode_scratch_install();
 	f->ectx.venue_id = cfg->venue_id;
 	f->ectx.gateway_id = cfg->gateway_id;
@@ -1100,6 +1110,7 @@ void vg_forwarder_close(struct vg_forwarder *f)
 		batch_free(&s->b);
 	}
 	cJSON_free(f->scratch);
+	vg_buf_free(&f->text);
 	if (f->multi)
 		curl_multi_cleanup(f->multi);
 	free(f->queue);

@@ -27,7 +27,11 @@
  *    no string value outside person holds a card number (13–19 digits in
  *    groups joined by single spaces or dashes, Luhn, not glued to an
  *    identifier: pii.h's boundary rule) — nor does a kept system identifier,
- *    which is scanned as free text too.
+ *    which is scanned as free text too;
+ *  - the forwarder's two encoders agree: on every stored body, and on the
+ *    raw payload read as a body, vg_encode_text either leaves it to the
+ *    tree or gives vg_encode_fragment's bytes; it takes every stored body
+ *    of an accepted event whose numbers are integers of up to 15 digits.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +39,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "buf.h"
 #include "contract.h"
+#include "encode.h"
 #include "err.h"
 #include "event.h"
 #include "fuzz.h"
@@ -264,6 +270,68 @@ static void check_body(const struct vg_ingest_out *out, const struct vg_pii_poli
 	}
 }
 
+/* Whether the printed body has a number that is not an integer of at
+ * most 15 digits ('.', 'e' or 'E' outside strings, 16 digits in a row), or
+ * is -0 (which cJSON versions print differently, so vg_encode_text leaves
+ * it to the tree). */
+static int has_other_number(const char *s, size_t n)
+{
+	int in_str = 0;
+	size_t digits = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = 0;
+			continue;
+		}
+		if (c == '"')
+			in_str = 1;
+		else if (c == '.' || c == 'e' || c == 'E')
+			return 1;
+		else if (c == '-' && i + 1 < n && s[i + 1] == '0' && (i + 2 == n || !is_digit(s[i + 2])))
+			return 1;
+		digits = is_digit(c) ? digits + 1 : 0;
+		if (digits > 15)
+			return 1;
+	}
+	return 0;
+}
+
+/* Both encoders on body[0..n) (an exact-size copy): 1 when vg_encode_text
+ * took it (and then its bytes are the tree's), 0 when it left it. */
+static int encoders_agree(const char *body, size_t n, unsigned flags)
+{
+	static const struct vg_encode_ctx ectx = { .venue_id = "v", .gateway_id = "g", .library_version = "0" };
+	struct vg_wire_consts wc;
+	FUZZ_CHECK(vg_encode_wire_consts(&ectx, &wc) == VG_OK);
+	char *copy = malloc(n ? n : 1);
+	if (!copy)
+		return 0;
+	memcpy(copy, body, n);
+	struct vg_encode_event ev = { .event_key = "AAAAAAAAAAAAAAAAAAAAAA", .device_id = "d", .body = copy,
+	                              .body_len = n, .flags = flags, .received_at_ms = NOW_MS };
+	struct vg_buf text = VG_BUF_INIT(VG_MESSAGE_MAX_BYTES + 1);
+	int rc = vg_encode_text(&ectx, &wc, &ev, &text);
+	FUZZ_CHECK(rc == VG_OK || rc == VG_ENCODE_TREE || rc == VG_ERR_NOMEM);
+	if (rc == VG_OK) {
+		char *frag = NULL;
+		size_t len = 0;
+		int trc = vg_encode_fragment(&ectx, &ev, NULL, &frag, &len);
+		FUZZ_CHECK(trc == VG_OK || trc == VG_ERR_NOMEM);
+		if (trc == VG_OK)
+			FUZZ_CHECK(len == text.len && memcmp(frag, text.p, len) == 0);
+		cJSON_free(frag);
+	} else {
+		FUZZ_CHECK(text.len == 0);
+	}
+	vg_buf_free(&text);
+	free(copy);
+	return rc == VG_OK;
+}
+
 static int is_decode_error(enum vg_reject_reason r)
 {
 	return r == VG_REJ_TOO_LARGE || r == VG_REJ_BAD_UTF8 || r == VG_REJ_BAD_JSON
@@ -340,7 +408,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		FUZZ_CHECK(is_key22(out.event_key));
 		check_body(&out, &pol);
+		int taken = encoders_agree(out.body, out.body_len, out.flags);
+		if (!out.quarantined && !has_other_number(out.body, out.body_len) &&
+		    out.body_len < VG_MESSAGE_MAX_BYTES / 2)
+			FUZZ_CHECK(taken);
 	}
+	encoders_agree((const char *)payload, len, 0);
 
 	if (!out.quarantined) {
 		FUZZ_CHECK(vg_plan_has(plan(), out.type));

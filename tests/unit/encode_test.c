@@ -13,6 +13,7 @@
 
 #include <zlib.h>
 
+#include "buf.h"
 #include "encode.h"
 #include "err.h"
 #include "event.h"
@@ -36,25 +37,59 @@ static const struct vg_encode_ctx ctx = {
 	.library_version = "0.1.0",
 };
 
+/* vg_encode_text on body[0..n) (appended after a byte already in the
+ * buffer): 0 when it leaves the body to the tree (nothing appended), 1 when
+ * it took it, and then its bytes are vg_encode_fragment's. */
+static struct vg_encode_event event_of(const char *body, size_t n, unsigned flags)
+{
+	return (struct vg_encode_event){
+		.event_key = KEY,
+		.device_id = DEVICE,
+		.body = body,
+		.body_len = n,
+		.flags = flags,
+		.received_at_ms = RECEIVED_MS,
+	};
+}
+
+static int text_matches(const char *body, size_t n, unsigned flags)
+{
+	struct vg_encode_event ev = event_of(body, n, flags);
+	struct vg_wire_consts wc;
+	assert_int_equal(vg_encode_wire_consts(&ctx, &wc), VG_OK);
+	struct vg_buf out = VG_BUF_INIT(1 << 20);
+	assert_int_equal(vg_buf_add(&out, "[", 1), VG_OK);
+	int rc = vg_encode_text(&ctx, &wc, &ev, &out);
+	if (rc == VG_ENCODE_TREE) {
+		assert_int_equal(out.len, 1);
+		assert_string_equal(out.p, "[");
+		vg_buf_free(&out);
+		return 0;
+	}
+	assert_int_equal(rc, VG_OK);
+	char *frag = NULL;
+	size_t len = 0;
+	assert_int_equal(vg_encode_fragment(&ctx, &ev, NULL, &frag, &len), VG_OK);
+	if (out.len - 1 != len || memcmp(out.p + 1, frag, len) != 0)
+		fail_msg("the text encoder gave\n%s\nthe tree\n%s", out.p + 1, frag);
+	cJSON_free(frag);
+	vg_buf_free(&out);
+	return 1;
+}
+
 /* Encode body (from an exact-size heap copy, not NUL-terminated, so ASan
  * catches reads past body_len) and return the message; fails the test on
- * an error. */
+ * an error.  The text encoder, when it takes the body, must agree. */
 static cJSON *encode_flags(const char *body, unsigned flags)
 {
 	size_t n = strlen(body);
 	char *copy = malloc(n ? n : 1);
 	assert_non_null(copy);
 	memcpy(copy, body, n);
-	struct vg_encode_event ev = {
-		.event_key = KEY,
-		.device_id = DEVICE,
-		.body = copy,
-		.body_len = n,
-		.flags = flags,
-		.received_at_ms = RECEIVED_MS,
-	};
+	struct vg_encode_event ev = event_of(copy, n, flags);
 	cJSON *msg = NULL;
 	int rc = vg_encode_message(&ctx, &ev, &msg);
+	text_matches(copy, n, flags);
 	free(copy);
 	assert_int_equal(rc, VG_OK);
 	assert_non_null(msg);
@@ -453,7 +488,117 @@ static void test_invalid_body(void **state)
 		if (rc != VG_ERR_INVAL)
 			fail_msg("body %zu: got %d, want VG_ERR_INVAL", i, rc);
 		assert_null(msg);
+		assert_int_equal(text_matches(bodies[i], strlen(bodies[i]), 0), 0);
 	}
+}
+
+/* ---- the text encoder ------------------------------------------------------ */
+
+/* Which bodies vg_encode_text takes (those in the form cJSON prints, with
+ * nothing to decode), and that each it takes gives the tree's bytes. */
+static void test_text_form(void **state)
+{
+	(void)state;
+#define P "\"person\":{\"customer_id\":\"MB-1\",\"email\":\"" EM_TOKEN "\",\"phone\":\"" PH_TOKEN "\"}"
+	static const struct {
+		int taken;
+		unsigned flags;
+		const char *body;
+	} cases[] = {
+		{ 1, 0, "{\"type\":\"checkin.scanned\",\"id\":\"e-1\",\"seq\":42,"
+		        "\"occurred_at\":\"2026-11-28T18:03:12.123+01:00\"," P ",\"properties\":{\"door\":\"A\",\"n\":-3,"
+		        "\"ok\":true,\"no\":null,\"l\":[1,[],{},\"x\"]},\"_plan\":\"1.0.0\"}" },
+		{ 1, VG_FLAG_CLOCK_UNSYNCED | VG_FLAG_TS_ASSUMED_TZ,
+		  "{\"type\":\"class.attended\",\"occurred_at\":\"2026-11-28T18:03:12.123\",\"properties\":{}}" },
+		{ 1, 0, "{\"type\":\"consent.updated\",\"consent\":{\"marketing_email\":true,\"sms\":false,"
+		        "\"source\":\"kiosk\",\"n\":1,\"o\":{}},\"person\":{\"email\":\"" EM_TOKEN "\"}}" },
+		{ 1, 0, "{\"type\":\"consent.updated\",\"consent\":{\"source\":true}}" },
+		{ 1, 0, "{\"type\":\"consent.updated\",\"consent\":3,\"properties\":{\"a\":1}}" },
+		{ 1, 0, "{\"type\":\"a\",\"properties\":{\"device_occurred_at\":\"d\",\"b\":1},"
+		        "\"device_occurred_at\":\"2026-11-28T18:03:12.123Z\"}" },
+		{ 1, 0, "{\"type\":\"a\",\"properties\":{\"b\":1,\"device_occurred_at\":\"d\",\"c\":2},"
+		        "\"device_occurred_at\":\"x\"}" },
+		{ 1, 0, "{\"type\":\"a\",\"properties\":{\"b\":1,\"device_occurred_at\":{\"d\":[1]}},"
+		        "\"device_occurred_at\":\"x\"}" },
+		{ 1, 0, "{\"type\":\"a\",\"properties\":{\"device_occurred_at\":\"d\"},\"device_occurred_at\":\"x\"}" },
+		{ 1, 0, "{\"type\":\"a\",\"properties\":{\"device_occurred_at\":1,\"device_occurred_at\":2},"
+		        "\"device_occurred_at\":\"x\"}" },
+		{ 1, 0, "{\"type\":\"a\",\"device_occurred_at\":\"x\"}" },
+		{ 1, 0, "{\"type\":\"a\",\"properties\":3,\"device_occurred_at\":\"\"}" },
+		{ 1, 0, "{\"type\":\"a\",\"properties\":{\"device_occurred_at\":1},\"device_occurred_at\":5}" },
+		{ 1, 0, "{\"type\":\"a\"," P ",\"_previous_tokens\":{\"email\":\"v0.em.abc\",\"phone\":\"\",\"x\":1}}" },
+		{ 1, 0, "{\"type\":\"a\",\"person\":{\"customer_id\":\"\",\"loyalty_id\":\"L-1\",\"member_code\":\"M\","
+		        "\"payment_customer_id\":\"" PC_TOKEN "\",\"email\":\"" EM_SHA256 "\"}}" },
+		{ 1, 0, "{\"type\":\"a\",\"person\":{\"phone\":\"+4915112345678\",\"email\":\"ana@example.com\"}}" },
+		{ 1, 0, "{\"type\":\"a\",\"person\":[],\"_previous_tokens\":\"x\"}" },
+		{ 1, 0, "{\"type\":\"a\",\"type\":\"b\",\"id\":\"\",\"seq\":\"1\",\"_plan\":\"\"}" },
+		{ 1, 0, "{\"type\":\"a\",\"id\":7,\"seq\":0,\"_plan\":2}" },
+		{ 1, 0, "{\"type\":\"a\",\"seq\":999999999999999,\"properties\":{\"n\":-999999999999999}}" },
+		{ 1, 0, "{\"type\":\"a\",\"properties\":{\"s\":\"\\\"\\\\\\b\\f\\n\\r\\t\\u0001\\u001f\xc3\xa9\xff/\"}}" },
+		{ 1, 0, "{\"type\":\"a\",\"properties\":{\"\\n\":1,\"\":2}}" },
+		{ 1, 0, "{\"type\":\"a\",\"occurred_at\":\"yesterday\"}" },
+		{ 1, 0, "{\"type\":\"a\",\"occurred_at\":12}" },
+		/* not as cJSON prints: left to the tree */
+		{ 0, 0, "{\"type\":\"a\",\"properties\":{\"x\":1.5}}" },
+		{ 0, 0, "{\"type\":\"a\",\"properties\":{\"x\":1e3}}" },
+		{ 0, 0, "{\"type\":\"a\",\"properties\":{\"x\":1000000000000000}}" },
+		{ 0, 0, "{\"type\":\"a\",\"properties\":{\"x\":-0}}" },
+		{ 0, 0, "{\"type\":\"a\",\"properties\":{\"x\":01}}" },
+		{ 0, 0, "{\"type\": \"a\"}" },
+		{ 0, 0, "{\"type\":\"a\"}\n" },
+		{ 0, 0, "{\"type\":\"a\",\"properties\":{\"x\":\"a\\/b\"}}" },
+		{ 0, 0, "{\"type\":\"a\",\"properties\":{\"x\":\"\\u00e9\"}}" },
+		{ 0, 0, "{\"type\":\"a\",\"properties\":{\"x\":\"\\u000a\"}}" },
+		{ 0, 0, "{\"type\":\"a\",\"properties\":{\"x\":\"\\u001F\"}}" },
+		{ 0, 0, "{\"type\":\"a\",\"properties\":{\"x\":\"\\u0000\"}}" },
+		{ 0, 0, "{\"type\":\"a\",\"properties\":{\"x\":\"\x01\"}}" },
+		{ 0, 0, "{\"type\":\"consent\\u002eupdated\"}" },
+		{ 0, 0, "{\"type\":\"a\",\"occurred_at\":\"2026-11-28T18:03:12.123\\u002b01:00\"}" },
+		{ 1, 0, "{\"type\":\"a\",\"person\":{\"email\":\"a\\\"b\",\"phone\":\"\\u0001\",\"loyalty_id\":\"\\n\"}}" },
+		{ 1, 0, "{\"type\":\"a\",\"person\":{\"email\":\"v1.em.\\\\ggFwkcOp_kspYS3h19Iey\"}}" },
+		{ 1, 0, "{\"type\":\"a\",\"person\":{\"email\":\"v00000000000000000000000000000000000000000000000000000000000000000"
+		        "000000000000000000000000000000000000000000000000000000000000000000001.em.ggFwkcOp_kspYS3h19Ieyg\"}}" },
+		{ 0, 0, "{\"type\":\"a\",\"properties\":{\"x\":tru}}" },
+		{ 0, 0, "{\"type\":\"a\",\"properties\":{\"x\":[1,]}}" },
+		{ 0, 0, "{\"type\":\"a\",}" },
+		{ 0, 0, "{\"type\":\"a\"" },
+		{ 0, 0, "{\"type\":3}" },
+		{ 0, 0, "[{\"type\":\"a\"}]" },
+	};
+#undef P
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		size_t n = strlen(cases[i].body);
+		char *copy = malloc(n);
+		assert_non_null(copy);
+		memcpy(copy, cases[i].body, n);
+		int taken = text_matches(copy, n, cases[i].flags);
+		free(copy);
+		if (taken != cases[i].taken)
+			fail_msg("case %zu: %s, want %s: %s", i, taken ? "taken" : "left to the tree",
+			         cases[i].taken ? "taken" : "left to the tree", cases[i].body);
+	}
+
+	/* Deeper than the reader goes: left to the tree. */
+	char deep[400] = "{\"type\":\"a\",\"properties\":{\"x\":";
+	size_t n = strlen(deep);
+	for (int i = 0; i < 70; i++)
+		deep[n++] = '[';
+	for (int i = 0; i < 70; i++)
+		deep[n++] = ']';
+	memcpy(deep + n, "}}", 3);
+	assert_int_equal(text_matches(deep, strlen(deep), 0), 0);
+
+	/* A message larger than the buffer's maximum: nothing appended. */
+	struct vg_encode_event ev = { .event_key = KEY, .device_id = DEVICE, .body = "{\"type\":\"a\"}",
+	                              .body_len = 12, .received_at_ms = RECEIVED_MS };
+	struct vg_wire_consts wc;
+	assert_int_equal(vg_encode_wire_consts(&ctx, &wc), VG_OK);
+	struct vg_buf small = VG_BUF_INIT(64);
+	assert_int_equal(vg_buf_add(&small, "[", 1), VG_OK);
+	assert_int_equal(vg_encode_text(&ctx, &wc, &ev, &small), VG_ENCODE_TREE);
+	assert_int_equal(small.len, 1);
+	assert_int_equal(small.err, VG_OK);
+	vg_buf_free(&small);
 }
 
 /* ---- batches ------------------------------------------------------------- */
@@ -652,6 +797,7 @@ int main(void)
 		cmocka_unit_test(test_consent_identify),
 		cmocka_unit_test(test_assumed_tz),
 		cmocka_unit_test(test_invalid_body),
+		cmocka_unit_test(test_text_form),
 		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_idempotency_key),
 		cmocka_unit_test(test_gzip),
