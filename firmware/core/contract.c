@@ -1202,6 +1202,35 @@ static int reject_common(struct vg_reject *rej, enum vg_reject_reason reason, co
 	return VG_ERR_INVAL;
 }
 
+/* The length cJSON_PrintUnformatted gives a string (quotes included). */
+static size_t printed_string(const char *s)
+{
+	size_t n = 2;
+	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++)
+		n += *p == '"' || *p == '\\' || *p == '\b' || *p == '\f' || *p == '\n' || *p == '\r' || *p == '\t' ? 2
+		   : *p < 0x20                                                                                      ? 6
+		                                                                                                    : 1;
+	return n;
+}
+
+/* An upper bound of the length cJSON_PrintUnformatted gives v without
+ * printing it: exact but for numbers, which count as cJSON's 26-byte
+ * number buffer. */
+static size_t printed_bound(const cJSON *v)
+{
+	if (cJSON_IsObject(v) || cJSON_IsArray(v)) {
+		size_t n = 2;
+		for (const cJSON *c = v->child; c; c = c->next)
+			n += printed_bound(c) + (c->next ? 1 : 0) + (cJSON_IsObject(v) ? printed_string(c->string) + 1 : 0);
+		return n;
+	}
+	if (cJSON_IsString(v))
+		return printed_string(v->valuestring);
+	if (cJSON_IsRaw(v))
+		return v->valuestring ? strlen(v->valuestring) : 0;
+	return cJSON_IsNumber(v) ? 26 : 5; /* true, false, null */
+}
+
 /* The rules every plan shares (input contract v1's common fields). */
 static int check_common(const cJSON *event, struct vg_reject *rej)
 {
@@ -1221,7 +1250,8 @@ static int check_common(const cJSON *event, struct vg_reject *rej)
 			return reject_common(rej, VG_REJ_BAD_FIELD, objects[i], "object");
 	}
 	v = cJSON_GetObjectItemCaseSensitive(event, "properties");
-	if (v) {
+	if (v && printed_bound(v) > VG_PROPERTIES_MAX_BYTES) {
+		/* near the limit: the exact length, printed */
 		char *enc = cJSON_PrintUnformatted(v);
 		if (!enc) {
 			reject_common(rej, VG_REJ_NONE, "properties", "out of memory");

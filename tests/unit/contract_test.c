@@ -438,6 +438,37 @@ static void test_properties_size(void **state)
 			expect(e, VG_REJ_BAD_FIELD, "properties", "properties of 32769 bytes");
 		}
 	}
+	/* Numbers, escapes and control characters near the limit: the length
+	 * that counts is the printed one (a number's digits as cJSON prints
+	 * them, "\u0001" 6 bytes, a quote 2). */
+	size_t extra = 0;
+	for (int round = 0; round < 3; round++) {
+		size_t n = round == 0 ? 0 : VG_PROPERTIES_MAX_BYTES - extra + (size_t)(round - 1);
+		memset(s, 'x', n);
+		s[n] = '\0';
+		cJSON *e = example("device.status");
+		cJSON *props = cJSON_AddObjectToObject(e, "properties");
+		assert_non_null(props);
+		assert_non_null(cJSON_AddStringToObject(props, "p", s));
+		assert_non_null(cJSON_AddNumberToObject(props, "n", -1.2345678901234567e-300));
+		assert_non_null(cJSON_AddNumberToObject(props, "i", 7));
+		assert_non_null(cJSON_AddStringToObject(props, "c", "\x01\"\t"));
+		assert_non_null(cJSON_AddTrueToObject(props, "t"));
+		char *enc = cJSON_PrintUnformatted(props);
+		assert_non_null(enc);
+		size_t len = strlen(enc);
+		cJSON_free(enc);
+		if (round == 0) {
+			extra = len; /* all but the string's n bytes */
+			cJSON_Delete(e);
+		} else if (round == 1) {
+			assert_int_equal(len, VG_PROPERTIES_MAX_BYTES);
+			expect(e, VG_REJ_NONE, "", "properties of exactly 32768 bytes, numbers and escapes");
+		} else {
+			assert_int_equal(len, VG_PROPERTIES_MAX_BYTES + 1);
+			expect(e, VG_REJ_BAD_FIELD, "properties", "properties of 32769 bytes, numbers and escapes");
+		}
+	}
 	free(s);
 }
 
