@@ -386,7 +386,7 @@ static int retry_one(struct retry *r, long long id)
 		goto fail;
 	icfg.stored_body = 1;
 	icfg.plan = r->plan;
-	icfg.event_key = h.event_key[0] ? h.event_key : NULL; /* the messageId of its wire fragment too */
+	icfg.event_key = h.event_key[0] ? h.event_key : NULL; /* its messageId too */
 	/* The receive time stays the original one: the time checks judge the
 	 * device's time against it, as they did on arrival. */
 	rc = vg_ingest(&icfg, h.device_id, h.body, h.body_len, h.received_at_ms, r->clock_synced, &out);

@@ -440,15 +440,12 @@ int vg_encode_message(const struct vg_encode_ctx *ctx, const struct vg_encode_ev
 	return rc;
 }
 
-int vg_encode_fragment(const struct vg_encode_ctx *ctx, const struct vg_encode_event *ev, const cJSON *body,
-                       char **out, size_t *len)
+int vg_encode_fragment(const struct vg_encode_ctx *ctx, const struct vg_encode_event *ev, char **out, size_t *len)
 {
 	*out = NULL;
 	*len = 0;
-	if (check_args(ctx, ev) != VG_OK || (!body && !ev->body))
-		return VG_ERR_INVAL;
 	cJSON *msg = NULL;
-	int rc = body ? encode_tree(ctx, ev, body, &msg) : vg_encode_message(ctx, ev, &msg);
+	int rc = vg_encode_message(ctx, ev, &msg);
 	if (rc)
 		return rc;
 	char *text = cJSON_PrintUnformatted(msg);
@@ -458,31 +455,6 @@ int vg_encode_fragment(const struct vg_encode_ctx *ctx, const struct vg_encode_e
 	*out = text;
 	*len = strlen(text);
 	return VG_OK;
-}
-
-/* The length of the JSON object at s[0..len) (a '{' first), found by its
- * matching '}' outside strings; 0 when it does not close within len. */
-static size_t object_len(const char *s, size_t len)
-{
-	if (!len || s[0] != '{')
-		return 0;
-	int depth = 0, in_str = 0;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (in_str) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = 0;
-		} else if (c == '"') {
-			in_str = 1;
-		} else if (c == '{' || c == '[') {
-			depth++;
-		} else if ((c == '}' || c == ']') && --depth == 0) {
-			return i + 1;
-		}
-	}
-	return 0;
 }
 
 /* s as cJSON prints a string (quotes included) into out; the length, or 0
@@ -529,171 +501,6 @@ int vg_encode_wire_consts(const struct vg_encode_ctx *ctx, struct vg_wire_consts
 	wc->venuegw_len = (size_t)a;
 	wc->library_len = (size_t)b;
 	return VG_OK;
-}
-
-static const char track_head[] = "{\"type\":\"track\",\"messageId\":\"";
-static const char identify_head[] = "{\"type\":\"identify\",\"messageId\":\"";
-#define VENUEGW_OPEN "\"venuegw\":{"
-#define VENUEGW_OPEN_LEN (sizeof VENUEGW_OPEN - 1)
-
-/* Where the venuegw object's members begin in text[0..len): after the last
- * "venuegw":{ followed by first[0..n), or 0.  Nothing after the real one can
- * match: the members that follow are names, numbers and escaped strings, in
- * which a '"' is always preceded by a backslash. */
-static size_t venuegw_at(const char *text, size_t len, const char *first, size_t n)
-{
-	size_t m = VENUEGW_OPEN_LEN + n;
-	for (size_t i = len >= m ? len - m + 1 : 0; i-- > 0;)
-		if (text[i] == '"' && memcmp(text + i, VENUEGW_OPEN, VENUEGW_OPEN_LEN) == 0 &&
-		    memcmp(text + i + VENUEGW_OPEN_LEN, first, n) == 0)
-			return i + VENUEGW_OPEN_LEN;
-	return 0;
-}
-
-/* In a stub, the venuegw object begins with its device_id. */
-static size_t stub_venuegw_at(const char *stub, size_t len)
-{
-	static const char first[] = "\"device_id\":";
-	return venuegw_at(stub, len, first, sizeof first - 1);
-}
-
-int vg_encode_wire_stub(const struct vg_wire_consts *wc, char *frag, size_t *len)
-{
-	size_t n = *len, h;
-	if (n > sizeof track_head - 1 && memcmp(frag, track_head, sizeof track_head - 1) == 0)
-		h = sizeof track_head - 1;
-	else if (n > sizeof identify_head - 1 && memcmp(frag, identify_head, sizeof identify_head - 1) == 0)
-		h = sizeof identify_head - 1;
-	else
-		return VG_ERR_INVAL;
-	h += VG_EVENT_KEY_LEN + 2; /* the key, its closing quote and the comma */
-	size_t v = venuegw_at(frag, n, wc->venuegw, wc->venuegw_len);
-	if (h >= n || frag[h - 1] != ',' || frag[h - 2] != '"' || v <= h ||
-	    n < v + wc->venuegw_len + wc->library_len ||
-	    memcmp(frag + n - wc->library_len, wc->library, wc->library_len) != 0)
-		return VG_ERR_INVAL;
-	/* {  F[h..v)  F[v+C..n-L)  }} */
-	size_t o = 1;
-	memmove(frag + o, frag + h, v - h);
-	o += v - h;
-	size_t tail = n - wc->library_len - (v + wc->venuegw_len);
-	memmove(frag + o, frag + v + wc->venuegw_len, tail);
-	o += tail;
-	frag[o++] = '}';
-	frag[o++] = '}';
-	frag[o] = '\0';
-	*len = o;
-	return VG_OK;
-}
-
-/* The value of the member key[0..klen) of the object whose members begin at
- * s[0..len) (just after its '{'), the first one at that level; NULL when
- * there is none.  cJSON's unformatted text: no blanks. */
-static const char *member_value(const char *s, size_t len, const char *key, size_t klen)
-{
-	int depth = 0, expect_key = 1;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (c == '"') {
-			size_t j = i + 1;
-			while (j < len && s[j] != '"')
-				j += s[j] == '\\' ? 2 : 1;
-			if (j >= len)
-				return NULL;
-			if (depth == 0 && expect_key) {
-				if (j - i - 1 == klen && memcmp(s + i + 1, key, klen) == 0 && j + 1 < len && s[j + 1] == ':')
-					return s + j + 2;
-				expect_key = 0;
-			}
-			i = j;
-		} else if (c == '{' || c == '[') {
-			depth++;
-		} else if (c == '}' || c == ']') {
-			if (depth-- == 0)
-				return NULL;
-		} else if (c == ',' && depth == 0) {
-			expect_key = 1;
-		}
-	}
-	return NULL;
-}
-
-/* In a stub, properties left to the stored body's own: the first
- * ,"properties":0,"context": (only escaped strings come before it). */
-static const char props_ref[] = ",\"properties\":0,\"context\":";
-#define PROPS_VALUE (sizeof ",\"properties\":" - 1)
-
-static size_t find(const char *s, size_t len, const char *needle, size_t n)
-{
-	const char *p = n <= len ? memmem(s, len, needle, n) : NULL;
-	return p ? (size_t)(p - s) : (size_t)-1;
-}
-
-int vg_encode_wire_share_properties(char *stub, size_t *len)
-{
-	size_t at = find(stub, *len, props_ref, PROPS_VALUE); /* ,"properties": */
-	if (at == (size_t)-1)
-		return VG_ERR_INVAL;
-	size_t q = at + PROPS_VALUE;
-	size_t n = object_len(stub + q, *len - q);
-	static const char ctx[] = ",\"context\":";
-	if (!n || *len - q - n < sizeof ctx - 1 || memcmp(stub + q + n, ctx, sizeof ctx - 1) != 0)
-		return VG_ERR_INVAL;
-	stub[q] = '0';
-	memmove(stub + q + 1, stub + q + n, *len - (q + n) + 1);
-	*len -= n - 1;
-	return VG_OK;
-}
-
-int vg_encode_wire_parse(const struct vg_wire_consts *wc, const char *body, size_t len, struct vg_wire_parts *p)
-{
-	memset(p, 0, sizeof *p);
-	if (!body || len < VG_WIRE_AT || memcmp(body, VG_WIRE_HEAD, VG_WIRE_AT) != 0)
-		return VG_ERR_INVAL;
-	const char *stub = body + VG_WIRE_AT;
-	size_t n = object_len(stub, len - VG_WIRE_AT);
-	if (n < 3 || (stub[n] != ',' && stub[n] != '}') || !(p->venuegw = stub_venuegw_at(stub, n)))
-		return VG_ERR_INVAL;
-	p->stub = stub;
-	p->stub_len = n;
-	p->track = n > 9 && memcmp(stub, "{\"event\":", 9) == 0;
-	size_t at = find(stub, p->venuegw, props_ref, sizeof props_ref - 1);
-	if (at != (size_t)-1) {
-		/* The stored body's own properties, after the stub and its comma. */
-		static const char key[] = "properties";
-		const char *rest = stub + n + 1;
-		const char *v = stub[n] == ',' ? member_value(rest, (size_t)(body + len - rest), key, sizeof key - 1) : NULL;
-		size_t vn = v ? object_len(v, (size_t)(body + len - v)) : 0;
-		if (!vn)
-			return VG_ERR_INVAL;
-		p->props_ref = at + PROPS_VALUE;
-		p->props = v;
-		p->props_len = vn;
-	}
-	p->len = (p->track ? sizeof track_head : sizeof identify_head) - 1 + VG_EVENT_KEY_LEN + 2 + (n - 3) +
-	         wc->venuegw_len + wc->library_len + (p->props ? p->props_len - 1 : 0);
-	return VG_OK;
-}
-
-int vg_encode_wire_append(const struct vg_wire_consts *wc, const char *event_key, const struct vg_wire_parts *p,
-                          struct vg_buf *out)
-{
-	if (!p->stub || !event_key || strlen(event_key) != VG_EVENT_KEY_LEN)
-		return VG_ERR_INVAL;
-	const char *head = p->track ? track_head : identify_head;
-	vg_buf_add(out, head, strlen(head));
-	vg_buf_add(out, event_key, VG_EVENT_KEY_LEN);
-	vg_buf_add(out, "\",", 2);
-	size_t from = 1;
-	if (p->props) {
-		vg_buf_add(out, p->stub + from, p->props_ref - from);
-		vg_buf_add(out, p->props, p->props_len);
-		from = p->props_ref + 1;
-	}
-	vg_buf_add(out, p->stub + from, p->venuegw - from);
-	vg_buf_add(out, wc->venuegw, wc->venuegw_len);
-	vg_buf_add(out, p->stub + p->venuegw, p->stub_len - 2 - p->venuegw);
-	return vg_buf_add(out, wc->library, wc->library_len);
 }
 
 /* ---- the message from the stored body's text --------------------------------

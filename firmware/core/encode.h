@@ -72,24 +72,15 @@ void vg_encode_scratch_close(void);
 
 /* The message of one event as text: exactly what cJSON_PrintUnformatted
  * prints for vg_encode_message's result, so a batch printed from these
- * fragments joined by commas is byte for byte vg_encode_batch's.  body is the
- * event's tokenized body as a tree (borrowed, not modified; what vg_ingest
- * holds before it prints the body), or NULL to parse ev->body.  On success
+ * fragments joined by commas is byte for byte vg_encode_batch's.  On success
  * *out is new text (cJSON_free) of *len bytes and VG_OK is returned; else
  * VG_ERR_INVAL or VG_ERR_NOMEM as vg_encode_message, and *out is NULL.
- * Pure but for vg_encode_message's time zone note: a body flagged
- * timestamp_assumed_tz needs the daemon's TZ, so the capture path does not
- * make a fragment of one. */
-int vg_encode_fragment(const struct vg_encode_ctx *ctx, const struct vg_encode_event *ev, const cJSON *body,
-                       char **out, size_t *len);
+ * Pure but for vg_encode_message's time zone note. */
+int vg_encode_fragment(const struct vg_encode_ctx *ctx, const struct vg_encode_event *ev, char **out, size_t *len);
 
-/* What a stored wire fragment leaves out, because the forwarder knows it at
- * send time: the key (messageId), the gateway's constants in
- * context.venuegw and context.library.  A stub is the message without them:
- *   {"type":T,"messageId":K,REST…"venuegw":{"schema":1,"venue_id":V,
- *    "gateway_id":G,VG…},"library":{…}}}
- * is stored as {REST…"venuegw":{VG…}}} (valid JSON, about 170 bytes
- * shorter); T is "track" when REST begins with "event", else "identify". */
+/* The gateway's constants in every message, printed as cJSON prints them:
+ * the start of context.venuegw and the end of the message from
+ * context.library on. */
 struct vg_wire_consts {
 	char venuegw[1024];   /* "schema":1,"venue_id":V,"gateway_id":G, */
 	size_t venuegw_len;
@@ -101,44 +92,7 @@ struct vg_wire_consts {
  * VG_ERR_INVAL when a string is too long for wc. */
 int vg_encode_wire_consts(const struct vg_encode_ctx *ctx, struct vg_wire_consts *wc);
 
-/* Turn frag[0..*len) (vg_encode_fragment's text under the same constants)
- * into its stub, in place (NUL-terminated; *len updated).  VG_ERR_INVAL,
- * frag unchanged, when it is not such a message. */
-int vg_encode_wire_stub(const struct vg_wire_consts *wc, char *frag, size_t *len);
-
-/* In a track message's stub, leave properties to the stored body's own
- * members: its value becomes 0 and the forwarder copies the body's
- * "properties" object there (the two are the same text when the gateway did
- * not add device_occurred_at: the ingest prints both from one tree).  In
- * place; VG_OK, or VG_ERR_INVAL (stub unchanged) when it has no properties
- * object before context. */
-int vg_encode_wire_share_properties(char *stub, size_t *len);
-
-/* A stored body {"_wire":STUB,…} (a row with VG_FLAG_WIRE, ingest.h) taken
- * apart for vg_encode_wire_append; pointers into the body (borrowed). */
-struct vg_wire_parts {
-	const char *stub;
-	size_t stub_len;
-	size_t venuegw;        /* where context.venuegw's members begin in stub */
-	size_t props_ref;      /* where the 0 standing for properties is, if props */
-	const char *props;     /* the body's own properties object, or NULL */
-	size_t props_len;
-	int track;             /* else identify */
-	size_t len;            /* of the whole message */
-};
-
-/* Find the parts of body[0..len): VG_OK, or VG_ERR_INVAL when it does not
- * begin with a stub (or its properties are missing).  No allocation, no
- * parse: scans for the stub's end, its venuegw object and properties. */
-int vg_encode_wire_parse(const struct vg_wire_consts *wc, const char *body, size_t len, struct vg_wire_parts *p);
-
 struct vg_buf;
-/* Append the message of event_key to out (p->len bytes): exactly what
- * vg_encode_fragment made before vg_encode_wire_stub.  VG_OK; VG_ERR_INVAL
- * (no parts, or not a 22-character key; nothing appended); or out's failure
- * (VG_ERR_NOMEM, VG_ERR_RANGE). */
-int vg_encode_wire_append(const struct vg_wire_consts *wc, const char *event_key, const struct vg_wire_parts *p,
-                          struct vg_buf *out);
 
 /* What vg_encode_text returns for a body it leaves to vg_encode_fragment. */
 #define VG_ENCODE_TREE 1

@@ -6,7 +6,6 @@
 
 #include "config.h"
 #include "digest.h"
-#include "encode.h"
 #include "err.h"
 
 static const char *const flag_names[VG_FLAG__COUNT] = {
@@ -29,10 +28,6 @@ void vg_ingest_cfg_init(struct vg_ingest_cfg *icfg, const struct vg_config *cfg,
 	icfg->max_future_skew_s = cfg->max_future_skew_s;
 	icfg->max_past_age_d = cfg->max_past_age_d;
 	icfg->unknown_quarantine = cfg->unknown == VG_UNKNOWN_QUARANTINE;
-	/* No wire fragment (gateway_id stays NULL): measured, it made the drain
-	 * no faster (22.5 k against 23.0 k events/s at a 200 k backlog) and
-	 * every stored row 2.8 times larger (the disk cap holding that much
-	 * fewer events), so capture does not store it (README, issue 15). */
 	vg_config_pii_policy(cfg, &icfg->policy);
 }
 
@@ -56,92 +51,9 @@ static void reject(struct vg_ingest_out *out, enum vg_reject_reason r, const cha
 	snprintf(out->rej.detail, sizeof out->rej.detail, "%s", detail);
 }
 
-/* A body with its wire fragment becomes the tokenized body alone again:
- * {"_wire":F,REST} → {REST}, in place. */
-static void unwrap_body(struct vg_ingest_out *out)
-{
-	if (!(out->flags & VG_FLAG_WIRE) || !out->body)
-		return;
-	size_t skip = VG_WIRE_AT + out->wire_len; /* F and what precedes it, but the '{' */
-	if (out->body[skip] == ',')
-		skip++;
-	size_t rest = out->body_len - skip; /* REST and the closing '}' */
-	memmove(out->body + 1, out->body + skip, rest + 1);
-	size_t len = 1 + rest;
-	vg_wipe(out->body + len + 1, out->body_len - len);
-	out->body_len = len;
-	out->flags &= ~VG_FLAG_WIRE;
-	out->wire_len = 0;
-}
-
 void vg_ingest_reject(struct vg_ingest_out *out, enum vg_reject_reason reason, const char *detail)
 {
 	reject(out, reason, "", detail);
-	unwrap_body(out); /* a quarantine keeps the tokenized body */
-}
-
-/* The wire fragment of an accepted event, as its stub (encode.h: without
- * what the forwarder adds at send time), into *wire (cJSON_free), when
- * cfg->gateway_id is set and every field of the message is known now; else
- * *wire stays NULL.  VG_OK (also when none is made) or VG_ERR_NOMEM. */
-static int make_wire(const struct vg_ingest_cfg *cfg, const char *device_id, const cJSON *ev, int64_t now_ms,
-                     struct vg_ingest_out *out, char **wire, size_t *wire_len)
-{
-	*wire = NULL;
-	*wire_len = 0;
-	if (!cfg->gateway_id || !cfg->gateway_id[0] || (out->flags & VG_FLAG_TS_ASSUMED_TZ))
-		return VG_OK;
-	const struct vg_encode_ctx ectx = {
-		.venue_id = cfg->venue_id, .gateway_id = cfg->gateway_id, .library_version = VG_VERSION,
-	};
-	const struct vg_encode_event eev = {
-		.event_key = out->event_key, .device_id = device_id, .flags = out->flags, .received_at_ms = now_ms,
-	};
-	struct vg_wire_consts wc;
-	if (vg_encode_wire_consts(&ectx, &wc) != VG_OK)
-		return VG_OK;
-	int rc = vg_encode_fragment(&ectx, &eev, ev, wire, wire_len);
-	if (rc == VG_ERR_NOMEM)
-		return rc;
-	/* Over the limit: stored without, the forwarder quarantines it from its
-	 * body as before.  Else what the forwarder knows is left out. */
-	if (rc == VG_OK && (*wire_len > VG_MESSAGE_MAX_BYTES || vg_encode_wire_stub(&wc, *wire, wire_len) != VG_OK)) {
-		vg_wipe(*wire, *wire_len);
-		cJSON_free(*wire);
-		*wire = NULL;
-		*wire_len = 0;
-	}
-	/* The properties are stored once, in the body: the message's are the same
-	 * text unless the gateway added device_occurred_at to them (encode.c). */
-	const cJSON *dev_at = cJSON_GetObjectItemCaseSensitive(ev, "device_occurred_at");
-	if (*wire && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(ev, "properties")) &&
-	    !(cJSON_IsString(dev_at) && dev_at->valuestring))
-		vg_encode_wire_share_properties(*wire, wire_len);
-	return VG_OK;
-}
-
-/* out->body (the tokenized body {REST}) becomes {"_wire":wire,REST} with
- * VG_FLAG_WIRE.  VG_OK or VG_ERR_NOMEM (out->body unchanged). */
-static int wrap_body(struct vg_ingest_out *out, const char *wire, size_t wire_len)
-{
-	size_t rest = out->body_len - 1; /* REST and '}' */
-	int comma = rest > 1;
-	size_t len = VG_WIRE_AT + wire_len + (size_t)comma + rest;
-	char *b = cJSON_malloc(len + 1);
-	if (!b)
-		return VG_ERR_NOMEM;
-	memcpy(b, VG_WIRE_HEAD, VG_WIRE_AT);
-	memcpy(b + VG_WIRE_AT, wire, wire_len);
-	if (comma)
-		b[VG_WIRE_AT + wire_len] = ',';
-	memcpy(b + VG_WIRE_AT + wire_len + comma, out->body + 1, rest + 1);
-	vg_wipe(out->body, out->body_len);
-	cJSON_free(out->body);
-	out->body = b;
-	out->body_len = len;
-	out->wire_len = wire_len;
-	out->flags |= VG_FLAG_WIRE;
-	return VG_OK;
 }
 
 /* occurred_at: parse, check against the receive time, rewrite when needed.
@@ -301,8 +213,6 @@ static int ingest(const struct vg_ingest_cfg *cfg, const char *device_id, const 
 		return VG_ERR_INVAL;
 
 	cJSON *ev = NULL;
-	char *wire = NULL;
-	size_t wire_len = 0;
 	int drc = vg_event_decode(payload, len, &ev, &out->rej);
 	if (drc == VG_ERR_NOMEM)
 		return drc;
@@ -310,10 +220,6 @@ static int ingest(const struct vg_ingest_cfg *cfg, const char *device_id, const 
 		out->quarantined = 1;
 		return VG_OK;
 	}
-	/* A stored body's message is made again from what passes now. */
-	if (cfg->stored_body)
-		vg_json_wipe_delete(cJSON_DetachItemFromObjectCaseSensitive(ev, "_wire"));
-
 	/* The key comes from the raw input, before anything is rewritten. */
 	cJSON *id = cJSON_GetObjectItemCaseSensitive(ev, "id");
 	if (cfg->event_key && strlen(cfg->event_key) == VG_EVENT_KEY_LEN) {
@@ -413,11 +319,6 @@ static int ingest(const struct vg_ingest_cfg *cfg, const char *device_id, const 
 	id = cJSON_GetObjectItemCaseSensitive(ev, "id");
 	if (cJSON_IsString(id))
 		snprintf(out->device_event_id, sizeof out->device_event_id, "%s", id->valuestring);
-	/* The message the forwarder will send, from the final tree (before its
-	 * numbers turn into raw items: the forwarder's parse of the printed
-	 * body yields these same doubles). */
-	if (!out->quarantined && (rc = make_wire(cfg, device_id, ev, now_ms, out, &wire, &wire_len)) != VG_OK)
-		goto done;
 	if ((rc = vg_json_exact_numbers(ev)) != VG_OK)
 		goto done;
 	out->body = cJSON_PrintUnformatted(ev);
@@ -426,13 +327,7 @@ static int ingest(const struct vg_ingest_cfg *cfg, const char *device_id, const 
 		goto done;
 	}
 	out->body_len = strlen(out->body);
-	if (wire)
-		rc = wrap_body(out, wire, wire_len);
 done:
-	if (wire) {
-		vg_wipe(wire, wire_len);
-		cJSON_free(wire);
-	}
 	vg_json_wipe_delete(ev);
 	if (rc)
 		vg_ingest_out_free(out);
@@ -447,5 +342,4 @@ void vg_ingest_out_free(struct vg_ingest_out *out)
 	}
 	out->body = NULL;
 	out->body_len = 0;
-	out->wire_len = 0;
 }

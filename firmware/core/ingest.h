@@ -24,22 +24,6 @@ enum vg_event_flag {
 	VG_FLAG_PII_DROPPED = 1 << 5,       /* "pii_dropped": personal fields were dropped */
 };
 #define VG_FLAG__COUNT 6
-/* A storage mark, never forwarded (it has no name): the body carries the
- * event's wire fragment as its first member, before the tokenized body's own
- * members: {"_wire":STUB,REST}.  STUB is the Segment message the CDP receives
- * (vg_encode_fragment) less what the forwarder adds back at send time — the
- * key, the gateway's constants, context.library (vg_encode_wire_stub,
- * encode.h), and the properties when they are REST's own text
- * (vg_encode_wire_share_properties) —; the forwarder copies it into the
- * batch around those (vg_encode_wire_append), byte for byte what it would
- * have encoded.
- * Everything that reads the body as the tokenized event (json_extract,
- * erasure's search for tokens, `venuegw quarantine show|retry`) still finds
- * its members. */
-#define VG_FLAG_WIRE (1u << 16)
-#define VG_WIRE_HEAD "{\"_wire\":"
-#define VG_WIRE_AT (sizeof VG_WIRE_HEAD - 1)   /* where FRAGMENT begins */
-
 /* The stable name of flag bit i (0..VG_FLAG__COUNT-1). */
 const char *vg_flag_name(int bit);
 
@@ -78,10 +62,6 @@ struct vg_ingest_cfg {
 	 * field's identity token); every other value follows the current
 	 * policy as usual.  0 for input from devices. */
 	int stored_body;
-	/* The gateway's id (context.venuegw.gateway_id): when set, an accepted
-	 * event's body carries its wire fragment (VG_FLAG_WIRE).  NULL for none:
-	 * vg_ingest_cfg_init leaves it so (measured not to pay; ingest.c). */
-	const char *gateway_id;
 	/* The event key to use instead of computing one (`venuegw quarantine
 	 * retry`: the key computed from the raw input on arrival), or NULL. */
 	const char *event_key;
@@ -100,16 +80,11 @@ struct vg_ingest_out {
 	enum vg_priority priority;
 	unsigned flags;                  /* VG_FLAG_* */
 	char digest[VG_EVENT_KEY_LEN + 1];      /* keyed digest of the raw payload, for a quarantine; "" else */
-	/* The tokenized JSON, malloc'd; NULL if it did not decode.  With
-	 * VG_FLAG_WIRE in flags, {"_wire":STUB,…} (STUB: wire_len bytes at
-	 * VG_WIRE_AT).  An accepted event gets its fragment unless
-	 * cfg->gateway_id is NULL, its occurred_at has no offset (its UTC time
-	 * needs the daemon's time zone), or the message would be over
-	 * VG_MESSAGE_MAX_BYTES (the forwarder quarantines it as before); a
-	 * quarantine never has one (vg_ingest_reject removes it). */
+	/* The tokenized JSON as cJSON prints it, malloc'd; NULL if it did not
+	 * decode.  The forwarder copies its values into the message as they
+	 * stand (vg_encode_text, encode.h). */
 	char *body;
 	size_t body_len;
-	size_t wire_len;
 	struct vg_pii_stats pii;
 	/* Members dropped because the plan does not declare them: how many, and
 	 * the first VG_INGEST_UNDECLARED_MAX distinct paths (vg_plan_drop_cb's

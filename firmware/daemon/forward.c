@@ -107,7 +107,7 @@ struct vg_forwarder {
 	const struct vg_config *cfg;
 	struct vg_store *store;
 	struct vg_encode_ctx ectx;
-	struct vg_wire_consts wc;     /* what stored stubs leave out (encode.h) */
+	struct vg_wire_consts wc;     /* the gateway's constants in every message (encode.h) */
 	char *scratch;                /* the last message encoded from a tokenized body */
 	struct vg_buf text;           /* the last message vg_encode_text made */
 	CURLM *multi;
@@ -230,28 +230,19 @@ struct fill {
 	int whole;                    /* a recorded batch: take every row */
 };
 
-/* The message of row r, to append to a batch: the stub its body carries
- * (a row captured with VG_FLAG_WIRE; parts->stub set), or else text encoded now
- * from its tokenized body (*text set): by vg_encode_text into f->text, or,
- * for a body it leaves to the tree, by vg_encode_fragment into f->scratch.
- * *len is the message's length either way.  VG_OK; VG_ERR_INVAL: it cannot
- * be sent; VG_ERR_NOMEM. */
-static int row_message(struct vg_forwarder *f, const struct vg_store_row *r, struct vg_wire_parts *parts,
-                       const char **text, size_t *len)
+/* The message of row r, to append to a batch, from its tokenized body:
+ * by vg_encode_text into f->text, or, for a body it leaves to the tree, by
+ * vg_encode_fragment into f->scratch.  *text and *len set.  VG_OK;
+ * VG_ERR_INVAL: it cannot be sent; VG_ERR_NOMEM. */
+static int row_message(struct vg_forwarder *f, const struct vg_store_row *r, const char **text, size_t *len)
 {
 	*text = NULL;
-	if ((r->flags & VG_FLAG_WIRE) && vg_encode_wire_parse(&f->wc, r->body, r->body_len, parts) == VG_OK &&
-	    strlen(r->event_key) == VG_EVENT_KEY_LEN) {
-		*len = parts->len;
-		return VG_OK;
-	}
-	parts->stub = NULL; /* the body's own members then, as for any other row */
 	struct vg_encode_event ev = {
 		.event_key = r->event_key,
 		.device_id = r->device_id,
 		.body = r->body,
 		.body_len = r->body_len,
-		.flags = r->flags & ~VG_FLAG_WIRE,
+		.flags = r->flags,
 		.received_at_ms = r->received_at_ms,
 	};
 	/* A body as vg_ingest printed it: its values copied, no parse, no print. */
@@ -268,7 +259,7 @@ static int row_message(struct vg_forwarder *f, const struct vg_store_row *r, str
 	cJSON_free(f->scratch);
 	f->scratch = NULL;
 	vg_encode_scratch_open();
-	rc = vg_encode_fragment(&f->ectx, &ev, NULL, &f->scratch, len);
+	rc = vg_encode_fragment(&f->ectx, &ev, &f->scratch, len);
 	vg_encode_scratch_close();
 	*text = f->scratch;
 	return rc;
@@ -280,10 +271,9 @@ static int batch_add(struct fill *fl, const struct vg_store_row *r)
 	struct batch *b = fl->b;
 	if (f->seen)
 		f->seen(f->observer, r->id);
-	struct vg_wire_parts parts = { .stub = NULL };
 	const char *text = NULL;
 	size_t len = 0;
-	int rc = r->body ? row_message(f, r, &parts, &text, &len) : VG_ERR_INVAL;
+	int rc = r->body ? row_message(f, r, &text, &len) : VG_ERR_INVAL;
 	if (rc == VG_ERR_NOMEM)
 		return rc;
 	if (rc != VG_OK || len > VG_MESSAGE_MAX_BYTES) {
@@ -314,8 +304,7 @@ static int batch_add(struct fill *fl, const struct vg_store_row *r)
 		vg_buf_add(&b->json, BATCH_HEAD, sizeof BATCH_HEAD - 1);
 	else
 		vg_buf_add(&b->json, ",", 1);
-	rc = parts.stub ? vg_encode_wire_append(&f->wc, r->event_key, &parts, &b->json)
-	                : vg_buf_add(&b->json, text, len);
+	rc = vg_buf_add(&b->json, text, len);
 	if (rc != VG_OK) {
 		b->json.len = before;
 		b->json.err = VG_OK;

@@ -28,13 +28,11 @@ it forwarded, may arrive twice, as at-least-once allows).  With
 --rss-limit-mb M it also fails when the largest backlog's peak RSS exceeds the
 smallest's by more than M MB (the issue's bound is 8).
 
-Rows: by default as this version captures them (plain: the tokenized body
-alone; the forwarder encodes each at send time); --rows wire fills bodies
-that carry their wire fragment (the forwarder concatenates them), and --rows
-both runs every size with each, in one run.
+Rows: as this version captures them, the tokenized body as cJSON prints it
+(prefill.py); the forwarder copies its values into each message.
 
     python3 tests/bench/drain_bench.py [--sizes 10000,1000000] [--durability full] [--rss-limit-mb 8]
-                                       [--rows wire|plain|both] [--sink fast|standin]
+                                       [--sink fast|standin]
                                        [--baseline REV [--rounds R]] [--json FILE]
 
 Environment: VG_BUILD_DIR (default ./build), VG_SOURCE_DIR.
@@ -124,7 +122,7 @@ def backlog_left(gw):
                     *DEVICES)[0][0]
 
 
-def run_size(n, args, wire=True):
+def run_size(n, args):
     tmp = tempfile.mkdtemp(prefix="vg-drain-", dir=args.tmpdir)
     cdp = gw = None
     try:
@@ -133,13 +131,12 @@ def run_size(n, args, wire=True):
         gw.start_daemon()           # creates and migrates buffer.db
         gw.stop_daemon()
         t = time.monotonic()
-        inserted = prefill(gw.db_path(), n, wire=wire)
+        inserted = prefill(gw.db_path(), n)
         fill_s = time.monotonic() - t
         if inserted != n:
             raise SystemExit("backlog %d: prefill inserted %d rows" % (n, inserted))
         db_mb = os.path.getsize(gw.db_path()) / 1e6
-        print("  backlog %d (%s rows): filled in %.1f s, buffer.db %.0f MB; draining ..."
-              % (n, "wire" if wire else "plain", fill_s, db_mb), flush=True)
+        print("  backlog %d: filled in %.1f s, buffer.db %.0f MB; draining ..." % (n, fill_s, db_mb), flush=True)
 
         # The daemon may forward events of its own (gateway.reconciliation): count from here.
         base = cdp.stats()["unique_message_ids"]
@@ -196,7 +193,7 @@ def run_size(n, args, wire=True):
         except Exception:       # a schema without a batches table
             open_batches = 0
         return {
-            "n": n, "rows": "wire" if wire else "plain", "secs": secs, "rate": n / secs, "first_s": t_first - t0,
+            "n": n, "secs": secs, "rate": n / secs, "first_s": t_first - t0,
             "cpu": cpu, "cpu_per_m": cpu / n * 1e6, "cpu_share": cpu / secs,
             "peak_rss_mb": (sampler.peak(pid) or 0) / 1024.0, "hwm_mb": mem_end.get("VmHWM", 0) / 1024.0,
             "end_rss_mb": mem_end.get("VmRSS", 0) / 1024.0, "samples": len(sampler.values(pid)),
@@ -230,8 +227,6 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,1000000", help="backlog sizes, comma-separated")
     ap.add_argument("--durability", choices=("full", "os"), default="full")
-    ap.add_argument("--rows", choices=("wire", "plain", "both"), default="plain",
-                    help="bodies alone (as this version stores them), with their wire fragment, or both")
     ap.add_argument("--timeout", type=float, default=0, help="seconds per drain (default max(300, N/500))")
     ap.add_argument("--tmpdir", default=None, help="where the gateways' directories go")
     ap.add_argument("--keep", action="store_true", help="keep each gateway's directory")
@@ -250,10 +245,9 @@ def measure(args):
     print("drain benchmark: backlog in buffer.db → daemon → %s on loopback, durability=%s, %d cores"
           % ("counting sink" if args.sink == "fast" else "stand-in CDP", args.durability, os.cpu_count()),
           flush=True)
-    kinds = {"wire": [True], "plain": [False], "both": [False, True]}[args.rows]
-    rows = [run_size(n, args, wire) for n in sizes for wire in kinds]
+    rows = [run_size(n, args) for n in sizes]
     for r in rows:
-        r["row"] = "backlog %d" % r["n"] + (" %s rows" % r["rows"] if len(kinds) > 1 else "")
+        r["row"] = "backlog %d" % r["n"]
     if len(rows) > 1:
         small, large = min(rows, key=lambda r: r["n"]), max(rows, key=lambda r: r["n"])
         rows.append({"row": "RSS at %d vs %d" % (large["n"], small["n"]),
@@ -265,7 +259,7 @@ def measure(args):
 def show(rows, args):
     sized = [r for r in rows if "n" in r]
     benchlib.print_table(sized, [
-        ("n", "backlog", "%d"), ("rows", "rows", "%s"), ("secs", "seconds", "%.1f"), ("rate", "events/s", "%.0f"),
+        ("n", "backlog", "%d"), ("secs", "seconds", "%.1f"), ("rate", "events/s", "%.0f"),
         ("cpu_per_m", "daemon CPU us/ev", "%.1f"), ("cpu_share", "daemon CPU share", "%.2f"),
         ("peak_rss_mb", "peak RSS MB", "%.1f"), ("hwm_mb", "VmHWM MB", "%.1f"), ("end_rss_mb", "end RSS MB", "%.1f"),
         ("cdp_cpu_share", "sink CPU share", "%.2f"), ("cdp_busy_share", "sink busy share", "%.2f"),
@@ -274,9 +268,9 @@ def show(rows, args):
         "\ndrain (CPU share: of one core over the drain; sink busy: share of the drain it spent serving"
         " requests; peak RSS sampled every 100 ms):")
     for r in sized:
-        print("backlog %d (%s rows): first batch accepted %.2f s after start, %.0f KB gzip per batch, %d RSS samples,"
+        print("backlog %d: first batch accepted %.2f s after start, %.0f KB gzip per batch, %d RSS samples,"
               " requests by status %s, sink duplicates %d%s" % (
-                  r["n"], r["rows"], r["first_s"], r["kb_per_batch"], r["samples"], r["by_status"], r["dups"],
+                  r["n"], r["first_s"], r["kb_per_batch"], r["samples"], r["by_status"], r["dups"],
                   "".join(", the daemon's own: %s" % ", ".join("%d %s" % (c, k) for k, c in sorted(r["others"].items()))
                           if r["others"] else "")))
     small, large = min(sized, key=lambda r: r["n"]), max(sized, key=lambda r: r["n"])

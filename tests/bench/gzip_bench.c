@@ -173,7 +173,7 @@ int main(int argc, char **argv)
 			vg_event_key(ctx.venue_id, devices[i % 4], "id", id, strlen(id), key);
 			struct vg_encode_event ev = { .event_key = key, .device_id = devices[i % 4], .body = body,
 			                              .body_len = (size_t)n, .flags = flags, .received_at_ms = now };
-			if (vg_encode_fragment(&ctx, &ev, NULL, &frag, &flen) != VG_OK) {
+			if (vg_encode_fragment(&ctx, &ev, &frag, &flen) != VG_OK) {
 				fprintf(stderr, "cannot encode event %ld\n", i);
 				return 1;
 			}

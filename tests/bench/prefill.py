@@ -11,89 +11,29 @@ The rows look like what the capture plugin stores: the tokenized body (e-mail
 and phone as §5 tokens under the test key K1, card numbers as pan tokens),
 event_key = the §4 key of (device, id), device_id cycling over a few devices,
 priority per type (consent.updated 0, device.status 2, else 1), state 0
-(pending), received_at_ms = now, and the flags the plugin would set: by
-default (wire=False) the body alone, as capture stores it (the forwarder
-encodes it at send time).  wire=True: each body carries its wire fragment
-first ({"_wire":STUB,…} and the VG_FLAG_WIRE bit, ingest.h), as a capture
-that stores fragments would: STUB is the Segment message vg_encode_fragment
-would make less what the forwarder adds at send time (vg_encode_wire_stub),
-written here by a Python copy of encode.c for these five shapes (checked
-against the C encoder for the whole rotation when it was written).
+(pending), received_at_ms = now, and the flags the plugin would set.  The body
+is compact JSON as cJSON prints it, so the forwarder copies its values into the
+message as it does for what capture stores (vg_encode_text).
 
-    python3 tests/bench/prefill.py --db DATA_DIR/buffer.db --count 1000000 [--start 0] [--wire]
+    python3 tests/bench/prefill.py --db DATA_DIR/buffer.db --count 1000000 [--start 0]
 
-As a module: prefill(db_path, count, start=0, devices=DEVICES, wire=False) → rows inserted.
+As a module: prefill(db_path, count, start=0, devices=DEVICES) → rows inserted.
 """
 import argparse
 import base64
 import json
 import os
-import re
 import sqlite3
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from harness import VENUE, event_key, token  # noqa: E402
+from harness import event_key, token  # noqa: E402
 
 DEVICES = ("pos-1", "pos-2", "kiosk-1", "scanner-1")
 ROWS_PER_TXN = 50000
 FLAG_PII_DROPPED = 1 << 5        # ingest.h: personal fields were dropped (name, birth_date …)
 PRIORITY = {"consent.updated": 0, "device.status": 2}   # else 1 (contract.c)
-FLAG_WIRE = 1 << 16              # ingest.h: the body carries its wire fragment
-FLAG_NAMES = ("timestamp_assumed_tz", "timestamp_future_replaced", "timestamp_past_replaced",
-              "gateway_clock_unsynced", "timestamp_missing", "pii_dropped")
-# encode.c's id_fields: (person field, externalIds type or None for a contact field, anonymousId rank)
-ID_FIELDS = (("customer_id", "customer_id", 0), ("email", None, 1), ("phone", None, 2),
-             ("loyalty_id", "loyalty_id", 3), ("member_code", "member_code", 4),
-             ("payment_customer_id", "payment_customer_token", 0))
-CONTACT_KIND = {"email": "em", "phone": "ph"}
-
-
-def stub(device, flags, body, received_ms):
-    """The stub of the Segment message encode.c makes of a tokenized body (the shapes
-    body_for writes: occurred_at already UTC, identifiers already tokens or kept ids, no
-    _plan), as vg_encode_wire_stub leaves it: without type and messageId, without
-    schema, venue_id and gateway_id in context.venuegw, without context.library, and
-    with 0 for properties that are the body's own (vg_encode_wire_share_properties)."""
-    identify = body["type"] == "consent.updated"
-    m = {}
-    if not identify:
-        m["event"] = body["type"]
-    m["timestamp"] = body["occurred_at"]
-    person = body.get("person", {})
-    ext, anon, rank = [], None, 0
-    for name, typ, r in ID_FIELDS:
-        v = person.get(name)
-        if not v:
-            continue
-        if typ is None:
-            kind = CONTACT_KIND[name]
-            typ = name + ("_token" if re.match(r"^v[0-9]+\.%s\." % kind, v) else "")
-        ext.append({"id": v, "type": typ, "collection": "users", "encoding": "none"})
-        if r and (anon is None or r < rank):
-            anon, rank = v, r
-    if person.get("customer_id"):
-        m["userId"] = person["customer_id"]
-    else:
-        m["anonymousId"] = anon or "device:%s:%s" % (VENUE, device)
-    ctx = {"externalIds": ext}
-    if identify:
-        m["traits"] = {}
-        consent = body.get("consent", {})
-        co = {"categoryPreferences": {k: v for k, v in consent.items() if isinstance(v, bool)}}
-        if isinstance(consent.get("source"), str):
-            co["source"] = consent["source"]
-        ctx["consent"] = co
-    else:
-        # vg_encode_wire_share_properties: the body's own properties stand in.
-        m["properties"] = 0 if isinstance(body.get("properties"), dict) else {}
-    ctx["venuegw"] = {"device_id": device,
-                      "device_event_id": body.get("id") or None, "device_seq": body.get("seq"),
-                      "received_at": iso_ms(received_ms), "plan": body.get("_plan") or None,
-                      "flags": [n for b, n in enumerate(FLAG_NAMES) if flags & (1 << b)]}
-    m["context"] = ctx
-    return json.dumps(m, separators=(",", ":"))
 
 
 def iso_ms(ms):
@@ -142,7 +82,7 @@ def body_for(i, occurred_ms):
                        "card": "card-4444:%s" % token("pan", "5555555555554444")}}
 
 
-def rows(start, count, devices, now_ms, wire=False):
+def rows(start, count, devices, now_ms):
     # Events occurred 1 ms apart, the last one just before now; all received "now".
     first_ms = now_ms - count - 5
     for j in range(count):
@@ -151,9 +91,6 @@ def rows(start, count, devices, now_ms, wire=False):
         typ, flags, body = body_for(i, first_ms + j)
         key = event_key(dev, body["id"])
         text = json.dumps(body, separators=(",", ":"))
-        if wire:
-            text = '{"_wire":' + stub(dev, flags, body, now_ms) + "," + text[1:]
-            flags |= FLAG_WIRE
         yield (key, dev, typ, PRIORITY.get(typ, 1), now_ms, flags, text)
 
 
@@ -162,7 +99,7 @@ def key_blob(key):
     return base64.urlsafe_b64decode(key + "==")
 
 
-def prefill(db_path, count, start=0, devices=DEVICES, now_ms=None, progress=None, wire=False):
+def prefill(db_path, count, start=0, devices=DEVICES, now_ms=None, progress=None):
     """Insert count pending events (ids pf-<start>..) into db_path; returns rows inserted.
     Duplicated keys (an id already there) are passed over, as the plugin does."""
     if not os.path.exists(db_path):
@@ -190,7 +127,7 @@ def prefill(db_path, count, start=0, devices=DEVICES, now_ms=None, progress=None
                " VALUES (?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT(event_key) DO NOTHING")
         key_sql = ("INSERT INTO keys(key, received_at_ms, device_id) VALUES (?, ?, ?)"
                    " ON CONFLICT(key) DO NOTHING")
-        gen = rows(start, count, devices, now_ms, wire)
+        gen = rows(start, count, devices, now_ms)
         done = inserted = 0
         while done < count:
             n = min(ROWS_PER_TXN, count - done)
@@ -223,10 +160,9 @@ def main():
     ap.add_argument("--count", type=int, required=True)
     ap.add_argument("--start", type=int, default=0, help="first event number (ids pf-<n>)")
     ap.add_argument("--devices", default=",".join(DEVICES))
-    ap.add_argument("--wire", action="store_true", help="bodies with their wire fragment")
     args = ap.parse_args()
     t0 = time.monotonic()
-    n = prefill(args.db, args.count, args.start, tuple(args.devices.split(",")), wire=args.wire)
+    n = prefill(args.db, args.count, args.start, tuple(args.devices.split(",")))
     secs = time.monotonic() - t0
     print("inserted %d pending events in %.1f s (%.0f rows/s)" % (n, secs, n / secs if secs else 0))
 

@@ -319,7 +319,7 @@ static int encoders_agree(const char *body, size_t n, unsigned flags)
 	if (rc == VG_OK) {
 		char *frag = NULL;
 		size_t len = 0;
-		int trc = vg_encode_fragment(&ectx, &ev, NULL, &frag, &len);
+		int trc = vg_encode_fragment(&ectx, &ev, &frag, &len);
 		FUZZ_CHECK(trc == VG_OK || trc == VG_ERR_NOMEM);
 		if (trc == VG_OK)
 			FUZZ_CHECK(len == text.len && memcmp(frag, text.p, len) == 0);

@@ -334,38 +334,38 @@ static void a_batch_is_sent_and_forwarded(void **state)
 	cdp_close(&c);
 }
 
-/* ---- the wire fragments stored at capture ------------------------------------------------ */
+/* ---- stored bodies, sent as they stand ------------------------------------------------ */
 
 /* Inputs as devices send them: both message types, identifiers under every
- * policy's default, a rotation's previous tokens, numbers beyond 15 digits,
- * escapes and non-ASCII text, a time replaced, a time missing, an unsynced
- * clock, and times without offset (no fragment: the daemon's zone). */
+ * policy's default, a rotation's previous tokens, numbers beyond 15 digits
+ * and fractions (their bodies go the tree's way), escapes and non-ASCII
+ * text, a time replaced, a time missing, an unsynced clock, a time without
+ * offset (the daemon's zone). */
 static const struct wire_input {
 	const char *device;
 	const char *json;
 	int synced;
 	int prev_key;      /* ingest during a rotation's overlap */
-	int no_fragment;   /* stored as an older version did: the tokenized body only */
 } wire_inputs[] = {
 	{ "pos-1", "{\"id\":\"0f8c6a52-5d1e-4a53-9a43-3e2f51a0c9d7\",\"type\":\"checkin.scanned\","
 	  "\"occurred_at\":\"2026-11-28T18:03:12.123+01:00\",\"seq\":1842,\"person\":{\"email\":\" Ana.Lopez@Example.com \","
 	  "\"phone\":\"+34 612 345 678\",\"customer_id\":\"MB-88121\",\"loyalty_id\":\"L-4410\"},"
 	  "\"consent\":{\"marketing_email\":true,\"marketing_sms\":false,\"source\":\"kiosk-2\"},"
-	  "\"properties\":{\"class_id\":\"spin-0900\",\"location\":\"studio-b\"}}", 1, 1, 0 },
+	  "\"properties\":{\"class_id\":\"spin-0900\",\"location\":\"studio-b\"}}", 1, 1 },
 	{ "kiosk-1", "{\"id\":\"c-1\",\"type\":\"consent.updated\",\"occurred_at\":\"2026-11-28T17:01:00Z\","
-	  "\"person\":{\"phone\":\"030 1234567\"},\"consent\":{\"marketing_email\":false,\"source\":\"desk\"}}", 1, 0, 0 },
+	  "\"person\":{\"phone\":\"030 1234567\"},\"consent\":{\"marketing_email\":false,\"source\":\"desk\"}}", 1, 0 },
 	{ "pos-2", "{\"id\":\"pay-1\",\"type\":\"payment.succeeded\",\"occurred_at\":\"2026-11-28T17:02:00.5-05:30\","
 	  "\"seq\":9007199254740993,\"person\":{\"loyalty_id\":\"L-1\"},"
-	  "\"properties\":{\"amount_minor\":5105105105105159,\"currency\":\"EUR\"}}", 1, 0, 0 },
+	  "\"properties\":{\"amount_minor\":5105105105105159,\"currency\":\"EUR\"}}", 1, 0 },
 	{ "pos-2", "{\"type\":\"device.status\",\"properties\":{\"battery\":81.25,\"note\":\"Z\\u00fcrich \\u2603 "
-	  "\\\"quoted\\\" \\\\ tab\\t mail ana.lopez@example.com\"}}", 1, 0, 0 },
+	  "\\\"quoted\\\" \\\\ tab\\t mail ana.lopez@example.com\"}}", 1, 0 },
 	{ "pos-3", "{\"id\":\"fut-1\",\"type\":\"class.attended\",\"occurred_at\":\"2027-01-01T00:00:00Z\","
-	  "\"person\":{\"member_code\":\"M-9\"},\"properties\":{\"class_id\":\"yoga\"}}", 1, 0, 0 },
+	  "\"person\":{\"member_code\":\"M-9\"},\"properties\":{\"class_id\":\"yoga\"}}", 1, 0 },
 	{ "pos-3", "{\"id\":\"uns-1\",\"type\":\"class.attended\",\"occurred_at\":\"2020-01-01T00:00:00Z\","
-	  "\"properties\":{\"class_id\":\"yoga\"}}", 0, 0, 0 },
-	{ "pos-3", "{\"id\":\"tz-1\",\"type\":\"kiosk.session.started\",\"occurred_at\":\"2026-11-28T18:00:00\"}", 1, 0, 0 },
+	  "\"properties\":{\"class_id\":\"yoga\"}}", 0, 0 },
+	{ "pos-3", "{\"id\":\"tz-1\",\"type\":\"kiosk.session.started\",\"occurred_at\":\"2026-11-28T18:00:00\"}", 1, 0 },
 	{ "pos-1", "{\"id\":\"old-1\",\"type\":\"booking.created\",\"occurred_at\":\"2026-11-28T17:00:00+01:00\","
-	  "\"person\":{\"customer_id\":\"C-5\"},\"properties\":{\"booking_id\":\"b-1\",\"class_id\":\"spin\"}}", 1, 0, 1 },
+	  "\"person\":{\"customer_id\":\"C-5\"},\"properties\":{\"booking_id\":\"b-1\",\"class_id\":\"spin\"}}", 1, 0 },
 };
 #define N_WIRE (sizeof wire_inputs / sizeof wire_inputs[0])
 
@@ -378,10 +378,11 @@ struct stored_row {
 	char *body;
 };
 
-/* The same events go out byte for byte as they did when the forwarder
- * encoded every body itself (vg_encode_message, vg_encode_batch), whether a
- * row carries its fragment or not: the batch below mixes both. */
-static void stored_fragments_go_out_byte_for_byte(void **state)
+/* The same events go out byte for byte as the tree encoder makes them
+ * (vg_encode_message, vg_encode_batch), whether the forwarder copied their
+ * bodies' values (vg_encode_text) or parsed them: the batch below mixes
+ * both. */
+static void stored_bodies_go_out_byte_for_byte(void **state)
 {
 	struct world w;
 	world_open(&w, *state);
@@ -400,24 +401,16 @@ static void stored_fragments_go_out_byte_for_byte(void **state)
 		k1.bytes[i] = (uint8_t)i;
 		k2.bytes[i] = (uint8_t)(0x80 + i);
 	}
-	int fragments = 0;
 	for (size_t i = 0; i < N_WIRE; i++) {
 		const struct wire_input *in = &wire_inputs[i];
 		struct vg_ingest_cfg icfg;
 		vg_ingest_cfg_init(&icfg, &w.cfg, in->prev_key ? &k2 : &k1);
 		icfg.plan = plan;
 		icfg.prev_key = in->prev_key ? &k1 : NULL;
-		/* Rows with a fragment, as a capture that stores them makes them
-		 * (vg_ingest_cfg_init does not), and without, as older rows. */
-		icfg.gateway_id = in->no_fragment ? NULL : w.cfg.gateway_id;
 		struct vg_ingest_out out;
 		assert_int_equal(vg_ingest(&icfg, in->device, in->json, strlen(in->json), T, in->synced, &out), VG_OK);
 		if (out.quarantined)
 			fail_msg("input %zu quarantined: %s %s", i, vg_reject_name(out.rej.reason), out.rej.detail);
-		/* Times without offset, and older rows, keep today's path. */
-		int want_fragment = !in->no_fragment && !(out.flags & VG_FLAG_TS_ASSUMED_TZ);
-		assert_int_equal((out.flags & VG_FLAG_WIRE) != 0, want_fragment);
-		fragments += want_fragment;
 		struct vg_store_event ev = {
 			.event_key = out.event_key, .device_id = in->device, .type = out.type, .priority = out.priority,
 			.flags = out.flags, .received_at_ms = T, .body = out.body, .body_len = out.body_len,
@@ -425,10 +418,9 @@ static void stored_fragments_go_out_byte_for_byte(void **state)
 		assert_int_equal(put_in_txn(w.st, &ev, NULL), VG_STORE_STORED);
 		vg_ingest_out_free(&out);
 	}
-	assert_int_equal(fragments, 6);
 	vg_plan_free(plan);
 
-	/* Opening stores the last window's reconciliation (a body, no fragment);
+	/* Opening stores the last window's reconciliation (a body of its own);
 	 * nothing is claimed before the loop runs. */
 	forwarder_open(&w);
 	struct stored_row rows[N_WIRE + 4];
@@ -455,9 +447,7 @@ static void stored_fragments_go_out_byte_for_byte(void **state)
 	/* The priority lane's batch (consent) and the others'. */
 	assert_true(c.requests >= 2 && c.requests <= CDP_REQUESTS);
 
-	/* Today's encoding of the same rows, in the order they were sent, with
-	 * the tokenized body alone (the fragment taken out, as older versions
-	 * stored it). */
+	/* The tree's encoding of the same rows, in the order they were sent. */
 	const struct vg_encode_ctx ectx = { .venue_id = "venue-7", .gateway_id = "gw-1", .library_version = VG_VERSION };
 	int total = 0;
 	for (int req = 0; req < c.requests; req++) {
@@ -476,12 +466,11 @@ static void stored_fragments_go_out_byte_for_byte(void **state)
 			assert_non_null(r);
 			cJSON *body = cJSON_Parse(r->body);
 			assert_non_null(body);
-			cJSON_DeleteItemFromObjectCaseSensitive(body, "_wire");
 			assert_int_equal(vg_json_exact_numbers(body), VG_OK); /* as the ingest printed it */
 			char *plain = cJSON_PrintUnformatted(body);
 			cJSON_Delete(body);
 			struct vg_encode_event ev = { .event_key = r->key, .device_id = r->device, .body = plain,
-			                              .body_len = strlen(plain), .flags = r->flags & ~VG_FLAG_WIRE,
+			                              .body_len = strlen(plain), .flags = r->flags,
 			                              .received_at_ms = r->recv };
 			cJSON *msg = NULL;
 			assert_int_equal(vg_encode_message(&ectx, &ev, &msg), VG_OK);
@@ -611,7 +600,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(without_an_endpoint_nothing_is_sent, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_batch_is_sent_and_forwarded, setup, teardown),
-		cmocka_unit_test_setup_teardown(stored_fragments_go_out_byte_for_byte, setup, teardown),
+		cmocka_unit_test_setup_teardown(stored_bodies_go_out_byte_for_byte, setup, teardown),
 		cmocka_unit_test_setup_teardown(batches_are_cut_and_the_lane_goes_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_refused_watch_fails_one_attempt_not_the_forwarder, setup, teardown),
 	};

@@ -69,7 +69,7 @@ static int text_matches(const char *body, size_t n, unsigned flags)
 	assert_int_equal(rc, VG_OK);
 	char *frag = NULL;
 	size_t len = 0;
-	assert_int_equal(vg_encode_fragment(&ctx, &ev, NULL, &frag, &len), VG_OK);
+	assert_int_equal(vg_encode_fragment(&ctx, &ev, &frag, &len), VG_OK);
 	if (out.len - 1 != len || memcmp(out.p + 1, frag, len) != 0)
 		fail_msg("the text encoder gave\n%s\nthe tree\n%s", out.p + 1, frag);
 	cJSON_free(frag);

@@ -615,7 +615,6 @@ static void test_reject_by_configuration(void **state)
 	assert_int_equal(strlen(out.digest), VG_EVENT_KEY_LEN);
 	assert_string_equal(out.event_key, ok.event_key);
 	assert_non_null(out.body);
-	assert_false(out.flags & VG_FLAG_WIRE);   /* a quarantine keeps the tokenized body alone */
 	vg_ingest_out_free(&ok);
 	vg_ingest_out_free(&out);
 }
@@ -645,92 +644,56 @@ static void test_reject_after_accept(void **state)
 	vg_ingest_out_free(&out);
 }
 
-/* With a gateway id, an accepted event's body carries its wire fragment
- * first ({"_wire":F,…}, VG_FLAG_WIRE): F is vg_encode_fragment's text of
- * the tokenized body that follows, and the body's own members stay. */
-static void test_wire_fragment(void **state)
+/* The body ingest stores is text the forwarder takes as it stands
+ * (vg_encode_text), and the message it makes from it is the tree's, byte
+ * for byte: for an event, a `quarantine retry` of its stored body, and an
+ * event whose time has no offset. */
+static void expect_text_message(const struct vg_ingest_out *out, const char *key)
+{
+	const struct vg_encode_ctx ectx = { .venue_id = VENUE, .gateway_id = "gw-1", .library_version = VG_VERSION };
+	struct vg_wire_consts wc;
+	assert_int_equal(vg_encode_wire_consts(&ectx, &wc), VG_OK);
+	const struct vg_encode_event ev = { .event_key = key, .device_id = DEVICE, .body = out->body,
+	                                    .body_len = out->body_len, .flags = out->flags,
+	                                    .received_at_ms = now_ms };
+	struct vg_buf got = VG_BUF_INIT(1 << 16);
+	assert_int_equal(vg_encode_text(&ectx, &wc, &ev, &got), VG_OK);
+	char *want;
+	size_t wlen;
+	assert_int_equal(vg_encode_fragment(&ectx, &ev, &want, &wlen), VG_OK);
+	assert_int_equal(got.len, wlen);
+	assert_string_equal(vg_buf_str(&got), want);
+	cJSON_free(want);
+	vg_buf_free(&got);
+}
+
+static void test_stored_body_as_text(void **state)
 {
 	(void)state;
 	struct vg_ingest_cfg cfg = cfg_default();
-	struct vg_ingest_out plain, out;
-	ingest_ok(&cfg, design_example, 1, &plain);
-	assert_int_equal(plain.flags & VG_FLAG_WIRE, 0);
-	cfg.gateway_id = "gw-1";
+	struct vg_ingest_out out, again;
 	ingest_ok(&cfg, design_example, 1, &out);
 	expect_accepted(&out);
-	assert_int_equal(out.flags & ~VG_FLAG_WIRE, plain.flags);
-	assert_true(out.flags & VG_FLAG_WIRE);
-	assert_memory_equal(out.body, VG_WIRE_HEAD, VG_WIRE_AT);
-	struct vg_wire_consts wc;
-	const struct vg_encode_ctx ectx = { .venue_id = VENUE, .gateway_id = "gw-1", .library_version = VG_VERSION };
-	assert_int_equal(vg_encode_wire_consts(&ectx, &wc), VG_OK);
-	struct vg_wire_parts parts;
-	assert_int_equal(vg_encode_wire_parse(&wc, out.body, out.body_len, &parts), VG_OK);
-	assert_ptr_equal(parts.stub, out.body + VG_WIRE_AT);
-	assert_int_equal(parts.stub_len, out.wire_len);
-	/* The rest is the tokenized body as before. */
-	assert_int_equal(out.body[VG_WIRE_AT + parts.stub_len], ',');
-	assert_string_equal(out.body + VG_WIRE_AT + parts.stub_len + 1, plain.body + 1);
-	/* Put together with the key, the gateway's constants and the body's
-	 * properties, the stub is the message the forwarder would have made;
-	 * none of those is stored twice. */
-	const struct vg_encode_event ev = { .event_key = KEY_ID, .device_id = DEVICE, .body = plain.body,
-	                                    .body_len = plain.body_len, .flags = plain.flags,
-	                                    .received_at_ms = now_ms };
-	char *want;
-	size_t wlen;
-	assert_int_equal(vg_encode_fragment(&ectx, &ev, NULL, &want, &wlen), VG_OK);
-	assert_int_equal(parts.len, wlen);
-	struct vg_buf got = VG_BUF_INIT(1 << 16);
-	assert_int_equal(vg_encode_wire_append(&wc, KEY_ID, &parts, &got), VG_OK);
-	assert_string_equal(vg_buf_str(&got), want);
-	vg_buf_free(&got);
-	assert_null(memmem(parts.stub, parts.stub_len, KEY_ID, VG_EVENT_KEY_LEN));
-	assert_null(memmem(parts.stub, parts.stub_len, "\"library\"", 9));
-	assert_null(memmem(parts.stub, parts.stub_len, "gw-1", 4));
-	assert_null(memmem(parts.stub, parts.stub_len, "spin-0900", 9));
-	assert_non_null(parts.props);
-	assert_true(parts.stub_len + 200 < wlen);
-	cJSON_free(want);
-	/* Not a stub: nothing appended. */
-	assert_int_equal(vg_encode_wire_parse(&wc, plain.body, plain.body_len, &parts), VG_ERR_INVAL);
-	assert_int_equal(vg_encode_wire_append(&wc, KEY_ID, &parts, &got), VG_ERR_INVAL);
-	assert_int_equal(got.len, 0);
+	expect_text_message(&out, out.event_key);
 
-	/* Held after all (the topic named another device): the body alone. */
-	vg_ingest_reject(&out, VG_REJ_DEVICE_MISMATCH, "the topic names another device");
-	assert_int_equal(out.flags & VG_FLAG_WIRE, 0);
-	assert_string_equal(out.body, plain.body);
-	assert_int_equal(out.body_len, plain.body_len);
-	vg_ingest_out_free(&out);
-
-	/* `venuegw quarantine retry` of a stored body with its fragment: the old
-	 * fragment goes, a new one is made, with the key given. */
-	ingest_ok(&cfg, design_example, 1, &out);
 	struct vg_ingest_cfg rcfg = cfg;
 	rcfg.stored_body = 1;
 	rcfg.event_key = "AAAAAAAAAAAAAAAAAAAAAA";
-	struct vg_ingest_out again;
 	assert_int_equal(vg_ingest(&rcfg, DEVICE, out.body, out.body_len, now_ms, 1, &again), VG_OK);
 	expect_accepted(&again);
-	assert_string_equal(again.event_key, "AAAAAAAAAAAAAAAAAAAAAA");
-	assert_true(again.flags & VG_FLAG_WIRE);
-	assert_int_equal(vg_encode_wire_parse(&wc, again.body, again.body_len, &parts), VG_OK);
-	assert_null(strstr(again.body + VG_WIRE_AT + parts.stub_len, "\"_wire\""));
 	assert_int_equal(again.undeclared_total, 0);
+	expect_text_message(&again, again.event_key);
 	vg_ingest_out_free(&again);
 	vg_ingest_out_free(&out);
 
-	/* A time without offset needs the daemon's zone: no fragment. */
 	cfg.has_timezone = 1;
 	static const char local[] = "{\"id\":\"t1\",\"type\":\"kiosk.session.started\","
 	                            "\"occurred_at\":\"2026-11-28T18:00:00\"}";
 	assert_int_equal(vg_ingest(&cfg, DEVICE, local, sizeof local - 1, now_ms, 1, &out), VG_OK);
 	expect_accepted(&out);
 	assert_true(out.flags & VG_FLAG_TS_ASSUMED_TZ);
-	assert_int_equal(out.flags & VG_FLAG_WIRE, 0);
+	expect_text_message(&out, out.event_key);
 	vg_ingest_out_free(&out);
-	vg_ingest_out_free(&plain);
 }
 
 static void test_no_key(void **state)
@@ -826,7 +789,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_members),
 		cmocka_unit_test(test_priority),
 		cmocka_unit_test(test_reject_after_accept),
-		cmocka_unit_test(test_wire_fragment),
+		cmocka_unit_test(test_stored_body_as_text),
 		cmocka_unit_test(test_no_key),
 		cmocka_unit_test(test_pii_dropped),
 		cmocka_unit_test(test_flag_names),
