@@ -360,6 +360,22 @@ def strip_baseline_args(argv):
     return out
 
 
+def settle(max_s=120.0, dirty_kb=8192):
+    """Before a round: write back what the rounds before it left dirty, so that one round
+    does not pay for another's writes (a round after a heavy-writing one measured plain
+    mosquitto 15-20 % slower).  sync(2), then wait until Dirty + Writeback in /proc/meminfo
+    are at most dirty_kb, or max_s.  Returns (seconds waited, dirty kB left)."""
+    t = time.monotonic()
+    os.sync()
+    while True:
+        with open("/proc/meminfo") as f:
+            m = dict((ln.split(":")[0], int(ln.split()[1])) for ln in f if ln.split()[1:2])
+        left = m.get("Dirty", 0) + m.get("Writeback", 0)
+        if left <= dirty_kb or time.monotonic() - t >= max_s:
+            return time.monotonic() - t, left
+        time.sleep(0.1)
+
+
 def run_or_compare(args, measure, show, main_figures=None):
     """measure(args) → list of row dicts (each with "row": its label); show(rows) prints them.
     Without --baseline: measure, show, write --json.  With it: alternate this script on REV's
@@ -379,8 +395,10 @@ def run_or_compare(args, measure, show, main_figures=None):
     runs = {"base": [], "this": []}
     for r in range(args.rounds):
         for who, src, build in (("base", bsrc, bbuild), ("this", SOURCE, this_build)):
-            print("== round %d/%d: %s (%s)" % (r + 1, args.rounds, args.baseline if who == "base" else "this build",
-                                               build), flush=True)
+            waited, left = settle()
+            print("== round %d/%d: %s (%s); page cache written back in %.1f s (%d kB dirty left)"
+                  % (r + 1, args.rounds, args.baseline if who == "base" else "this build", build, waited, left),
+                  flush=True)
             env = dict(os.environ, VG_BUILD_DIR=build, VG_SOURCE_DIR=src, PYTHONDONTWRITEBYTECODE="1")
             env.pop("VG_BENCH_SCHEMA", None)
             if who == "base":
