@@ -749,7 +749,6 @@ static struct span object_member(struct span o, const char *name)
 /* s as cJSON prints a string, appended. */
 static void add_json_string(struct vg_buf *out, const char *s)
 {
-	char esc[8];
 	vg_buf_add(out, "\"", 1);
 	for (const char *run = s;; s++) {
 		unsigned char c = (unsigned char)*s;
@@ -758,8 +757,14 @@ static void add_json_string(struct vg_buf *out, const char *s)
 		vg_buf_add(out, run, (size_t)(s - run));
 		if (!c)
 			break;
-		size_t n = json_string((const char[]){ (char)c, '\0' }, esc, sizeof esc);
-		vg_buf_add(out, esc + 1, n - 2); /* without its quotes */
+		char esc[8];
+		const char *e = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b" : c == '\f' ? "\\f"
+		              : c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+		if (!e) {
+			snprintf(esc, sizeof esc, "\\u%04x", c);
+			e = esc;
+		}
+		vg_buf_adds(out, e);
 		run = s + 1;
 	}
 	vg_buf_add(out, "\"", 1);
@@ -869,6 +874,9 @@ int vg_encode_text(const struct vg_encode_ctx *ctx, const struct vg_wire_consts 
                    const struct vg_encode_event *ev, struct vg_buf *out)
 {
 	struct reader r;
+	int rc = VG_ENCODE_TREE;
+	if (out->err != VG_OK)
+		return out->err; /* the buffer's earlier failure: nothing appended */
 	if (check_args(ctx, ev) != VG_OK || !ev->body || !wc || read_body(ev->body, ev->body_len, &r))
 		return VG_ENCODE_TREE;
 	struct span type = r.m[M_TYPE], person = r.m[M_PERSON], previous = r.m[M_PREVIOUS];
@@ -934,7 +942,7 @@ int vg_encode_text(const struct vg_encode_ctx *ctx, const struct vg_wire_consts 
 	int first = 1;
 	read_ids(previous, prev);
 	if (add_external_ids(out, ids, &first) || add_external_ids(out, prev, &first))
-		goto tree;
+		out->err = VG_ERR_NOMEM;
 	vg_buf_add(out, "]", 1);
 	if (identify) {
 		struct span consent = r.m[M_CONSENT], k, v;
@@ -991,17 +999,17 @@ int vg_encode_text(const struct vg_encode_ctx *ctx, const struct vg_wire_consts 
 	}
 	vg_buf_adds(out, "]}");
 	vg_buf_add(out, wc->library, wc->library_len);
-	if (out->err == VG_ERR_NOMEM)
-		return VG_ERR_NOMEM;
 	if (out->err == VG_OK)
 		return VG_OK;
+	rc = out->err == VG_ERR_NOMEM ? VG_ERR_NOMEM : VG_ENCODE_TREE;
 tree:
-	/* too large for out, or a value to decode: the tree's way, from scratch */
+	/* Out of memory (the failure stays in out), or too large for out or too
+	 * long to format (the tree's way, from scratch): nothing appended. */
 	out->len = start;
-	out->err = VG_OK;
+	out->err = rc == VG_ERR_NOMEM ? VG_ERR_NOMEM : VG_OK;
 	if (out->p)
 		out->p[start] = '\0';
-	return VG_ENCODE_TREE;
+	return rc;
 }
 
 /* ---- batches ------------------------------------------------------------ */

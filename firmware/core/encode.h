@@ -102,8 +102,9 @@ struct vg_buf;
  * stand, so it takes a body only when the body is in the form cJSON
  * prints (no blanks, strings escaped as cJSON escapes them, numbers
  * integers of at most 15 digits: what vg_ingest stores) and its
- * occurred_at has no escape.  wc: vg_encode_wire_consts of ctx.  VG_OK; VG_ENCODE_TREE
- * (nothing appended): encode it with vg_encode_fragment; VG_ERR_NOMEM.
+ * occurred_at has no escape.  wc: vg_encode_wire_consts of ctx.  VG_OK;
+ * VG_ENCODE_TREE: encode it with vg_encode_fragment; VG_ERR_NOMEM, or out's
+ * earlier failure.  Nothing is appended unless VG_OK.
  * Pure but for vg_encode_message's time zone note. */
 int vg_encode_text(const struct vg_encode_ctx *ctx, const struct vg_wire_consts *wc,
                    const struct vg_encode_event *ev, struct vg_buf *out);

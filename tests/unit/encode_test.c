@@ -52,9 +52,15 @@ static struct vg_encode_event event_of(const char *body, size_t n, unsigned flag
 	};
 }
 
+static int text_matches_ev(struct vg_encode_event ev);
+
 static int text_matches(const char *body, size_t n, unsigned flags)
 {
-	struct vg_encode_event ev = event_of(body, n, flags);
+	return text_matches_ev(event_of(body, n, flags));
+}
+
+static int text_matches_ev(struct vg_encode_event ev)
+{
 	struct vg_wire_consts wc;
 	assert_int_equal(vg_encode_wire_consts(&ctx, &wc), VG_OK);
 	struct vg_buf out = VG_BUF_INIT(1 << 20);
@@ -537,6 +543,16 @@ static void test_text_form(void **state)
 		{ 1, 0, "{\"type\":\"a\",\"properties\":{\"s\":\"\\\"\\\\\\b\\f\\n\\r\\t\\u0001\\u001f\xc3\xa9\xff/\"}}" },
 		{ 1, 0, "{\"type\":\"a\",\"properties\":{\"\\n\":1,\"\":2}}" },
 		{ 1, 0, "{\"type\":\"a\",\"occurred_at\":\"yesterday\"}" },
+		{ 1, 0, "{\"type\":\"a\",\"person\":{\"email\":1,\"email\":\"" EM_TOKEN "\"},\"person\":{\"phone\":\"x\"},"
+		        "\"properties\":{\"a\":1},\"properties\":{\"b\":2},\"occurred_at\":\"x\","
+		        "\"occurred_at\":\"2026-11-28T18:03:12.123Z\",\"seq\":\"s\",\"seq\":3,\"id\":\"\",\"id\":\"i\"}" },
+		{ 1, VG_FLAG_TS_FUTURE, "{\"type\":\"consent.updated\",\"consent\":{\"a\":true,\"a\":false,\"source\":true,"
+		        "\"source\":\"s\"},\"consent\":{\"b\":true},\"device_occurred_at\":\"d\","
+		        "\"device_occurred_at\":\"e\",\"properties\":{\"p\":1}}" },
+		{ 1, 0, "{\"type\":\"consent.updated\",\"consent\":{\"source\":\"\"},\"_previous_tokens\":{\"email\":\"a\"},"
+		        "\"_previous_tokens\":{\"email\":\"b\"},\"_plan\":\"\",\"_plan\":\"2\"}" },
+		{ 1, 0, "{\"type\":\"a\",\"occurred_at\":\"2026-11-28T18:03:12.123456789012345678901234567890123456789012Z\"}" },
+		{ 1, 0, "{\"type\":\"a\",\"properties\":{\"s\":\"\\u0010\x7f\",\"n\":2147483648,\"m\":-999999999999999}}" },
 		{ 1, 0, "{\"type\":\"a\",\"occurred_at\":12}" },
 		/* not as cJSON prints: left to the tree */
 		{ 0, 0, "{\"type\":\"a\",\"properties\":{\"x\":1.5}}" },
@@ -544,6 +560,12 @@ static void test_text_form(void **state)
 		{ 0, 0, "{\"type\":\"a\",\"properties\":{\"x\":1000000000000000}}" },
 		{ 0, 0, "{\"type\":\"a\",\"properties\":{\"x\":-0}}" },
 		{ 0, 0, "{\"type\":\"a\",\"properties\":{\"x\":01}}" },
+		{ 0, 0, "{\"type\":\"a\",\"properties\":{\"x\":-01}}" },
+		{ 0, 0, "{\"type\":\"a\",\"occurred_at\":\"2026-11-28T18:03:12.123456789012345678901234567890123456789012345Z\"}" },
+		{ 0, 0, "{\"type\":\"a\",\"properties\":{\"x\":-1000000000000000}}" },
+		{ 0, 0, "{\"type\":\"a\",\"properties\":{\"x\":1-2}}" },
+		{ 0, 0, "\xef\xbb\xbf{\"type\":\"a\"}" },
+		{ 0, 0, "{\"type\":\"a\",\"properties\":{\"x\":\"\\u007f\"}}" },
 		{ 0, 0, "{\"type\": \"a\"}" },
 		{ 0, 0, "{\"type\":\"a\"}\n" },
 		{ 0, 0, "{\"type\":\"a\",\"properties\":{\"x\":\"a\\/b\"}}" },
@@ -587,6 +609,28 @@ static void test_text_form(void **state)
 		deep[n++] = ']';
 	memcpy(deep + n, "}}", 3);
 	assert_int_equal(text_matches(deep, strlen(deep), 0), 0);
+
+	/* Ids with characters cJSON escapes, in the messageId, context and a
+	 * device-scoped anonymousId. */
+	static const char *const devices[] = { "pos\x01\"1", "p\\q\t\x1f\x7f", "\x08\x0c\n\r" };
+	for (size_t i = 0; i < sizeof devices / sizeof devices[0]; i++) {
+		struct vg_encode_event e = event_of("{\"type\":\"a\"}", 12, VG_FLAG_PII_DROPPED);
+		e.device_id = devices[i];
+		assert_int_equal(text_matches_ev(e), 1);
+		e.event_key = devices[i];
+		assert_int_equal(text_matches_ev(e), 1);
+	}
+
+	/* A buffer that failed before: its failure, nothing appended. */
+	struct vg_buf failed = VG_BUF_INIT(64);
+	assert_int_equal(vg_buf_add(&failed, "[", 1), VG_OK);
+	failed.err = VG_ERR_RANGE;
+	struct vg_wire_consts wc0;
+	assert_int_equal(vg_encode_wire_consts(&ctx, &wc0), VG_OK);
+	struct vg_encode_event e0 = event_of("{\"type\":\"a\"}", 12, 0);
+	assert_int_equal(vg_encode_text(&ctx, &wc0, &e0, &failed), VG_ERR_RANGE);
+	assert_int_equal(failed.len, 1);
+	vg_buf_free(&failed);
 
 	/* A message larger than the buffer's maximum: nothing appended. */
 	struct vg_encode_event ev = { .event_key = KEY, .device_id = DEVICE, .body = "{\"type\":\"a\"}",
