@@ -457,50 +457,52 @@ int vg_encode_fragment(const struct vg_encode_ctx *ctx, const struct vg_encode_e
 	return VG_OK;
 }
 
-/* s as cJSON prints a string (quotes included) into out; the length, or 0
- * when it does not fit in cap. */
-static size_t json_string(const char *s, char *out, size_t cap)
+/* s as cJSON prints a string, appended. */
+static void add_json_string(struct vg_buf *out, const char *s)
 {
-	size_t n = 0;
-#define PUT(c) do { if (n + 1 >= cap) return 0; out[n++] = (char)(c); } while (0)
-	PUT('"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		unsigned char c = *p;
-		const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b" : c == '\f' ? "\\f"
-		                : c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
-		if (esc) {
-			PUT(esc[0]);
-			PUT(esc[1]);
-		} else if (c < 0x20) {
-			char u[7];
-			snprintf(u, sizeof u, "\\u%04x", c);
-			for (int i = 0; i < 6; i++)
-				PUT(u[i]);
-		} else {
-			PUT(c);
+	vg_buf_add(out, "\"", 1);
+	for (const char *run = s;; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		vg_buf_add(out, run, (size_t)(s - run));
+		if (!c)
+			break;
+		char esc[8];
+		const char *e = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b" : c == '\f' ? "\\f"
+		              : c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+		if (!e) {
+			snprintf(esc, sizeof esc, "\\u%04x", c);
+			e = esc;
 		}
+		vg_buf_adds(out, e);
+		run = s + 1;
 	}
-	PUT('"');
-#undef PUT
-	out[n] = '\0';
-	return n;
+	vg_buf_add(out, "\"", 1);
 }
+
 
 int vg_encode_wire_consts(const struct vg_encode_ctx *ctx, struct vg_wire_consts *wc)
 {
-	char v[400], g[400], l[400];
-	size_t nv = json_string(ctx->venue_id, v, sizeof v), ng = json_string(ctx->gateway_id, g, sizeof g),
-	       nl = json_string(ctx->library_version, l, sizeof l);
-	if (!nv || !ng || !nl)
-		return VG_ERR_INVAL;
-	int a = snprintf(wc->venuegw, sizeof wc->venuegw, "\"schema\":%d,\"venue_id\":%s,\"gateway_id\":%s,",
-	                 VG_WIRE_SCHEMA, v, g);
-	int b = snprintf(wc->library, sizeof wc->library, ",\"library\":{\"name\":\"venuegw\",\"version\":%s}}}", l);
-	if (a < 0 || (size_t)a >= sizeof wc->venuegw || b < 0 || (size_t)b >= sizeof wc->library)
-		return VG_ERR_INVAL;
-	wc->venuegw_len = (size_t)a;
-	wc->library_len = (size_t)b;
-	return VG_OK;
+	struct vg_buf v = VG_BUF_INIT(sizeof wc->venuegw), l = VG_BUF_INIT(sizeof wc->library);
+	vg_buf_addf(&v, "\"schema\":%d,\"venue_id\":", VG_WIRE_SCHEMA);
+	add_json_string(&v, ctx->venue_id);
+	vg_buf_adds(&v, ",\"gateway_id\":");
+	add_json_string(&v, ctx->gateway_id);
+	vg_buf_adds(&v, ",");
+	vg_buf_adds(&l, ",\"library\":{\"name\":\"venuegw\",\"version\":");
+	add_json_string(&l, ctx->library_version);
+	vg_buf_adds(&l, "}}}");
+	int rc = v.err ? v.err : l.err;
+	if (rc == VG_OK) {
+		memcpy(wc->venuegw, v.p, v.len + 1);
+		wc->venuegw_len = v.len;
+		memcpy(wc->library, l.p, l.len + 1);
+		wc->library_len = l.len;
+	}
+	vg_buf_free(&v);
+	vg_buf_free(&l);
+	return rc == VG_ERR_RANGE ? VG_ERR_INVAL : rc;
 }
 
 /* ---- the message from the stored body's text --------------------------------
@@ -524,10 +526,15 @@ struct span {
 enum {
 	M_TYPE, M_PERSON, M_PREVIOUS, M_OCCURRED_AT, M_PROPERTIES, M_CONSENT, M_ID, M_SEQ, M_PLAN, M_DEV_AT, M__COUNT
 };
-static const char *const member_names[M__COUNT] = {
-	"type", "person", "_previous_tokens", "occurred_at", "properties", "consent", "id", "seq", "_plan",
-	"device_occurred_at",
+#define NAME(s) { s, sizeof s - 1 }
+static const struct {
+	const char *s;
+	size_t n;
+} member_names[M__COUNT] = {
+	NAME("type"), NAME("person"), NAME("_previous_tokens"), NAME("occurred_at"), NAME("properties"),
+	NAME("consent"), NAME("id"), NAME("seq"), NAME("_plan"), NAME("device_occurred_at"),
 };
+#undef NAME
 
 struct reader {
 	const char *s;
@@ -626,7 +633,7 @@ static int read_container(struct reader *r, int depth)
 			if (read_value(r, depth + 1))
 				return -1;
 			for (int m = 0; depth == 0 && m < M__COUNT; m++)
-				if (!r->m[m].p && strlen(member_names[m]) == kn && memcmp(r->s + k + 1, member_names[m], kn) == 0) {
+				if (!r->m[m].p && member_names[m].n == kn && memcmp(r->s + k + 1, member_names[m].s, kn) == 0) {
 					r->m[m].p = r->s + v;
 					r->m[m].n = r->i - v;
 				}
@@ -746,33 +753,18 @@ static struct span object_member(struct span o, const char *name)
 	return v;
 }
 
-/* s as cJSON prints a string, appended. */
-static void add_json_string(struct vg_buf *out, const char *s)
-{
-	vg_buf_add(out, "\"", 1);
-	for (const char *run = s;; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		vg_buf_add(out, run, (size_t)(s - run));
-		if (!c)
-			break;
-		char esc[8];
-		const char *e = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b" : c == '\f' ? "\\f"
-		              : c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
-		if (!e) {
-			snprintf(esc, sizeof esc, "\\u%04x", c);
-			e = esc;
-		}
-		vg_buf_adds(out, e);
-		run = s + 1;
-	}
-	vg_buf_add(out, "\"", 1);
-}
-
 static void add_span(struct vg_buf *out, struct span s)
 {
 	vg_buf_add(out, s.p, s.n);
+}
+
+/* A non-empty string as it stands, else null (add_venuegw's rule). */
+static void add_string_or_null(struct vg_buf *out, struct span s)
+{
+	if (s.p && s.p[0] == '"' && s.n > 2)
+		add_span(out, s);
+	else
+		vg_buf_adds(out, "null");
 }
 
 /* The identifiers of a person object as person_value takes them (the
@@ -971,10 +963,7 @@ int vg_encode_text(const struct vg_encode_ctx *ctx, const struct vg_wire_consts 
 	vg_buf_adds(out, "\"device_id\":");
 	add_json_string(out, ev->device_id);
 	vg_buf_adds(out, ",\"device_event_id\":");
-	if (id.p && id.p[0] == '"' && id.n > 2)
-		add_span(out, id);
-	else
-		vg_buf_adds(out, "null");
+	add_string_or_null(out, id);
 	vg_buf_adds(out, ",\"device_seq\":");
 	if (seq.p && (seq.p[0] == '-' || (seq.p[0] >= '0' && seq.p[0] <= '9')))
 		add_span(out, seq);
@@ -984,10 +973,7 @@ int vg_encode_text(const struct vg_encode_ctx *ctx, const struct vg_wire_consts 
 	vg_buf_adds(out, ",\"received_at\":\"");
 	vg_buf_adds(out, when);
 	vg_buf_adds(out, "\",\"plan\":");
-	if (plan.p && plan.p[0] == '"' && plan.n > 2)
-		add_span(out, plan);
-	else
-		vg_buf_adds(out, "null");
+	add_string_or_null(out, plan);
 	vg_buf_adds(out, ",\"flags\":[");
 	for (int bit = 0, n = 0; bit < VG_FLAG__COUNT; bit++) {
 		if (!(ev->flags & (1u << bit)))
