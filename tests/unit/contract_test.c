@@ -414,59 +414,49 @@ static void test_common(void **state)
 
 /* properties ≤ 32768 bytes as cJSON_PrintUnformatted writes it:
  * {"p":"…"} is 8 bytes plus the string. */
+/* device.status with properties {"p": n × 'x', and with extras: a number
+ * cJSON prints with many digits, a small one, control characters and a
+ * quote ("\u0001" prints 6 bytes, a quote 2), true}; *len: the properties'
+ * printed length. */
+static cJSON *sized_event(char *s, size_t n, int extras, size_t *len)
+{
+	memset(s, 'x', n);
+	s[n] = '\0';
+	cJSON *e = example("device.status");
+	cJSON *props = cJSON_AddObjectToObject(e, "properties");
+	assert_non_null(props);
+	assert_non_null(cJSON_AddStringToObject(props, "p", s));
+	if (extras) {
+		assert_non_null(cJSON_AddNumberToObject(props, "n", -1.2345678901234567e-300));
+		assert_non_null(cJSON_AddNumberToObject(props, "i", 7));
+		assert_non_null(cJSON_AddStringToObject(props, "c", "\x01\"\t"));
+		assert_non_null(cJSON_AddTrueToObject(props, "t"));
+	}
+	char *enc = cJSON_PrintUnformatted(props);
+	assert_non_null(enc);
+	*len = strlen(enc);
+	cJSON_free(enc);
+	return e;
+}
+
+/* The limit is on the printed length: exactly 32768 bytes pass, 32769 do
+ * not, with a plain string and with numbers and escapes beside it. */
 static void test_properties_size(void **state)
 {
 	char *s = malloc(VG_PROPERTIES_MAX_BYTES + 1);
 	(void)state;
 	assert_non_null(s);
-	for (size_t n = VG_PROPERTIES_MAX_BYTES - 8; n <= VG_PROPERTIES_MAX_BYTES - 7; n++) {
-		memset(s, 'x', n);
-		s[n] = '\0';
-		cJSON *e = example("device.status");
-		cJSON *props = cJSON_AddObjectToObject(e, "properties");
-		assert_non_null(props);
-		assert_non_null(cJSON_AddStringToObject(props, "p", s));
-		char *enc = cJSON_PrintUnformatted(props);
-		assert_non_null(enc);
-		size_t len = strlen(enc);
-		cJSON_free(enc);
-		if (n == VG_PROPERTIES_MAX_BYTES - 8) {
-			assert_int_equal(len, VG_PROPERTIES_MAX_BYTES);
-			expect(e, VG_REJ_NONE, "", "properties of exactly 32768 bytes");
-		} else {
-			assert_int_equal(len, VG_PROPERTIES_MAX_BYTES + 1);
-			expect(e, VG_REJ_BAD_FIELD, "properties", "properties of 32769 bytes");
-		}
-	}
-	/* Numbers, escapes and control characters near the limit: the length
-	 * that counts is the printed one (a number's digits as cJSON prints
-	 * them, "\u0001" 6 bytes, a quote 2). */
-	size_t extra = 0;
-	for (int round = 0; round < 3; round++) {
-		size_t n = round == 0 ? 0 : VG_PROPERTIES_MAX_BYTES - extra + (size_t)(round - 1);
-		memset(s, 'x', n);
-		s[n] = '\0';
-		cJSON *e = example("device.status");
-		cJSON *props = cJSON_AddObjectToObject(e, "properties");
-		assert_non_null(props);
-		assert_non_null(cJSON_AddStringToObject(props, "p", s));
-		assert_non_null(cJSON_AddNumberToObject(props, "n", -1.2345678901234567e-300));
-		assert_non_null(cJSON_AddNumberToObject(props, "i", 7));
-		assert_non_null(cJSON_AddStringToObject(props, "c", "\x01\"\t"));
-		assert_non_null(cJSON_AddTrueToObject(props, "t"));
-		char *enc = cJSON_PrintUnformatted(props);
-		assert_non_null(enc);
-		size_t len = strlen(enc);
-		cJSON_free(enc);
-		if (round == 0) {
-			extra = len; /* all but the string's n bytes */
-			cJSON_Delete(e);
-		} else if (round == 1) {
-			assert_int_equal(len, VG_PROPERTIES_MAX_BYTES);
-			expect(e, VG_REJ_NONE, "", "properties of exactly 32768 bytes, numbers and escapes");
-		} else {
-			assert_int_equal(len, VG_PROPERTIES_MAX_BYTES + 1);
-			expect(e, VG_REJ_BAD_FIELD, "properties", "properties of 32769 bytes, numbers and escapes");
+	for (int extras = 0; extras < 2; extras++) {
+		size_t base;
+		cJSON_Delete(sized_event(s, 0, extras, &base)); /* all but the string's n bytes */
+		for (size_t over = 0; over < 2; over++) {
+			size_t len;
+			cJSON *e = sized_event(s, VG_PROPERTIES_MAX_BYTES - base + over, extras, &len);
+			assert_int_equal(len, VG_PROPERTIES_MAX_BYTES + over);
+			if (over)
+				expect(e, VG_REJ_BAD_FIELD, "properties", "properties of 32769 bytes");
+			else
+				expect(e, VG_REJ_NONE, "", "properties of exactly 32768 bytes");
 		}
 	}
 	free(s);

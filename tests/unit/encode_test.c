@@ -621,28 +621,36 @@ static void test_text_form(void **state)
 		assert_int_equal(text_matches_ev(e), 1);
 	}
 
-	/* A buffer that failed before: its failure, nothing appended. */
-	struct vg_buf failed = VG_BUF_INIT(64);
-	assert_int_equal(vg_buf_add(&failed, "[", 1), VG_OK);
-	failed.err = VG_ERR_RANGE;
-	struct vg_wire_consts wc0;
-	assert_int_equal(vg_encode_wire_consts(&ctx, &wc0), VG_OK);
-	struct vg_encode_event e0 = event_of("{\"type\":\"a\"}", 12, 0);
-	assert_int_equal(vg_encode_text(&ctx, &wc0, &e0, &failed), VG_ERR_RANGE);
-	assert_int_equal(failed.len, 1);
-	vg_buf_free(&failed);
+	/* The constants escaped as cJSON prints them; a venue too long for
+	 * them is refused. */
+	struct vg_wire_consts wq;
+	const struct vg_encode_ctx qctx = { .venue_id = "v\"1\x01", .gateway_id = "g\\", .library_version = "0\n" };
+	assert_int_equal(vg_encode_wire_consts(&qctx, &wq), VG_OK);
+	assert_string_equal(wq.venuegw, "\"schema\":1,\"venue_id\":\"v\\\"1\\u0001\",\"gateway_id\":\"g\\\\\",");
+	assert_int_equal(wq.venuegw_len, strlen(wq.venuegw));
+	assert_string_equal(wq.library, ",\"library\":{\"name\":\"venuegw\",\"version\":\"0\\n\"}}}");
+	assert_int_equal(wq.library_len, strlen(wq.library));
+	char longv[1100];
+	memset(longv, 'v', sizeof longv - 1);
+	longv[sizeof longv - 1] = '\0';
+	const struct vg_encode_ctx lctx = { .venue_id = longv, .gateway_id = "g", .library_version = "0" };
+	assert_int_equal(vg_encode_wire_consts(&lctx, &wq), VG_ERR_INVAL);
 
-	/* A message larger than the buffer's maximum: nothing appended. */
-	struct vg_encode_event ev = { .event_key = KEY, .device_id = DEVICE, .body = "{\"type\":\"a\"}",
-	                              .body_len = 12, .received_at_ms = RECEIVED_MS };
+	/* Into a 64-byte buffer holding "[": a buffer that failed before gives
+	 * its failure, a message larger than the buffer goes the tree's way;
+	 * nothing appended either way. */
 	struct vg_wire_consts wc;
 	assert_int_equal(vg_encode_wire_consts(&ctx, &wc), VG_OK);
-	struct vg_buf small = VG_BUF_INIT(64);
-	assert_int_equal(vg_buf_add(&small, "[", 1), VG_OK);
-	assert_int_equal(vg_encode_text(&ctx, &wc, &ev, &small), VG_ENCODE_TREE);
-	assert_int_equal(small.len, 1);
-	assert_int_equal(small.err, VG_OK);
-	vg_buf_free(&small);
+	struct vg_encode_event ev = event_of("{\"type\":\"a\"}", 12, 0);
+	for (int failed = 0; failed < 2; failed++) {
+		struct vg_buf small = VG_BUF_INIT(64);
+		assert_int_equal(vg_buf_add(&small, "[", 1), VG_OK);
+		small.err = failed ? VG_ERR_RANGE : VG_OK;
+		assert_int_equal(vg_encode_text(&ctx, &wc, &ev, &small), failed ? VG_ERR_RANGE : VG_ENCODE_TREE);
+		assert_int_equal(small.len, 1);
+		assert_int_equal(small.err, failed ? VG_ERR_RANGE : VG_OK);
+		vg_buf_free(&small);
+	}
 }
 
 /* ---- batches ------------------------------------------------------------- */
