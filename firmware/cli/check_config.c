@@ -85,7 +85,14 @@ int vg_cmd_check_config(struct vg_config *cfg, const char *config_path, int argc
 	if (vg_run_check(cfg, err, sizeof err) != VG_OK)
 		report(&c, 1, "%s", err);
 
-	if (!cfg->endpoint[0]) {
+	if (cfg->output == VG_OUTPUT_KAFKA) {
+		check_file(&c, "kafka", "ssl_ca_file", cfg->kafka_ssl_ca_file, 0, 1);
+		check_file(&c, "kafka", "ssl_cert_file", cfg->kafka_ssl_cert_file, 0, 1);
+		check_file(&c, "kafka", "ssl_key_file", cfg->kafka_ssl_key_file, 1, 1);
+		check_file(&c, "kafka", "sasl_password_file", cfg->kafka_sasl_password_file, 1, 1);
+		if (cfg->endpoint[0])
+			report(&c, 0, "[cdp] endpoint is set, but [output] kind = kafka: events go to Kafka, not there");
+	} else if (!cfg->endpoint[0]) {
 		report(&c, 0, "[cdp] endpoint is empty: events are captured but not forwarded");
 	} else {
 		check_file(&c, "cdp", "write_key_file", cfg->write_key_file, 1, 1);

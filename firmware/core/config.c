@@ -34,6 +34,10 @@ static const char *const on_full_names[] = { "backpressure", "drop_oldest", NULL
 /* In enum vg_policy's order (pii.h). */
 static const char *const policy_names[] = { "token", "sha256", "drop", "keep", NULL };
 static const char *const unknown_names[] = { "drop", "quarantine", NULL };
+static const char *const output_names[] = { "segment", "kafka", NULL };
+const char *const vg_kafka_security_names[] = { "plaintext", "ssl", "sasl_plaintext", "sasl_ssl", NULL };
+const char *const vg_kafka_sasl_names[] = { "none", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", NULL };
+const char *const vg_kafka_compression_names[] = { "none", "gzip", "snappy", "lz4", "zstd", NULL };
 
 #define S(sec, k, t, field, def, rl, doc) \
 	{ sec, #k, t, offsetof(struct vg_config, field), \
@@ -118,6 +122,31 @@ static const struct key keys[] = {
 	  "events per batch at most"),
 	I("cdp", flush_interval_ms, 10, 600000, "1000", 1,
 	  "how long a partial batch may wait for more events"),
+	EK("output", kind, output, output_names, "segment", 0,
+	  "where events go: segment (a Segment /v1/batch endpoint, [cdp]) | kafka (one record per event, [kafka])"),
+	S("kafka", brokers, K_STR, kafka_brokers, "", 0,
+	  "bootstrap brokers, host:port[,host:port...]; required with [output] kind = kafka"),
+	S("kafka", topic, K_STR, kafka_topic, "", 0,
+	  "the topic every event goes to (1-249 of A-Z a-z 0-9 . _ -); required with kind = kafka"),
+	S("kafka", client_id, K_STR, kafka_client_id, "", 0,
+	  "the producer's client.id (default: venuegw-<gateway_id>)"),
+	EK("kafka", security_protocol, kafka_security, vg_kafka_security_names, "ssl", 0,
+	  "plaintext | ssl | sasl_plaintext | sasl_ssl; the plaintext ones only when every broker is a"
+	  " loopback address"),
+	S("kafka", ssl_ca_file, K_PATH, kafka_ssl_ca_file, "", 0,
+	  "CA bundle (PEM) to verify the brokers with; empty: the system's CA store"),
+	S("kafka", ssl_cert_file, K_PATH, kafka_ssl_cert_file, "", 0,
+	  "client certificate (PEM) for mutual TLS with the brokers; empty: none"),
+	S("kafka", ssl_key_file, K_PATH, kafka_ssl_key_file, "", 0,
+	  "the client certificate's private key (PEM)"),
+	EK("kafka", sasl_mechanism, kafka_sasl_mechanism, vg_kafka_sasl_names, "none", 0,
+	  "none | PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512; required with the sasl_ protocols"),
+	S("kafka", sasl_username, K_STR, kafka_sasl_username, "", 0,
+	  "the SASL user name"),
+	S("kafka", sasl_password_file, K_PATH, kafka_sasl_password_file, "", 0,
+	  "file whose first line is the SASL password (read when the daemon starts)"),
+	EK("kafka", compression, kafka_compression, vg_kafka_compression_names, "gzip", 0,
+	  "compression of the record batches: none | gzip | snappy | lz4 | zstd"),
 	S("mqtt", host, K_STR, mqtt_host, "127.0.0.1", 0,
 	  "our broker, for the daemon's gateway status (venue/v1/_gateway/status)"),
 	IK("mqtt", port, mqtt_port, 1, 65535, "1884", 0,
@@ -232,6 +261,71 @@ static int loopback_host(const char *h, size_t n)
 		return 1;
 	}
 	return 0;
+}
+
+const char *vg_config_check_brokers(const char *brokers, int *all_loopback)
+{
+	*all_loopback = 1;
+	if (!*brokers)
+		return "is empty";
+	int n = 0;
+	const char *p = brokers;
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		while (len && (*p == ' ' || *p == '\t')) {
+			p++;
+			len--;
+		}
+		while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (!len)
+			return "has an empty entry (expected host:port[,host:port...])";
+		if (++n > 16)
+			return "lists more than 16 brokers";
+		for (size_t i = 0; i < len; i++)
+			if (p[i] <= ' ' || p[i] == 0x7f || p[i] == '/' || p[i] == '@')
+				return "an entry holds a space, a control character, '/' or '@' (expected host:port)";
+		const char *colon = NULL;
+		size_t hostlen;
+		if (*p == '[') {
+			const char *close = memchr(p, ']', len);
+			if (!close)
+				return "an entry has an unterminated [IPv6] address";
+			hostlen = (size_t)(close - p) + 1;
+			if (hostlen < len && p[hostlen] == ':')
+				colon = p + hostlen;
+		} else {
+			for (size_t i = 0; i < len; i++)
+				if (p[i] == ':')
+					colon = p + i;
+			hostlen = colon ? (size_t)(colon - p) : len;
+			if (colon && memchr(p, ':', hostlen))
+				return "an entry has an IPv6 address without brackets (write [addr]:port)";
+		}
+		if (!hostlen || (*p == '[' && hostlen <= 2))
+			return "an entry has no host";
+		if (!colon || colon != p + hostlen)
+			return "an entry has no port (expected host:port)";
+		long port = 0;
+		const char *d = colon + 1;
+		size_t dl = len - hostlen - 1;
+		if (!dl || dl > 5)
+			return "an entry's port must be 1..65535";
+		for (size_t i = 0; i < dl; i++) {
+			if (d[i] < '0' || d[i] > '9')
+				return "an entry's port must be 1..65535";
+			port = port * 10 + (d[i] - '0');
+		}
+		if (port < 1 || port > 65535)
+			return "an entry's port must be 1..65535";
+		if (!loopback_host(p, hostlen))
+			*all_loopback = 0;
+		p += strcspn(p, ",");
+		if (!*p)
+			break;
+		p++;
+	}
+	return NULL;
 }
 
 /* "" or https://host[:port][/path] or http://<loopback>[:port][/path]. */
@@ -625,6 +719,90 @@ static int check_metrics(struct parse_state *st)
 	return 0;
 }
 
+static int key_line(const struct parse_state *st, const char *section, const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
+			return st->key_line[i];
+	return 0;
+}
+
+__attribute__((format(printf, 4, 5)))
+static int kafka_error(struct parse_state *st, const char *key, int line_of_kind, const char *fmt, ...)
+{
+	char what[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	int line = line_of_kind ? key_line(st, "output", "kind") : key_line(st, "kafka", key);
+	if (line > 0)
+		snprintf(st->err, st->errsz, "%s:%d: [%s] %s: %s", st->name, line, line_of_kind ? "output" : "kafka",
+		         line_of_kind ? "kind" : key, what);
+	else
+		snprintf(st->err, st->errsz, "%s: [%s] %s: %s", st->name, line_of_kind ? "output" : "kafka",
+		         line_of_kind ? "kind" : key, what);
+	return 1;
+}
+
+/* [output] kind = kafka needs brokers and a topic; the plaintext protocols
+ * only on loopback (like http:// for the CDP); SASL needs its mechanism,
+ * user and password file, and a mechanism needs a sasl_ protocol. */
+static int check_kafka(struct parse_state *st)
+{
+	struct vg_config *cfg = st->cfg;
+	if (cfg->output != VG_OUTPUT_KAFKA)
+		return 0;
+	if (!cfg->kafka_brokers[0])
+		return kafka_error(st, "brokers", 1, "kind = kafka needs [kafka] brokers (host:port[,host:port...])");
+	int lo;
+	const char *why = vg_config_check_brokers(cfg->kafka_brokers, &lo);
+	if (why)
+		return kafka_error(st, "brokers", 0, "%s", why);
+	if (!cfg->kafka_topic[0])
+		return kafka_error(st, "topic", 1, "kind = kafka needs [kafka] topic");
+	size_t tn = strlen(cfg->kafka_topic);
+	if (tn > 249 || strcmp(cfg->kafka_topic, ".") == 0 || strcmp(cfg->kafka_topic, "..") == 0)
+		return kafka_error(st, "topic", 0, "must be 1-249 of A-Z a-z 0-9 . _ - (and not . or ..)");
+	for (size_t i = 0; i < tn; i++) {
+		char c = cfg->kafka_topic[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+		      c == '_' || c == '-'))
+			return kafka_error(st, "topic", 0, "must be 1-249 of A-Z a-z 0-9 . _ - (and not . or ..)");
+	}
+	for (const char *p = cfg->kafka_client_id; *p; p++)
+		if (*p <= ' ' || *p == 0x7f)
+			return kafka_error(st, "client_id", 0, "contains spaces or control characters");
+	int plain = cfg->kafka_security == VG_KAFKA_PLAINTEXT || cfg->kafka_security == VG_KAFKA_SASL_PLAINTEXT;
+	int sasl = cfg->kafka_security == VG_KAFKA_SASL_PLAINTEXT || cfg->kafka_security == VG_KAFKA_SASL_SSL;
+	if (plain && !lo)
+		return kafka_error(st, "security_protocol", 0, "%s is accepted only when every broker is a loopback"
+		                   " address (127.0.0.0/8, [::1], localhost); use ssl or sasl_ssl",
+		                   vg_kafka_security_names[cfg->kafka_security]);
+	if (plain && (cfg->kafka_ssl_ca_file[0] || cfg->kafka_ssl_cert_file[0]))
+		return kafka_error(st, "security_protocol", 0, "%s uses no TLS, but ssl_ca_file or ssl_cert_file is set",
+		                   vg_kafka_security_names[cfg->kafka_security]);
+	if (!!cfg->kafka_ssl_cert_file[0] != !!cfg->kafka_ssl_key_file[0])
+		return kafka_error(st, "ssl_cert_file", 0, "ssl_cert_file and ssl_key_file go together");
+	if (sasl && cfg->kafka_sasl_mechanism == VG_KAFKA_SASL_NONE)
+		return kafka_error(st, "sasl_mechanism", 0, "security_protocol = %s needs a mechanism: PLAIN |"
+		                   " SCRAM-SHA-256 | SCRAM-SHA-512", vg_kafka_security_names[cfg->kafka_security]);
+	if (!sasl && cfg->kafka_sasl_mechanism != VG_KAFKA_SASL_NONE)
+		return kafka_error(st, "sasl_mechanism", 0, "%s is set, but security_protocol = %s uses no SASL"
+		                   " (use sasl_ssl)", vg_kafka_sasl_names[cfg->kafka_sasl_mechanism],
+		                   vg_kafka_security_names[cfg->kafka_security]);
+	if (sasl && (!cfg->kafka_sasl_username[0] || !cfg->kafka_sasl_password_file[0]))
+		return kafka_error(st, !cfg->kafka_sasl_username[0] ? "sasl_username" : "sasl_password_file", 0,
+		                   "SASL needs sasl_username and sasl_password_file");
+	if (!sasl && (cfg->kafka_sasl_username[0] || cfg->kafka_sasl_password_file[0]))
+		return kafka_error(st, cfg->kafka_sasl_username[0] ? "sasl_username" : "sasl_password_file", 0,
+		                   "is set, but security_protocol = %s uses no SASL",
+		                   vg_kafka_security_names[cfg->kafka_security]);
+	if (!cfg->kafka_client_id[0])
+		snprintf(cfg->kafka_client_id, sizeof cfg->kafka_client_id, "venuegw-%s", cfg->gateway_id);
+	return 0;
+}
+
 static int finish(struct parse_state *st, int rc)
 {
 	struct vg_config *cfg = st->cfg;
@@ -700,6 +878,8 @@ static int finish(struct parse_state *st, int rc)
 		return VG_ERR_CONFIG;
 	if (!cfg->gateway_id[0])
 		snprintf(cfg->gateway_id, sizeof cfg->gateway_id, "%.61s-gw", cfg->venue_id);
+	if (check_kafka(st))
+		return VG_ERR_CONFIG;
 	return VG_OK;
 }
 

@@ -17,6 +17,11 @@
 enum vg_durability { VG_DURABILITY_FULL = 0, VG_DURABILITY_OS = 1 };
 enum vg_on_full { VG_ON_FULL_BACKPRESSURE = 0, VG_ON_FULL_DROP_OLDEST = 1 };
 enum vg_unknown { VG_UNKNOWN_DROP = 0, VG_UNKNOWN_QUARANTINE = 1 };
+enum vg_output { VG_OUTPUT_SEGMENT = 0, VG_OUTPUT_KAFKA = 1 };
+enum vg_kafka_security { VG_KAFKA_PLAINTEXT = 0, VG_KAFKA_SSL, VG_KAFKA_SASL_PLAINTEXT, VG_KAFKA_SASL_SSL };
+enum vg_kafka_sasl { VG_KAFKA_SASL_NONE = 0, VG_KAFKA_SASL_PLAIN, VG_KAFKA_SASL_SCRAM_256, VG_KAFKA_SASL_SCRAM_512 };
+enum vg_kafka_compression { VG_KAFKA_COMP_NONE = 0, VG_KAFKA_COMP_GZIP, VG_KAFKA_COMP_SNAPPY, VG_KAFKA_COMP_LZ4,
+                            VG_KAFKA_COMP_ZSTD };
 
 #define VG_MAX_PORTS 16
 #define VG_PORT_MAX_OPTS 16
@@ -84,6 +89,22 @@ struct vg_config {
 	int max_batch_events;
 	int flush_interval_ms;
 
+	/* [output] */
+	int output;                /* enum vg_output: where batches go */
+
+	/* [kafka] (output = kafka) */
+	char kafka_brokers[512];   /* host:port,host:port */
+	char kafka_topic[250];
+	char kafka_client_id[128];
+	int kafka_security;        /* enum vg_kafka_security */
+	char kafka_ssl_ca_file[256];
+	char kafka_ssl_cert_file[256];
+	char kafka_ssl_key_file[256];
+	int kafka_sasl_mechanism;  /* enum vg_kafka_sasl */
+	char kafka_sasl_username[128];
+	char kafka_sasl_password_file[256];
+	int kafka_compression;     /* enum vg_kafka_compression */
+
 	/* [mqtt]: the daemon's own connection to our broker */
 	char mqtt_host[64];
 	int mqtt_port;
@@ -150,6 +171,17 @@ int vg_config_reload(struct vg_config *live, const struct vg_config *fresh,
 struct vg_pii_policy;
 /* The [privacy] section as a pii policy. */
 void vg_config_pii_policy(const struct vg_config *cfg, struct vg_pii_policy *p);
+
+/* Names of the [kafka] enums, in their enum's order (librdkafka's spelling). */
+extern const char *const vg_kafka_security_names[];
+extern const char *const vg_kafka_sasl_names[];
+extern const char *const vg_kafka_compression_names[];
+
+/* Check a [kafka] brokers list: 1..16 comma-separated host:port entries
+ * (host a name, an IPv4 address or [IPv6]).  NULL when it is well formed,
+ * with *all_loopback set (every host is 127.0.0.0/8, [::1] or localhost);
+ * else why it is not (a static string). */
+const char *vg_config_check_brokers(const char *brokers, int *all_loopback);
 
 /* Parse a [metrics] listen value: "a.b.c.d:port", "[v6]:port" or
  * "localhost:port" (127.0.0.1).  On success returns NULL and fills addr (the

@@ -166,8 +166,9 @@ int vg_report_prometheus(const struct vg_metrics_snapshot *s, struct vg_buf *b)
 		family(b, "venuegw_forward_batches_total", "counter", "Batches the CDP accepted since the daemon started.");
 		vg_buf_addf(b, "venuegw_forward_batches_total %llu\n", s->fs->batches_ok);
 		family(b, "venuegw_forward_failed_attempts_total", "counter",
-		       "Failed requests to the CDP since the daemon started, by reason (network, timeout or HTTP status"
-		       " class); each is retried, split or quarantined per the response table.");
+		       "Failed requests to the CDP since the daemon started, by reason (network, timeout, HTTP status"
+		       " class, or kafka: a batch with a record Kafka refused); each is retried, split or quarantined"
+		       " per the response table.");
 		for (int i = 0; i < VG_FAIL__COUNT; i++)
 			vg_buf_addf(b, "venuegw_forward_failed_attempts_total{reason=\"%s\"} %llu\n", vg_fail_reason_names[i],
 			        s->fs->attempts_failed_by[i]);

@@ -10,6 +10,7 @@
 const char *const vg_fail_reason_names[VG_FAIL__COUNT] = {
 	[VG_FAIL_NETWORK] = "network", [VG_FAIL_TIMEOUT] = "timeout", [VG_FAIL_HTTP_3XX] = "http_3xx",
 	[VG_FAIL_HTTP_4XX] = "http_4xx", [VG_FAIL_HTTP_5XX] = "http_5xx", [VG_FAIL_HTTP_OTHER] = "http_other",
+	[VG_FAIL_KAFKA] = "kafka",
 };
 
 struct vg_response vg_response_classify(enum vg_transport transport, long status)
@@ -29,8 +30,10 @@ struct vg_response vg_response_classify(enum vg_transport transport, long status
 	       : status >= 500 && status < 600 ? VG_FAIL_HTTP_5XX : VG_FAIL_HTTP_OTHER;
 	if (status == 413 || status == 400 || status == 422)
 		r.action = VG_RESP_SPLIT;
-	else if (status == 401 || status == 403)
+	else if (status == 401 || status == 403) {
 		r.action = VG_RESP_PAUSE;
+		r.alarm = "credentials";
+	}
 	else if (status == 408 || status == 429 || (status >= 500 && status != 501 && status != 505) || status < 200 ||
 	         (status >= 300 && status < 400))
 		r.action = VG_RESP_RETRY;

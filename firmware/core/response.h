@@ -32,10 +32,11 @@ enum vg_resp_action {
 	VG_RESP_QUARANTINE,   /* the batch's events, reason vg_response.reason */
 };
 
-/* Why an attempt failed: the HTTP status class, or the network. */
+/* Why an attempt failed: the HTTP status class, the network, or a Kafka
+ * record's error ([output] kind = kafka). */
 enum vg_fail_reason {
 	VG_FAIL_NETWORK, VG_FAIL_TIMEOUT, VG_FAIL_HTTP_3XX, VG_FAIL_HTTP_4XX, VG_FAIL_HTTP_5XX,
-	VG_FAIL_HTTP_OTHER, VG_FAIL__COUNT
+	VG_FAIL_HTTP_OTHER, VG_FAIL_KAFKA, VG_FAIL__COUNT
 };
 extern const char *const vg_fail_reason_names[VG_FAIL__COUNT]; /* "network", "timeout", "http_4xx" … */
 
@@ -45,7 +46,8 @@ extern const char *const vg_fail_reason_names[VG_FAIL__COUNT]; /* "network", "ti
 struct vg_response {
 	enum vg_resp_action action;
 	enum vg_fail_reason fail;     /* meaningful unless action is VG_RESP_DONE */
-	char reason[16];              /* "http_404": the quarantine reason (SPLIT, QUARANTINE) */
+	char reason[24];              /* "http_404": the quarantine reason (SPLIT, QUARANTINE) */
+	const char *alarm;            /* PAUSE: "credentials" or "config" */
 };
 
 /* The table: what to do with an answer.  status is ignored unless transport
