@@ -1098,3 +1098,142 @@ int vg_gzip(const void *in, size_t n, uint8_t **out, size_t *outlen)
 	*outlen = got;
 	return VG_OK;
 }
+
+/* ---- the identity of a printed message (the Kafka record key) ----------------- */
+
+/* Past the JSON string starting at msg[i] == '"': the index after its
+ * closing quote, or 0 when it does not close. */
+static size_t skip_string(const char *msg, size_t len, size_t i)
+{
+	for (i++; i < len; i++) {
+		if (msg[i] == '\\')
+			i++;
+		else if (msg[i] == '"')
+			return i + 1;
+	}
+	return 0;
+}
+
+/* Past the value starting at msg[i]: the index after it, or 0. */
+static size_t skip_value(const char *msg, size_t len, size_t i)
+{
+	if (i >= len)
+		return 0;
+	if (msg[i] == '"')
+		return skip_string(msg, len, i);
+	if (msg[i] != '{' && msg[i] != '[') {
+		while (i < len && msg[i] != ',' && msg[i] != '}' && msg[i] != ']')
+			i++;
+		return i < len ? i : 0;
+	}
+	int depth = 0;
+	while (i < len) {
+		char c = msg[i];
+		if (c == '"') {
+			if (!(i = skip_string(msg, len, i)))
+				return 0;
+			continue;
+		}
+		if (c == '{' || c == '[')
+			depth++;
+		else if ((c == '}' || c == ']') && --depth == 0)
+			return i + 1;
+		i++;
+	}
+	return 0;
+}
+
+/* Unescape the JSON string text s[0..n) (without quotes) into out. */
+static int unescape(const char *s, size_t n, char *out, size_t outsz, size_t *outlen)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned cp = (unsigned char)s[i];
+		if (cp == '\\') {
+			if (++i >= n)
+				return VG_ERR_INVAL;
+			switch (s[i]) {
+			case '"': cp = '"'; break;
+			case '\\': cp = '\\'; break;
+			case '/': cp = '/'; break;
+			case 'b': cp = '\b'; break;
+			case 'f': cp = '\f'; break;
+			case 'n': cp = '\n'; break;
+			case 'r': cp = '\r'; break;
+			case 't': cp = '\t'; break;
+			case 'u':
+				if (i + 4 >= n)
+					return VG_ERR_INVAL;
+				cp = 0;
+				for (size_t k = 1; k <= 4; k++) {
+					int h = hexval(s[i + k]);
+					if (h < 0)
+						return VG_ERR_INVAL;
+					cp = cp << 4 | (unsigned)h;
+				}
+				i += 4;
+				if (cp >= 0xd800 && cp <= 0xdfff)
+					return VG_ERR_INVAL; /* cJSON prints such text raw, never escaped */
+				break;
+			default:
+				return VG_ERR_INVAL;
+			}
+			char enc[3];
+			size_t m = cp < 0x80 ? 1 : cp < 0x800 ? 2 : 3;
+			if (m == 1) {
+				enc[0] = (char)cp;
+			} else if (m == 2) {
+				enc[0] = (char)(0xc0 | cp >> 6);
+				enc[1] = (char)(0x80 | (cp & 0x3f));
+			} else {
+				enc[0] = (char)(0xe0 | cp >> 12);
+				enc[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+				enc[2] = (char)(0x80 | (cp & 0x3f));
+			}
+			if (o + m > outsz)
+				return VG_ERR_INVAL;
+			memcpy(out + o, enc, m);
+			o += m;
+			continue;
+		}
+		if (o + 1 > outsz)
+			return VG_ERR_INVAL;
+		out[o++] = (char)cp;
+	}
+	*outlen = o;
+	return VG_OK;
+}
+
+int vg_message_identity(const char *msg, size_t len, char *out, size_t outsz, size_t *outlen)
+{
+	*outlen = 0;
+	size_t i = 0;
+	if (!len || msg[0] != '{')
+		return VG_ERR_INVAL;
+	i = 1;
+	const char *anon = NULL;
+	size_t anon_n = 0;
+	while (i < len && msg[i] == '"') {
+		size_t kend = skip_string(msg, len, i);
+		if (!kend || kend >= len || msg[kend] != ':')
+			return VG_ERR_INVAL;
+		const char *key = msg + i + 1;
+		size_t keylen = kend - i - 2;
+		size_t v = kend + 1;
+		size_t vend = skip_value(msg, len, v);
+		if (!vend)
+			return VG_ERR_INVAL;
+		if (msg[v] == '"') {
+			if (keylen == 6 && memcmp(key, "userId", 6) == 0)
+				return unescape(msg + v + 1, vend - v - 2, out, outsz, outlen);
+			if (keylen == 11 && memcmp(key, "anonymousId", 11) == 0 && !anon) {
+				anon = msg + v + 1;
+				anon_n = vend - v - 2;
+			}
+		}
+		if (vend >= len || msg[vend] != ',')
+			break;
+		i = vend + 1;
+	}
+	return anon ? unescape(anon, anon_n, out, outsz, outlen) : VG_ERR_INVAL;
+}

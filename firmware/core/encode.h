@@ -120,6 +120,14 @@ char *vg_encode_batch(const cJSON *messages, int64_t sent_at_ms, size_t *len);
  * modified (a sorted copy of the pointers is made); VG_ERR_NOMEM possible. */
 int vg_idempotency_key(const char *const *message_ids, size_t n, char out[23]);
 
+/* The identity of a message vg_encode_text or vg_encode_fragment printed:
+ * the value of its top-level "userId", else of its "anonymousId" (every
+ * message has one of them), unescaped, into out (outsz bytes); *outlen
+ * gets its length.  The Kafka output's record key: one person's events
+ * stay in one partition.  VG_OK; VG_ERR_INVAL when msg is not an object
+ * with such a string member, or the value does not fit. */
+int vg_message_identity(const char *msg, size_t len, char *out, size_t outsz, size_t *outlen);
+
 /* gzip (RFC 1952) in[0..n) into a new buffer *out (free()) of *outlen bytes. */
 int vg_gzip(const void *in, size_t n, uint8_t **out, size_t *outlen);
 

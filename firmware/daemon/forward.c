@@ -19,6 +19,7 @@
 #include "forward.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,7 @@
 #include "event.h"
 #include "contract.h"
 #include "ingest.h"
+#include "kafka.h"
 #include "log.h"
 #include "reconcile.h"
 #include "retention.h"
@@ -73,6 +75,9 @@ struct batch {
 	long long *rows;              /* events.id of each message */
 	int64_t *recv;                /* receive (commit) time of each message */
 	unsigned char *consent;       /* 1: a consent.updated event */
+	size_t *off;                  /* where each message starts in json */
+	unsigned short *tix;          /* each message's tally entry */
+	int *rec;                     /* Kafka: each record's report: REC_PENDING, 0 written, or its error */
 	struct tally *tally;
 	size_t ntally, captally;
 	size_t n, cap;
@@ -100,7 +105,16 @@ struct slot {
 	long delivered;               /* the CDP's 2xx when only marking it in buffer.db is left */
 	int64_t next_attempt_ms;      /* this batch's own backoff */
 	int64_t sent_mono_ms;
+	/* Kafka: the records of this send whose reports are still to come */
+	size_t pending;
+	unsigned gen;                 /* bumped per send: a report of an older one is stale */
+	int kerr;                     /* the first record error of this send */
+	char kerrstr[120];
 };
+
+/* batch.rec of a record whose report has not come (librdkafka's error codes
+ * are small numbers either side of 0). */
+#define REC_PENDING INT_MIN
 
 struct vg_forwarder {
 	struct vg_loop *loop;
@@ -111,6 +125,8 @@ struct vg_forwarder {
 	char *scratch;                /* the last message encoded from a tokenized body */
 	struct vg_buf text;           /* the last message vg_encode_text made */
 	CURLM *multi;
+	struct vg_kafka *kafka;       /* [output] kind = kafka: records, not HTTP requests */
+	int kafka_fatal;              /* the producer must be started again */
 	struct vg_timer curl_timer, tick, recon;
 	char url[320];
 	char write_key[256];
@@ -186,6 +202,9 @@ static void batch_free(struct batch *b)
 	free(b->rows);
 	free(b->recv);
 	free(b->consent);
+	free(b->off);
+	free(b->tix);
+	free(b->rec);
 	free(b->tally);
 	memset(b, 0, sizeof *b);
 }
@@ -212,6 +231,15 @@ static int batch_reserve(struct batch *b)
 	if (!(p = realloc(b->consent, cap)))
 		return VG_ERR_NOMEM;
 	b->consent = p;
+	if (!(p = realloc(b->off, cap * sizeof *b->off)))
+		return VG_ERR_NOMEM;
+	b->off = p;
+	if (!(p = realloc(b->tix, cap * sizeof *b->tix)))
+		return VG_ERR_NOMEM;
+	b->tix = p;
+	if (!(p = realloc(b->rec, cap * sizeof *b->rec)))
+		return VG_ERR_NOMEM;
+	b->rec = p;
 	b->cap = cap;
 	return VG_OK;
 }
@@ -317,6 +345,9 @@ static int batch_add(struct fill *fl, const struct vg_store_row *r)
 	b->tally[t].n++;
 	snprintf(b->ids[b->n], sizeof b->ids[b->n], "%s", r->event_key);
 	b->rows[b->n] = r->id;
+	b->off[b->n] = b->json.len - len;
+	b->tix[b->n] = (unsigned short)t;
+	b->rec[b->n] = REC_PENDING;
 	b->recv[b->n] = r->received_at_ms;
 	b->consent[b->n] = strcmp(r->type, "consent.updated") == 0;
 	if (strcmp(r->type, "erasure.requested") == 0)
@@ -415,9 +446,13 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 	return len;
 }
 
+static int kafka_send(struct slot *s);
+
 static int send_batch(struct slot *s)
 {
 	struct vg_forwarder *f = s->f;
+	if (f->kafka)
+		return kafka_send(s);
 	int64_t sent_at = vg_clock_synced() ? vg_wall_ms() : -1;
 	/* Close the array and the envelope for this attempt (vg_encode_batch's
 	 * text), compress, and open it again: a retry may carry another sentAt. */
@@ -522,11 +557,19 @@ static void split_or_quarantine(struct vg_forwarder *f, struct slot *s, long sta
 }
 
 /* A delivered batch: its events per device and type, and each one's
- * latency from commit to the CDP's 2xx. */
-static void count_delivered(struct vg_forwarder *f, const struct batch *b)
+ * latency from commit to the CDP's 2xx.  written: only the events whose
+ * Kafka record was written (rec 0); else all. */
+static void count_delivered(struct vg_forwarder *f, struct batch *b, int written)
 {
 	int64_t now = vg_wall_ms();
+	if (written)
+		for (size_t t = 0; t < b->ntally; t++)
+			b->tally[t].n = 0;
 	for (size_t i = 0; i < b->n; i++) {
+		if (written && b->rec[i] != 0)
+			continue;
+		if (written)
+			b->tally[b->tix[i]].n++;
 		double lat = (double)(now - b->recv[i]) / 1000.0;
 		vg_histogram_observe(&f->stats.latency, lat);
 		if (b->consent[i])
@@ -561,17 +604,21 @@ static void delivered(struct vg_forwarder *f, struct slot *s, long status, int64
 		 * same key; the CDP de-duplicates on messageId. */
 		vg_log(VG_LOG_WARN, "forward.store", "batch %lld delivered; marking it in buffer.db failed (%s):"
 		       " retrying the mark", s->b.id, vg_strerror(rc));
-		s->delivered = status;
+		s->delivered = status ? status : 1;
 		s->next_attempt_ms = now + 200;
 		arm_tick(f, s->next_attempt_ms);
 		return;
 	}
 	s->delivered = 0;
-	vg_log(VG_LOG_DEBUG, "forward.ok", "batch %lld: %zu events delivered in %lld ms (HTTP %ld, key %s)",
-	       s->b.id, s->b.n, (long long)(now - s->sent_mono_ms), status, s->b.key);
+	if (f->kafka)
+		vg_log(VG_LOG_DEBUG, "forward.ok", "batch %lld: %zu records written in %lld ms", s->b.id, s->b.n,
+		       (long long)(now - s->sent_mono_ms));
+	else
+		vg_log(VG_LOG_DEBUG, "forward.ok", "batch %lld: %zu events delivered in %lld ms (HTTP %ld, key %s)",
+		       s->b.id, s->b.n, (long long)(now - s->sent_mono_ms), status, s->b.key);
 	f->stats.batches_ok++;
 	f->stats.events_forwarded += s->b.n;
-	count_delivered(f, &s->b);
+	count_delivered(f, &s->b, 0);
 	f->stats.last_error[0] = '\0';
 	f->stats.last_success_wall_ms = vg_wall_ms();
 	f->stats.alarm = NULL;
@@ -589,6 +636,198 @@ static void delivered(struct vg_forwarder *f, struct slot *s, long status, int64
 	if (s->b.erasure && vg_store_checkpoint_truncate(f->store, 0) != VG_OK)
 		vg_log(VG_LOG_WARN, "forward.erasure", "erasure notice sent; the WAL could not be truncated yet");
 	release(s);
+}
+
+/* ---- the Kafka output (kafka.h): one record per event ----------------------- */
+
+/* A record's opaque: the send's generation, the slot and the record. */
+#define OPQ(gen, slot, i) ((uintptr_t)((gen) & 0xffffu) << 16 | (uintptr_t)(slot) << 12 | (uintptr_t)(i))
+_Static_assert(VG_BATCH_MAX_EVENTS <= 4096 && MAX_SLOTS + 1 <= 16, "a record's opaque holds slot and index");
+
+static void note_failure(struct vg_forwarder *f, enum vg_fail_reason why, const char *err)
+{
+	f->stats.attempts_failed++;
+	snprintf(f->stats.last_error, sizeof f->stats.last_error, "%s", err);
+	f->stats.attempts_failed_by[why]++;
+	unsigned i = (unsigned)(f->stats.recent_errors_total++ % VG_RECENT_ERRORS);
+	f->stats.recent_errors[i].at_wall_ms = vg_wall_ms();
+	snprintf(f->stats.recent_errors[i].text, sizeof f->stats.recent_errors[i].text, "%s", err);
+}
+
+static void record_report(struct slot *s, size_t i, int err, const char *errstr)
+{
+	s->b.rec[i] = err;
+	if (err && !s->kerr) {
+		s->kerr = err;
+		snprintf(s->kerrstr, sizeof s->kerrstr, "%s", errstr);
+	}
+}
+
+/* Every report of a send is in: the written events are forwarded, the
+ * refused ones quarantined, the rest go again after a backoff (or after a
+ * pause with an alarm). */
+static void kafka_settle(struct slot *s)
+{
+	struct vg_forwarder *f = s->f;
+	struct batch *b = &s->b;
+	int64_t now = vg_now_ms();
+	s->busy = 0;
+	b->attempts++;
+	arm_tick(f, now);
+	size_t written = 0, again = 0;
+	const char *alarm = NULL;
+	for (size_t i = 0; i < b->n; i++) {
+		struct vg_response r = vg_kafka_classify(b->rec[i]);
+		written += r.action == VG_RESP_DONE;
+		again += r.action == VG_RESP_RETRY || r.action == VG_RESP_PAUSE;
+		if (r.action == VG_RESP_PAUSE && !alarm)
+			alarm = r.alarm;
+	}
+	if (written == b->n) {
+		delivered(f, s, 0, now);
+		return;
+	}
+	char err[160];
+	snprintf(err, sizeof err, "Kafka: %s", s->kerrstr);
+	note_failure(f, VG_FAIL_KAFKA, err);
+	vg_store_batch_attempt(f->store, b->id, b->key, 0, err);
+
+	/* The written events leave the batch as one of their own, forwarded. */
+	if (written) {
+		long long *ids = malloc(written * sizeof *ids);
+		long long done = 0;
+		size_t k = 0;
+		for (size_t i = 0; ids && i < b->n; i++)
+			if (b->rec[i] == 0)
+				ids[k++] = b->rows[i];
+		int rc = ids ? vg_store_batch_split(f->store, b->id, ids, written, vg_wall_ms(), &done) : VG_ERR_NOMEM;
+		if (rc == VG_OK)
+			rc = vg_store_batch_done(f->store, done, vg_wall_ms());
+		free(ids);
+		if (rc == VG_OK) {
+			f->stats.events_forwarded += written;
+			count_delivered(f, b, 1);
+		} else {
+			vg_log(VG_LOG_WARN, "forward.store", "batch %lld: %zu records written, marking them failed (%s):"
+			       " they are sent again", b->id, written, vg_strerror(rc));
+		}
+	}
+	/* Refused for good: each such event to the quarantine. */
+	for (size_t i = 0; i < b->n; i++) {
+		struct vg_response r = vg_kafka_classify(b->rec[i]);
+		if (r.action != VG_RESP_QUARANTINE)
+			continue;
+		char detail[200];
+		snprintf(detail, sizeof detail, "Kafka refused the record: %s", vg_kafka_err_text(b->rec[i]));
+		if (vg_store_quarantine_event(f->store, b->rows[i], r.reason, detail) == VG_OK) {
+			f->stats.events_quarantined++;
+			vg_log(VG_LOG_WARN, "forward.quarantine", "event %s: %s: quarantined", b->ids[i], detail);
+		}
+	}
+	if (!again) {
+		release(s);
+		return;
+	}
+	/* The rest: the same events again (a retry re-reads the batch, which
+	 * now holds only them). */
+	if (alarm) {
+		f->stats.alarm = alarm;
+		int64_t pause = (int64_t)f->cfg->max_backoff_s * 1000;
+		s->next_attempt_ms = now + pause;
+		f->hold_until_ms = now + pause;
+		vg_log(VG_LOG_ERR, "forward.kafka", "Kafka refused batch %lld (%s): forwarding paused, events keep"
+		       " buffering; fix [kafka] in %s and send SIGHUP (retrying in %d s)", b->id, s->kerrstr,
+		       f->cfg->path, f->cfg->max_backoff_s);
+		return;
+	}
+	int64_t delay = vg_backoff_ms(b->attempts, f->cfg->max_backoff_s, next_rand(f), -1);
+	s->next_attempt_ms = now + delay;
+	if (f->hold_until_ms < now + delay)
+		f->hold_until_ms = now + delay;
+	if (b->attempts <= 3 || b->attempts % 10 == 0)
+		vg_log(VG_LOG_WARN, "forward.retry", "batch %lld (%zu events): %s; attempt %d, retrying in %lld ms",
+		       b->id, again, err, b->attempts, (long long)delay);
+}
+
+static void on_record(void *ud, uintptr_t opaque, int err, const char *errstr)
+{
+	struct vg_forwarder *f = ud;
+	unsigned gen = (unsigned)(opaque >> 16) & 0xffffu;
+	int si = (int)((opaque >> 12) & 0xfu);
+	size_t i = opaque & 0xfffu;
+	if (si >= f->nslots)
+		return;
+	struct slot *s = &f->slots[si];
+	if (!s->busy || s->gen != gen || i >= s->b.n || s->b.rec[i] != REC_PENDING)
+		return; /* a send the forwarder gave up on already */
+	record_report(s, i, err, errstr);
+	if (--s->pending == 0)
+		kafka_settle(s);
+}
+
+/* The records of every send still waiting fail (the producer went). */
+static void fail_pending(struct vg_forwarder *f, int err)
+{
+	for (int j = 0; j < f->nslots; j++) {
+		struct slot *s = &f->slots[j];
+		if (!s->busy)
+			continue;
+		for (size_t i = 0; i < s->b.n; i++)
+			if (s->b.rec[i] == REC_PENDING)
+				record_report(s, i, err, vg_kafka_err_text(err));
+		s->pending = 0;
+		kafka_settle(s);
+	}
+}
+
+static void on_kafka_error(void *ud, int err, int fatal, const char *reason)
+{
+	struct vg_forwarder *f = ud;
+	char text[200];
+	snprintf(text, sizeof text, "Kafka: %s", reason);
+	int again = strcmp(text, f->stats.last_error) == 0;
+	note_failure(f, VG_FAIL_KAFKA, text);
+	if (vg_kafka_classify(err).action == VG_RESP_PAUSE)
+		f->stats.alarm = vg_kafka_classify(err).alarm;
+	if (fatal) {
+		f->kafka_fatal = 1;
+		arm_tick(f, vg_now_ms());
+		vg_log(VG_LOG_ERR, "forward.kafka", "fatal producer error: %s; starting a new producer", reason);
+	} else if (!again) {
+		vg_log(VG_LOG_WARN, "forward.kafka", "%s (events keep buffering)", reason);
+	}
+}
+
+static int kafka_send(struct slot *s)
+{
+	struct vg_forwarder *f = s->f;
+	struct batch *b = &s->b;
+	s->gen = (s->gen + 1) & 0xffffu;
+	s->pending = 0;
+	s->kerr = 0;
+	s->kerrstr[0] = '\0';
+	s->busy = 1;
+	s->sent_mono_ms = vg_now_ms();
+	int si = (int)(s - f->slots);
+	for (size_t i = 0; i < b->n; i++) {
+		const char *msg = b->json.p + b->off[i];
+		size_t len = (i + 1 < b->n ? b->off[i + 1] - 1 : b->json.len) - b->off[i];
+		char key[512], why[120];
+		size_t klen = 0;
+		if (vg_message_identity(msg, len, key, sizeof key, &klen) != VG_OK)
+			klen = 0; /* never for a message we printed: then any partition */
+		b->rec[i] = REC_PENDING;
+		int e = vg_kafka_produce(f->kafka, msg, len, key, klen, b->ids[i], OPQ(s->gen, si, i), why, sizeof why);
+		if (e)
+			record_report(s, i, e, why);
+		else
+			s->pending++;
+	}
+	vg_log(VG_LOG_DEBUG, "forward.send", "batch %lld: %zu records to Kafka, attempt %d", b->id, b->n,
+	       b->attempts + 1);
+	if (!s->pending)
+		kafka_settle(s);
+	return VG_OK;
 }
 
 static void finish(struct slot *s, CURLcode result)
@@ -616,19 +855,14 @@ static void finish(struct slot *s, CURLcode result)
 		return;
 	}
 
-	f->stats.attempts_failed++;
-	snprintf(f->stats.last_error, sizeof f->stats.last_error, "%s", err);
-	f->stats.attempts_failed_by[r.fail]++;
-	unsigned i = (unsigned)(f->stats.recent_errors_total++ % VG_RECENT_ERRORS);
-	f->stats.recent_errors[i].at_wall_ms = vg_wall_ms();
-	snprintf(f->stats.recent_errors[i].text, sizeof f->stats.recent_errors[i].text, "%s", err);
+	note_failure(f, r.fail, err);
 	vg_store_batch_attempt(f->store, s->b.id, s->b.key, f->stats.last_status, err);
 	if (r.action == VG_RESP_SPLIT) {
 		split_or_quarantine(f, s, status, r.reason);
 		return;
 	}
 	if (r.action == VG_RESP_PAUSE) {
-		f->stats.alarm = "credentials";
+		f->stats.alarm = r.alarm;
 		int64_t pause = (int64_t)f->cfg->max_backoff_s * 1000;
 		s->next_attempt_ms = now + pause;
 		f->hold_until_ms = now + pause;
@@ -845,6 +1079,20 @@ static void on_tick(struct vg_timer *t)
 	if (now >= f->next_purge_ms) {
 		f->next_purge_ms = now + (vg_retention_purge(f->store, f->cfg, vg_wall_ms()) ? 1000 : PURGE_EVERY_MS);
 	}
+	if (f->kafka_fatal) {
+		/* librdkafka's idempotent producer cannot go on after a fatal
+		 * error: a new one; what the old one held is sent again. */
+		char err[300];
+		f->kafka_fatal = 0;
+		if (vg_kafka_restart(f->kafka, err, sizeof err) != VG_OK) {
+			vg_log(VG_LOG_ERR, "forward.kafka", "%s; trying again in 10 s", err);
+			f->kafka_fatal = 1;
+			f->hold_until_ms = now + 10000;
+		}
+		fail_pending(f, vg_kafka_err_purged());
+		if (f->kafka_fatal)
+			return;
+	}
 	if (!f->have_key) {
 		if (now < f->key_retry_ms)
 			return;
@@ -959,6 +1207,63 @@ static int setup_easy(struct vg_forwarder *f, struct slot *s)
 	return VG_OK;
 }
 
+/* max_in_flight slots and the priority lane's, each with its batch buffer. */
+static int setup_slots(struct vg_forwarder *f)
+{
+	f->nslots = (f->cfg->max_in_flight < MAX_SLOTS ? f->cfg->max_in_flight : MAX_SLOTS) + 1;
+	for (int i = 0; i < f->nslots; i++) {
+		f->slots[i].f = f;
+		vg_buf_init(&f->slots[i].b.json, BATCH_TEXT_MAX);
+	}
+	f->slots[f->nslots - 1].lane = 1;
+	return VG_OK;
+}
+
+/* Batches a previous run left unfinished go first, as recorded. */
+static int queue_unfinished(struct vg_forwarder *f)
+{
+	size_t maxids = 1 << 16, nids = 0;
+	long long *ids = malloc(maxids * sizeof *ids);
+	if (!ids)
+		return VG_ERR_NOMEM;
+	if (vg_store_batch_unfinished_list(f->store, ids, maxids, &nids) == VG_OK) {
+		for (size_t i = 0; i < nids; i++) {
+			if (push_ll(&f->queue, &f->nqueue, &f->capqueue, ids[i], 0)) {
+				free(ids);
+				return VG_ERR_NOMEM;
+			}
+		}
+		if (nids)
+			vg_log(VG_LOG_INFO, "forward.resume", "%zu unfinished batches from before are resent first", nids);
+	}
+	free(ids);
+	return VG_OK;
+}
+
+static int open_kafka(struct vg_forwarder *f, struct vg_forwarder **out, char *err, size_t errsz)
+{
+	const struct vg_config *cfg = f->cfg;
+	f->stats.enabled = 1;
+	f->have_key = 1; /* Kafka's credentials are the producer's */
+	int rc = setup_slots(f);
+	if (rc == VG_OK)
+		rc = queue_unfinished(f);
+	if (rc == VG_OK)
+		rc = vg_kafka_open(&f->kafka, f->loop, cfg, on_record, on_kafka_error, f, err, errsz);
+	else
+		snprintf(err, errsz, "out of memory");
+	if (rc != VG_OK) {
+		vg_forwarder_close(f);
+		return rc;
+	}
+	vg_log(VG_LOG_INFO, "forward", "forwarding to Kafka topic %s at %s (%s; %d batches in flight and a"
+	       " priority lane, at most %d events each; one record per event)", cfg->kafka_topic, cfg->kafka_brokers,
+	       vg_kafka_security_names[cfg->kafka_security], f->nslots - 1, cfg->max_batch_events);
+	arm_tick(f, vg_now_ms());
+	*out = f;
+	return VG_OK;
+}
+
 int vg_forwarder_open(struct vg_forwarder **out, struct vg_loop *loop, const struct vg_config *cfg,
                       struct vg_store *st, char *err, size_t errsz)
 {
@@ -993,6 +1298,8 @@ int vg_forwarder_open(struct vg_forwarder **out, struct vg_loop *loop, const str
 	vg_reconcile(st, cfg, vg_wall_ms() / period * period);
 	arm_recon(f);
 
+	if (cfg->output == VG_OUTPUT_KAFKA)
+		return open_kafka(f, out, err, errsz);
 	if (!cfg->endpoint[0]) {
 		vg_log(VG_LOG_WARN, "forward", "no [cdp] endpoint configured: events are buffered, not forwarded");
 		*out = f;
@@ -1009,30 +1316,13 @@ int vg_forwarder_open(struct vg_forwarder **out, struct vg_loop *loop, const str
 	curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
 	curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
-	f->nslots = (cfg->max_in_flight < MAX_SLOTS ? cfg->max_in_flight : MAX_SLOTS) + 1;
-	for (int i = 0; i < f->nslots; i++) {
+	if (setup_slots(f))
+		goto nomem;
+	for (int i = 0; i < f->nslots; i++)
 		if (setup_easy(f, &f->slots[i]))
 			goto nomem;
-		vg_buf_init(&f->slots[i].b.json, BATCH_TEXT_MAX);
-	}
-	f->slots[f->nslots - 1].lane = 1;
-
-	/* Batches a previous run left unfinished go first, as recorded. */
-	size_t maxids = 1 << 16, nids = 0;
-	long long *ids = malloc(maxids * sizeof *ids);
-	if (!ids)
+	if (queue_unfinished(f))
 		goto nomem;
-	if (vg_store_batch_unfinished_list(st, ids, maxids, &nids) == VG_OK) {
-		for (size_t i = 0; i < nids; i++) {
-			if (push_ll(&f->queue, &f->nqueue, &f->capqueue, ids[i], 0)) {
-				free(ids);
-				goto nomem;
-			}
-		}
-		if (nids)
-			vg_log(VG_LOG_INFO, "forward.resume", "%zu unfinished batches from before are resent first", nids);
-	}
-	free(ids);
 	f->have_key = read_write_key(f);
 	if (!f->have_key) {
 		f->stats.alarm = "config";
@@ -1053,8 +1343,12 @@ void vg_forwarder_reload(struct vg_forwarder *f)
 {
 	if (!f || !f->stats.enabled)
 		return;
-	f->have_key = read_write_key(f);
-	f->stats.alarm = f->have_key ? NULL : "config";
+	if (f->kafka) {
+		f->stats.alarm = NULL;
+	} else {
+		f->have_key = read_write_key(f);
+		f->stats.alarm = f->have_key ? NULL : "config";
+	}
 	f->hold_until_ms = 0;
 	for (int i = 0; i < f->nslots; i++)
 		if (!f->slots[i].busy)
@@ -1085,12 +1379,17 @@ void vg_forwarder_close(struct vg_forwarder *f)
 {
 	if (!f)
 		return;
+	/* Records in flight get a moment to be written (and marked); the rest
+	 * stay in their recorded batches and go again after a restart. */
+	if (f->kafka)
+		vg_kafka_close(f->kafka, 2000);
+	f->kafka = NULL;
 	vg_loop_cancel(f->loop, &f->tick);
 	vg_loop_cancel(f->loop, &f->curl_timer);
 	vg_loop_cancel(f->loop, &f->recon);
 	for (int i = 0; i < f->nslots; i++) {
 		struct slot *s = &f->slots[i];
-		if (s->busy)
+		if (s->busy && s->easy)
 			curl_multi_remove_handle(f->multi, s->easy);
 		if (s->easy)
 			curl_easy_cleanup(s->easy);

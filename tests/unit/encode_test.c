@@ -86,6 +86,24 @@ static int text_matches_ev(struct vg_encode_event ev)
 /* Encode body (from an exact-size heap copy, not NUL-terminated, so ASan
  * catches reads past body_len) and return the message; fails the test on
  * an error.  The text encoder, when it takes the body, must agree. */
+/* vg_message_identity of a printed message is the userId, else the
+ * anonymousId, that cJSON reads from it. */
+static void identity_matches(const char *msg, size_t len)
+{
+	cJSON *m = cJSON_ParseWithLength(msg, len);
+	assert_non_null(m);
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "userId");
+	if (!cJSON_IsString(id))
+		id = cJSON_GetObjectItemCaseSensitive(m, "anonymousId");
+	assert_true(cJSON_IsString(id));
+	char out[1024];
+	size_t n = 0;
+	assert_int_equal(vg_message_identity(msg, len, out, sizeof out, &n), VG_OK);
+	assert_int_equal(n, strlen(id->valuestring));
+	assert_memory_equal(out, id->valuestring, n);
+	cJSON_Delete(m);
+}
+
 static cJSON *encode_flags(const char *body, unsigned flags)
 {
 	size_t n = strlen(body);
@@ -99,6 +117,10 @@ static cJSON *encode_flags(const char *body, unsigned flags)
 	free(copy);
 	assert_int_equal(rc, VG_OK);
 	assert_non_null(msg);
+	char *printed = cJSON_PrintUnformatted(msg);
+	assert_non_null(printed);
+	identity_matches(printed, strlen(printed));
+	cJSON_free(printed);
 	return msg;
 }
 
@@ -655,6 +677,33 @@ static void test_text_form(void **state)
 
 /* ---- batches ------------------------------------------------------------- */
 
+static void test_message_identity(void **state)
+{
+	(void)state;
+	/* Escapes cJSON prints, UTF-8 as it stands, a quote and a backslash. */
+	cJSON *msg = encode("{\"id\":\"e1\",\"type\":\"checkin.scanned\",\"occurred_at\":\"2026-07-01T12:00:00Z\","
+	                    "\"person\":{\"customer_id\":\"M\\\"B\\\\-\\u0001\\n\u00e9\"}}");
+	assert_str_member(msg, "userId", "M\"B\\-\001\n\u00e9");
+	cJSON_Delete(msg);
+	char out[64];
+	size_t n = 99;
+	/* Only a top-level member counts; userId before anonymousId. */
+	static const char nested[] = "{\"a\":{\"userId\":\"inner\"},\"b\":[\"}\",{\"x\":\"]\"}],\"anonymousId\":\"anon\"}";
+	assert_int_equal(vg_message_identity(nested, sizeof nested - 1, out, sizeof out, &n), VG_OK);
+	assert_int_equal(n, 4);
+	assert_memory_equal(out, "anon", 4);
+	static const char both[] = "{\"anonymousId\":\"a\",\"n\":-1.5e3,\"userId\":\"u\\u00e9\"}";
+	assert_int_equal(vg_message_identity(both, sizeof both - 1, out, sizeof out, &n), VG_OK);
+	assert_int_equal(n, 3);
+	assert_memory_equal(out, "u\xc3\xa9", 3);
+	/* Not a message with an identity, an escape cJSON never prints, no room. */
+	static const char *const bad[] = { "", "[]", "{\"userId\":1}", "{\"userId\":\"x", "{\"x\":{\"userId\":\"u\"}",
+	                                   "{\"userId\":\"\\ud800\"}", "{\"userId\":\"\\q\"}", "{\"userId\":\"\\u12\"}" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(vg_message_identity(bad[i], strlen(bad[i]), out, sizeof out, &n), VG_ERR_INVAL);
+	assert_int_equal(vg_message_identity(both, sizeof both - 1, out, 2, &n), VG_ERR_INVAL);
+}
+
 static void test_batch(void **state)
 {
 	(void)state;
@@ -850,6 +899,7 @@ int main(void)
 		cmocka_unit_test(test_assumed_tz),
 		cmocka_unit_test(test_invalid_body),
 		cmocka_unit_test(test_text_form),
+		cmocka_unit_test(test_message_identity),
 		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_idempotency_key),
 		cmocka_unit_test(test_gzip),
