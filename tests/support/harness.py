@@ -265,7 +265,7 @@ class Gateway:
 
     # --- clients ---------------------------------------------------------------
     def publisher(self, device, count, prefix, acked, inflight=20, rate=0, deadline=120,
-                  topic_device=None, user=None, pad=0):
+                  topic_device=None, user=None, pad=0, people=0):
         user = user or device
         cmd = [build_path("vg_pub"), "--port", str(self.port), "--user", user,
                "--password", self.devices[user], "--device", device, "--count", str(count),
@@ -277,6 +277,8 @@ class Gateway:
             cmd += ["--topic-device", topic_device]
         if pad:
             cmd += ["--pad", str(pad)]
+        if people:
+            cmd += ["--people", str(people)]
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def mosquitto_pub(self, user, topic, payload=None, payload_file=None, timeout=10):

@@ -23,7 +23,7 @@ enum { UNSENT = 0, INFLIGHT = 1, ACKED = 2 };
 
 struct pub {
 	const char *host, *user, *password, *device, *topic_device, *prefix, *acked_path, *latency_path;
-	int port, count, inflight_max, connected, dropped, pad, invalid;
+	int port, count, inflight_max, connected, dropped, pad, invalid, people;
 	double rate, deadline_s;
 	unsigned char *state;
 	double *sent_at;
@@ -74,6 +74,8 @@ static int make_event_body(const struct pub *p, int i, char *buf, size_t n)
 {
 	char at[96];
 	iso_now(at);
+	/* --people N: the person of event i is person i mod N (else i). */
+	int q = p->people > 0 ? i % p->people : i;
 	if (p->invalid) {
 		/* --invalid: input the gateway must quarantine, alternately input that
 		 * does not decode and a contract violation (class.attended without
@@ -91,27 +93,27 @@ static int make_event_body(const struct pub *p, int i, char *buf, size_t n)
 			"\"person\":{\"email\":\" Guest%d.%s@Example.com \",\"phone\":\"+49 30 %07d\","
 			"\"customer_id\":\"MB-%d\",\"name\":\"Ana Lopez %d\",\"birth_date\":\"1990-01-02\"},"
 			"\"properties\":{\"location\":\"door-1\"}}",
-			p->prefix, i, at, i, i, p->prefix, 1000000 + i, i, i);
+			p->prefix, i, at, i, q, p->prefix, 1000000 + q, q, q);
 	case 1:
 		return snprintf(buf, n,
 			"{\"id\":\"%s-%d\",\"type\":\"payment.succeeded\",\"occurred_at\":\"%s\",\"seq\":%d,"
 			"\"person\":{\"phone\":\"+34 612 %03d %03d\"},"
 			"\"properties\":{\"amount_minor\":%d,\"currency\":\"EUR\","
 			"\"note\":\"paid with 4111 1111 1111 1111 at till 2\"}}",
-			p->prefix, i, at, i, i % 1000, (i / 1000) % 1000, 100 + i);
+			p->prefix, i, at, i, q % 1000, (q / 1000) % 1000, 100 + i);
 	case 2:
 		return snprintf(buf, n,
 			"{\"id\":\"%s-%d\",\"type\":\"class.attended\",\"occurred_at\":\"%s\",\"seq\":%d,"
 			"\"person\":{\"email\":\"member%d.%s@example.org\",\"address\":{\"street\":\"Calle Mayor 1\"}},"
 			"\"properties\":{\"class_id\":\"spin-0900\",\"comment\":\"ask member%d.%s@example.org\"}}",
-			p->prefix, i, at, i, i, p->prefix, i, p->prefix);
+			p->prefix, i, at, i, q, p->prefix, q, p->prefix);
 	default:
 		return snprintf(buf, n,
 			"{\"id\":\"%s-%d\",\"type\":\"pos.order.completed\",\"occurred_at\":\"%s\",\"seq\":%d,"
 			"\"person\":{\"loyalty_id\":\"L-%d\"},"
 			"\"properties\":{\"order_id\":\"O-%d\",\"total_minor\":%d,\"currency\":\"EUR\","
 			"\"card\":\"5555-5555-5555-4444\"}}",
-			p->prefix, i, at, i, i, i, 250 + i);
+			p->prefix, i, at, i, q, i, 250 + i);
 	}
 }
 
@@ -165,12 +167,13 @@ static void usage(void)
 	fputs("Usage: vg_pub --port P --user U --password PW [--device D] [--count N]\n"
 	      "              [--inflight K] [--rate EV_PER_S] [--prefix ID] [--acked FILE]\n"
 	      "              [--deadline S] [--topic-device D2] [--host H] [--pad BYTES]\n"
-	      "              [--invalid] [--latency-log FILE]\n"
+	      "              [--invalid] [--latency-log FILE] [--people N]\n"
 	      "Publishes N events as device D (default: the user name) on\n"
 	      "venue/v1/<D2 or D>/events with QoS 1; writes each acknowledged event id to\n"
 	      "FILE; resends unacknowledged events after reconnecting; exits 0 when all N\n"
 	      "were acknowledged, 1 at the deadline otherwise.  --invalid: every event is\n"
 	      "input to quarantine (alternately bad JSON and a contract violation).\n"
+	      "--people N: event i's person is person i mod N (several events per person).\n"
 	      "--latency-log: one line per PUBACK, \"<CLOCK_MONOTONIC seconds> <ms since publish>\".\n"
 	      "Prints a summary line:\n"
 	      "  acked=N publishes=M reconnects=R seconds=S rate=EV/S ack_p50_ms= ack_p99_ms=\n",
@@ -190,6 +193,7 @@ int main(int argc, char **argv)
 		{ "deadline", required_argument, NULL, 't' },
 		{ "topic-device", required_argument, NULL, 'T' }, { "pad", required_argument, NULL, 'D' },
 		{ "invalid", no_argument, NULL, 'I' }, { "latency-log", required_argument, NULL, 'L' },
+		{ "people", required_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -210,6 +214,7 @@ int main(int argc, char **argv)
 		case 'T': p.topic_device = optarg; break;
 		case 'I': p.invalid = 1; break;
 		case 'L': p.latency_path = optarg; break;
+		case 'N': p.people = atoi(optarg); break;
 		default: usage(); return 2;
 		}
 	}
