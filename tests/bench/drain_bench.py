@@ -16,7 +16,14 @@ the daemon again and wait until the stand-in has accepted all N messageIds.
                  counting sink (fast_sink.py, which only inflates and counts
                  ids); with --sink standin the checking stand-in CDP, which is
                  Python that validates and keeps every message and is the
-                 bottleneck at high rates (a share near 100 % says so)
+                 bottleneck at high rates (a share near 100 % says so);
+                 with --sink kafka, [output] kind = kafka to librdkafka's
+                 mock cluster (three mock brokers in one process on
+                 127.0.0.1, tests/support/kafka_mock: an imitation of Kafka,
+                 not Apache Kafka), its CPU share shown the same way; the
+                 drain ends when buffer.db has none of the backlog left (an
+                 event is marked forwarded only when its record was written),
+                 and a consumer then reads every record back
 
 Checks (exits non-zero when one fails; nothing about speed is asserted): every
 backlog event arrived exactly once (its key in the accepted requests of the
@@ -32,7 +39,7 @@ Rows: as this version captures them, the tokenized body as cJSON prints it
 (prefill.py); the forwarder copies its values into each message.
 
     python3 tests/bench/drain_bench.py [--sizes 10000,1000000] [--durability full] [--rss-limit-mb 8]
-                                       [--sink fast|standin]
+                                       [--sink fast|standin|kafka]
                                        [--baseline REV [--rounds R]] [--json FILE]
 
 Environment: VG_BUILD_DIR (default ./build), VG_SOURCE_DIR.
@@ -54,6 +61,7 @@ from benchlib import cpu_s, mem_kb  # noqa: E402
 from cdp_client import StandIn  # noqa: E402
 from fast_sink import FastSink  # noqa: E402
 from harness import Gateway, event_key  # noqa: E402
+from kafka_cluster import KafkaCluster  # noqa: E402
 from prefill import DEVICES, prefill  # noqa: E402
 
 REC_HEAD = re.compile(rb'^\{"t": ([0-9.eE+-]+), "path": "([^"]*)", "conn": \d+, "status": (\d+|null)')
@@ -116,41 +124,127 @@ def state_sql(gw):
     return "(id IN (SELECT id FROM inflight))"
 
 
-def backlog_left(gw):
+def backlog_left(gw, moved=True):
     ph = ",".join("?" * len(DEVICES))
     return gw.query("SELECT count(*) FROM events WHERE %s IN (0, 1) AND device_id IN (%s)" % (state_sql(gw), ph),
-                    *DEVICES)[0][0]
+                    *DEVICES, moved=moved)[0][0]
+
+
+def fill_backlog(gw, n, where):
+    """buffer.db made and migrated by the daemon, then n pending events in it."""
+    gw.start_daemon()
+    gw.stop_daemon()
+    t = time.monotonic()
+    inserted = prefill(gw.db_path(), n)
+    fill_s = time.monotonic() - t
+    if inserted != n:
+        raise SystemExit("backlog %d: prefill inserted %d rows" % (n, inserted))
+    print("  backlog %d: filled in %.1f s, buffer.db %.0f MB; draining%s ..."
+          % (n, fill_s, os.path.getsize(gw.db_path()) / 1e6, where), flush=True)
+
+
+def drain(gw, sink_pid, wait_done, n, args):
+    """Start the daemon, sample its and the sink's memory, call wait_done(timeout);
+    the figures of the daemon and the sink over that time."""
+    sink_cpu0 = cpu_s(sink_pid)
+    t0 = time.time()
+    m0 = time.monotonic()
+    gw.start_daemon()
+    pid = gw.daemon.pid
+    sampler = benchlib.Sampler({pid: lambda: mem_kb(pid).get("VmRSS"),
+                                sink_pid: lambda: mem_kb(sink_pid).get("VmRSS")})
+    sampler.start()
+    try:
+        wait_done(args.timeout or max(300.0, n / 500.0))
+    finally:
+        d = {"t0": t0, "wall": time.monotonic() - m0, "cpu": cpu_s(pid), "mem_end": mem_kb(pid)}
+        sink_cpu = cpu_s(sink_pid)
+        d["sink_cpu"] = sink_cpu - sink_cpu0 if sink_cpu is not None else None
+        sampler.stop()
+        d["peak"], d["samples"] = sampler.peak(pid), len(sampler.values(pid))
+        d["sink_peak"] = sampler.peak(sink_pid)
+    return d
+
+
+def figures(d, n, secs):
+    """The daemon's and the sink's figures of a drain that took secs."""
+    cpu, mem_end = d["cpu"], d["mem_end"]
+    return {
+        "cpu": cpu, "cpu_per_m": cpu / n * 1e6, "cpu_share": cpu / secs,
+        "peak_rss_mb": (d["peak"] or 0) / 1024.0, "hwm_mb": mem_end.get("VmHWM", 0) / 1024.0,
+        "end_rss_mb": mem_end.get("VmRSS", 0) / 1024.0, "samples": d["samples"],
+        "cdp_cpu_share": d["sink_cpu"] / secs if d["sink_cpu"] is not None else float("nan"),
+        "cdp_peak_mb": (d["sink_peak"] or 0) / 1024.0,
+    }
+
+
+def finish(tmp, gw, close_sink, args):
+    if gw is not None:
+        gw.kill_daemon()
+    if close_sink is not None:
+        close_sink()
+    if args.keep:
+        print("  kept %s" % tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_size_kafka(n, args):
+    """The same drain with [output] kind = kafka, to librdkafka's mock cluster
+    (three mock brokers on 127.0.0.1, tests/support/kafka_mock; not Apache
+    Kafka).  The drain ends when buffer.db has none of the backlog pending or
+    in a batch: the daemon marks an event forwarded only when its record's
+    delivery report says it was written.  Then a consumer reads the topic
+    back to check that every event is there exactly once."""
+    tmp = tempfile.mkdtemp(prefix="vg-drain-kafka-", dir=args.tmpdir)
+    kafka = gw = None
+    try:
+        kafka = KafkaCluster(brokers=3, partitions=3)
+        gw = Gateway(tmp, durability=args.durability, extra_conf=kafka.conf())
+        fill_backlog(gw, n, " to the Kafka mock cluster")
+
+        def done(timeout):
+            end = time.monotonic() + timeout
+            while backlog_left(gw, moved=False) and time.monotonic() < end:
+                time.sleep(0.1 if n <= 100000 else 0.25)
+        d = drain(gw, kafka.proc.pid, done, n, args)
+        secs = d["wall"]
+        left = backlog_left(gw, moved=False)
+        gw.stop_daemon()
+        want = expected_keys(n)
+        seen = collections.Counter()
+        for line in kafka.read_lines(idle_ms=1000, timeout=max(120, n / 5000)):
+            mid = KAFKA_ID.search(line)
+            if mid and mid.group(1) in want:
+                seen[mid.group(1)] += 1
+        return {
+            "n": n, "secs": secs, "rate": n / secs, "first_s": float("nan"), **figures(d, n, secs),
+            "cdp_busy_share": None, "batches": 0, "per_batch": float("nan"),
+            "arrived": len(seen), "missing": len(want) - len(seen),
+            "dup_ours": sum(c - 1 for c in seen.values()), "others": collections.Counter(),
+            "kb_per_batch": float("nan"), "requests": 0, "by_status": {}, "unique": len(seen), "dups": 0,
+            "pending": left, "in_batch": 0, "forwarded": 0, "open_batches": 0,
+        }
+    finally:
+        finish(tmp, gw, kafka.close if kafka else None, args)
+
+
+KAFKA_ID = re.compile(r'"message_id":"([^"]+)"')
 
 
 def run_size(n, args):
+    if args.sink == "kafka":
+        return run_size_kafka(n, args)
     tmp = tempfile.mkdtemp(prefix="vg-drain-", dir=args.tmpdir)
     cdp = gw = None
     try:
         cdp = FastSink(tmp, latency=False) if args.sink == "fast" else StandIn(tmp)
         gw = Gateway(tmp, durability=args.durability, cdp=cdp)
-        gw.start_daemon()           # creates and migrates buffer.db
-        gw.stop_daemon()
-        t = time.monotonic()
-        inserted = prefill(gw.db_path(), n)
-        fill_s = time.monotonic() - t
-        if inserted != n:
-            raise SystemExit("backlog %d: prefill inserted %d rows" % (n, inserted))
-        db_mb = os.path.getsize(gw.db_path()) / 1e6
-        print("  backlog %d: filled in %.1f s, buffer.db %.0f MB; draining ..." % (n, fill_s, db_mb), flush=True)
-
+        fill_backlog(gw, n, "")
         # The daemon may forward events of its own (gateway.reconciliation): count from here.
         base = cdp.stats()["unique_message_ids"]
-        cdp_pid = cdp.proc.pid
-        cdp_cpu0 = cpu_s(cdp_pid)
-        t0 = time.time()
-        m0 = time.monotonic()
-        gw.start_daemon()
-        pid = gw.daemon.pid
-        sampler = benchlib.Sampler({pid: lambda: mem_kb(pid).get("VmRSS"),
-                                    cdp_pid: lambda: mem_kb(cdp_pid).get("VmRSS")})
-        sampler.start()
-        timeout = args.timeout or max(300.0, n / 500.0)
-        try:
+
+        def done(timeout):
             cdp.wait(lambda s: s["unique_message_ids"] >= base + n, timeout=timeout,
                      interval=0.1 if n <= 100000 else 0.5)
             # Events of the daemon's own may have taken some of those places: wait until
@@ -158,12 +252,8 @@ def run_size(n, args):
             end = time.monotonic() + 60
             while backlog_left(gw) and time.monotonic() < end:
                 time.sleep(0.2)
-        finally:
-            wall = time.monotonic() - m0
-            cpu = cpu_s(pid)
-            cdp_cpu = cpu_s(cdp_pid)
-            mem_end = mem_kb(pid)
-            sampler.stop()
+        d = drain(gw, cdp.proc.pid, done, n, args)
+        t0 = d["t0"]
         # Let the last batch's bookkeeping commit, then stop the daemon.
         time.sleep(0.5)
         gw.stop_daemon()
@@ -194,11 +284,7 @@ def run_size(n, args):
             open_batches = 0
         return {
             "n": n, "secs": secs, "rate": n / secs, "first_s": t_first - t0,
-            "cpu": cpu, "cpu_per_m": cpu / n * 1e6, "cpu_share": cpu / secs,
-            "peak_rss_mb": (sampler.peak(pid) or 0) / 1024.0, "hwm_mb": mem_end.get("VmHWM", 0) / 1024.0,
-            "end_rss_mb": mem_end.get("VmRSS", 0) / 1024.0, "samples": len(sampler.values(pid)),
-            "cdp_cpu_share": (cdp_cpu - cdp_cpu0) / secs if cdp_cpu is not None else float("nan"),
-            "cdp_peak_mb": (sampler.peak(cdp_pid) or 0) / 1024.0,
+            **figures(d, n, secs),
             "cdp_busy_share": st["busy_s"] / secs if "busy_s" in st else None,
             "batches": len(reqs), "per_batch": n / max(1, len(reqs)),
             "arrived": len(seen), "missing": len(want) - len(seen),
@@ -213,14 +299,7 @@ def run_size(n, args):
             "open_batches": open_batches,
         }
     finally:
-        if gw is not None:
-            gw.kill_daemon()
-        if cdp is not None:
-            cdp.kill()
-        if args.keep:
-            print("  kept %s" % tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        finish(tmp, gw, cdp.kill if cdp else None, args)
 
 
 def main():
@@ -234,8 +313,9 @@ def main():
                     help="fail when the largest backlog's peak RSS exceeds the smallest's by more than this"
                          " (the issue's bound is 8; default: print only)")
     benchlib.add_baseline_args(ap)
-    ap.add_argument("--sink", choices=("fast", "standin"), default="fast",
-                    help="fast: the counting sink (default); standin: the checking stand-in CDP")
+    ap.add_argument("--sink", choices=("fast", "standin", "kafka"), default="fast",
+                    help="fast: the counting sink (default); standin: the checking stand-in CDP; kafka:"
+                         " [output] kind = kafka to librdkafka's mock cluster (three mock brokers)")
     args = ap.parse_args()
     benchlib.run_or_compare(args, measure, lambda rows: show(rows, args), MAIN_FIGURES)
 
@@ -243,7 +323,8 @@ def main():
 def measure(args):
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     print("drain benchmark: backlog in buffer.db → daemon → %s on loopback, durability=%s, %d cores"
-          % ("counting sink" if args.sink == "fast" else "stand-in CDP", args.durability, os.cpu_count()),
+          % ({"fast": "counting sink", "standin": "stand-in CDP", "kafka": "Kafka mock cluster"}[args.sink],
+             args.durability, os.cpu_count()),
           flush=True)
     rows = [run_size(n, args) for n in sizes]
     for r in rows:
@@ -268,6 +349,10 @@ def show(rows, args):
         "\ndrain (CPU share: of one core over the drain; sink busy: share of the drain it spent serving"
         " requests; peak RSS sampled every 100 ms):")
     for r in sized:
+        if args.sink == "kafka":
+            print("backlog %d: %d RSS samples, %d records read back, %d of them repeats, %d missing" % (
+                r["n"], r["samples"], r["arrived"] + r["dup_ours"], r["dup_ours"], r["missing"]))
+            continue
         print("backlog %d: first batch accepted %.2f s after start, %.0f KB gzip per batch, %d RSS samples,"
               " requests by status %s, sink duplicates %d%s" % (
                   r["n"], r["first_s"], r["kb_per_batch"], r["samples"], r["by_status"], r["dups"],
