@@ -254,11 +254,13 @@ static int loopback_host(const char *h, size_t n)
 		return 1;
 	if (n == 5 && strncmp(h, "[::1]", 5) == 0)
 		return 1;
-	if (n >= 4 && strncmp(h, "127.", 4) == 0) {
-		for (size_t i = 4; i < n; i++)
-			if (!((h[i] >= '0' && h[i] <= '9') || h[i] == '.'))
-				return 0;
-		return 1;
+	if (n >= 4 && n < INET_ADDRSTRLEN && strncmp(h, "127.", 4) == 0) {
+		/* A dotted quad, not a name a resolver would look up. */
+		char a[INET_ADDRSTRLEN];
+		struct in_addr in;
+		memcpy(a, h, n);
+		a[n] = '\0';
+		return inet_pton(AF_INET, a, &in) == 1;
 	}
 	return 0;
 }

@@ -74,7 +74,7 @@ struct batch {
 	const char **idp;             /* pointers to them, for vg_idempotency_key */
 	long long *rows;              /* events.id of each message */
 	int64_t *recv;                /* receive (commit) time of each message */
-	unsigned char *consent;       /* 1: a consent.updated event */
+	unsigned char *consent;       /* REC_CONSENT: consent.updated; REC_ERASURE: erasure.requested */
 	size_t *off;                  /* where each message starts in json */
 	unsigned short *tix;          /* each message's tally entry */
 	int *rec;                     /* Kafka: each record's report: REC_PENDING, 0 written, or its error */
@@ -110,11 +110,18 @@ struct slot {
 	unsigned gen;                 /* bumped per send: a report of an older one is stale */
 	int kerr;                     /* the first record error of this send */
 	char kerrstr[120];
+	int alone;                    /* send one record at a time: find the one Kafka refuses */
 };
 
-/* batch.rec of a record whose report has not come (librdkafka's error codes
- * are small numbers either side of 0). */
+/* batch.rec of a record whose report has not come, of one the producer
+ * refused and that went to the quarantine at once, and of one not sent this
+ * time (librdkafka's error codes are small numbers either side of 0). */
 #define REC_PENDING INT_MIN
+#define REC_GONE (INT_MIN + 1)
+#define REC_UNSENT (INT_MIN + 2)
+/* batch.consent bits */
+#define REC_CONSENT 1
+#define REC_ERASURE 2
 
 struct vg_forwarder {
 	struct vg_loop *loop;
@@ -126,7 +133,10 @@ struct vg_forwarder {
 	struct vg_buf text;           /* the last message vg_encode_text made */
 	CURLM *multi;
 	struct vg_kafka *kafka;       /* [output] kind = kafka: records, not HTTP requests */
-	int kafka_fatal;              /* the producer must be started again */
+	int kafka_restart;            /* the producer must be started again (fatal error, SIGHUP) */
+	int64_t kafka_restart_at;     /* not before this */
+	int kafka_restarts;           /* in a row, without a delivery in between: the backoff */
+	char kafka_key[VG_MESSAGE_MAX_BYTES]; /* a record's key (a message's identity) */
 	struct vg_timer curl_timer, tick, recon;
 	char url[320];
 	char write_key[256];
@@ -349,7 +359,8 @@ static int batch_add(struct fill *fl, const struct vg_store_row *r)
 	b->tix[b->n] = (unsigned short)t;
 	b->rec[b->n] = REC_PENDING;
 	b->recv[b->n] = r->received_at_ms;
-	b->consent[b->n] = strcmp(r->type, "consent.updated") == 0;
+	b->consent[b->n] = (unsigned char)((strcmp(r->type, "consent.updated") == 0 ? REC_CONSENT : 0) |
+	                                   (strcmp(r->type, "erasure.requested") == 0 ? REC_ERASURE : 0));
 	if (strcmp(r->type, "erasure.requested") == 0)
 		b->erasure = 1;
 	if (strcmp(r->type, "consent.updated") == 0) {
@@ -515,6 +526,7 @@ static unsigned next_rand(struct vg_forwarder *f)
 
 static void release(struct slot *s)
 {
+	s->alone = 0;
 	batch_clear(&s->b);
 	s->delivered = 0;
 	s->next_attempt_ms = 0;
@@ -572,7 +584,7 @@ static void count_delivered(struct vg_forwarder *f, struct batch *b, int written
 			b->tally[b->tix[i]].n++;
 		double lat = (double)(now - b->recv[i]) / 1000.0;
 		vg_histogram_observe(&f->stats.latency, lat);
-		if (b->consent[i])
+		if (b->consent[i] & REC_CONSENT)
 			vg_histogram_observe(&f->stats.consent_latency, lat);
 	}
 	for (size_t t = 0; t < b->ntally; t++) {
@@ -590,6 +602,39 @@ static void count_delivered(struct vg_forwarder *f, struct batch *b, int written
 		}
 		f->counts[j].events += b->tally[t].n;
 	}
+}
+
+/* Events of b marked forwarded in buffer.db: count them, and what consent
+ * propagation and erasure need.  written: only those whose Kafka record was
+ * written (rec 0); else all. */
+static void note_forwarded(struct vg_forwarder *f, struct batch *b, int written)
+{
+	size_t n = 0;
+	int consents = 0, erasure = 0;
+	int64_t oldest = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		if (written && b->rec[i] != 0)
+			continue;
+		n++;
+		if ((b->consent[i] & REC_CONSENT) && (!consents++ || b->recv[i] < oldest))
+			oldest = b->recv[i];
+		erasure |= (b->consent[i] & REC_ERASURE) != 0;
+	}
+	f->stats.events_forwarded += n;
+	count_delivered(f, b, written);
+	f->stats.last_success_wall_ms = vg_wall_ms();
+	if (consents) {
+		/* Consent propagation: commit on the gateway → the CDP's 2xx. */
+		int64_t lat = vg_wall_ms() - oldest;
+		f->stats.consents_forwarded += (unsigned long long)consents;
+		f->stats.consent_latency_last_ms = lat;
+		if (lat > f->stats.consent_latency_max_ms)
+			f->stats.consent_latency_max_ms = lat;
+		vg_log(VG_LOG_INFO, "forward.consent", "%d consent event%s delivered, %lld ms after commit",
+		       consents, consents == 1 ? "" : "s", (long long)lat);
+	}
+	if (erasure && vg_store_checkpoint_truncate(f->store, 0) != VG_OK)
+		vg_log(VG_LOG_WARN, "forward.erasure", "erasure notice sent; the WAL could not be truncated yet");
 }
 
 /* The CDP took the batch (2xx): mark it forwarded in buffer.db, count it,
@@ -617,24 +662,11 @@ static void delivered(struct vg_forwarder *f, struct slot *s, long status, int64
 		vg_log(VG_LOG_DEBUG, "forward.ok", "batch %lld: %zu events delivered in %lld ms (HTTP %ld, key %s)",
 		       s->b.id, s->b.n, (long long)(now - s->sent_mono_ms), status, s->b.key);
 	f->stats.batches_ok++;
-	f->stats.events_forwarded += s->b.n;
-	count_delivered(f, &s->b, 0);
+	note_forwarded(f, &s->b, 0);
 	f->stats.last_error[0] = '\0';
-	f->stats.last_success_wall_ms = vg_wall_ms();
 	f->stats.alarm = NULL;
 	f->hold_until_ms = 0;
-	if (s->b.consents) {
-		/* Consent propagation: commit on the gateway → the CDP's 2xx. */
-		int64_t lat = vg_wall_ms() - s->b.consent_oldest_ms;
-		f->stats.consents_forwarded += (unsigned long long)s->b.consents;
-		f->stats.consent_latency_last_ms = lat;
-		if (lat > f->stats.consent_latency_max_ms)
-			f->stats.consent_latency_max_ms = lat;
-		vg_log(VG_LOG_INFO, "forward.consent", "%d consent event%s delivered, %lld ms after commit",
-		       s->b.consents, s->b.consents == 1 ? "" : "s", (long long)lat);
-	}
-	if (s->b.erasure && vg_store_checkpoint_truncate(f->store, 0) != VG_OK)
-		vg_log(VG_LOG_WARN, "forward.erasure", "erasure notice sent; the WAL could not be truncated yet");
+	f->kafka_restarts = 0;
 	release(s);
 }
 
@@ -663,9 +695,37 @@ static void record_report(struct slot *s, size_t i, int err, const char *errstr)
 	}
 }
 
-/* Every report of a send is in: the written events are forwarded, the
- * refused ones quarantined, the rest go again after a backoff (or after a
- * pause with an alarm). */
+/* The written records' events leave the batch as a batch of their own,
+ * marked forwarded.  0, or -1 when buffer.db refused (they are sent again:
+ * from this batch, or from the split-off one, queued). */
+static int take_written(struct vg_forwarder *f, struct batch *b, size_t written)
+{
+	long long *ids = malloc(written * sizeof *ids);
+	long long done = 0;
+	size_t k = 0;
+	for (size_t i = 0; ids && i < b->n; i++)
+		if (b->rec[i] == 0)
+			ids[k++] = b->rows[i];
+	int rc = ids ? vg_store_batch_split(f->store, b->id, ids, written, vg_wall_ms(), &done) : VG_ERR_NOMEM;
+	free(ids);
+	if (rc == VG_OK && (rc = vg_store_batch_done(f->store, done, vg_wall_ms())) != VG_OK)
+		push_ll(&f->queue, &f->nqueue, &f->capqueue, done, 1);
+	if (rc != VG_OK) {
+		vg_log(VG_LOG_WARN, "forward.store", "batch %lld: %zu records written, marking them failed (%s):"
+		       " they are sent again", b->id, written, vg_strerror(rc));
+		return -1;
+	}
+	note_forwarded(f, b, 1);
+	return 0;
+}
+
+/* Every report of a send is in.  The written events are forwarded.  A
+ * record Kafka refused for good (too large, invalid) may have been refused
+ * with the rest of its request, so the batch's remaining records go one at a
+ * time until a record refused alone is found; that one is quarantined.
+ * Retriable failures (purged by a producer restart) go again after a
+ * backoff, authorization and unknown-topic errors after a pause with an
+ * alarm. */
 static void kafka_settle(struct slot *s)
 {
 	struct vg_forwarder *f = s->f;
@@ -674,70 +734,80 @@ static void kafka_settle(struct slot *s)
 	s->busy = 0;
 	b->attempts++;
 	arm_tick(f, now);
-	size_t written = 0, again = 0;
+	size_t written = 0, gone = 0, refused = 0, again = 0, sent = 0;
 	const char *alarm = NULL;
 	for (size_t i = 0; i < b->n; i++) {
+		if (b->rec[i] == REC_GONE) {
+			gone++;
+			continue;
+		}
+		if (b->rec[i] == REC_UNSENT) {
+			again++;
+			continue;
+		}
+		sent++;
 		struct vg_response r = vg_kafka_classify(b->rec[i]);
 		written += r.action == VG_RESP_DONE;
+		refused += r.action == VG_RESP_QUARANTINE;
 		again += r.action == VG_RESP_RETRY || r.action == VG_RESP_PAUSE;
 		if (r.action == VG_RESP_PAUSE && !alarm)
 			alarm = r.alarm;
 	}
-	if (written == b->n) {
+	if (written + gone == b->n) {
 		delivered(f, s, 0, now);
 		return;
 	}
 	char err[160];
-	snprintf(err, sizeof err, "Kafka: %s", s->kerrstr);
-	note_failure(f, VG_FAIL_KAFKA, err);
-	vg_store_batch_attempt(f->store, b->id, b->key, 0, err);
-
-	/* The written events leave the batch as one of their own, forwarded. */
-	if (written) {
-		long long *ids = malloc(written * sizeof *ids);
-		long long done = 0;
-		size_t k = 0;
-		for (size_t i = 0; ids && i < b->n; i++)
-			if (b->rec[i] == 0)
-				ids[k++] = b->rows[i];
-		int rc = ids ? vg_store_batch_split(f->store, b->id, ids, written, vg_wall_ms(), &done) : VG_ERR_NOMEM;
-		if (rc == VG_OK)
-			rc = vg_store_batch_done(f->store, done, vg_wall_ms());
-		free(ids);
-		if (rc == VG_OK) {
-			f->stats.events_forwarded += written;
-			count_delivered(f, b, 1);
-		} else {
-			vg_log(VG_LOG_WARN, "forward.store", "batch %lld: %zu records written, marking them failed (%s):"
-			       " they are sent again", b->id, written, vg_strerror(rc));
-		}
+	snprintf(err, sizeof err, "Kafka: %s", s->kerrstr[0] ? s->kerrstr : "records not sent yet");
+	if (s->kerr) {
+		note_failure(f, VG_FAIL_KAFKA, err);
+		vg_store_batch_attempt(f->store, b->id, b->key, 0, err);
 	}
-	/* Refused for good: each such event to the quarantine. */
-	for (size_t i = 0; i < b->n; i++) {
-		struct vg_response r = vg_kafka_classify(b->rec[i]);
-		if (r.action != VG_RESP_QUARANTINE)
-			continue;
-		char detail[200];
-		snprintf(detail, sizeof detail, "Kafka refused the record: %s", vg_kafka_err_text(b->rec[i]));
-		if (vg_store_quarantine_event(f->store, b->rows[i], r.reason, detail) == VG_OK) {
-			f->stats.events_quarantined++;
-			vg_log(VG_LOG_WARN, "forward.quarantine", "event %s: %s: quarantined", b->ids[i], detail);
+	int stuck = written && take_written(f, b, written) != 0;
+	int isolating = 0;
+	if (refused && sent == 1 && !stuck) {
+		/* Refused alone: this event is the one. */
+		for (size_t i = 0; i < b->n; i++) {
+			struct vg_response r = vg_kafka_classify(b->rec[i]);
+			if (b->rec[i] == REC_UNSENT || r.action != VG_RESP_QUARANTINE)
+				continue;
+			char detail[200];
+			snprintf(detail, sizeof detail, "Kafka refused the record: %s", vg_kafka_err_text(b->rec[i]));
+			if (vg_store_quarantine_event(f->store, b->rows[i], r.reason, detail) == VG_OK) {
+				f->stats.events_quarantined++;
+				vg_log(VG_LOG_WARN, "forward.quarantine", "event %s: %s: quarantined", b->ids[i], detail);
+				s->alone = 0;
+			} else {
+				again++;
+			}
 		}
+	} else if (refused) {
+		isolating = 1;
+		s->alone = 1;
+		again += refused;
+		vg_log(VG_LOG_WARN, "forward.kafka", "batch %lld: Kafka refused %zu of %zu records (%s); sending the"
+		       " rest one at a time to find the one it refuses", b->id, refused, sent, s->kerrstr);
 	}
-	if (!again) {
+	if (!again && !stuck) {
+		/* Nothing of it is left: close the emptied batch. */
+		vg_store_batch_done(f->store, b->id, vg_wall_ms());
 		release(s);
 		return;
 	}
-	/* The rest: the same events again (a retry re-reads the batch, which
-	 * now holds only them). */
+	/* The rest goes again: a retry re-reads the batch, which holds only them. */
 	if (alarm) {
 		f->stats.alarm = alarm;
 		int64_t pause = (int64_t)f->cfg->max_backoff_s * 1000;
 		s->next_attempt_ms = now + pause;
 		f->hold_until_ms = now + pause;
 		vg_log(VG_LOG_ERR, "forward.kafka", "Kafka refused batch %lld (%s): forwarding paused, events keep"
-		       " buffering; fix [kafka] in %s and send SIGHUP (retrying in %d s)", b->id, s->kerrstr,
-		       f->cfg->path, f->cfg->max_backoff_s);
+		       " buffering; fix the topic or the credentials and send SIGHUP (it restarts the producer and reads"
+		       " the SASL password file again; other [kafka] settings need a restart; retrying in %d s)", b->id,
+		       s->kerrstr, f->cfg->max_backoff_s);
+		return;
+	}
+	if (isolating || (s->alone && !s->kerr)) {
+		s->next_attempt_ms = now; /* the next record at once */
 		return;
 	}
 	int64_t delay = vg_backoff_ms(b->attempts, f->cfg->max_backoff_s, next_rand(f), -1);
@@ -780,6 +850,14 @@ static void fail_pending(struct vg_forwarder *f, int err)
 	}
 }
 
+/* Start the producer again, not before delay_ms from now. */
+static void kafka_restart_after(struct vg_forwarder *f, int64_t delay_ms)
+{
+	f->kafka_restart = 1;
+	f->kafka_restart_at = vg_now_ms() + delay_ms;
+	arm_tick(f, f->kafka_restart_at);
+}
+
 static void on_kafka_error(void *ud, int err, int fatal, const char *reason)
 {
 	struct vg_forwarder *f = ud;
@@ -787,12 +865,22 @@ static void on_kafka_error(void *ud, int err, int fatal, const char *reason)
 	snprintf(text, sizeof text, "Kafka: %s", reason);
 	int again = strcmp(text, f->stats.last_error) == 0;
 	note_failure(f, VG_FAIL_KAFKA, text);
-	if (vg_kafka_classify(err).action == VG_RESP_PAUSE)
-		f->stats.alarm = vg_kafka_classify(err).alarm;
+	struct vg_response r = vg_kafka_classify(err);
+	if (r.action == VG_RESP_PAUSE)
+		f->stats.alarm = r.alarm;
 	if (fatal) {
-		f->kafka_fatal = 1;
-		arm_tick(f, vg_now_ms());
-		vg_log(VG_LOG_ERR, "forward.kafka", "fatal producer error: %s; starting a new producer", reason);
+		/* librdkafka's idempotent producer cannot go on after a fatal
+		 * error: a new one, after a backoff that grows while they keep
+		 * coming (an authorization refusal: after max_backoff_s, or SIGHUP). */
+		int64_t max = (int64_t)f->cfg->max_backoff_s * 1000;
+		int64_t delay = r.action == VG_RESP_PAUSE ? max
+		              : f->kafka_restarts >= 20 ? max : (int64_t)1000 << f->kafka_restarts;
+		if (delay > max)
+			delay = max;
+		f->kafka_restarts++;
+		kafka_restart_after(f, delay);
+		vg_log(VG_LOG_ERR, "forward.kafka", "fatal producer error: %s; a new producer in %lld ms", reason,
+		       (long long)delay);
 	} else if (!again) {
 		vg_log(VG_LOG_WARN, "forward.kafka", "%s (events keep buffering)", reason);
 	}
@@ -810,20 +898,38 @@ static int kafka_send(struct slot *s)
 	s->sent_mono_ms = vg_now_ms();
 	int si = (int)(s - f->slots);
 	for (size_t i = 0; i < b->n; i++) {
+		if (s->alone && i > 0) {
+			b->rec[i] = REC_UNSENT;
+			continue;
+		}
 		const char *msg = b->json.p + b->off[i];
 		size_t len = (i + 1 < b->n ? b->off[i + 1] - 1 : b->json.len) - b->off[i];
-		char key[512], why[120];
+		char why[120];
 		size_t klen = 0;
-		if (vg_message_identity(msg, len, key, sizeof key, &klen) != VG_OK)
+		if (vg_message_identity(msg, len, f->kafka_key, sizeof f->kafka_key, &klen) != VG_OK)
 			klen = 0; /* never for a message we printed: then any partition */
 		b->rec[i] = REC_PENDING;
-		int e = vg_kafka_produce(f->kafka, msg, len, key, klen, b->ids[i], OPQ(s->gen, si, i), why, sizeof why);
-		if (e)
-			record_report(s, i, e, why);
-		else
+		int e = vg_kafka_produce(f->kafka, msg, len, f->kafka_key, klen, b->ids[i], OPQ(s->gen, si, i), why,
+		                         sizeof why);
+		if (!e) {
 			s->pending++;
+			continue;
+		}
+		struct vg_response r = vg_kafka_classify(e);
+		if (r.action == VG_RESP_QUARANTINE) {
+			/* The producer refused this record itself: it alone is the cause. */
+			char detail[200];
+			snprintf(detail, sizeof detail, "Kafka refused the record: %s", why);
+			if (vg_store_quarantine_event(f->store, b->rows[i], r.reason, detail) == VG_OK) {
+				f->stats.events_quarantined++;
+				vg_log(VG_LOG_WARN, "forward.quarantine", "event %s: %s: quarantined", b->ids[i], detail);
+				b->rec[i] = REC_GONE;
+				continue;
+			}
+		}
+		record_report(s, i, e, why);
 	}
-	vg_log(VG_LOG_DEBUG, "forward.send", "batch %lld: %zu records to Kafka, attempt %d", b->id, b->n,
+	vg_log(VG_LOG_DEBUG, "forward.send", "batch %lld: %zu records to Kafka, attempt %d", b->id, s->pending,
 	       b->attempts + 1);
 	if (!s->pending)
 		kafka_settle(s);
@@ -1079,20 +1185,20 @@ static void on_tick(struct vg_timer *t)
 	if (now >= f->next_purge_ms) {
 		f->next_purge_ms = now + (vg_retention_purge(f->store, f->cfg, vg_wall_ms()) ? 1000 : PURGE_EVERY_MS);
 	}
-	if (f->kafka_fatal) {
-		/* librdkafka's idempotent producer cannot go on after a fatal
-		 * error: a new one; what the old one held is sent again. */
+	if (f->kafka_restart && now >= f->kafka_restart_at) {
 		char err[300];
-		f->kafka_fatal = 0;
+		f->kafka_restart = 0;
 		if (vg_kafka_restart(f->kafka, err, sizeof err) != VG_OK) {
 			vg_log(VG_LOG_ERR, "forward.kafka", "%s; trying again in 10 s", err);
-			f->kafka_fatal = 1;
-			f->hold_until_ms = now + 10000;
+			kafka_restart_after(f, 10000);
+		} else {
+			vg_log(VG_LOG_INFO, "forward.kafka", "a new Kafka producer started");
 		}
+		/* What the old one held is sent again (repeats of one message_id). */
 		fail_pending(f, vg_kafka_err_purged());
-		if (f->kafka_fatal)
-			return;
 	}
+	if (f->kafka_restart)
+		return;
 	if (!f->have_key) {
 		if (now < f->key_retry_ms)
 			return;
@@ -1148,7 +1254,9 @@ static void on_tick(struct vg_timer *t)
 				}
 				continue;
 			}
-			s->b.attempts = s->b.n == before ? attempts : 0;
+			/* (Kafka: a batch shrinks as its records are written; the
+			 * backoff keeps growing.) */
+			s->b.attempts = s->b.n == before || f->kafka ? attempts : 0;
 		}
 		/* An erasure notice leaves after the batches already in flight have
 		 * settled, so the CDP erases after it received them. */
@@ -1344,7 +1452,10 @@ void vg_forwarder_reload(struct vg_forwarder *f)
 	if (!f || !f->stats.enabled)
 		return;
 	if (f->kafka) {
+		/* A new producer reads the SASL password file again. */
 		f->stats.alarm = NULL;
+		f->kafka_restarts = 0;
+		kafka_restart_after(f, 0);
 	} else {
 		f->have_key = read_write_key(f);
 		f->stats.alarm = f->have_key ? NULL : "config";

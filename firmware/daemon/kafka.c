@@ -200,9 +200,10 @@ static void stop(struct vg_kafka *k, int wait_ms)
 		return;
 	if (wait_ms > 0)
 		rd_kafka_flush(k->rk, wait_ms);
-	/* What is left fails with a purge error (served now, so the forwarder
-	 * sees it before the producer goes). */
-	rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING);
+	/* What is left fails with a purge error.  The reports of records in
+	 * flight may come later than this poll; rd_kafka_destroy drops them
+	 * (the forwarder fails whatever is still pending itself). */
+	rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 	rd_kafka_poll(k->rk, 0);
 	if (k->mainq) {
 		rd_kafka_queue_io_event_enable(k->mainq, -1, NULL, 0);
@@ -212,10 +213,7 @@ static void stop(struct vg_kafka *k, int wait_ms)
 	if (k->topic)
 		rd_kafka_topic_destroy(k->topic);
 	k->topic = NULL;
-	int was = k->closing;
-	k->closing = 1; /* the reports served inside destroy find no batch */
 	rd_kafka_destroy(k->rk);
-	k->closing = was;
 	k->rk = NULL;
 }
 
@@ -331,13 +329,18 @@ struct vg_response vg_kafka_classify(int err)
 		return r;
 	r.fail = VG_FAIL_KAFKA;
 	switch (err) {
+	/* Refusals of a request's records (the broker refuses the whole
+	 * request): the forwarder sends them one at a time and quarantines the
+	 * one refused alone.  INVALID_MSG (a CRC error) and __BAD_MSG are
+	 * retriable, not the record's fault. */
 	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
 		r.action = VG_RESP_QUARANTINE;
 		snprintf(r.reason, sizeof r.reason, "kafka_too_large");
 		break;
-	case RD_KAFKA_RESP_ERR_INVALID_MSG:
 	case RD_KAFKA_RESP_ERR_INVALID_RECORD:
-	case RD_KAFKA_RESP_ERR__BAD_MSG:
+	case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:
+	case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
 		r.action = VG_RESP_QUARANTINE;
 		snprintf(r.reason, sizeof r.reason, "kafka_invalid_record");
 		break;

@@ -61,7 +61,9 @@ int vg_kafka_err_purged(void);
 /* What the forwarder does with a record's error (the response table for
  * Kafka):
  *   0                                   done
- *   record too large, invalid record    quarantine that event (reason kafka_*)
+ *   record too large, invalid record,
+ *   invalid timestamp, policy violation quarantine the event (reason kafka_*)
+ *                                       once it is refused sent alone
  *   topic or cluster authorization,
  *   SASL authentication                 pause, alarm "credentials"
  *   unknown topic or partition,

@@ -30,7 +30,8 @@
  *    which is scanned as free text too;
  *  - the forwarder's two encoders agree: on every stored body, and on the
  *    raw payload read as a body, vg_encode_text either leaves it to the
- *    tree or gives vg_encode_fragment's bytes; it takes every stored body
+ *    tree or gives vg_encode_fragment's bytes (and vg_message_identity
+ *    reads the message's userId or anonymousId as cJSON does); it takes every stored body
  *    of an accepted event whose numbers are integers of up to 15 digits.
  */
 #include <stdio.h>
@@ -321,8 +322,22 @@ static int encoders_agree(const char *body, size_t n, unsigned flags)
 		size_t len = 0;
 		int trc = vg_encode_fragment(&ectx, &ev, &frag, &len);
 		FUZZ_CHECK(trc == VG_OK || trc == VG_ERR_NOMEM);
-		if (trc == VG_OK)
+		if (trc == VG_OK) {
 			FUZZ_CHECK(len == text.len && memcmp(frag, text.p, len) == 0);
+			/* The Kafka record key: the message's userId, else anonymousId,
+			 * as cJSON reads them. */
+			cJSON *m = cJSON_ParseWithLength(frag, len);
+			const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "userId");
+			if (!cJSON_IsString(id))
+				id = cJSON_GetObjectItemCaseSensitive(m, "anonymousId");
+			static char key[VG_MESSAGE_MAX_BYTES];
+			size_t klen = 0;
+			if (m && cJSON_IsString(id)) {
+				FUZZ_CHECK(vg_message_identity(frag, len, key, sizeof key, &klen) == VG_OK);
+				FUZZ_CHECK(klen == strlen(id->valuestring) && memcmp(key, id->valuestring, klen) == 0);
+			}
+			cJSON_Delete(m);
+		}
 		cJSON_free(frag);
 	} else {
 		FUZZ_CHECK(text.len == 0);

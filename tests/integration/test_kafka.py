@@ -220,6 +220,23 @@ class KafkaRefusalTest(KafkaCase):
         self.assertIn(after, ids)
         self.assertNotIn(big, ids)
 
+    def test_a_refused_request_is_retried_record_by_record(self):
+        # The broker refuses a whole produce request when one of its records
+        # is too large: the forwarder must not quarantine the others.  With
+        # the daemon stopped, 20 events wait in the journal; started, it sends
+        # them in one batch, and the first produce request is refused.
+        self.gw.stop_daemon()
+        p = self.gw.publisher("pos-1", 20, "iso", os.path.join(self.tmp, "iso.acked"), people=1)
+        out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, out + err)
+        want = {event_key("pos-1", i) for i in read_lines(os.path.join(self.tmp, "iso.acked"))}
+        self.kafka.push_errors(PRODUCE, MESSAGE_TOO_LARGE)
+        self.gw.start_daemon()
+        recs = self.wait_forwarded(want, timeout=60)
+        self.assertTrue(want <= {r["headers"]["message_id"] for r in recs})
+        self.assertEqual(self.quarantine(), [])
+        self.assertIn("sending the rest one at a time", read_text(self.gw.daemon_log))
+
     def test_authorization_failure_pauses_with_an_alarm_until_sighup(self):
         self.kafka.push_errors(PRODUCE, TOPIC_AUTHORIZATION_FAILED)
         key = self.one_event("auth-1")

@@ -557,6 +557,47 @@ static void test_url(void **state)
 	                    NAME ":4: [cdp] endpoint: plain http://");
 }
 
+static void test_kafka_brokers(void **state)
+{
+	(void)state;
+	static const struct { const char *v; int ok, lo; } cases[] = {
+		{ "127.0.0.1:9092", 1, 1 },
+		{ "127.0.0.1:9092, 127.0.0.2:9093 ,localhost:1,[::1]:9094", 1, 1 },
+		{ "kafka-1.example.com:9093,127.0.0.1:9092", 1, 0 },
+		{ "[2001:db8::1]:9093", 1, 0 },
+		/* Look-alikes of loopback addresses are names a resolver looks up. */
+		{ "127.0.0.1.5:9092", 1, 0 },
+		{ "127.999.1.1:9092", 1, 0 },
+		{ "127.:9092", 1, 0 },
+		{ "", 0, 0 }, { "127.0.0.1", 0, 0 }, { "127.0.0.1:", 0, 0 }, { "127.0.0.1:0", 0, 0 },
+		{ "127.0.0.1:65536", 0, 0 }, { "127.0.0.1:9092,", 0, 0 }, { ",127.0.0.1:9092", 0, 0 },
+		{ "::1:9092", 0, 0 }, { "[::1:9092", 0, 0 }, { "[]:9092", 0, 0 }, { "a b:1", 0, 0 },
+		{ "user@host:1", 0, 0 }, { "host:1/x", 0, 0 }, { "host:12a", 0, 0 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int lo = -1;
+		const char *why = vg_config_check_brokers(cases[i].v, &lo);
+		if (cases[i].ok != (why == NULL))
+			fail_msg("brokers '%s': %s", cases[i].v, why ? why : "accepted");
+		if (cases[i].ok && lo != cases[i].lo)
+			fail_msg("brokers '%s': loopback %d", cases[i].v, lo);
+	}
+	/* [output] kind = kafka: what goes together. */
+	expect_error_prefix(VENUE "[output]\nkind = kafka\n[kafka]\nbrokers = 127.0.0.1.5:9092\ntopic = t\n"
+	                    "security_protocol = plaintext\n",
+	                    NAME ":8: [kafka] security_protocol: plaintext is accepted only when every broker is a loopback");
+	expect_error_prefix(VENUE "[output]\nkind = kafka\n[kafka]\ntopic = t\n",
+	                    NAME ":4: [output] kind: kind = kafka needs [kafka] brokers");
+	struct vg_config cfg;
+	char err[512];
+	parse_expect(&cfg, VENUE "[output]\nkind = kafka\n[kafka]\nbrokers = 127.0.0.1:9092\ntopic = t\n"
+	             "security_protocol = plaintext\n", VG_OK, err, sizeof err);
+	assert_int_equal(cfg.output, VG_OUTPUT_KAFKA);
+	assert_string_equal(cfg.kafka_client_id, "venuegw-berlin-mitte-01-gw");
+	/* The CDP's URL takes the same stricter loopback test. */
+	expect_error_prefix(VENUE "[cdp]\nendpoint = http://127.999.1.1\n", NAME ":4: [cdp] endpoint: plain http://");
+}
+
 /* ---- files ---------------------------------------------------------------- */
 
 static void test_load_file(void **state)
@@ -621,6 +662,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_key),
 		cmocka_unit_test(test_path_absolute),
 		cmocka_unit_test(test_url),
+		cmocka_unit_test(test_kafka_brokers),
 		cmocka_unit_test(test_load_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
