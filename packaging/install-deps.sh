@@ -22,7 +22,8 @@ if [ "${1:-}" = "--tests" ]; then
 	# README's commands run in (tests/fresh) and the guest image of the VM
 	# tests, which qemu-system-x86 boots and e2fsprogs turns into a disk
 	# (tests/vm)
-	PKGS="$PKGS libcmocka-dev clang libclang-rt-14-dev procps openssl
+	# libpaho-mqtt-dev: the pair test's devices (a client with a list of servers)
+	PKGS="$PKGS libcmocka-dev libpaho-mqtt-dev clang libclang-rt-14-dev procps openssl
 	      prometheus chromium lintian strace systemd iproute2 groff-base
 	      qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross mmdebstrap
 	      qemu-system-x86 e2fsprogs"

@@ -1,7 +1,14 @@
 /* venuegw cli — what the verbs share: the usage error, opening buffer.db. */
 #include <stdarg.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include <mbedtls/platform_util.h>
 
 #include "cli.h"
 #include "err.h"
@@ -55,3 +62,47 @@ struct vg_store *vg_cli_open_store(const struct vg_config *cfg, int busy_timeout
 	}
 	return st;
 }
+
+int vg_cli_parse_owner(const char *verb, const char *spec, unsigned *uid, unsigned *gid)
+{
+	char user[256];
+	snprintf(user, sizeof user, "%s", spec);
+	char *colon = strchr(user, ':');
+	if (colon)
+		*colon++ = '\0';
+	struct passwd *pw = getpwnam(user);
+	if (!pw)
+		return vg_cli_usage_error(verb, "--owner: no user '%s' on this system", user);
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	if (colon && *colon) {
+		struct group *gr = getgrnam(colon);
+		if (!gr)
+			return vg_cli_usage_error(verb, "--owner: no group '%s' on this system", colon);
+		*gid = gr->gr_gid;
+	}
+	return VG_EXIT_OK;
+}
+
+char *vg_cli_read_file(const char *path, size_t max, size_t *len)
+{
+	FILE *fp = fopen(path, "re");
+	if (!fp)
+		return NULL;
+	char *buf = malloc(max + 1);
+	size_t n = buf ? fread(buf, 1, max + 1, fp) : 0;
+	int bad = !buf || ferror(fp) || n > max;
+	fclose(fp);
+	if (bad) {
+		if (buf)
+			mbedtls_platform_zeroize(buf, max + 1);
+		free(buf);
+		errno = bad && buf && n > max ? EFBIG : errno;
+		return NULL;
+	}
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+}
+

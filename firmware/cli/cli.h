@@ -73,6 +73,15 @@ int vg_cli_usage_error(const char *verb, const char *fmt, ...);
 struct vg_store *vg_cli_open_store(const struct vg_config *cfg, int busy_timeout_ms, char *err, size_t errsz);
 #define VG_CLI_BUSY_MS 2000
 
+/* A whole small file (at most max bytes) in a new NUL-terminated buffer
+ * (free; wiped by the caller when it is a secret), *len its length; NULL on
+ * error with errno set (EFBIG: longer than max). */
+char *vg_cli_read_file(const char *path, size_t max, size_t *len);
+
+/* --owner USER[:GROUP]: the user's uid and gid (GROUP's, when given).
+ * VG_EXIT_OK, or a usage error naming verb (an unknown user or group). */
+int vg_cli_parse_owner(const char *verb, const char *spec, unsigned *uid, unsigned *gid);
+
 /* Suppressions against the key file (forget.c): warn gets "" when every
  * suppression still matches under a version of the key file, else what to
  * do.  VG_OK or a store error. */
@@ -81,9 +90,9 @@ int vg_suppression_check(const struct vg_config *cfg, struct vg_store *st, char 
 /* The verbs' help texts and handlers (one file each). */
 extern const char vg_help_run[], vg_help_check_config[], vg_help_status[], vg_help_quarantine[],
 	vg_help_validate[], vg_help_forget[], vg_help_provision[], vg_help_device[], vg_help_diag[],
-	vg_help_plan[], vg_help_usage_head[], vg_help_usage_tail[];
+	vg_help_plan[], vg_help_pair[], vg_help_usage_head[], vg_help_usage_tail[];
 
 vg_verb_fn vg_cmd_provision, vg_cmd_device, vg_cmd_status, vg_cmd_quarantine, vg_cmd_forget,
-	vg_cmd_check_config, vg_cmd_validate, vg_cmd_plan, vg_cmd_diag, vg_cmd_help;
+	vg_cmd_check_config, vg_cmd_validate, vg_cmd_plan, vg_cmd_diag, vg_cmd_pair, vg_cmd_help;
 
 #endif

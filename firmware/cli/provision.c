@@ -3,10 +3,8 @@
  * certificate and its TLS listener (DESIGN.md §9, issue 7). */
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
 #include <libgen.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,22 +150,12 @@ static int parse_port(const char *s, int *out)
 
 static int parse_owner(struct plan *p, const char *spec)
 {
-	char user[256];
-	snprintf(user, sizeof user, "%s", spec);
-	char *colon = strchr(user, ':');
-	if (colon)
-		*colon++ = '\0';
-	struct passwd *pw = getpwnam(user);
-	if (!pw)
-		return vg_cli_usage_error("provision", "--owner: no user '%s' on this system", user);
-	p->owner_uid = pw->pw_uid;
-	p->owner_gid = pw->pw_gid;
-	if (colon && *colon) {
-		struct group *gr = getgrnam(colon);
-		if (!gr)
-			return vg_cli_usage_error("provision", "--owner: no group '%s' on this system", colon);
-		p->owner_gid = gr->gr_gid;
-	}
+	unsigned uid, gid;
+	int ec = vg_cli_parse_owner("provision", spec, &uid, &gid);
+	if (ec != VG_EXIT_OK)
+		return ec;
+	p->owner_uid = (uid_t)uid;
+	p->owner_gid = (gid_t)gid;
 	p->have_owner = 1;
 	return 0;
 }
@@ -185,29 +173,6 @@ static int first_line(FILE *fp, char *out, size_t outsz)
 	size_t s = strspn(out, " \t");
 	memmove(out, out + s, n - s + 1);
 	return out[0] ? 0 : -1;
-}
-
-/* Read a whole small file into a new buffer (NUL-terminated); NULL on error. */
-static char *slurp(const char *path, size_t max, size_t *len)
-{
-	FILE *fp = fopen(path, "re");
-	if (!fp)
-		return NULL;
-	char *buf = malloc(max + 1);
-	size_t n = buf ? fread(buf, 1, max + 1, fp) : 0;
-	int bad = !buf || ferror(fp) || n > max;
-	fclose(fp);
-	if (bad) {
-		if (buf)
-			mbedtls_platform_zeroize(buf, max + 1);
-		free(buf);
-		errno = bad && buf && n > max ? EFBIG : errno;
-		return NULL;
-	}
-	buf[n] = '\0';
-	if (len)
-		*len = n;
-	return buf;
 }
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -479,7 +444,7 @@ static int parse_args(struct plan *p, int argc, char **argv)
 static int unprovisioned_template(const char *path)
 {
 	size_t len = 0;
-	char *text = slurp(path, 1 << 20, &len);
+	char *text = vg_cli_read_file(path, 1 << 20, &len);
 	int empty = 0, set = 0;
 	if (!text)
 		return 0;
@@ -514,7 +479,7 @@ static const char *existing(struct plan *p)
 	}
 	if (access(c->broker_acl_file, F_OK) == 0) {
 		size_t len = 0;
-		char *acl = slurp(c->broker_acl_file, 65536, &len);
+		char *acl = vg_cli_read_file(c->broker_acl_file, 65536, &len);
 		int same = acl && len == strlen(vg_broker_acl) && memcmp(acl, vg_broker_acl, len) == 0;
 		free(acl);
 		if (!same)
@@ -617,7 +582,7 @@ int vg_cmd_provision(struct vg_config *cfg, const char *config_path, int argc, c
 	size_t tklen = 0;
 	int keep_keys = 0;
 	if (p->token_key_file) {
-		tktext = slurp(p->token_key_file, 65536, &tklen);
+		tktext = vg_cli_read_file(p->token_key_file, 65536, &tklen);
 		if (!tktext) {
 			fprintf(stderr, "venuegw provision: cannot read the token key file %s: %s\n",
 			        p->token_key_file, strerror(errno));
