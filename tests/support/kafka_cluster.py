@@ -69,6 +69,13 @@ class KafkaCluster:
         out = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=True)
         return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
+    def offsets(self, topic=None):
+        """{partition: (low, high)}: high counts every record ever appended, low is
+        the first the mock still keeps."""
+        out = subprocess.run([build_path("tests", "support", "kafka_mock"), "offsets", self.bootstrap,
+                              topic or self.topic], capture_output=True, text=True, timeout=60, check=True)
+        return {int(p): (int(lo), int(hi)) for p, lo, hi in (l.split() for l in out.stdout.splitlines())}
+
     def read_lines(self, idle_ms=1500, timeout=120, topic=None):
         """The consumer's output lines, unparsed (for a million records)."""
         args = [build_path("tests", "support", "kafka_mock"), "consume", self.bootstrap, topic or self.topic,

@@ -13,6 +13,10 @@
  *         leader PARTITION ID          a partition's leader moves
  *         rtt ID MS                    a broker answers MS late
  *         quit                         (also at the end of stdin)
+ *   kafka_mock offsets BOOTSTRAP TOPIC
+ *       Each partition's "PARTITION LOW HIGH" watermarks: HIGH counts every
+ *       record ever appended; LOW is the first the mock still keeps (it
+ *       drops old records of a large log, as a broker's retention would).
  *   kafka_mock consume BOOTSTRAP TOPIC IDLE_MS [COUNT]
  *       Reads every partition from the start and prints one JSON line per
  *       record: {"partition":P,"offset":O,"key":"…","headers":{…},
@@ -206,13 +210,43 @@ static int consume(const char *bootstrap, const char *topic, int idle_ms, long w
 	return 0;
 }
 
+/* Each partition's low and high watermarks: "PARTITION LOW HIGH" per line
+ * (HIGH: records ever appended; LOW: the first the log still keeps). */
+static int offsets(const char *bootstrap, const char *topic)
+{
+	rd_kafka_t *rk = handle(RD_KAFKA_CONSUMER, bootstrap, 1);
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+	if (e || md->topic_cnt != 1 || md->topics[0].err) {
+		fprintf(stderr, "kafka_mock: no metadata for %s\n", topic);
+		return 1;
+	}
+	for (int p = 0; p < md->topics[0].partition_cnt; p++) {
+		int64_t lo = 0, hi = 0;
+		int32_t id = md->topics[0].partitions[p].id;
+		if ((e = rd_kafka_query_watermark_offsets(rk, topic, id, &lo, &hi, 10000))) {
+			fprintf(stderr, "kafka_mock: watermarks of %s/%d: %s\n", topic, id, rd_kafka_err2str(e));
+			return 1;
+		}
+		printf("%d %lld %lld\n", (int)id, (long long)lo, (long long)hi);
+	}
+	rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+	rd_kafka_destroy(rk);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && strcmp(argv[1], "cluster") == 0)
 		return cluster(atoi(argv[2]), argv[3], atoi(argv[4]));
 	if ((argc == 5 || argc == 6) && strcmp(argv[1], "consume") == 0)
 		return consume(argv[2], argv[3], atoi(argv[4]), argc == 6 ? atol(argv[5]) : 0);
+	if (argc == 4 && strcmp(argv[1], "offsets") == 0)
+		return offsets(argv[2], argv[3]);
 	fprintf(stderr, "usage: kafka_mock cluster BROKERS TOPIC PARTITIONS\n"
+	                "       kafka_mock offsets BOOTSTRAP TOPIC\n"
 	                "       kafka_mock consume BOOTSTRAP TOPIC IDLE_MS [COUNT]\n");
 	return 2;
 }
