@@ -145,6 +145,29 @@ class KafkaHappyPathTest(KafkaCase):
         self.check_records(self.wait_forwarded(want), want)
 
 
+class KafkaPriorityTest(KafkaCase):
+    def test_consent_is_written_before_the_backlog(self):
+        # A backlog waits in the journal (the daemon stopped); a consent event
+        # comes last.  Started, the daemon writes the consent record before it
+        # produces any of the backlog (the priority lane; records carry the time
+        # the producer took them).
+        self.gw.stop_daemon()
+        p = self.gw.publisher("pos-1", 3000, "bk", os.path.join(self.tmp, "bk.acked"))
+        out, err = p.communicate(timeout=120)
+        self.assertEqual(p.returncode, 0, out + err)
+        backlog = {event_key("pos-1", i) for i in read_lines(os.path.join(self.tmp, "bk.acked"))}
+        r = self.gw.mosquitto_pub("kiosk-1", "venue/v1/kiosk-1/events", json.dumps({
+            "id": "consent-1", "type": "consent.updated", "occurred_at": "2026-11-28T10:00:00Z",
+            "person": {"email": "c1@example.com"}, "consent": {"marketing_email": True}}))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        consent = event_key("kiosk-1", "consent-1")
+        self.gw.start_daemon()
+        recs = self.wait_forwarded(backlog | {consent}, timeout=120)
+        at = {r["headers"]["message_id"]: r["timestamp"] for r in recs}
+        self.assertEqual(recs[[r["headers"]["message_id"] for r in recs].index(consent)]["value"]["type"], "identify")
+        self.assertLessEqual(at[consent], min(at[k] for k in backlog))
+
+
 class KafkaFaultTest(KafkaCase):
     def test_request_errors_broker_down_and_leader_moves(self):
         k = self.kafka

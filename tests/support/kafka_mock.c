@@ -19,8 +19,9 @@
  *       drops old records of a large log, as a broker's retention would).
  *   kafka_mock consume BOOTSTRAP TOPIC IDLE_MS [COUNT]
  *       Reads every partition from the start and prints one JSON line per
- *       record: {"partition":P,"offset":O,"key":"…","headers":{…},
- *       "value":…} (value as the JSON it is), until COUNT records have come
+ *       record: {"partition":P,"offset":O,"timestamp":MS,"key":"…",
+ *       "headers":{…},"value":…} (value as the JSON it is; timestamp: when
+ *       the producer took the record, ms since the epoch), until COUNT records have come
  *       or none came for IDLE_MS after the end of every partition was
  *       reached.  Exit 0, or 1 on an error.
  */
@@ -177,7 +178,10 @@ static int consume(const char *bootstrap, const char *topic, int idle_ms, long w
 			continue;
 		}
 		idle = 0;
-		printf("{\"partition\":%d,\"offset\":%lld,\"key\":", (int)m->partition, (long long)m->offset);
+		rd_kafka_timestamp_type_t tstype;
+		int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+		printf("{\"partition\":%d,\"offset\":%lld,\"timestamp\":%lld,\"key\":", (int)m->partition,
+		       (long long)m->offset, (long long)ts);
 		if (m->key)
 			json_string(m->key, m->key_len);
 		else
