@@ -23,7 +23,9 @@ const char vg_help_check_config[] =
 	"Loads the configuration and checks what it names: the secrets' files exist,\n"
 	"can be read by this user and are not readable by everyone; a token key is in\n"
 	"force; the CDP's certificates; data_dir is writable; the ports' driver options.\n"
-	"Every problem is listed.  Run it as the service user to check permissions as\n"
+	"With [output] kind = kafka it also asks the brokers for the topic (5 s at\n"
+	"most): none answering, refused credentials or a missing topic are errors,\n"
+	"though the daemon would start and buffer events.  Every problem is listed.  Run it as the service user to check permissions as\n"
 	"the services see them: runuser -u venuegw -- venuegw check-config\n"
 	"\n"
 	"Exit status: 0 usable (warnings may be printed); 2 an error in the file or in\n"
@@ -92,6 +94,15 @@ int vg_cmd_check_config(struct vg_config *cfg, const char *config_path, int argc
 		check_file(&c, "kafka", "sasl_password_file", cfg->kafka_sasl_password_file, 1, 1);
 		if (cfg->endpoint[0])
 			report(&c, 0, "[cdp] endpoint is set, but [output] kind = kafka: events go to Kafka, not there");
+		/* The brokers themselves: reachable, the credentials taken, the topic there. */
+		char info[200] = "";
+		if (!c.errors) {
+			if (vg_run_probe_output(cfg, 5000, info, sizeof info, err, sizeof err) != VG_OK)
+				report(&c, 1, "[kafka] brokers %s: %s (the daemon would buffer events until this works)",
+				       cfg->kafka_brokers, err);
+			else
+				printf("%s: [kafka] %s\n", cfg->path, info);
+		}
 	} else if (!cfg->endpoint[0]) {
 		report(&c, 0, "[cdp] endpoint is empty: events are captured but not forwarded");
 	} else {

@@ -26,4 +26,11 @@ int vg_cmd_run(struct vg_config *cfg, const char *config_path, int argc, char **
  * VG_ERR_CONFIG with "file:line: [serial.NAME] key: why" in err. */
 int vg_run_check(const struct vg_config *cfg, char *err, size_t errsz);
 
+/* For `venuegw check-config`: whether [output]'s destination answers within
+ * timeout_ms.  Kafka: a producer asks the brokers for the topic (reachable,
+ * credentials taken, topic there); VG_OK with what was found in info, else
+ * why in err.  Segment: not probed (VG_OK, info ""). */
+int vg_run_probe_output(const struct vg_config *cfg, int timeout_ms, char *info, size_t infosz, char *err,
+                        size_t errsz);
+
 #endif

@@ -312,6 +312,61 @@ void vg_kafka_close(struct vg_kafka *k, int wait_ms)
 	free(k);
 }
 
+/* Errors the client reported while probing (authentication, brokers down). */
+static void probe_error(void *ud, int err, int fatal, const char *reason)
+{
+	(void)fatal;
+	char *why = ud;
+	if (!why[0] || err == RD_KAFKA_RESP_ERR__AUTHENTICATION)
+		snprintf(why, 300, "%s", reason);
+}
+
+int vg_kafka_probe(const struct vg_config *cfg, int timeout_ms, char *info, size_t infosz, char *err,
+                   size_t errsz)
+{
+	char why[300] = "";
+	struct vg_kafka *k = calloc(1, sizeof *k);
+	if (!k) {
+		snprintf(err, errsz, "out of memory");
+		return VG_ERR_NOMEM;
+	}
+	k->cfg = cfg;
+	k->error = probe_error;
+	k->ud = why;
+	k->pipefd[0] = k->pipefd[1] = -1;
+	int rc = pipe2(k->pipefd, O_NONBLOCK | O_CLOEXEC) == 0 ? start(k, err, errsz) : VG_ERR_IO;
+	if (rc == VG_OK) {
+		const struct rd_kafka_metadata *md = NULL;
+		rd_kafka_resp_err_t e = rd_kafka_metadata(k->rk, 0, k->topic, &md, timeout_ms);
+		rd_kafka_poll(k->rk, 0); /* the client's errors, into why */
+		if (e) {
+			snprintf(err, errsz, "no answer from the brokers within %d s: %s%s%s", timeout_ms / 1000,
+			         rd_kafka_err2str(e), why[0] ? "; " : "", why);
+			rc = VG_ERR_IO;
+		} else if (md->topic_cnt != 1 || md->topics[0].err) {
+			snprintf(err, errsz, "topic %s: %s", cfg->kafka_topic,
+			         rd_kafka_err2str(md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+			rc = VG_ERR_IO;
+		} else {
+			snprintf(info, infosz, "%d broker%s answered; topic %s has %d partition%s", md->broker_cnt,
+			         md->broker_cnt == 1 ? "" : "s", cfg->kafka_topic, md->topics[0].partition_cnt,
+			         md->topics[0].partition_cnt == 1 ? "" : "s");
+		}
+		if (md)
+			rd_kafka_metadata_destroy(md);
+	} else if (rc == VG_ERR_IO) {
+		snprintf(err, errsz, "cannot make a pipe: %s", strerror(errno));
+	}
+	k->closing = 1;
+	stop(k, 0);
+	if (k->pipefd[0] >= 0)
+		close(k->pipefd[0]);
+	if (k->pipefd[1] >= 0)
+		close(k->pipefd[1]);
+	free(k);
+	return rc;
+}
+
 const char *vg_kafka_err_text(int err)
 {
 	return rd_kafka_err2str((rd_kafka_resp_err_t)err);

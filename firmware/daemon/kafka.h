@@ -53,6 +53,14 @@ int vg_kafka_outq_len(const struct vg_kafka *k);
  * come), fail the rest with a purge error, and free everything. */
 void vg_kafka_close(struct vg_kafka *k, int wait_ms);
 
+/* For check-config: start a producer for cfg's [kafka] section and ask the
+ * brokers for the topic's metadata within timeout_ms.  VG_OK with what was
+ * found in info ("3 brokers, topic T with 3 partitions"); else why in err:
+ * VG_ERR_CONFIG (a setting or file librdkafka refuses), VG_ERR_IO (no
+ * broker answered, the topic is unknown, authentication failed). */
+int vg_kafka_probe(const struct vg_config *cfg, int timeout_ms, char *info, size_t infosz, char *err,
+                   size_t errsz);
+
 /* librdkafka's text for an error code. */
 const char *vg_kafka_err_text(int err);
 /* The error of a record that was in flight when its producer went. */

@@ -26,6 +26,7 @@
 #include "daemon.h"
 #include "err.h"
 #include "forward.h"
+#include "kafka.h"
 #include "httpd.h"
 #include "intake.h"
 #include "log.h"
@@ -349,4 +350,14 @@ out:
 	curl_global_cleanup();
 	vg_log(VG_LOG_INFO, "run", "stopped");
 	return code;
+}
+
+int vg_run_probe_output(const struct vg_config *cfg, int timeout_ms, char *info, size_t infosz, char *err,
+                        size_t errsz)
+{
+	if (infosz)
+		info[0] = '\0';
+	if (cfg->output != VG_OUTPUT_KAFKA)
+		return VG_OK;
+	return vg_kafka_probe(cfg, timeout_ms, info, infosz, err, errsz);
 }

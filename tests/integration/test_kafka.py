@@ -130,6 +130,10 @@ class KafkaHappyPathTest(KafkaCase):
         self.assertEqual(st["alarms"], [])
         metrics = read_metrics(self.gw)
         self.assertIn("venuegw_forward_failed_attempts_total{reason=\"kafka\"} 0", metrics)
+        # check-config asks the brokers for the topic.
+        r = self.gw.venuegw("check-config")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("[kafka] 3 brokers answered; topic venue-events has 3 partitions", r.stdout)
         # The reconciliation events go the same way.
         self.assertTrue(any(r["value"]["context"]["venuegw"]["device_id"] == "_gateway"
                             for r in self.kafka.read_all(idle_ms=500)))
@@ -373,7 +377,11 @@ class KafkaConfigTest(GatewayCase):
         from harness import free_port
         r = self.check("brokers = 127.0.0.1:%d,127.0.0.1:%d\ntopic = t\nsecurity_protocol = plaintext\n"
                        % (free_port(), free_port()))
-        self.assertEqual(r.returncode, 0, r.stderr)
+        # check-config asks the brokers (5 s) and names what failed ...
+        self.assertEqual(r.returncode, 2, r.stdout)
+        self.assertIn("[kafka] brokers 127.0.0.1:", r.stderr)
+        self.assertIn("no answer from the brokers within 5 s", r.stderr)
+        # ... the daemon starts anyway and buffers.
         self.gw.start()
         p = self.gw.publisher("pos-1", 50, "u", os.path.join(self.tmp, "u.acked"))
         out, err = p.communicate(timeout=60)
