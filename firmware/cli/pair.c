@@ -706,8 +706,8 @@ static int cmd_import(const char *config_path, int argc, char **argv)
 	}
 	if (!bad && key_pem[0]) {
 		char kp[PATH_MAX], cp[PATH_MAX];
-		snprintf(kp, sizeof kp, "%s/server.key", tls_dir);
-		snprintf(cp, sizeof cp, "%s/server.crt", tls_dir);
+		snprintf(kp, sizeof kp, "%s/tls/server.key", dir);
+		snprintf(cp, sizeof cp, "%s/tls/server.crt", dir);
 		bad = vg_file_write(kp, key_pem, strlen(key_pem), 0640, uid, gid, 1, err, sizeof err) != VG_OK ||
 		      vg_file_write(cp, crt_pem, strlen(crt_pem), 0644, (uid_t)-1, (gid_t)-1, 1, err, sizeof err) != VG_OK ||
 		      (listener && vg_file_write(tls_conf, listener, strlen(listener), 0644, (uid_t)-1, (gid_t)-1, 1, err,
