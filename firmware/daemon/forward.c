@@ -810,6 +810,13 @@ static void kafka_settle(struct slot *s)
 		s->next_attempt_ms = now; /* the next record at once */
 		return;
 	}
+	if (f->kafka_restart) {
+		/* The producer is going (a fatal error): every slot's records go
+		 * again together with the new one, oldest batch first (on_tick), so
+		 * one person's events keep their order. */
+		s->next_attempt_ms = f->kafka_restart_at;
+		return;
+	}
 	int64_t delay = vg_backoff_ms(b->attempts, f->cfg->max_backoff_s, next_rand(f), -1);
 	s->next_attempt_ms = now + delay;
 	if (f->hold_until_ms < now + delay)
@@ -1215,9 +1222,23 @@ static void on_tick(struct vg_timer *t)
 		in_flight += f->slots[i].b.id != 0;
 	/* The lane first; while it holds a batch, nothing else starts a request,
 	 * so consent and erasure leave before any other event — also when the
-	 * CDP comes back after an outage with every slot waiting to retry. */
-	for (int i = f->nslots - 1; i >= 0; i--) {
-		struct slot *s = &f->slots[i];
+	 * CDP comes back after an outage with every slot waiting to retry.
+	 * Then the slots in the order of their batches (Kafka: records of one
+	 * key leave in the order they were captured, also after a retry). */
+	int order[MAX_SLOTS + 1];
+	for (int i = 0; i < f->nslots; i++)
+		order[i] = f->nslots - 1 - i;
+	for (int i = 2; i < f->nslots; i++) /* insertion sort of the other slots by batch id, none last */
+		for (int j = i; j > 1; j--) {
+			long long a = f->slots[order[j - 1]].b.id, c = f->slots[order[j]].b.id;
+			if (!(c && (!a || c < a)))
+				break;
+			int swap = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = swap;
+		}
+	for (int k = 0; k < f->nslots; k++) {
+		struct slot *s = &f->slots[order[k]];
 		if (s->busy || (!s->lane && lane->b.id))
 			continue;
 		if (!s->b.id) {

@@ -19,7 +19,7 @@ import time
 import unittest
 
 from harness import build_path, GatewayCase, event_key, read_lines, read_text, VENUE
-from kafka_cluster import (KafkaCluster, MESSAGE_TOO_LARGE, NOT_ENOUGH_REPLICAS, NOT_LEADER_OR_FOLLOWER, PRODUCE,
+from kafka_cluster import (CLUSTER_AUTHORIZATION_FAILED, INIT_PRODUCER_ID, KafkaCluster, MESSAGE_TOO_LARGE, NOT_ENOUGH_REPLICAS, NOT_LEADER_OR_FOLLOWER, PRODUCE,
                            REQUEST_TIMED_OUT, TOPIC_AUTHORIZATION_FAILED, TRANSPORT)
 
 DEVICES = ["pos-1", "pos-2", "kiosk-1", "scanner-1"]
@@ -263,6 +263,24 @@ class KafkaRefusalTest(KafkaCase):
         self.assertTrue(want <= {r["headers"]["message_id"] for r in recs})
         self.assertEqual(self.quarantine(), [])
         self.assertIn("sending the rest one at a time", read_text(self.gw.daemon_log))
+
+    def test_a_fatal_producer_error_starts_a_new_producer(self):
+        # The idempotent producer cannot go on when the cluster refuses it a
+        # producer id (a fatal error in librdkafka): the daemon starts a new
+        # producer after a backoff, and nothing is lost.
+        self.gw.stop_daemon()
+        self.kafka.push_errors(INIT_PRODUCER_ID, CLUSTER_AUTHORIZATION_FAILED)
+        p = self.gw.publisher("pos-1", 200, "fa", os.path.join(self.tmp, "fa.acked"), people=3)
+        out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, out + err)
+        want = {event_key("pos-1", i) for i in read_lines(os.path.join(self.tmp, "fa.acked"))}
+        self.gw.start_daemon()
+        recs = self.wait_forwarded(want, timeout=90)
+        self.check_records(recs, want)
+        log = read_text(self.gw.daemon_log)
+        self.assertIn("fatal producer error", log)
+        self.assertIn("a new Kafka producer started", log)
+        self.assertEqual(self.quarantine(), [])
 
     def test_authorization_failure_pauses_with_an_alarm_until_sighup(self):
         self.kafka.push_errors(PRODUCE, TOPIC_AUTHORIZATION_FAILED)

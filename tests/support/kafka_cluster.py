@@ -15,11 +15,13 @@ from procs import die_with_test
 
 # Kafka protocol API keys and error codes the tests inject.
 PRODUCE = 0
+INIT_PRODUCER_ID = 22
 NOT_LEADER_OR_FOLLOWER = 6
 REQUEST_TIMED_OUT = 7
 MESSAGE_TOO_LARGE = 10
 NOT_ENOUGH_REPLICAS = 19
 TOPIC_AUTHORIZATION_FAILED = 29
+CLUSTER_AUTHORIZATION_FAILED = 31
 TRANSPORT = -195  # librdkafka's __TRANSPORT: the mock broker disconnects
 
 
