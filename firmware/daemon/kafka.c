@@ -32,7 +32,6 @@ struct vg_kafka {
 	vg_kafka_report_fn report;
 	vg_kafka_error_fn error;
 	void *ud;
-	int closing;                  /* reports are no longer passed on */
 	char schema[8];
 };
 
@@ -42,7 +41,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
 	(void)rk;
 	struct vg_kafka *k = opaque;
-	if (k->closing || !k->report)
+	if (!k->report)
 		return;
 	k->report(k->ud, (uintptr_t)m->_private, m->err, m->err ? rd_kafka_err2str(m->err) : "");
 }
@@ -57,7 +56,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		err = orig;
 		reason = why;
 	}
-	if (!k->closing && k->error)
+	if (k->error)
 		k->error(k->ud, err, fatal, reason);
 }
 
@@ -217,16 +216,17 @@ static void stop(struct vg_kafka *k, int wait_ms)
 	k->rk = NULL;
 }
 
-int vg_kafka_open(struct vg_kafka **out, struct vg_loop *loop, const struct vg_config *cfg,
-                  vg_kafka_report_fn report, vg_kafka_error_fn error, void *ud, char *err, size_t errsz)
+/* A producer for cfg with its wake-up pipe (not yet on a loop).  NULL
+ * with *rc and err set on failure. */
+static struct vg_kafka *producer_new(const struct vg_config *cfg, vg_kafka_report_fn report,
+                                     vg_kafka_error_fn error, void *ud, int *rc, char *err, size_t errsz)
 {
-	*out = NULL;
 	struct vg_kafka *k = calloc(1, sizeof *k);
 	if (!k) {
 		snprintf(err, errsz, "out of memory");
-		return VG_ERR_NOMEM;
+		*rc = VG_ERR_NOMEM;
+		return NULL;
 	}
-	k->loop = loop;
 	k->cfg = cfg;
 	k->report = report;
 	k->error = error;
@@ -236,10 +236,38 @@ int vg_kafka_open(struct vg_kafka **out, struct vg_loop *loop, const struct vg_c
 	if (pipe2(k->pipefd, O_NONBLOCK | O_CLOEXEC) != 0) {
 		snprintf(err, errsz, "cannot make the Kafka wake-up pipe: %s", strerror(errno));
 		free(k);
-		return VG_ERR_IO;
+		*rc = VG_ERR_IO;
+		return NULL;
 	}
-	int rc = start(k, err, errsz);
+	*rc = start(k, err, errsz);
+	return k;
+}
+
+/* Stop the producer (wait_ms for records in flight) and free k. */
+static void producer_free(struct vg_kafka *k, int wait_ms)
+{
+	stop(k, wait_ms);
+	if (k->loop) {
+		vg_loop_unwatch(k->loop, &k->w);
+		vg_loop_cancel(k->loop, &k->t);
+	}
+	if (k->pipefd[0] >= 0)
+		close(k->pipefd[0]);
+	if (k->pipefd[1] >= 0)
+		close(k->pipefd[1]);
+	free(k);
+}
+
+int vg_kafka_open(struct vg_kafka **out, struct vg_loop *loop, const struct vg_config *cfg,
+                  vg_kafka_report_fn report, vg_kafka_error_fn error, void *ud, char *err, size_t errsz)
+{
+	*out = NULL;
+	int rc;
+	struct vg_kafka *k = producer_new(cfg, report, error, ud, &rc, err, errsz);
+	if (!k)
+		return rc;
 	if (rc == VG_OK) {
+		k->loop = loop;
 		k->w.cb = on_wake;
 		if (vg_loop_watch(loop, &k->w, k->pipefd[0], POLLIN) != VG_OK) {
 			snprintf(err, errsz, "no room in the loop for the Kafka producer");
@@ -247,7 +275,7 @@ int vg_kafka_open(struct vg_kafka **out, struct vg_loop *loop, const struct vg_c
 		}
 	}
 	if (rc != VG_OK) {
-		vg_kafka_close(k, 0);
+		producer_free(k, 0);
 		return rc;
 	}
 	k->t.cb = on_timer;
@@ -299,17 +327,8 @@ int vg_kafka_outq_len(const struct vg_kafka *k)
 
 void vg_kafka_close(struct vg_kafka *k, int wait_ms)
 {
-	if (!k)
-		return;
-	stop(k, wait_ms);
-	k->closing = 1;
-	vg_loop_unwatch(k->loop, &k->w);
-	vg_loop_cancel(k->loop, &k->t);
-	if (k->pipefd[0] >= 0)
-		close(k->pipefd[0]);
-	if (k->pipefd[1] >= 0)
-		close(k->pipefd[1]);
-	free(k);
+	if (k)
+		producer_free(k, wait_ms);
 }
 
 /* Errors the client reported while probing (authentication, brokers down). */
@@ -325,16 +344,10 @@ int vg_kafka_probe(const struct vg_config *cfg, int timeout_ms, char *info, size
                    size_t errsz)
 {
 	char why[300] = "";
-	struct vg_kafka *k = calloc(1, sizeof *k);
-	if (!k) {
-		snprintf(err, errsz, "out of memory");
-		return VG_ERR_NOMEM;
-	}
-	k->cfg = cfg;
-	k->error = probe_error;
-	k->ud = why;
-	k->pipefd[0] = k->pipefd[1] = -1;
-	int rc = pipe2(k->pipefd, O_NONBLOCK | O_CLOEXEC) == 0 ? start(k, err, errsz) : VG_ERR_IO;
+	int rc;
+	struct vg_kafka *k = producer_new(cfg, NULL, probe_error, why, &rc, err, errsz);
+	if (!k)
+		return rc;
 	if (rc == VG_OK) {
 		const struct rd_kafka_metadata *md = NULL;
 		rd_kafka_resp_err_t e = rd_kafka_metadata(k->rk, 0, k->topic, &md, timeout_ms);
@@ -354,16 +367,8 @@ int vg_kafka_probe(const struct vg_config *cfg, int timeout_ms, char *info, size
 		}
 		if (md)
 			rd_kafka_metadata_destroy(md);
-	} else if (rc == VG_ERR_IO) {
-		snprintf(err, errsz, "cannot make a pipe: %s", strerror(errno));
 	}
-	k->closing = 1;
-	stop(k, 0);
-	if (k->pipefd[0] >= 0)
-		close(k->pipefd[0]);
-	if (k->pipefd[1] >= 0)
-		close(k->pipefd[1]);
-	free(k);
+	producer_free(k, 0);
 	return rc;
 }
 
