@@ -220,9 +220,12 @@ static int read_bundle(struct bundle *b, const char *path, char *err, size_t err
 	archive_read_support_filter_gzip(a);
 	archive_read_support_format_tar(a);
 	int rc = VG_OK;
-	if (archive_read_open_filename(a, path, 16384) != ARCHIVE_OK) {
-		snprintf(err, errsz, "%s: %s", path, archive_error_string(a));
+	if (access(path, R_OK) != 0) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		rc = VG_ERR_IO;
+	} else if (archive_read_open_filename(a, path, 16384) != ARCHIVE_OK) {
+		snprintf(err, errsz, "%s: not a pair bundle: %s", path, archive_error_string(a));
+		rc = VG_ERR_INVAL;
 	}
 	struct archive_entry *e;
 	while (rc == VG_OK) {

@@ -67,6 +67,21 @@ class PairTest(GatewayCase):
         open(gw2.passwd, "w").close()
         r = gw2.venuegw("pair", "import", bundle, "--gateway-id", VENUE + "-gw")
         self.assertEqual(r.returncode, 2, "the first gateway's own id is refused")
+        # Not a bundle: a clear refusal, nothing written.
+        before = {n: read_text(os.path.join(d2, n)) for n in ("venuegw.conf", "token_keys", "passwd")}
+        junk = os.path.join(self.tmp, "junk.tar.gz")
+        for content in (b"not a tar at all", open(bundle, "rb").read()[:200]):
+            with open(junk, "wb") as f:
+                f.write(content)
+            r = gw2.venuegw("pair", "import", junk, "--gateway-id", VENUE + "-gw-b", "--force")
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertIn("venuegw pair import:", r.stderr)
+        with tarfile.open(junk, "w:gz") as t:
+            t.add(os.path.join(d1, "token_keys"), arcname="manifest")
+        r = gw2.venuegw("pair", "import", junk, "--gateway-id", VENUE + "-gw-b", "--force")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("not a pair bundle", r.stderr)
+        self.assertEqual({n: read_text(os.path.join(d2, n)) for n in before}, before)
         r = gw2.venuegw("pair", "import", bundle, "--gateway-id", VENUE + "-gw-b")
         self.assertEqual(r.returncode, 1, "existing files are not replaced without --force: " + r.stderr)
         r = gw2.venuegw("pair", "import", bundle, "--gateway-id", VENUE + "-gw-b", "--data-dir", gw2.data_dir,
