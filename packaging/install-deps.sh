@@ -11,7 +11,7 @@ set -eu
 PKGS="build-essential cmake pkg-config
       libmosquitto-dev mosquitto mosquitto-clients mosquitto-dev
       libsqlite3-dev sqlite3 libmbedtls-dev libcurl4-openssl-dev libcjson-dev zlib1g-dev libdeflate-dev
-      libinih-dev libmicrohttpd-dev libsystemd-dev libarchive-dev librdkafka-dev python3 tzdata"
+      libinih-dev libmicrohttpd-dev libsystemd-dev libarchive-dev librdkafka-dev libpcre2-dev python3 tzdata"
 if [ "${1:-}" = "--tests" ]; then
 	# prometheus: promtool checks /metrics; chromium: the status page test;
 	# lintian, strace, systemd (systemd-analyze verify/security; a machine or

@@ -509,14 +509,6 @@ static const cJSON *resolve_ref(const struct import *im, const char *ref)
 	return NULL;
 }
 
-/* Whether vg_plan_parse takes this pattern (a POSIX extended expression with
- * \d \w \s). */
-static int pattern_usable(const char *pattern)
-{
-	char err[128];
-	return vg_plan_pattern_ok(pattern, err, sizeof err);
-}
-
 static const char *const json_types[] = { "object", "array", "string", "number", "integer", "boolean", "null" };
 
 /* The converted node's types as "string|null" (an anyOf's: its branches'),
@@ -658,6 +650,7 @@ static void convert_members(struct import *im, cJSON *out, const cJSON *v, const
 static void keep_value(struct import *im, cJSON *out, const char *key, const cJSON *v, const char *path)
 {
 	int ok;
+	char why[200] = "";
 	if (strcmp(key, "minimum") == 0 || strcmp(key, "maximum") == 0)
 		ok = cJSON_IsNumber(v);
 	else if (strcmp(key, "enum") == 0)
@@ -667,7 +660,7 @@ static void keep_value(struct import *im, cJSON *out, const char *key, const cJS
 	else if (strcmp(key, "description") == 0)
 		ok = cJSON_IsString(v);
 	else if (strcmp(key, "pattern") == 0)
-		ok = cJSON_IsString(v) && pattern_usable(v->valuestring);
+		ok = cJSON_IsString(v) && vg_plan_pattern_ok(v->valuestring, why, sizeof why);
 	else if (strcmp(key, "format") == 0)
 		ok = cJSON_IsString(v) && (strcmp(v->valuestring, "date-time") == 0 ||
 		                           strcmp(v->valuestring, "email") == 0 || strcmp(v->valuestring, "uuid") == 0);
@@ -677,8 +670,7 @@ static void keep_value(struct import *im, cJSON *out, const char *key, const cJS
 	if (ok) {
 		cJSON_AddItemToObject(out, key, cJSON_Duplicate(v, 1));
 	} else if (strcmp(key, "pattern") == 0 && cJSON_IsString(v)) {
-		note(im, path, "pattern dropped: not an expression venuegw can use (POSIX extended with \\d \\w \\s;"
-		     " no lookaround, \\b or lazy quantifiers) — " LOOSER);
+		note(im, path, "pattern dropped: not an expression venuegw can use (%s) — " LOOSER, why);
 	} else if (strcmp(key, "format") == 0 && cJSON_IsString(v)) {
 		note(im, path, "format %s dropped: venuegw checks only date-time, email and uuid — " LOOSER,
 		     v->valuestring);

@@ -9,12 +9,14 @@
 #include "contract.h"
 
 #include <errno.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #include "digest.h"
 #include "err.h"
@@ -42,14 +44,14 @@ struct node {
 	char **required;
 	size_t nrequired;
 	struct node *additional;     /* NULL: nothing beyond props is declared */
-	regex_t *names_re;           /* propertyNames.pattern, compiled */
+	struct re *names_re;         /* propertyNames.pattern, compiled */
 	long min_props, max_props, min_booleans;
 	/* array */
 	struct node *items;          /* NULL: no element is declared */
 	long min_items, max_items;
 	/* string */
 	long min_len, max_len;
-	regex_t *pattern;
+	struct re *pattern;
 	enum format format;
 	/* number */
 	int has_min, has_max;
@@ -76,6 +78,11 @@ struct vg_plan {
 
 #define MAX_SAFE_INT 9007199254740992.0 /* 2^53 */
 #define PLAN_FILE_MAX (4 << 20)
+/* What a plan may cost once compiled.  Every type gets its own copy of
+ * common's properties, so a small file could otherwise declare millions of
+ * schemas; and each pattern compiles to at most 64 KiB. */
+#define PLAN_VALUES_MAX 200000
+#define PLAN_RE_BYTES_MAX (2 << 20)
 
 /* ---- parsing ------------------------------------------------------------- */
 
@@ -85,6 +92,7 @@ struct parse {
 	int errors;
 	int in_any;                  /* inside anyOf: schemas that only check, never declare */
 	char ptr[512];               /* the JSON pointer of what is being parsed */
+	size_t values, re_bytes;     /* spent of PLAN_VALUES_MAX, PLAN_RE_BYTES_MAX */
 };
 
 static void problem(struct parse *ps, int warning, const char *key, const char *fmt, ...)
@@ -137,6 +145,134 @@ static char *dup_str(const char *s)
 	return d;
 }
 
+/* ---- patterns -------------------------------------------------------------
+ *
+ * A JSON Schema pattern is an ECMA-262 expression; PCRE2 compiles it with the
+ * options that make it behave as one (UTF-8 code points, $ only at the end,
+ * \uXXXX, an empty class).  Its cost is bounded both ways: PCRE2 refuses a
+ * pattern whose compiled form is over 64 KiB ("regular expression is too
+ * large"; glibc's regcomp expanded (a?){N} into O(N^2) memory, gigabytes
+ * from a 10-byte pattern), and a match gives up after RE_MATCH_LIMIT steps or
+ * RE_HEAP_LIMIT_KIB of backtracking memory, which counts as no match. */
+
+#define RE_MATCH_LIMIT 100000
+#define RE_HEAP_LIMIT_KIB 1024
+
+struct re {
+	pcre2_code *code;
+	pcre2_match_context *mctx;
+};
+
+static void re_free(struct re *re)
+{
+	if (!re)
+		return;
+	pcre2_match_context_free(re->mctx);
+	pcre2_code_free(re->code);
+	free(re);
+}
+
+/* A new compiled pattern, or NULL with why in err. */
+static struct re *re_new(const char *src, char *err, size_t errsz)
+{
+	struct re *re = calloc(1, sizeof *re);
+	pcre2_compile_context *cctx = pcre2_compile_context_create(NULL);
+	if (!re || !cctx) {
+		free(re);
+		pcre2_compile_context_free(cctx);
+		snprintf(err, errsz, "out of memory");
+		return NULL;
+	}
+	pcre2_set_compile_extra_options(cctx, PCRE2_EXTRA_ALT_BSUX);
+	int code;
+	PCRE2_SIZE at;
+	re->code = pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED,
+	                         PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_ALT_BSUX |
+	                                 PCRE2_ALLOW_EMPTY_CLASS | PCRE2_NEVER_BACKSLASH_C,
+	                         &code, &at, cctx);
+	pcre2_compile_context_free(cctx);
+	if (!re->code) {
+		PCRE2_UCHAR msg[120];
+		if (pcre2_get_error_message(code, msg, sizeof msg) < 0)
+			snprintf((char *)msg, sizeof msg, "error %d", code);
+		snprintf(err, errsz, "%s (at offset %zu)", (const char *)msg, (size_t)at);
+		free(re);
+		return NULL;
+	}
+	re->mctx = pcre2_match_context_create(NULL);
+	if (!re->mctx) {
+		re_free(re);
+		snprintf(err, errsz, "out of memory");
+		return NULL;
+	}
+	pcre2_set_match_limit(re->mctx, RE_MATCH_LIMIT);
+	pcre2_set_depth_limit(re->mctx, RE_MATCH_LIMIT);
+	pcre2_set_heap_limit(re->mctx, RE_HEAP_LIMIT_KIB);
+	return re;
+}
+
+/* 1 if s matches; 0 if not, or if deciding would cost more than the limits. */
+static int re_match(const struct re *re, const char *s)
+{
+	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+	if (!md)
+		return 0;
+	int rc = pcre2_match(re->code, (PCRE2_SPTR)s, strlen(s), 0, 0, md, re->mctx);
+	pcre2_match_data_free(md);
+	return rc >= 0;
+}
+
+static struct re *compile_re(struct parse *ps, const char *key, const char *src)
+{
+	char err[200];
+	struct re *re = re_new(src, err, sizeof err);
+	if (!re) {
+		problem(ps, 0, key, "not a regular expression this gateway can use (ECMA-262 as PCRE2 reads it): %s",
+		        err);
+		return NULL;
+	}
+	size_t size = 0;
+	pcre2_pattern_info(re->code, PCRE2_INFO_SIZE, &size);
+	ps->re_bytes += size;
+	if (ps->re_bytes > PLAN_RE_BYTES_MAX) {
+		problem(ps, 0, key, "the plan's patterns compile to more than %d MiB together (common's count once"
+		                    " in each type); this one passes that", PLAN_RE_BYTES_MAX >> 20);
+		re_free(re);
+		return NULL;
+	}
+	return re;
+}
+
+int vg_plan_pattern_ok(const char *pattern, char *err, size_t errsz)
+{
+	struct re *re = re_new(pattern, err, errsz);
+	int ok = re != NULL;
+	re_free(re);
+	return ok;
+}
+
+static size_t count_values(const cJSON *js)
+{
+	size_t n = 1;
+	for (const cJSON *c = js->child; c; c = c->next)
+		n += count_values(c);
+	return n;
+}
+
+/* Charge js's values to the plan; -1 (said once) when it passes
+ * PLAN_VALUES_MAX. */
+static int charge(struct parse *ps, const cJSON *js)
+{
+	int was_over = ps->values > PLAN_VALUES_MAX;
+	ps->values += count_values(js);
+	if (ps->values <= PLAN_VALUES_MAX)
+		return 0;
+	if (!was_over)
+		problem(ps, 0, NULL, "the plan is too large: with common's properties copied into each type it holds"
+		                     " more than %d JSON values", PLAN_VALUES_MAX);
+	return -1;
+}
+
 static void node_free(struct node *n)
 {
 	if (!n)
@@ -151,81 +287,13 @@ static void node_free(struct node *n)
 	free(n->required);
 	node_free(n->additional);
 	node_free(n->items);
-	if (n->names_re) {
-		regfree(n->names_re);
-		free(n->names_re);
-	}
-	if (n->pattern) {
-		regfree(n->pattern);
-		free(n->pattern);
-	}
+	re_free(n->names_re);
+	re_free(n->pattern);
 	cJSON_Delete(n->enum_values);
 	for (size_t i = 0; i < n->nany; i++)
 		node_free(n->any[i]);
 	free(n->any);
 	free(n);
-}
-
-/* A JSON Schema pattern as a POSIX extended expression: \d \w \s become
- * bracket expressions; other escapes stay.  NULL when out of memory. */
-static char *posix_pattern(const char *src)
-{
-	size_t n = strlen(src);
-	char *out = malloc(n * 12 + 1), *o = out;
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (src[i] == '\\' && i + 1 < n && strchr("dws", src[i + 1])) {
-			const char *rep = src[i + 1] == 'd' ? "[0-9]" : src[i + 1] == 'w' ? "[A-Za-z0-9_]"
-			                                                               : "[[:space:]]";
-			o += sprintf(o, "%s", rep);
-			i++;
-		} else {
-			*o++ = src[i];
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
-static regex_t *compile_re(struct parse *ps, const char *key, const char *src)
-{
-	char *p = posix_pattern(src);
-	regex_t *re = malloc(sizeof *re);
-	if (!p || !re) {
-		free(p);
-		free(re);
-		problem(ps, 0, key, "out of memory");
-		return NULL;
-	}
-	int rc = regcomp(re, p, REG_EXTENDED | REG_NOSUB);
-	free(p);
-	if (rc != 0) {
-		char msg[128];
-		regerror(rc, re, msg, sizeof msg);
-		free(re);
-		problem(ps, 0, key, "not a regular expression this gateway can use (POSIX extended): %s", msg);
-		return NULL;
-	}
-	return re;
-}
-
-int vg_plan_pattern_ok(const char *pattern, char *err, size_t errsz)
-{
-	char *p = posix_pattern(pattern);
-	regex_t re;
-	if (!p) {
-		snprintf(err, errsz, "out of memory");
-		return 0;
-	}
-	int rc = regcomp(&re, p, REG_EXTENDED | REG_NOSUB);
-	free(p);
-	if (rc != 0) {
-		regerror(rc, &re, err, errsz);
-		return 0;
-	}
-	regfree(&re);
-	return 1;
 }
 
 static int get_count(struct parse *ps, const cJSON *v, const char *key, long *out)
@@ -521,7 +589,7 @@ static struct node *parse_event(struct parse *ps, const cJSON *schema, const cJS
 			if (!cJSON_GetObjectItemCaseSensitive(props, m->string))
 				cJSON_AddItemToObject(props, m->string, cJSON_Duplicate(m, 1));
 	}
-	struct node *n = parse_node(ps, merged);
+	struct node *n = charge(ps, merged) == 0 ? parse_node(ps, merged) : NULL;
 	cJSON_Delete(merged);
 	return n;
 }
@@ -607,7 +675,7 @@ int vg_plan_parse(struct vg_plan **out, const char *text, size_t len, vg_plan_pr
 		problem(&ps, 0, "common", "must be a schema (a JSON object)");
 		common = NULL;
 	}
-	p->common = common ? parse_sub(&ps, common, "common") : node_new();
+	p->common = !common ? node_new() : charge(&ps, common) == 0 ? parse_sub(&ps, common, "common") : NULL;
 	if (!p->common && !common)
 		goto nomem;
 	const cJSON *events = cJSON_GetObjectItemCaseSensitive(js, "events");
@@ -776,7 +844,7 @@ static const struct node *member_schema(const struct node *n, const char *name, 
 	for (size_t i = 0; n && i < n->nprops; i++)
 		if (strcmp(n->props[i].name, name) == 0)
 			return n->props[i].schema;
-	if (n && n->additional && (!n->names_re || regexec(n->names_re, name, 0, NULL, 0) == 0)) {
+	if (n && n->additional && (!n->names_re || re_match(n->names_re, name))) {
 		*additional = 1;
 		return n->additional;
 	}
@@ -1063,7 +1131,7 @@ static int check_string(struct check *ck, const struct node *n, const cJSON *v)
 		if (n->max_len >= 0 && (long)l > n->max_len)
 			return fail(ck, VG_REJ_CONTRACT, "string longer than its maxLength");
 	}
-	if (n->pattern && regexec(n->pattern, s, 0, NULL, 0) != 0)
+	if (n->pattern && !re_match(n->pattern, s))
 		return fail(ck, VG_REJ_CONTRACT, "string does not match its pattern");
 	if (n->format == F_DATETIME) {
 		int64_t t;

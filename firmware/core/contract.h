@@ -16,9 +16,10 @@
  * loyalty_id member_code payment_customer_id text id; a string without one is
  * text), x-priority (an event's lane: high | normal | low), x-min-booleans (an
  * object needs at least this many boolean members: consent scopes).  A type's
- * `properties` are added to common's (its own win).  `pattern` is a POSIX
- * extended regular expression; \d \w \s are accepted and mean [0-9],
- * [A-Za-z0-9_] and [[:space:]].
+ * `properties` are added to common's (its own win).  `pattern` is an
+ * ECMA-262 expression as PCRE2 reads it (UTF-8, $ only at the end, \uXXXX);
+ * one that compiles to over 64 KiB is refused, and a match that takes more
+ * than 100 000 steps or 1 MiB counts as no match.
  *
  * What passes is declared; nothing else does: a member the schema does not
  * declare — in `properties`, or through `additionalProperties` (a schema, or
@@ -62,8 +63,8 @@ typedef void (*vg_plan_problem_cb)(void *ud, int warning, const char *pointer, c
  * VG_OK, VG_ERR_CONFIG (errors: *out is NULL), VG_ERR_NOMEM. */
 int vg_plan_parse(struct vg_plan **out, const char *text, size_t len, vg_plan_problem_cb cb, void *ud);
 
-/* 1 if pattern is one a plan may use (a POSIX extended expression, \d \w \s
- * allowed), else 0 with why in err.  For converters (venuegw plan import). */
+/* 1 if pattern is one a plan may use (see `pattern` above), else 0 with why
+ * in err.  For converters (venuegw plan import). */
 int vg_plan_pattern_ok(const char *pattern, char *err, size_t errsz);
 
 /* Read (at most 4 MiB) and parse the file at path.  On failure err gets

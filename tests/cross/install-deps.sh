@@ -11,7 +11,7 @@ ARCH=arm64
 PKGS="cmake pkg-config gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
       mosquitto-dev file binutils-aarch64-linux-gnu dpkg-dev"
 for p in libmosquitto-dev libsqlite3-dev libmbedtls-dev libcurl4-openssl-dev libcjson-dev \
-         zlib1g-dev libdeflate-dev libinih-dev libmicrohttpd-dev libsystemd-dev libarchive-dev librdkafka-dev libcmocka-dev; do
+         zlib1g-dev libdeflate-dev libinih-dev libmicrohttpd-dev libsystemd-dev libarchive-dev librdkafka-dev libpcre2-dev libcmocka-dev; do
 	PKGS="$PKGS $p:$ARCH"
 done
 

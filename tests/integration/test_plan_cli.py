@@ -209,7 +209,9 @@ class ImportTest(Temp):
         self.assertIn("version 1 not imported", said)
         # What is dropped is said, with what it does to validation.
         self.assertRegex(said, r"properties\.discount_code: oneOf dropped: .*looser")
-        self.assertRegex(said, r"properties\.promo_code: pattern dropped: .*looser")
+        self.assertRegex(said, r"properties\.voucher_ref: pattern dropped: .*too large.*looser")
+        self.assertEqual(oc["promo_code"]["pattern"], "^(?=.*[A-Z])[A-Z0-9]{6,12}$")
+        self.assertNotIn("pattern", oc["voucher_ref"])
         self.assertRegex(said, r"properties\.preferences: patternProperties dropped: .*stricter")
         self.assertRegex(said, r"properties\.metadata: additionalProperties: true dropped: .*stricter")
         self.assertRegex(said, r"properties\.booking_url: format uri dropped")

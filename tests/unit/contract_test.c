@@ -753,6 +753,128 @@ static void test_plan_problems(void **state)
 	}
 }
 
+/* `pattern` is ECMA-262 as PCRE2 reads it, with its cost bounded: a pattern
+ * glibc's regcomp expanded into gigabytes is refused at once as too large,
+ * and a match that would backtrack for ages counts as no match. */
+static int pattern_check(const char *pattern, const char *value)
+{
+	char plan_text[400], ev[300];
+	snprintf(plan_text, sizeof plan_text,
+	         "{\"events\":{\"a\":{\"properties\":{\"type\":{\"type\":\"string\"},"
+	         "\"occurred_at\":{\"type\":\"string\"},\"p\":{\"type\":\"string\",\"x-pii\":\"id\","
+	         "\"pattern\":\"%s\"}}}}}", pattern);
+	struct problems pr = { .text = "" };
+	struct vg_plan *pl = NULL;
+	if (vg_plan_parse(&pl, plan_text, strlen(plan_text), on_problem, &pr) != VG_OK)
+		fail_msg("%s: %s", pattern, pr.text);
+	snprintf(ev, sizeof ev, "{\"type\":\"a\",\"occurred_at\":\"2026-12-05T10:00:00Z\",\"p\":\"%s\"}", value);
+	cJSON *e = cJSON_Parse(ev);
+	assert_non_null(e);
+	struct vg_reject rej;
+	int rc = vg_plan_check(pl, e, 49, &rej);
+	cJSON_Delete(e);
+	vg_plan_free(pl);
+	if (rc != VG_OK) {
+		assert_int_equal(rej.reason, VG_REJ_CONTRACT);
+		assert_string_equal(rej.field, "p");
+		assert_string_equal(rej.detail, "string does not match its pattern");
+	}
+	return rc == VG_OK;
+}
+
+static void test_patterns(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *pattern, *value;
+		int ok;
+	} cases[] = {
+		{ "^[A-Z]{3}$", "EUR", 1 },
+		{ "^[A-Z]{3}$", "EURO", 0 },
+		{ "^[A-Z]{3}$", "EUR\\n", 0 },                 /* $ is the end, not a newline before it */
+		{ "^\\\\d{4}-\\\\w+\\\\s?$", "2026-ab_1", 1 },
+		{ "^[\\\\d-]+$", "12-34", 1 },                /* \d inside a class */
+		{ "^(?=.*[A-Z])[A-Z0-9]{6,12}$", "AB1234", 1 },  /* lookahead */
+		{ "^(?=.*[A-Z])[A-Z0-9]{6,12}$", "123456", 0 },
+		{ "^.{2}$", "\\u00e9\\u00e9", 1 },               /* code points, not bytes */
+		{ "^\\\\u00e9+$", "\\u00e9\\u00e9", 1 },           /* \uXXXX */
+		{ "x{1,32767}", "xx", 1 },                      /* one opcode, not 32 767 copies */
+		/* Catastrophic backtracking: 2^40 steps without the match limit. */
+		{ "^(a+)+$", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", 0 },
+		/* A match PCRE2 finds only after some 2^18 steps, within its
+		 * default limit (10^7) but past ours: no match. */
+		{ "^(?:(a+)+d|a+e)", "aaaaaaaaaaaaaaaaaae", 0 },
+		{ "^(?:(a+)+d|a+e)", "aaaaae", 1 },
+		{ "^(a+)+$", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 1 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		if (pattern_check(cases[i].pattern, cases[i].value) != cases[i].ok)
+			fail_msg("case %zu: /%s/ on \"%s\": want %s", i, cases[i].pattern, cases[i].value,
+			         cases[i].ok ? "a match" : "no match");
+
+	/* Refused when the plan is read, with why.  glibc's regcomp expanded
+	 * (a?){N} into memory growing as N squared (8 GB, 27 s for N = 32 767). */
+	static const char *const refused[] = { "^x{1,8}(a?){32767}$", "((a?){200}){200}", "(?<n>a)(?P=m)", "[z-a]" };
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		char plan_text[200];
+		snprintf(plan_text, sizeof plan_text, "{\"events\":{\"a\":{\"properties\":{\"p\":{\"pattern\":\"%s\"}}}}}",
+		         refused[i]);
+		struct problems pr = { .text = "" };
+		struct vg_plan *pl = NULL;
+		assert_int_equal(vg_plan_parse(&pl, plan_text, strlen(plan_text), on_problem, &pr), VG_ERR_CONFIG);
+		assert_null(pl);
+		if (!strstr(pr.text, "error /events/a/properties/p/pattern: not a regular expression this gateway can use"))
+			fail_msg("%s: %s", refused[i], pr.text);
+		char err[200];
+		assert_int_equal(vg_plan_pattern_ok(refused[i], err, sizeof err), 0);
+		assert_true(strlen(err) > 0);
+	}
+	/* The plan's patterns together: 50 of 50 KB each pass 2 MiB. */
+	size_t cap = 1 << 16, len = 0;
+	char *big = malloc(cap);
+	assert_non_null(big);
+	len += (size_t)snprintf(big + len, cap - len, "{\"events\":{\"a\":{\"properties\":{");
+	for (int i = 0; i < 50; i++)
+		len += (size_t)snprintf(big + len, cap - len, "%s\"p%d\":{\"pattern\":\"(?:ab?){5000}\"}", i ? "," : "", i);
+	len += (size_t)snprintf(big + len, cap - len, "}}}}");
+	assert_true(len < cap);
+	struct problems pr = { .text = "" };
+	struct vg_plan *pl = NULL;
+	assert_int_equal(vg_plan_parse(&pl, big, len, on_problem, &pr), VG_ERR_CONFIG);
+	assert_null(pl);
+	assert_non_null(strstr(pr.text, "/pattern: the plan's patterns compile to more than 2 MiB together"));
+
+	/* common's properties count once in every type: 2 500 values in common
+	 * and 100 types pass 200 000. */
+	len = (size_t)snprintf(big, cap, "{\"common\":{\"properties\":{\"type\":{\"type\":\"string\"},"
+	                               "\"occurred_at\":{\"type\":\"string\"},\"e\":{\"enum\":[");
+	for (int i = 0; i < 2500; i++)
+		len += (size_t)snprintf(big + len, cap - len, "%s%d", i ? "," : "", i);
+	len += (size_t)snprintf(big + len, cap - len, "]}}},\"events\":{");
+	for (int i = 0; i < 100; i++)
+		len += (size_t)snprintf(big + len, cap - len, "%s\"t%d\":{}", i ? "," : "", i);
+	len += (size_t)snprintf(big + len, cap - len, "}}");
+	assert_true(len < cap);
+	pr = (struct problems){ .text = "" };
+	assert_int_equal(vg_plan_parse(&pl, big, len, on_problem, &pr), VG_ERR_CONFIG);
+	assert_null(pl);
+	assert_non_null(strstr(pr.text, "the plan is too large: with common's properties copied into each type"));
+	assert_int_equal(pr.errors, 1); /* said once */
+	/* 50 types of the same pass. */
+	len = (size_t)(strstr(big, "\"t50\"") - big) - 1;
+	len += (size_t)snprintf(big + len, cap - len, "}}");
+	pr = (struct problems){ .text = "" };
+	assert_int_equal(vg_plan_parse(&pl, big, len, on_problem, &pr), VG_OK);
+	assert_int_equal(vg_plan_count(pl), 50);
+	vg_plan_free(pl);
+	free(big);
+
+	char err[200];
+	assert_int_equal(vg_plan_pattern_ok("(a?){32767}", err, sizeof err), 0);
+	assert_non_null(strstr(err, "too large"));
+	assert_int_equal(vg_plan_pattern_ok("^[A-Za-z0-9_]{1,64}$", err, sizeof err), 1);
+}
+
 /* The paths a rejection and a drop name: element indexes in a rejection,
  * "[]" in a drop, "~" for a key that might carry personal data, and a path
  * too long for VG_PLAN_PATH_MAX cut with one "…". */
@@ -861,6 +983,7 @@ int main(void)
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_declared_type),
 		cmocka_unit_test(test_plan_problems),
+		cmocka_unit_test(test_patterns),
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_default_plan_is_clean),
 	};

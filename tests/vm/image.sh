@@ -39,7 +39,7 @@ cache_root=${VG_VM_CACHE:-/var/cache/venuegw-tests/vm}
 # dependencies (the .deb's Depends), and the tools the guest-side tests use.
 packages="systemd systemd-sysv udev linux-image-amd64 initramfs-tools kmod
 mosquitto libmosquitto1 libsqlite3-0 libmbedcrypto7 libmbedx509-1 libmbedtls14 libcurl4
-libcjson1 libinih1 libmicrohttpd12 libsystemd0 zlib1g libarchive13 libdeflate0 librdkafka1 adduser tzdata
+libcjson1 libinih1 libmicrohttpd12 libsystemd0 zlib1g libarchive13 libdeflate0 librdkafka1 libpcre2-8-0 adduser tzdata
 mosquitto-clients python3 sqlite3 procps e2fsprogs util-linux"
 
 # Units a test VM does not need (masked: linked to /dev/null).
