@@ -82,6 +82,7 @@ struct vg_plan {
  * common's properties, so a small file could otherwise declare millions of
  * schemas; and each pattern compiles to at most 64 KiB. */
 #define PLAN_VALUES_MAX 200000
+#define PLAN_BYTES_MAX (8 << 20)
 #define PLAN_RE_BYTES_MAX (2 << 20)
 
 /* ---- parsing ------------------------------------------------------------- */
@@ -92,7 +93,8 @@ struct parse {
 	int errors;
 	int in_any;                  /* inside anyOf: schemas that only check, never declare */
 	char ptr[512];               /* the JSON pointer of what is being parsed */
-	size_t values, re_bytes;     /* spent of PLAN_VALUES_MAX, PLAN_RE_BYTES_MAX */
+	size_t values, bytes;        /* spent of PLAN_VALUES_MAX, PLAN_BYTES_MAX */
+	size_t re_bytes;             /* spent of PLAN_RE_BYTES_MAX */
 };
 
 static void problem(struct parse *ps, int warning, const char *key, const char *fmt, ...)
@@ -149,12 +151,18 @@ static char *dup_str(const char *s)
  *
  * A JSON Schema pattern is an ECMA-262 expression; PCRE2 compiles it with the
  * options that make it behave as one (UTF-8 code points, $ only at the end,
- * \uXXXX, an empty class).  Its cost is bounded both ways: PCRE2 refuses a
- * pattern whose compiled form is over 64 KiB ("regular expression is too
- * large"; glibc's regcomp expanded (a?){N} into O(N^2) memory, gigabytes
- * from a 10-byte pattern), and a match gives up after RE_MATCH_LIMIT steps or
- * RE_HEAP_LIMIT_KIB of backtracking memory, which counts as no match. */
+ * \uXXXX, an empty class, `.` matching no line terminator).  Its cost is
+ * bounded both ways.  A pattern longer than RE_PATTERN_MAX, or whose compiled
+ * form is over 64 KiB ("regular expression is too large"), is refused:
+ * glibc's regcomp expanded (a?){N} into O(N^2) memory, gigabytes from a
+ * 10-byte pattern.  A match gives up after RE_MATCH_LIMIT backtracking steps
+ * or RE_HEAP_LIMIT_KIB, which counts as no match; and since scanning is not
+ * counted as steps (an unanchored pattern rescans from every position:
+ * seconds for a 64 KiB string), a subject longer than RE_SUBJECT_MAX bytes is
+ * not matched at all (the caller says why). */
 
+#define RE_PATTERN_MAX 4096
+#define RE_SUBJECT_MAX 1024
 #define RE_MATCH_LIMIT 100000
 #define RE_HEAP_LIMIT_KIB 1024
 
@@ -184,6 +192,9 @@ static struct re *re_new(const char *src, char *err, size_t errsz)
 		return NULL;
 	}
 	pcre2_set_compile_extra_options(cctx, PCRE2_EXTRA_ALT_BSUX);
+	pcre2_set_max_pattern_length(cctx, RE_PATTERN_MAX);
+	/* `.` stops at \r, U+2028, U+2029 as in ECMA (and at VT, FF, NEL too). */
+	pcre2_set_newline(cctx, PCRE2_NEWLINE_ANY);
 	int code;
 	PCRE2_SIZE at;
 	re->code = pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED,
@@ -211,13 +222,17 @@ static struct re *re_new(const char *src, char *err, size_t errsz)
 	return re;
 }
 
-/* 1 if s matches; 0 if not, or if deciding would cost more than the limits. */
+/* 1 if s matches; 0 if not, or if deciding would cost more than the limits
+ * (s longer than RE_SUBJECT_MAX included). */
 static int re_match(const struct re *re, const char *s)
 {
+	size_t len = strlen(s);
+	if (len > RE_SUBJECT_MAX)
+		return 0;
 	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
 	if (!md)
 		return 0;
-	int rc = pcre2_match(re->code, (PCRE2_SPTR)s, strlen(s), 0, 0, md, re->mctx);
+	int rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, md, re->mctx);
 	pcre2_match_data_free(md);
 	return rc >= 0;
 }
@@ -225,6 +240,8 @@ static int re_match(const struct re *re, const char *s)
 static struct re *compile_re(struct parse *ps, const char *key, const char *src)
 {
 	char err[200];
+	if (ps->re_bytes > PLAN_RE_BYTES_MAX)
+		return NULL; /* said when it was passed */
 	struct re *re = re_new(src, err, sizeof err);
 	if (!re) {
 		problem(ps, 0, key, "not a regular expression this gateway can use (ECMA-262 as PCRE2 reads it): %s",
@@ -251,25 +268,32 @@ int vg_plan_pattern_ok(const char *pattern, char *err, size_t errsz)
 	return ok;
 }
 
-static size_t count_values(const cJSON *js)
+/* Add js's values and the bytes of its names and strings to ps. */
+static void count_values(struct parse *ps, const cJSON *js)
 {
-	size_t n = 1;
+	ps->values++;
+	ps->bytes += (js->string ? strlen(js->string) : 0) + (cJSON_IsString(js) ? strlen(js->valuestring) : 0);
 	for (const cJSON *c = js->child; c; c = c->next)
-		n += count_values(c);
-	return n;
+		count_values(ps, c);
 }
 
-/* Charge js's values to the plan; -1 (said once) when it passes
- * PLAN_VALUES_MAX. */
+static int over_budget(const struct parse *ps)
+{
+	return ps->values > PLAN_VALUES_MAX || ps->bytes > PLAN_BYTES_MAX;
+}
+
+/* Charge js to the plan; -1 (said once) when the plan passes PLAN_VALUES_MAX
+ * values or PLAN_BYTES_MAX bytes of names and strings. */
 static int charge(struct parse *ps, const cJSON *js)
 {
-	int was_over = ps->values > PLAN_VALUES_MAX;
-	ps->values += count_values(js);
-	if (ps->values <= PLAN_VALUES_MAX)
+	int was_over = over_budget(ps);
+	count_values(ps, js);
+	if (!over_budget(ps))
 		return 0;
 	if (!was_over)
 		problem(ps, 0, NULL, "the plan is too large: with common's properties copied into each type it holds"
-		                     " more than %d JSON values", PLAN_VALUES_MAX);
+		                     " more than %d JSON values or %d MiB of names and strings", PLAN_VALUES_MAX,
+		        PLAN_BYTES_MAX >> 20);
 	return -1;
 }
 
@@ -688,7 +712,7 @@ int vg_plan_parse(struct vg_plan **out, const char *text, size_t len, vg_plan_pr
 	if (!p->types)
 		goto nomem;
 	size_t save = push(&ps, "events");
-	for (const cJSON *e = events->child; e; e = e->next) {
+	for (const cJSON *e = events->child; e && !over_budget(&ps); e = e->next) {
 		size_t s2 = push(&ps, e->string);
 		if (!valid_type_name(e->string))
 			problem(&ps, 0, NULL, "a type name is 1 to 47 of A-Z a-z 0-9 . _ -");
@@ -1131,6 +1155,8 @@ static int check_string(struct check *ck, const struct node *n, const cJSON *v)
 		if (n->max_len >= 0 && (long)l > n->max_len)
 			return fail(ck, VG_REJ_CONTRACT, "string longer than its maxLength");
 	}
+	if (n->pattern && strlen(s) > RE_SUBJECT_MAX)
+		return fail(ck, VG_REJ_CONTRACT, "string longer than 1024 bytes under a pattern");
 	if (n->pattern && !re_match(n->pattern, s))
 		return fail(ck, VG_REJ_CONTRACT, "string does not match its pattern");
 	if (n->format == F_DATETIME) {

@@ -17,9 +17,13 @@
  * text), x-priority (an event's lane: high | normal | low), x-min-booleans (an
  * object needs at least this many boolean members: consent scopes).  A type's
  * `properties` are added to common's (its own win).  `pattern` is an
- * ECMA-262 expression as PCRE2 reads it (UTF-8, $ only at the end, \uXXXX);
- * one that compiles to over 64 KiB is refused, and a match that takes more
- * than 100 000 steps or 1 MiB counts as no match.
+ * ECMA-262 expression as PCRE2 reads it (UTF-8, $ only at the end, \uXXXX,
+ * `.` stops at line terminators; \s is ASCII white space); one over 4 096
+ * bytes or compiling to over 64 KiB is refused, a match that takes more than
+ * 100 000 backtracking steps or 1 MiB counts as no match, and a string over
+ * 1 024 bytes under a pattern is refused unscanned.  A plan may compile
+ * 2 MiB of patterns and hold 200 000 JSON values or 8 MiB of names and
+ * strings, counting common's properties once in every type.
  *
  * What passes is declared; nothing else does: a member the schema does not
  * declare — in `properties`, or through `additionalProperties` (a schema, or

@@ -755,10 +755,16 @@ static void test_plan_problems(void **state)
 
 /* `pattern` is ECMA-262 as PCRE2 reads it, with its cost bounded: a pattern
  * glibc's regcomp expanded into gigabytes is refused at once as too large,
- * and a match that would backtrack for ages counts as no match. */
-static int pattern_check(const char *pattern, const char *value)
+ * a match that would backtrack for ages counts as no match, and a string
+ * too long to scan cheaply is refused before the pattern runs. */
+#define NOMATCH "string does not match its pattern"
+#define TOO_LONG "string longer than 1024 bytes under a pattern"
+
+/* NULL when value passes pattern, else the rejection's detail. */
+static const char *pattern_check(const char *pattern, const char *value)
 {
-	char plan_text[400], ev[300];
+	static char detail[sizeof ((struct vg_reject *)0)->detail];
+	char plan_text[400];
 	snprintf(plan_text, sizeof plan_text,
 	         "{\"events\":{\"a\":{\"properties\":{\"type\":{\"type\":\"string\"},"
 	         "\"occurred_at\":{\"type\":\"string\"},\"p\":{\"type\":\"string\",\"x-pii\":\"id\","
@@ -767,50 +773,71 @@ static int pattern_check(const char *pattern, const char *value)
 	struct vg_plan *pl = NULL;
 	if (vg_plan_parse(&pl, plan_text, strlen(plan_text), on_problem, &pr) != VG_OK)
 		fail_msg("%s: %s", pattern, pr.text);
-	snprintf(ev, sizeof ev, "{\"type\":\"a\",\"occurred_at\":\"2026-12-05T10:00:00Z\",\"p\":\"%s\"}", value);
+	size_t evsz = strlen(value) + 100;
+	char *ev = malloc(evsz);
+	assert_non_null(ev);
+	snprintf(ev, evsz, "{\"type\":\"a\",\"occurred_at\":\"2026-12-05T10:00:00Z\",\"p\":\"%s\"}", value);
 	cJSON *e = cJSON_Parse(ev);
+	free(ev);
 	assert_non_null(e);
 	struct vg_reject rej;
 	int rc = vg_plan_check(pl, e, 49, &rej);
 	cJSON_Delete(e);
 	vg_plan_free(pl);
-	if (rc != VG_OK) {
-		assert_int_equal(rej.reason, VG_REJ_CONTRACT);
-		assert_string_equal(rej.field, "p");
-		assert_string_equal(rej.detail, "string does not match its pattern");
-	}
-	return rc == VG_OK;
+	if (rc == VG_OK)
+		return NULL;
+	assert_int_equal(rej.reason, VG_REJ_CONTRACT);
+	assert_string_equal(rej.field, "p");
+	snprintf(detail, sizeof detail, "%s", rej.detail);
+	return detail;
 }
 
 static void test_patterns(void **state)
 {
 	(void)state;
 	static const struct {
-		const char *pattern, *value;
-		int ok;
+		const char *pattern, *value, *want;
 	} cases[] = {
-		{ "^[A-Z]{3}$", "EUR", 1 },
-		{ "^[A-Z]{3}$", "EURO", 0 },
-		{ "^[A-Z]{3}$", "EUR\\n", 0 },                 /* $ is the end, not a newline before it */
-		{ "^\\\\d{4}-\\\\w+\\\\s?$", "2026-ab_1", 1 },
-		{ "^[\\\\d-]+$", "12-34", 1 },                /* \d inside a class */
-		{ "^(?=.*[A-Z])[A-Z0-9]{6,12}$", "AB1234", 1 },  /* lookahead */
-		{ "^(?=.*[A-Z])[A-Z0-9]{6,12}$", "123456", 0 },
-		{ "^.{2}$", "\\u00e9\\u00e9", 1 },               /* code points, not bytes */
-		{ "^\\\\u00e9+$", "\\u00e9\\u00e9", 1 },           /* \uXXXX */
-		{ "x{1,32767}", "xx", 1 },                      /* one opcode, not 32 767 copies */
-		/* Catastrophic backtracking: 2^40 steps without the match limit. */
-		{ "^(a+)+$", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", 0 },
+		{ "^[A-Z]{3}$", "EUR", NULL },
+		{ "^[A-Z]{3}$", "EURO", NOMATCH },
+		{ "^[A-Z]{3}$", "EUR\\n", NOMATCH },           /* $ is the end, not a newline before it */
+		{ "^\\\\d{4}-\\\\w+\\\\s?$", "2026-ab_1", NULL },
+		{ "^[\\\\d-]+$", "12-34", NULL },              /* \d inside a class */
+		{ "^(?=.*[A-Z])[A-Z0-9]{6,12}$", "AB1234", NULL }, /* lookahead */
+		{ "^(?=.*[A-Z])[A-Z0-9]{6,12}$", "123456", NOMATCH },
+		{ "^.{2}$", "\\u00e9\\u00e9", NULL },              /* code points, not bytes */
+		{ "^\\\\u00e9+$", "\\u00e9\\u00e9", NULL },          /* \uXXXX */
+		{ "^.+$", "ab", NULL },                        /* . and ECMA's line terminators */
+		{ "^.+$", "a\\r", NOMATCH },
+		{ "^.+$", "a\\u2028", NOMATCH },
+		{ "x{1,32767}", "xx", NULL },                  /* one opcode, not 32 767 copies */
+		/* Catastrophic backtracking: no match either way, but it ends. */
+		{ "^(a+)+$", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", NOMATCH },
 		/* A match PCRE2 finds only after some 2^18 steps, within its
 		 * default limit (10^7) but past ours: no match. */
-		{ "^(?:(a+)+d|a+e)", "aaaaaaaaaaaaaaaaaae", 0 },
-		{ "^(?:(a+)+d|a+e)", "aaaaae", 1 },
-		{ "^(a+)+$", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 1 },
+		{ "^(?:(a+)+d|a+e)", "aaaaaaaaaaaaaaaaaae", NOMATCH },
+		{ "^(?:(a+)+d|a+e)", "aaaaae", NULL },
+		{ "^(a+)+$", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL },
 	};
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-		if (pattern_check(cases[i].pattern, cases[i].value) != cases[i].ok)
-			fail_msg("case %zu: /%s/ on \"%s\": want %s", i, cases[i].pattern, cases[i].value,
-			         cases[i].ok ? "a match" : "no match");
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *got = pattern_check(cases[i].pattern, cases[i].value);
+		if (got != cases[i].want && (!got || !cases[i].want || strcmp(got, cases[i].want) != 0))
+			fail_msg("case %zu: /%s/ on \"%s\": got %s, want %s", i, cases[i].pattern, cases[i].value,
+			         got ? got : "a pass", cases[i].want ? cases[i].want : "a pass");
+	}
+
+	/* Scanning is not counted as backtracking steps: an unanchored pattern
+	 * rescans from every position, seconds for a 64 KiB string.  Up to
+	 * 1024 bytes are matched; a longer string is refused unscanned. */
+	char *zeros = malloc(1100);
+	assert_non_null(zeros);
+	memset(zeros, '0', 1025);
+	zeros[1025] = '\0';
+	assert_string_equal(pattern_check("(?=.*[A-Z])[A-Z0-9]{6,12}", zeros), TOO_LONG);
+	zeros[1024] = '\0';
+	assert_string_equal(pattern_check("(?=.*[A-Z])[A-Z0-9]{6,12}", zeros), NOMATCH);
+	assert_null(pattern_check("^0+$", zeros));
+	free(zeros);
 
 	/* Refused when the plan is read, with why.  glibc's regcomp expanded
 	 * (a?){N} into memory growing as N squared (8 GB, 27 s for N = 32 767). */
@@ -869,7 +896,47 @@ static void test_patterns(void **state)
 	vg_plan_free(pl);
 	free(big);
 
+	/* And its bytes: one 100 KB string in common and 100 types pass 8 MiB
+	 * of names and strings (80 do not). */
+	for (int types = 80; types <= 100; types += 20) {
+		cap = 120000;
+		big = malloc(cap);
+		assert_non_null(big);
+		len = (size_t)snprintf(big, cap, "{\"common\":{\"properties\":{\"type\":{\"type\":\"string\"},"
+		                                 "\"occurred_at\":{\"type\":\"string\"},\"e\":{\"const\":\"");
+		memset(big + len, 'x', 100000);
+		len += 100000;
+		len += (size_t)snprintf(big + len, cap - len, "\"}}},\"events\":{");
+		for (int i = 0; i < types; i++)
+			len += (size_t)snprintf(big + len, cap - len, "%s\"t%d\":{}", i ? "," : "", i);
+		len += (size_t)snprintf(big + len, cap - len, "}}");
+		assert_true(len < cap);
+		pr = (struct problems){ .text = "" };
+		int rc = vg_plan_parse(&pl, big, len, on_problem, &pr);
+		if (types == 80) {
+			assert_int_equal(rc, VG_OK);
+			vg_plan_free(pl);
+		} else {
+			assert_int_equal(rc, VG_ERR_CONFIG);
+			assert_non_null(strstr(pr.text, "or 8 MiB of names and strings"));
+			assert_int_equal(pr.errors, 1);
+		}
+		free(big);
+	}
+
+	/* A long pattern is refused before it compiles: common's is compiled
+	 * again in every type. */
+	char *longpat = malloc(4200);
+	assert_non_null(longpat);
+	memset(longpat, 'a', 4097);
+	longpat[4097] = '\0';
 	char err[200];
+	assert_int_equal(vg_plan_pattern_ok(longpat, err, sizeof err), 0);
+	assert_non_null(strstr(err, "longer than the limit"));
+	longpat[4096] = '\0';
+	assert_int_equal(vg_plan_pattern_ok(longpat, err, sizeof err), 1);
+	free(longpat);
+
 	assert_int_equal(vg_plan_pattern_ok("(a?){32767}", err, sizeof err), 0);
 	assert_non_null(strstr(err, "too large"));
 	assert_int_equal(vg_plan_pattern_ok("^[A-Za-z0-9_]{1,64}$", err, sizeof err), 1);
