@@ -153,11 +153,13 @@ static uint64_t get(struct rbuf *r, int bytes)
 	return v;
 }
 
-/* A string (or the body: len_bytes 4) copied NUL-terminated into the scratch. */
+/* A string (or the body: len_bytes 4, len given) copied NUL-terminated into
+ * the scratch.  A string never holds a NUL (put_str writes strlen bytes): one
+ * that does is not a record of ours. */
 static const char *get_str(struct rbuf *r, int len_bytes, size_t *len)
 {
 	size_t n = (size_t)get(r, len_bytes);
-	if (r->bad || n > r->n - r->at || n + 1 > r->sn - r->sat) {
+	if (r->bad || n > r->n - r->at || n + 1 > r->sn - r->sat || (!len && memchr(r->p + r->at, '\0', n))) {
 		r->bad = 1;
 		return "";
 	}
