@@ -1067,16 +1067,31 @@ static bool find_email(const char *f, size_t nf, size_t from, size_t *es, size_t
 			continue;
 		/* The top-level domain is letters of one script: what follows them
 		 * in the same run ("ana@example.com2", "…com-7", "…com4111…",
-		 * "…org،", "…com请回电") is not part of the address. */
-		size_t te = dot + 1;
-		bool ascii = is_alpha(f[te]);
-		while (te < r && (ascii ? is_alpha(f[te]) : (unsigned char)f[te] >= 0x80))
-			te++;
-		bool xn = r - dot - 1 > 4 && (f[dot + 1] | 0x20) == 'x' && (f[dot + 2] | 0x20) == 'n' &&
-		          f[dot + 3] == '-' && f[dot + 4] == '-';
-		if (!xn && te > dot + 1 && te < r)
-			r_run = r = te;
-		if (!is_tld(f + dot + 1, r - dot - 1))
+		 * "…org،", "…com请回电") is not part of the address.  A last label
+		 * that holds no TLD ends the address at the label before it, if
+		 * that one is a TLD ("ana@x.de.5", "…de.4111…", "…de.0151 …"). */
+		for (;;) {
+			size_t te = dot + 1;
+			bool ascii = is_alpha(f[te]);
+			while (te < r && (ascii ? is_alpha(f[te]) : (unsigned char)f[te] >= 0x80))
+				te++;
+			bool xn = r - dot - 1 > 4 && (f[dot + 1] | 0x20) == 'x' && (f[dot + 2] | 0x20) == 'n' &&
+			          f[dot + 3] == '-' && f[dot + 4] == '-';
+			if (!xn && te > dot + 1 && te < r)
+				r_run = r = te;
+			if (is_tld(f + dot + 1, r - dot - 1))
+				break;
+			size_t prev = dot;
+			while (prev > ds && f[prev - 1] != '.')
+				prev--;
+			if (prev == ds) {
+				bad = true;
+				break;
+			}
+			r_run = r = dot;
+			dot = prev - 1;
+		}
+		if (bad)
 			continue;
 		*chain = false;
 		while (r_run < nf && f[r_run] == '@') {

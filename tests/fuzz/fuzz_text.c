@@ -118,8 +118,7 @@ static void check_segment(const char *out, size_t n, const struct vg_pii_ctx *ct
 /* Each stretch of out between replacements holds no card or phone number the
  * scanner finds on its own.  (The scrubbed string as a whole need not be a
  * fixed point: a token's dots make it look like a domain to text glued to
- * it.  And an email address may be found in a stretch when its domain went
- * on into a card number glued to it by '.': "56@x.de.4111…".) */
+ * it.) */
 static void check_segments(const char *out, const struct vg_pii_ctx *ctx)
 {
 	size_t seg = 0, i = 0;

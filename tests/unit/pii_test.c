@@ -925,6 +925,12 @@ static const struct text_case text_cases[] = {
 	{ 49, "ana@example.com4111111111111111", "{em:ana@example.com}{card:4111111111111111}" },
 	{ 49, "ana@example.com\u8bf7\u56de\u7535030", "{em:ana@example.com}\u8bf7\u56de\u7535030" },
 	{ 49, "ana@example.org\u060c bye", "{em:ana@example.org}\u060c bye" },
+	/* a last label that is no top-level domain ends the address before it
+	 * (fuzz_text: the address was left whole in "…@x.de.4111…") */
+	{ 49, "ana@example.de.5", "{em:ana@example.de}.5" },
+	{ 49, "ana@example.de.4111111111111111", "{em:ana@example.de}.{card:4111111111111111}" },
+	{ 49, "ana@example.de.0151 2345678", "{em:ana@example.de}.{ph:+491512345678}" },
+	{ 49, "ana@example.com2.5", "{em:ana@example.com}2.5" },
 	/* a "00" number whose digits pass Luhn is a phone all the same (a "+" one
 	 * holding a card from its first digit is taken for the card: masked) */
 	{ 49, "0049 1511 2345678", "{ph:+4915112345678}" },
