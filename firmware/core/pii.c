@@ -1028,7 +1028,8 @@ static bool is_tld(const char *t, size_t n)
 }
 
 /* The next email address in f[from..nf): a local part (leading dots cut),
- * '@', dot-separated labels (trailing dots and dashes cut), a TLD.  An
+ * '@', dot-separated labels (trailing dots and dashes cut; an empty label
+ * ends them), a TLD.  An
  * address joined by '@' to more text on either side ("a@b.de@c.com",
  * "x@a@b.com") is no address but holds one: the whole run is the match and
  * *chain is set. */
@@ -1054,17 +1055,25 @@ static bool find_email(const char *f, size_t nf, size_t from, size_t *es, size_t
 		size_t ds = p + 1;
 		if (r == ds || f[ds] == '.' || f[ds] == '-')
 			continue;
-		size_t dot = r;
-		bool bad = false;
+		/* An empty label ends the domain before it ("ana@example.com...",
+		 * "…de..5"). */
+		size_t dot = r, pdot = r;
 		for (size_t k = ds; k < r; k++) {
-			if (f[k] == '.') {
-				if (f[k - 1] == '.')
-					bad = true;
-				dot = k;
+			if (f[k] != '.')
+				continue;
+			if (f[k - 1] == '.') {
+				r_run = r = k - 1;
+				while (r > ds && f[r - 1] == '-')
+					r--;
+				dot = pdot;
+				break;
 			}
+			pdot = dot;
+			dot = k;
 		}
-		if (bad || dot == r)
+		if (dot >= r)
 			continue;
+		bool bad = false;
 		/* The top-level domain is letters of one script: what follows them
 		 * in the same run ("ana@example.com2", "…com-7", "…com4111…",
 		 * "…org،", "…com请回电") is not part of the address.  A last label
@@ -1089,6 +1098,8 @@ static bool find_email(const char *f, size_t nf, size_t from, size_t *es, size_t
 				break;
 			}
 			r_run = r = dot;
+			while (r > prev && f[r - 1] == '-')
+				r--;
 			dot = prev - 1;
 		}
 		if (bad)

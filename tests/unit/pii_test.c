@@ -931,6 +931,11 @@ static const struct text_case text_cases[] = {
 	{ 49, "ana@example.de.4111111111111111", "{em:ana@example.de}.{card:4111111111111111}" },
 	{ 49, "ana@example.de.0151 2345678", "{em:ana@example.de}.{ph:+491512345678}" },
 	{ 49, "ana@example.com2.5", "{em:ana@example.com}2.5" },
+	/* and so does an empty label (an ellipsis) */
+	{ 49, "ana@example.com...thanks", "{em:ana@example.com}...thanks" },
+	{ 49, "ana@example.de..5", "{em:ana@example.de}..5" },
+	{ 49, "ana@example.de-..5", "{em:ana@example.de}-..5" },
+	{ 49, "ana@x.xn--p1ai-.5", "{em:ana@x.xn--p1ai}-.5" },
 	/* a "00" number whose digits pass Luhn is a phone all the same (a "+" one
 	 * holding a card from its first digit is taken for the card: masked) */
 	{ 49, "0049 1511 2345678", "{ph:+4915112345678}" },
