@@ -76,12 +76,11 @@ class SerialCase(unittest.TestCase):
         self.fail("%s: %d of %d events reached the CDP" % (device, len(self.messages(device)), n))
 
     def stored(self, device, needle=""):
-        """Events of device stored: held (with needle in the body) or forwarded (its key alone)."""
-        held = self.gw.query("SELECT count(*) FROM events WHERE device_id = ? AND instr(body, ?) > 0",
-                             device, needle)[0][0]
-        forwarded = self.gw.query("SELECT count(*) FROM keys WHERE device_id = ?", device)[0][0] - \
-            self.gw.query("SELECT count(*) FROM events WHERE device_id = ?", device)[0][0]
-        return held + forwarded
+        """Events of device stored: held (with needle in the body) or forwarded (its key alone).
+        One statement, so one snapshot: the forwarder may delete a held event between two."""
+        return self.gw.query("SELECT (SELECT count(*) FROM events WHERE device_id = ?1 AND instr(body, ?2) > 0)"
+                             " + (SELECT count(*) FROM keys WHERE device_id = ?1)"
+                             " - (SELECT count(*) FROM events WHERE device_id = ?1)", device, needle)[0][0]
 
 
 class ScannerTest(SerialCase):
