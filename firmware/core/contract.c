@@ -222,11 +222,10 @@ static struct re *re_new(const char *src, char *err, size_t errsz)
 	return re;
 }
 
-/* 1 if s matches; 0 if not, or if deciding would cost more than the limits
- * (s longer than RE_SUBJECT_MAX included). */
-static int re_match(const struct re *re, const char *s)
+/* 1 if s (len bytes) matches; 0 if not, or if deciding would cost more than
+ * the limits (s longer than RE_SUBJECT_MAX included). */
+static int re_match(const struct re *re, const char *s, size_t len)
 {
-	size_t len = strlen(s);
 	if (len > RE_SUBJECT_MAX)
 		return 0;
 	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
@@ -868,7 +867,7 @@ static const struct node *member_schema(const struct node *n, const char *name, 
 	for (size_t i = 0; n && i < n->nprops; i++)
 		if (strcmp(n->props[i].name, name) == 0)
 			return n->props[i].schema;
-	if (n && n->additional && (!n->names_re || re_match(n->names_re, name))) {
+	if (n && n->additional && (!n->names_re || re_match(n->names_re, name, strlen(name)))) {
 		*additional = 1;
 		return n->additional;
 	}
@@ -1155,9 +1154,10 @@ static int check_string(struct check *ck, const struct node *n, const cJSON *v)
 		if (n->max_len >= 0 && (long)l > n->max_len)
 			return fail(ck, VG_REJ_CONTRACT, "string longer than its maxLength");
 	}
-	if (n->pattern && strlen(s) > RE_SUBJECT_MAX)
+	size_t slen = n->pattern ? strlen(s) : 0;
+	if (slen > RE_SUBJECT_MAX)
 		return fail(ck, VG_REJ_CONTRACT, "string longer than 1024 bytes under a pattern");
-	if (n->pattern && !re_match(n->pattern, s))
+	if (n->pattern && !re_match(n->pattern, s, slen))
 		return fail(ck, VG_REJ_CONTRACT, "string does not match its pattern");
 	if (n->format == F_DATETIME) {
 		int64_t t;
